@@ -1,0 +1,64 @@
+// slow: an HTTP module that answers late on request, for in-flight tests.
+//
+//   GET /?delay=1500   answers after 1.5 s (from a timer: the worker keeps
+//                      serving other connections meanwhile)
+//   GET /              answers at once
+//
+// The reply names the version and pid, like hello's:
+//   slow reply after 1500 ms from module slow version 1, pid 4242
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "smooth/module.h"
+
+#ifndef HELLO_VERSION
+#define HELLO_VERSION "dev"
+#endif
+
+namespace {
+
+struct Pending {
+    smooth_conn_id conn;
+    unsigned long delay_ms;
+};
+
+void reply(smooth_worker* w, smooth_conn_id conn, unsigned long delay_ms) {
+    char body[160];
+    int n = std::snprintf(body, sizeof body, "slow reply after %lu ms from module slow version " HELLO_VERSION ", pid %d\n",
+                          delay_ms, smooth_whoami(w).pid);
+    smooth_http_respond(w, conn, 200, "text/plain", body, size_t(n));  // -1 if the client left: fine
+}
+
+void on_timer(smooth_worker* w, void* arg) {
+    Pending* p = static_cast<Pending*>(arg);
+    reply(w, p->conn, p->delay_ms);
+    delete p;
+}
+
+unsigned long delay_from_query(smooth_str query) {
+    // The query is not NUL-terminated: copy what we look at.
+    char q[64] = {};
+    std::memcpy(q, query.data, query.len < sizeof q - 1 ? query.len : sizeof q - 1);
+    const char* at = std::strstr(q, "delay=");
+    return at ? std::strtoul(at + 6, nullptr, 10) : 0;
+}
+
+void on_message(smooth_worker* w, smooth_conn_id conn, const smooth_message* msg) {
+    if (msg->protocol != SMOOTH_HTTP) return;
+    unsigned long delay = delay_from_query(msg->http->query);
+    if (delay == 0) {
+        reply(w, conn, 0);
+        return;
+    }
+    smooth_timer_add(w, delay, on_timer, new Pending{conn, delay});
+}
+
+}  // namespace
+
+SMOOTH_MODULE(slow) {
+    static const smooth_module m = {
+        SMOOTH_API_VERSION, "slow", HELLO_VERSION, nullptr, nullptr, nullptr, nullptr, on_message, nullptr,
+    };
+    return &m;
+}

@@ -1,0 +1,54 @@
+// buffer: the byte queue behind every connection's input and output.
+//
+//   +----------------+--------------------+-------------------+
+//   | consumed       |  readable bytes    |  writable space   |
+//   +----------------+--------------------+-------------------+
+//   0       <=   read_pos_    <=     write_pos_    <=    data_.size()
+//
+// Reading from a socket appends at write_pos_; handing bytes on (to a parser,
+// or to write(2)) consumes from read_pos_. When the writable space runs short
+// the readable bytes are moved back to the front before the storage grows, so
+// a connection that keeps up never reallocates: after the first few requests
+// its buffers have the size they need and stay there.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace smooth {
+
+class Buffer {
+public:
+    std::string_view readable() const { return {data_.data() + read_pos_, write_pos_ - read_pos_}; }
+    size_t size() const { return write_pos_ - read_pos_; }
+    bool empty() const { return read_pos_ == write_pos_; }
+
+    void consume(size_t n);
+    void clear() { read_pos_ = write_pos_ = 0; }
+    void append(const char* data, size_t n);
+    void append(std::string_view s) { append(s.data(), s.size()); }
+
+    // At least n writable bytes at write_ptr(); commit() what was written.
+    void reserve(size_t n);
+    char* write_ptr() { return data_.data() + write_pos_; }
+    size_t writable() const { return data_.size() - write_pos_; }
+    void commit(size_t n) { write_pos_ += n; }
+
+    // One read(2) into the writable space (at least `chunk` bytes of it).
+    // Returns what read(2) returned; errno is left for the caller to judge.
+    ssize_t read_from(int fd, size_t chunk = 16384);
+    // One write(2) of the readable bytes; consumes what was written.
+    ssize_t write_to(int fd);
+
+    // Gives memory back once a burst is over (a connection going idle).
+    void shrink_if_idle(size_t keep = 16384);
+
+private:
+    std::vector<char> data_;
+    size_t read_pos_ = 0;
+    size_t write_pos_ = 0;
+};
+
+}  // namespace smooth

@@ -1,0 +1,94 @@
+// config: the server.conf reader (INI style) and the embedded default.
+//
+//   [server]        pid_file, log_file, run_dir, user, group, stop_timeout,
+//                   drain_timeout, start_timeout, reload_order
+//   [group NAME]    listen, count, module, preload, reloadable,
+//                   max_connections, max_request_bytes, keepalive_timeout,
+//                   request_timeout
+//
+// parse_config() is pure: text in, Config or an error out. The error names the
+// file, the line and the key, e.g.
+//   server.conf:7: [group web] count: expected a whole number from 1 to 256, got "many"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace smooth {
+
+enum class Protocol { Http, Text, Frame, Tcp };
+enum class ReloadOrder { StopFirst, StartFirst };
+
+const char* protocol_name(Protocol p);  // "http", "text", ...
+
+struct ListenAddress {
+    Protocol protocol = Protocol::Http;
+    std::string host;       // numeric IPv4 address, e.g. "127.0.0.1" or "0.0.0.0"
+    uint16_t port = 0;
+    std::string text() const;  // "http://127.0.0.1:8080"
+    bool operator==(const ListenAddress&) const = default;
+};
+
+struct GroupConfig {
+    std::string name;
+    ListenAddress listen;
+    int count = 1;
+    std::string module;              // absolute path to a .so, or "builtin:NAME"
+    bool preload = false;
+    bool reloadable = true;
+    int max_connections = 10000;
+    size_t max_request_bytes = 1 << 20;
+    int keepalive_timeout_ms = 5000;
+    int request_timeout_ms = 10000;  // a started request must be complete by then: 408
+    int line = 0;                    // where its [group] header is, for messages
+
+    bool is_builtin() const { return module.rfind("builtin:", 0) == 0; }
+    bool operator==(const GroupConfig&) const = default;
+};
+
+struct ServerConfig {
+    std::string run_dir;     // absolute
+    std::string pid_file;    // absolute; default run_dir/smooth.pid
+    std::string log_file;    // absolute; default run_dir/smooth.log
+    std::string user;        // empty: keep the current user
+    std::string group;
+    int stop_timeout_ms = 5000;
+    int drain_timeout_ms = 30000;
+    int start_timeout_ms = 10000;
+    ReloadOrder reload_order = ReloadOrder::StopFirst;
+};
+
+struct Config {
+    std::string source;      // the file's path, or "<embedded default>"
+    ServerConfig server;
+    std::vector<GroupConfig> groups;
+
+    const GroupConfig* find_group(std::string_view name) const;
+};
+
+struct ConfigContext {
+    std::string source_name;  // used in error messages
+    std::string base_dir;     // relative paths (module, run_dir, ...) resolve against it
+    int cores = 1;            // what `count = auto` means
+};
+
+// Parses `text`. On failure returns nullopt and sets `error`.
+std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error);
+
+// Reads and parses a file (relative paths resolve against the file's directory).
+std::optional<Config> load_config_file(const std::string& path, std::string& error);
+
+// The embedded default: one http group on 127.0.0.1:8080, one worker per core,
+// the demo hello module; relative paths resolve against `base_dir` (the
+// directory of the ./server binary).
+Config default_config(const std::string& base_dir);
+
+// Durations in the file: "500ms", "5s", "2m", or a bare number of seconds ("1.5").
+// Sizes: "64k", "1m", or a bare number of bytes. Exposed for the unit test.
+std::optional<int> parse_duration_ms(std::string_view text);
+std::optional<size_t> parse_size(std::string_view text);
+
+}  // namespace smooth

@@ -1,0 +1,37 @@
+// http_response: the head of every HTTP response, written into a caller's
+// buffer with no allocation.
+//
+//   HTTP/1.1 200 OK\r\n
+//   Server: smooth\r\n
+//   Date: Sat, 21 Nov 2026 14:00:00 GMT\r\n      <- formatted once a second
+//   Content-Type: text/plain\r\n                 <- only if given
+//   Content-Length: 42\r\n
+//   Connection: close\r\n                        <- close, or keep-alive for HTTP/1.0
+//   \r\n
+//
+// The connection sends this head and the body with one writev(2).
+#pragma once
+
+#include <cstddef>
+
+namespace smooth::http {
+
+inline constexpr size_t kMaxResponseHead = 512;
+
+struct ResponseHead {
+    int status = 200;
+    const char* content_type = nullptr;
+    size_t content_length = 0;
+    bool close = false;         // "Connection: close", and the connection closes after it
+    int minor_version = 1;      // the request's; 1.0 keep-alive must be said explicitly
+};
+
+// Writes the head into out (at least kMaxResponseHead bytes, content_type
+// under 256 bytes). Returns its length.
+size_t format_response_head(const ResponseHead& head, char* out);
+
+// "Sat, 21 Nov 2026 14:00:00 GMT" for the current second; re-formatted only
+// when the second changes.
+const char* http_date();
+
+}  // namespace smooth::http

@@ -1,0 +1,314 @@
+#include "reload.h"
+
+#include <ctime>
+
+#include "log.h"
+#include "master.h"
+#include "module_versions.h"
+
+namespace smooth {
+
+std::string exit_description(int status);  // master.cpp
+
+namespace {
+
+std::string slot_name(Master& m, int group, int slot) {
+    return m.groups()[size_t(group)].config.name + "#" + std::to_string(slot);
+}
+
+std::string clock_text() {
+    time_t now = time(nullptr);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char text[16];
+    std::strftime(text, sizeof text, "%H:%M:%S", &tm);
+    return text;
+}
+
+}  // namespace
+
+// ---- Requests and the queue ----
+
+void Reload::request(Listener listener, const std::string& source) {
+    if (phase_ != Phase::Idle) {
+        // One reload at a time. The next one waits; further requests merge into
+        // it (it will read the newest config and modules anyway).
+        log::info("reload requested (%s) while one is running: %s", source.c_str(),
+                  queued_ ? "merged into the queued one" : "queued");
+        queued_ = true;
+        if (listener) {
+            listener("reload queued: it starts when the one running now ends", false, false);
+            queued_listeners_.push_back(std::move(listener));
+        }
+        return;
+    }
+    std::vector<Listener> listeners;
+    if (listener) listeners.push_back(std::move(listener));
+    begin(std::move(listeners), source);
+}
+
+void Reload::begin(std::vector<Listener> listeners, const std::string& source) {
+    listeners_ = std::move(listeners);
+    started_ms_ = EventLoop::now_ms();
+    replaced_ = 0;
+    log::info("reload requested (%s)", source.c_str());
+
+    std::vector<std::string> notes;
+    std::string error;
+    if (!prepare(notes, error)) {
+        finish(false, "reload refused: " + error + "; nothing was changed");
+        return;
+    }
+    for (const std::string& note : notes) say(note);
+    say("reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
+        (start_first_ ? "start_first" : "stop_first") + "), generation " + std::to_string(generation_));
+    advance();
+}
+
+// Steps 2 and 3 of the reload: read the config again, store the new module
+// versions, tell the groups that are not reloadable, and make the plan. Nothing
+// running is touched until all of it has succeeded.
+bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
+    Config fresh = master_.config();
+    if (!master_.config_path().empty()) {
+        std::optional<Config> parsed = load_config_file(master_.config_path(), error);
+        if (!parsed) return false;
+        fresh = std::move(*parsed);
+    }
+    const Config& running = master_.config();
+    std::vector<Group>& groups = master_.groups();
+
+    for (const GroupConfig& g : fresh.groups)
+        if (!running.find_group(g.name)) notes.push_back("group " + g.name + " is new: it needs a restart to start");
+    for (const Group& g : groups)
+        if (!fresh.find_group(g.config.name)) notes.push_back("group " + g.config.name + " was removed: it needs a restart to stop");
+    if (fresh.server.run_dir != running.server.run_dir || fresh.server.pid_file != running.server.pid_file ||
+        fresh.server.log_file != running.server.log_file || fresh.server.user != running.server.user ||
+        fresh.server.group != running.server.group)
+        notes.push_back("[server] paths or user changed: that needs a restart");
+
+    // New versions first: a module that cannot be read refuses the whole reload.
+    new_modules_.assign(groups.size(), "");
+    std::vector<const GroupConfig*> next(groups.size(), nullptr);
+    for (size_t i = 0; i < groups.size(); i++) {
+        const GroupConfig* g = fresh.find_group(groups[i].config.name);
+        if (!g) continue;
+        if (!groups[i].config.reloadable) {
+            if (!(*g == groups[i].config)) notes.push_back("group " + g->name + " is not reloadable: its changes need a restart");
+            continue;
+        }
+        if (!(g->listen == groups[i].config.listen)) {
+            notes.push_back("group " + g->name + ": listen changed (" + groups[i].config.listen.text() + " -> " +
+                            g->listen.text() + "): that needs a restart; the rest of the group reloads");
+        }
+        if (g->preload != groups[i].config.preload) notes.push_back("group " + g->name + ": preload changed: that needs a restart");
+        new_modules_[i] = groups[i].config.preload ? groups[i].good_module
+                                                   : store_module_version(g->module, fresh.server.run_dir, error);
+        if (new_modules_[i].empty()) {
+            error = "group " + g->name + ": " + error;
+            return false;
+        }
+        next[i] = g;
+    }
+
+    // Apply: timeouts and order from [server]; count, module and limits for
+    // reloadable groups (their listener and preload stay as they are).
+    Config applied = running;
+    applied.server.stop_timeout_ms = fresh.server.stop_timeout_ms;
+    applied.server.drain_timeout_ms = fresh.server.drain_timeout_ms;
+    applied.server.start_timeout_ms = fresh.server.start_timeout_ms;
+    applied.server.reload_order = fresh.server.reload_order;
+    master_.set_config(std::move(applied));
+    start_first_ = master_.config().server.reload_order == ReloadOrder::StartFirst;
+    generation_ = master_.next_generation();
+
+    old_configs_.clear();
+    plan_.clear();
+    total_ = 0;
+    for (size_t i = 0; i < groups.size(); i++) {
+        old_configs_.push_back(groups[i].config);
+        if (!groups[i].config.reloadable) {
+            // Step 3: they keep their connections; their on_worker_reload runs.
+            master_.notify_not_reloadable(int(i));
+            notes.push_back("group " + groups[i].config.name + " is not reloadable: told its workers, they keep running");
+            continue;
+        }
+        if (!next[i]) continue;
+        int old_count = groups[i].config.count;
+        GroupConfig updated = *next[i];
+        updated.listen = groups[i].config.listen;
+        updated.preload = groups[i].config.preload;
+        groups[i].config = updated;
+        if (groups[i].slots.size() < size_t(updated.count)) groups[i].slots.resize(size_t(updated.count));
+        for (int slot = 0; slot < std::max(old_count, updated.count); slot++) {
+            plan_.push_back({int(i), slot, slot >= updated.count});
+            if (slot < updated.count) total_++;
+        }
+    }
+    return true;
+}
+
+// ---- The loop: one worker at a time ----
+
+void Reload::advance() {
+    if (plan_.empty()) {
+        finish(true, "reload complete: " + std::to_string(replaced_) + " workers replaced in " +
+                         std::to_string(EventLoop::now_ms() - started_ms_) + " ms");
+        return;
+    }
+    step_ = plan_.front();
+    plan_.pop_front();
+    old_pid_ = new_pid_ = 0;
+    drain_ms_ = ready_ms_ = 0;
+    WorkerProcess* old = master_.slot_owner(step_.group, step_.slot);
+    old_pid_ = old ? old->pid : 0;
+
+    if (step_.retire_only || (!start_first_ && old)) {
+        if (!old) {  // a shrinking group's slot that is empty already
+            advance();
+            return;
+        }
+        // The seed: a safe-exit signal to one old process; it finishes its
+        // requests and exits (drain.cpp); its exit brings us back in on_exit().
+        master_.drain_worker(*old);
+        phase_ = Phase::StoppingOld;
+        return;
+    }
+    start_new();  // start_first, or a slot with no worker to stop
+}
+
+void Reload::start_new() {
+    // The seed: "the master creates a new child process (which loads the new code)".
+    pid_t pid = master_.spawn(step_.group, step_.slot, new_modules_[size_t(step_.group)], generation_);
+    if (pid < 0) {
+        abort("fork failed (see the log)");
+        return;
+    }
+    new_pid_ = pid;
+    forked_at_ = EventLoop::now_ms();
+    phase_ = Phase::StartingNew;
+    int timeout = master_.config().server.start_timeout_ms;
+    start_timer_ = master_.loop().add_timer(timeout, [this, timeout] {
+        start_timer_ = 0;
+        abort("not READY within start_timeout (" + std::to_string(timeout) + " ms)");
+        return EventLoop::kNoMore;
+    });
+}
+
+void Reload::on_ready(const WorkerProcess& w) {
+    if (phase_ != Phase::StartingNew || w.pid != new_pid_) return;
+    master_.loop().cancel_timer(start_timer_);
+    start_timer_ = 0;
+    ready_ms_ = EventLoop::now_ms() - forked_at_;
+    WorkerProcess* old = old_pid_ ? master_.process(old_pid_) : nullptr;
+    if (start_first_ && old) {
+        master_.drain_worker(*old);  // the new one serves: now the old one may go
+        phase_ = Phase::StoppingOld;
+        return;
+    }
+    step_done();
+}
+
+bool Reload::on_exit(const WorkerProcess& w, int status) {
+    if (phase_ == Phase::StoppingOld && w.pid == old_pid_) {
+        drain_ms_ = EventLoop::now_ms() - w.drain_ms;
+        if (step_.retire_only) {
+            say(slot_name(master_, step_.group, step_.slot) + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
+                std::to_string(drain_ms_) + " ms");
+            advance();
+        } else if (start_first_) {
+            step_done();
+        } else {
+            start_new();
+        }
+        return true;
+    }
+    if (phase_ == Phase::StartingNew && w.pid == new_pid_) {
+        abort("replacement pid " + std::to_string(w.pid) + " exited with " + exit_description(status) + " before READY");
+        return true;
+    }
+    return false;
+}
+
+void Reload::step_done() {
+    replaced_++;
+    say(slot_name(master_, step_.group, step_.slot) + ": pid " + (old_pid_ ? std::to_string(old_pid_) : "-") + " -> " +
+        std::to_string(new_pid_) + ", drain " + std::to_string(drain_ms_) + " ms, ready " + std::to_string(ready_ms_) + " ms");
+    advance();
+}
+
+// Step 5: the replacement did not start. Stop here: the old workers not yet
+// replaced keep running untouched, and the slot gets the last version that
+// started (with stop_first its old worker is already gone).
+void Reload::abort(const std::string& why) {
+    if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
+    std::string name = slot_name(master_, step_.group, step_.slot);
+    if (WorkerProcess* failed = master_.process(new_pid_); failed && failed->state == WorkerState::Starting)
+        master_.kill_worker(*failed, "the reload gave up on it");
+    int left = int(plan_.size());
+    plan_.clear();
+
+    // Groups go back to the config they had; workers already replaced keep
+    // their new version (it started, so it is the group's last good one).
+    std::vector<Group>& groups = master_.groups();
+    for (size_t i = 0; i < groups.size() && i < old_configs_.size(); i++) groups[i].config = old_configs_[i];
+
+    Group& g = groups[size_t(step_.group)];
+    std::string rollback;
+    if (master_.slot_owner(step_.group, step_.slot)) {
+        rollback = name + " keeps its old worker (pid " + std::to_string(old_pid_) + ")";
+    } else {
+        pid_t pid = master_.spawn(step_.group, step_.slot, g.good_module, g.good_generation);
+        rollback = name + " refilled with " + g.good_module + " (pid " + std::to_string(pid) + ")";
+    }
+    finish(false, "reload aborted: " + name + ": " + why + "; rolled back: " + rollback + "; " + std::to_string(left) +
+                      " more workers left untouched");
+}
+
+void Reload::cancel(const std::string& why) {
+    queued_ = false;
+    for (Listener& l : queued_listeners_) l("reload cancelled: " + why, true, false);
+    queued_listeners_.clear();
+    if (phase_ == Phase::Idle) return;
+    if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
+    plan_.clear();
+    finish(false, "reload interrupted: " + why);
+}
+
+void Reload::finish(bool ok, const std::string& summary) {
+    if (ok)
+        log::info("%s", summary.c_str());
+    else
+        log::warn("%s", summary.c_str());
+    for (Listener& l : listeners_) l(summary, true, ok);
+    listeners_.clear();
+    last_result_ = summary + " (at " + clock_text() + ")";
+    phase_ = Phase::Idle;
+    if (queued_) {
+        queued_ = false;
+        begin(std::move(queued_listeners_), "queued request");
+        queued_listeners_.clear();
+    }
+}
+
+void Reload::say(const std::string& line) {
+    log::info("%s", line.c_str());
+    for (Listener& l : listeners_) l(line, false, false);
+}
+
+// ---- For `status` ----
+
+std::string Reload::state_name() const {
+    if (phase_ == Phase::Idle) return "idle";
+    return queued_ ? "running, one queued" : "running";
+}
+
+std::string Reload::describe() const {
+    if (phase_ == Phase::Idle) return last_result_.empty() ? "idle" : "idle; last: " + last_result_;
+    std::string what = phase_ == Phase::StoppingOld ? "draining old pid " + std::to_string(old_pid_)
+                                                     : "waiting for new pid " + std::to_string(new_pid_) + " to be READY";
+    return state_name() + ": " + std::to_string(replaced_) + " of " + std::to_string(total_) + " replaced; " +
+           master_.groups()[size_t(step_.group)].config.name + "#" + std::to_string(step_.slot) + " " + what;
+}
+
+}  // namespace smooth

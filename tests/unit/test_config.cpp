@@ -1,0 +1,483 @@
+// test_config: the server.conf reader. Tables of whole files (good and bad),
+// of listen addresses, durations and sizes, and a few real files on disk.
+#include "config.h"
+
+#include "check.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace smooth;
+
+namespace {
+
+const ConfigContext kCtx{"test.conf", "/srv/smooth", 4};
+
+bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+
+// check.h prints values with <<, which an optional lacks.
+template <typename T>
+std::string shown(const std::optional<T>& v) {
+    return v ? std::to_string(*v) : "nullopt";
+}
+
+std::optional<Config> parse(std::string_view text, std::string& error) {
+    error.clear();
+    return parse_config(text, kCtx, error);
+}
+
+// A group with the two keys every group needs, for tests about other keys.
+std::string group(std::string_view extra) {
+    return "[group web]\nlisten = http://127.0.0.1:8080\nmodule = builtin:hello\n" + std::string(extra) + "\n";
+}
+
+void test_full_config() {
+    const char* text =
+        "# every key, set to something other than its default\n"
+        "[server]\n"
+        "run_dir = /var/run/smooth\n"
+        "pid_file = pids/s.pid\n"
+        "log_file = /var/log/smooth.log\n"
+        "user = www-data\n"
+        "group = www\n"
+        "stop_timeout = 2s\n"
+        "drain_timeout = 1m\n"
+        "start_timeout = 1500ms\n"
+        "reload_order = start_first\n"
+        "\n"
+        "[group web]\n"
+        "listen = http://0.0.0.0:8080\n"
+        "count = 8\n"
+        "module = modules/hello.so\n"
+        "preload = yes\n"
+        "reloadable = off\n"
+        "max_connections = 500\n"
+        "max_request_bytes = 64k\n"
+        "keepalive_timeout = 2.5\n"
+        "request_timeout = 3s\n"
+        "\n"
+        "[group echo]\n"
+        "listen = text://localhost:9000\n"
+        "count = auto\n"
+        "module = builtin:echo\n"
+        "[group f]\n"
+        "listen = frame://127.0.0.1:9001\n"
+        "module = /opt/m/f.so\n"
+        "[group t]\n"
+        "listen = tcp://10.0.0.1:9002\n"
+        "module = builtin:t\n";
+    std::string error;
+    std::optional<Config> c = parse(text, error);
+    EXPECT_EQ(error, "");
+    if (!c) return;
+    EXPECT_EQ(c->source, "test.conf");
+    EXPECT_EQ(c->server.run_dir, "/var/run/smooth");
+    EXPECT_EQ(c->server.pid_file, "/srv/smooth/pids/s.pid");  // against base_dir, not run_dir
+    EXPECT_EQ(c->server.log_file, "/var/log/smooth.log");
+    EXPECT_EQ(c->server.user, "www-data");
+    EXPECT_EQ(c->server.group, "www");
+    EXPECT_EQ(c->server.stop_timeout_ms, 2000);
+    EXPECT_EQ(c->server.drain_timeout_ms, 60000);
+    EXPECT_EQ(c->server.start_timeout_ms, 1500);
+    EXPECT(c->server.reload_order == ReloadOrder::StartFirst);
+
+    EXPECT_EQ(c->groups.size(), size_t(4));
+    if (c->groups.size() != 4) return;
+    const GroupConfig& w = c->groups[0];
+    EXPECT_EQ(w.name, "web");
+    EXPECT_EQ(w.line, 13);
+    EXPECT(w.listen.protocol == Protocol::Http);
+    EXPECT_EQ(w.listen.host, "0.0.0.0");
+    EXPECT_EQ(w.listen.port, 8080);
+    EXPECT_EQ(w.count, 8);
+    EXPECT_EQ(w.module, "/srv/smooth/modules/hello.so");
+    EXPECT_EQ(w.preload, true);
+    EXPECT_EQ(w.reloadable, false);
+    EXPECT_EQ(w.max_connections, 500);
+    EXPECT_EQ(w.max_request_bytes, size_t(65536));
+    EXPECT_EQ(w.keepalive_timeout_ms, 2500);
+    EXPECT_EQ(w.request_timeout_ms, 3000);
+    EXPECT(!w.is_builtin());
+
+    const GroupConfig& e = c->groups[1];
+    EXPECT_EQ(e.listen.text(), "text://127.0.0.1:9000");  // localhost is 127.0.0.1
+    EXPECT_EQ(e.count, 4);                                // auto: ctx.cores
+    EXPECT_EQ(e.module, "builtin:echo");
+    EXPECT(e.is_builtin());
+    EXPECT_EQ(c->groups[2].listen.text(), "frame://127.0.0.1:9001");
+    EXPECT_EQ(c->groups[2].module, "/opt/m/f.so");
+    EXPECT_EQ(c->groups[3].listen.text(), "tcp://10.0.0.1:9002");
+
+    EXPECT(c->find_group("echo") == &c->groups[1]);
+    EXPECT(c->find_group("nope") == nullptr);
+}
+
+void test_defaults() {
+    std::string error;
+    std::optional<Config> c = parse(group(""), error);
+    EXPECT_EQ(error, "");
+    if (!c) return;
+    EXPECT_EQ(c->server.run_dir, "/srv/smooth/run");
+    EXPECT_EQ(c->server.pid_file, "/srv/smooth/run/smooth.pid");
+    EXPECT_EQ(c->server.log_file, "/srv/smooth/run/smooth.log");
+    EXPECT_EQ(c->server.user, "");
+    EXPECT_EQ(c->server.group, "");
+    EXPECT_EQ(c->server.stop_timeout_ms, 5000);
+    EXPECT_EQ(c->server.drain_timeout_ms, 30000);
+    EXPECT_EQ(c->server.start_timeout_ms, 10000);
+    EXPECT(c->server.reload_order == ReloadOrder::StopFirst);
+    const GroupConfig& g = c->groups.at(0);
+    EXPECT_EQ(g.line, 1);
+    EXPECT_EQ(g.count, 1);
+    EXPECT_EQ(g.preload, false);
+    EXPECT_EQ(g.reloadable, true);
+    EXPECT_EQ(g.max_connections, 10000);
+    EXPECT_EQ(g.max_request_bytes, size_t(1) << 20);
+    EXPECT_EQ(g.keepalive_timeout_ms, 5000);
+    EXPECT_EQ(g.request_timeout_ms, 10000);
+
+    // pid_file and log_file follow a run_dir given in the file.
+    c = parse("[server]\nrun_dir = state\n" + group(""), error);
+    EXPECT_EQ(error, "");
+    if (!c) return;
+    EXPECT_EQ(c->server.run_dir, "/srv/smooth/state");
+    EXPECT_EQ(c->server.pid_file, "/srv/smooth/state/smooth.pid");
+    EXPECT_EQ(c->server.log_file, "/srv/smooth/state/smooth.log");
+}
+
+void test_default_config() {
+    Config c = default_config("/opt/smooth");
+    EXPECT_EQ(c.source, "<embedded default>");
+    EXPECT_EQ(c.groups.size(), size_t(1));
+    const GroupConfig* web = c.find_group("web");
+    EXPECT(web != nullptr);
+    if (!web) return;
+    EXPECT_EQ(web->listen.text(), "http://127.0.0.1:8080");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    EXPECT_EQ(web->count, int(cores < 1 ? 1 : cores > 256 ? 256 : cores));
+    EXPECT_EQ(web->module, "/opt/smooth/modules/hello.so");
+    EXPECT_EQ(c.server.run_dir, "/opt/smooth/run");
+    EXPECT_EQ(c.server.pid_file, "/opt/smooth/run/smooth.pid");
+}
+
+// The line syntax: comments, blank lines, spaces, quotes, CRLF.
+void test_syntax() {
+    struct Row {
+        const char* line;  // one line inside [group web], after listen and module
+        const char* want_module;
+    };
+    const Row rows[] = {
+        {"module=m.so", "/srv/smooth/m.so"},
+        {"   module   =   m.so   ", "/srv/smooth/m.so"},
+        {"\tmodule\t=\tm.so\t", "/srv/smooth/m.so"},
+        {"module = m.so # a comment", "/srv/smooth/m.so"},
+        {"module = m.so\t# a comment", "/srv/smooth/m.so"},
+        {"module = a#b.so", "/srv/smooth/a#b.so"},  // '#' not after whitespace: part of the value
+        {"module = \"my mods/m.so\"", "/srv/smooth/my mods/m.so"},
+        {"module = \"a # b.so\"  # quoted '#' stays", "/srv/smooth/a # b.so"},
+        {"module = m.so\r", "/srv/smooth/m.so"},
+    };
+    for (const Row& r : rows) {
+        std::string text = "# leading comment\n; another\n\n[group web]  # trailing\n"
+                           "listen = http://127.0.0.1:1\n  # indented comment\n" +
+                           std::string(r.line) + "\n";
+        std::string error;
+        std::optional<Config> c = parse(text, error);
+        EXPECT_EQ_AT(error, "", r.line);
+        if (c) EXPECT_EQ_AT(c->groups.at(0).module, r.want_module, r.line);
+    }
+    std::string error;
+    std::optional<Config> c = parse("[server]\r\nuser = \"\"x\"\"\r\n" + group(""), error);
+    EXPECT_EQ(error, "");
+    if (c) EXPECT_EQ(c->server.user, "\"x\"");  // only the outer quotes go
+}
+
+// Bad files: the message names the file, the line, the section and the key.
+void test_errors() {
+    struct Row {
+        const char* name;
+        std::string text;
+        int line;
+        std::vector<const char*> parts;  // each must appear in the message
+    };
+    const Row rows[] = {
+        {"unknown section", "[servers]\n", 1, {"unknown section [servers]"}},
+        {"unterminated header", "[server\n", 1, {"[server"}},
+        {"group without name", "[group]\n", 1, {"[group NAME]"}},
+        {"bad group name", "[group a.b]\n", 1, {"[group a.b]", "letters"}},
+        {"unknown server key", "[server]\nport = 80\n" + group(""), 2, {"[server] port: unknown key"}},
+        {"unknown group key", group("colour = blue"), 4, {"[group web] colour: unknown key"}},
+        {"key outside section", "count = 2\n" + group(""), 1, {"count: ", "outside any section"}},
+        {"line without =", group("count 4"), 4, {"[group web] ", "key = value", "\"count 4\""}},
+        {"line with = but no key", group("= 4"), 4, {"key = value"}},
+        {"duplicate key", group("count = 2\ncount = 3"), 5, {"[group web] count: ", "first on line 4"}},
+        {"duplicate server key", "[server]\nuser = a\nuser = b\n" + group(""), 3, {"[server] user: ", "twice"}},
+        {"duplicate group", group("") + group(""), 5, {"[group web]", "first on line 1"}},
+        {"duplicate server", "[server]\n[server]\n" + group(""), 2, {"[server]", "first on line 1"}},
+        {"no groups", "[server]\nuser = me\n", 2, {"no [group NAME]"}},
+        {"empty file", "", 0, {"no [group NAME]"}},
+        {"missing listen", "[server]\n\n[group web]\nmodule = builtin:x\n", 3, {"[group web] listen: missing"}},
+        {"missing module", "[group web]\nlisten = tcp://127.0.0.1:1\n", 1, {"[group web] module: missing"}},
+        {"missing listen, next group", "[group a]\nmodule = m.so\n[group b]\n", 1, {"[group a] listen: missing"}},
+        {"same host:port",
+         group("") + "[group api]\nmodule = m.so\nlisten = text://127.0.0.1:8080\n", 7,
+         {"[group api] listen: ", "127.0.0.1:8080 is already used by [group web] (line 2)"}},
+        {"0.0.0.0 takes every address",
+         group("") + "[group api]\nmodule = m.so\nlisten = text://0.0.0.0:8080\n", 7, {"already used by [group web]"}},
+        {"preload with builtin", group("preload = true"), 4, {"[group web] preload: ", "builtin"}},
+        {"ws", "[group web]\nlisten = ws://127.0.0.1:80\n", 2, {"[group web] listen: ", "ws:// is not supported yet"}},
+        {"bad scheme", "[group web]\nlisten = udp://127.0.0.1:80\n", 2, {"listen: ", "http, text, frame, tcp"}},
+        {"count word", group("count = many"), 4,
+         {"[group web] count: expected a whole number from 1 to 256", "got \"many\""}},
+        {"count 0", group("count = 0"), 4, {"count: "}},
+        {"count 257", group("count = 257"), 4, {"count: "}},
+        {"count negative", group("count = -1"), 4, {"count: "}},
+        {"module empty", "[group web]\nlisten = tcp://127.0.0.1:1\nmodule =\n", 3, {"module: "}},
+        {"module builtin without name", "[group web]\nmodule = builtin:\n", 2, {"module: ", "builtin:NAME"}},
+        {"preload word", group("preload = maybe"), 4, {"preload: ", "got \"maybe\""}},
+        {"reloadable capital", group("reloadable = True"), 4, {"reloadable: "}},
+        {"max_connections 0", group("max_connections = 0"), 4, {"max_connections: "}},
+        {"max_connections too many", group("max_connections = 1000001"), 4, {"max_connections: "}},
+        {"max_request_bytes 2g", group("max_request_bytes = 2g"), 4, {"max_request_bytes: "}},
+        {"max_request_bytes 0", group("max_request_bytes = 0"), 4, {"max_request_bytes: "}},
+        {"keepalive 0", group("keepalive_timeout = 0"), 4, {"keepalive_timeout: "}},
+        {"request_timeout unit", group("request_timeout = 5h"), 4, {"request_timeout: ", "got \"5h\""}},
+        {"stop_timeout over a day", "[server]\nstop_timeout = 1441m\n" + group(""), 2, {"[server] stop_timeout: "}},
+        {"drain_timeout", "[server]\ndrain_timeout = soon\n" + group(""), 2, {"[server] drain_timeout: "}},
+        {"start_timeout", "[server]\nstart_timeout = -1\n" + group(""), 2, {"[server] start_timeout: "}},
+        {"reload_order", "[server]\nreload_order = random\n" + group(""), 2, {"[server] reload_order: ", "stop_first"}},
+        {"user empty", "[server]\nuser = \"\"\n" + group(""), 2, {"[server] user: "}},
+        {"group empty", "[server]\ngroup =\n" + group(""), 2, {"[server] group: "}},
+        {"run_dir empty", "[server]\nrun_dir =\n" + group(""), 2, {"[server] run_dir: "}},
+        {"pid_file empty", "[server]\npid_file = \"\"\n" + group(""), 2, {"[server] pid_file: "}},
+        {"log_file empty", "[server]\nlog_file =\n" + group(""), 2, {"[server] log_file: "}},
+        {"unclosed quote", "[server]\nuser = \"me\n" + group(""), 2, {"[server] user: ", "quote"}},
+        {"first error wins", group("count = x\nbogus = 1"), 4, {"count: "}},
+    };
+    for (const Row& r : rows) {
+        std::string error;
+        std::optional<Config> c = parse(r.text, error);
+        EXPECT_EQ_AT(c.has_value(), false, r.name);
+        std::string where = "test.conf:" + std::to_string(r.line) + ": ";
+        EXPECT_EQ_AT(error.substr(0, where.size()), where, r.name);
+        for (const char* part : r.parts)
+            EXPECT_EQ_AT(contains(error, part), true, std::string(r.name) + ": \"" + part + "\" in " + error);
+    }
+}
+
+void test_listen() {
+    struct Row {
+        const char* value;
+        const char* want;  // ListenAddress::text(), or nullptr for an error
+    };
+    const Row rows[] = {
+        {"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+        {"http://localhost:80", "http://127.0.0.1:80"},
+        {"tcp://0.0.0.0:65535", "tcp://0.0.0.0:65535"},
+        {"text://255.255.255.255:1", "text://255.255.255.255:1"},
+        {"frame://10.1.2.3:443", "frame://10.1.2.3:443"},
+        {"http://127.0.0.1:0", nullptr},
+        {"http://127.0.0.1:65536", nullptr},
+        {"http://127.0.0.1:", nullptr},
+        {"http://127.0.0.1", nullptr},
+        {"http://:8080", nullptr},
+        {"http://example.com:80", nullptr},
+        {"http://256.0.0.1:80", nullptr},
+        {"http://1.2.3:80", nullptr},
+        {"http://1.2.3.4.5:80", nullptr},
+        {"http://01.2.3.4:80", nullptr},
+        {"http://[::1]:80", nullptr},
+        {"http://127.0.0.1:8080/", nullptr},
+        {"http://127.0.0.1:+80", nullptr},
+        {"HTTP://127.0.0.1:80", nullptr},
+        {"127.0.0.1:80", nullptr},
+        {"ws://127.0.0.1:80", nullptr},
+        {"", nullptr},
+    };
+    for (const Row& r : rows) {
+        std::string error;
+        std::string text = "[group g]\nmodule = m.so\nlisten = " + std::string(r.value) + "\n";
+        std::optional<Config> c = parse(text, error);
+        if (r.want) {
+            EXPECT_EQ_AT(error, "", r.value);
+            if (c) EXPECT_EQ_AT(c->groups.at(0).listen.text(), r.want, r.value);
+        } else {
+            EXPECT_EQ_AT(c.has_value(), false, r.value);
+            EXPECT_EQ_AT(contains(error, "test.conf:3: [group g] listen: "), true, error);
+        }
+    }
+    EXPECT_EQ(std::string(protocol_name(Protocol::Http)), "http");
+    EXPECT_EQ(std::string(protocol_name(Protocol::Text)), "text");
+    EXPECT_EQ(std::string(protocol_name(Protocol::Frame)), "frame");
+    EXPECT_EQ(std::string(protocol_name(Protocol::Tcp)), "tcp");
+}
+
+void test_bools_and_counts() {
+    const std::pair<const char*, bool> bools[] = {{"true", true}, {"yes", true}, {"on", true}, {"1", true},
+                                                  {"false", false}, {"no", false}, {"off", false}, {"0", false}};
+    for (auto [text, want] : bools) {
+        std::string error;
+        std::optional<Config> c = parse(group(std::string("reloadable = ") + text), error);
+        EXPECT_EQ_AT(error, "", text);
+        if (c) EXPECT_EQ_AT(c->groups.at(0).reloadable, want, text);
+    }
+    const std::pair<const char*, int> counts[] = {{"1", 1}, {"256", 256}, {"auto", 4}, {"007", 7}};
+    for (auto [text, want] : counts) {
+        std::string error;
+        std::optional<Config> c = parse(group(std::string("count = ") + text), error);
+        EXPECT_EQ_AT(error, "", text);
+        if (c) EXPECT_EQ_AT(c->groups.at(0).count, want, text);
+    }
+    // auto never leaves 1..256, whatever the machine says.
+    for (auto [cores, want] : {std::pair{0, 1}, std::pair{1000, 256}}) {
+        std::string error;
+        std::optional<Config> c = parse_config(group("count = auto"), {"x", "/", cores}, error);
+        if (c) EXPECT_EQ_AT(c->groups.at(0).count, want, std::to_string(cores) + " cores");
+    }
+}
+
+void test_durations() {
+    struct Row {
+        const char* text;
+        std::optional<int> want;
+    };
+    const Row rows[] = {
+        {"500ms", 500},   {"5s", 5000},          {"2m", 120000},      {"1.5", 1500},
+        {"5", 5000},      {"0.25s", 250},        {"1.5m", 90000},     {"1ms", 1},
+        {"0.001", 1},     {"1.0000000001", 1000}, {"86400", 86400000}, {"1440m", 86400000},
+        {"86400000ms", 86400000},
+        {"", {}},         {"5x", {}},            {"-1", {}},          {"1.5.2", {}},
+        {"0", {}},        {"0ms", {}},           {"0.0001", {}},      {"86401", {}},
+        {"1441m", {}},    {"86400001ms", {}},    {"ms", {}},          {"s", {}},
+        {".5", {}},       {"5.", {}},            {"5 s", {}},         {" 5", {}},
+        {"+5", {}},       {"1e3", {}},           {"5h", {}},          {"5S", {}},
+        {"99999999999999999999999", {}},         {"1.99999999999999999999999999", 1999},
+    };
+    for (const Row& r : rows) EXPECT_EQ_AT(shown(parse_duration_ms(r.text)), shown(r.want), std::string("\"") + r.text + "\"");
+}
+
+void test_sizes() {
+    struct Row {
+        const char* text;
+        std::optional<size_t> want;
+    };
+    const Row rows[] = {
+        {"1", 1},           {"65536", 65536},       {"64k", 65536}, {"64K", 65536},
+        {"1m", 1048576},    {"1M", 1048576},        {"1g", size_t(1) << 30}, {"2G", size_t(2) << 30},
+        {"", {}},           {"5x", {}},             {"-1", {}},     {"1.5.2", {}},
+        {"0", {}},          {"0k", {}},             {"k", {}},      {"1.5m", {}},
+        {"64kb", {}},       {" 64", {}},            {"64 k", {}},   {"+1", {}},
+        {"99999999999999999999999", {}},            {"99999999999g", {}},
+    };
+    for (const Row& r : rows) EXPECT_EQ_AT(shown(parse_size(r.text)), shown(r.want), std::string("\"") + r.text + "\"");
+    // The key takes at most 1g.
+    std::string error;
+    std::optional<Config> c = parse(group("max_request_bytes = 1g"), error);
+    EXPECT_EQ(error, "");
+    if (c) EXPECT_EQ(c->groups.at(0).max_request_bytes, size_t(1) << 30);
+}
+
+void test_paths() {
+    struct Row {
+        const char* value;
+        const char* want;
+    };
+    const Row rows[] = {
+        {"m.so", "/srv/smooth/m.so"},
+        {"./modules/./m.so", "/srv/smooth/modules/m.so"},
+        {"../lib/m.so", "/srv/lib/m.so"},
+        {"a/b/../../m.so", "/srv/smooth/m.so"},
+        {"/abs/m.so", "/abs/m.so"},
+        {"/abs//x/../m.so", "/abs/m.so"},
+        {"builtin:hello", "builtin:hello"},
+        {"builtin:a_b-1", "builtin:a_b-1"},
+    };
+    for (const Row& r : rows) {
+        std::string error;
+        std::string text = "[group g]\nlisten = tcp://127.0.0.1:1\nmodule = " + std::string(r.value) + "\n";
+        std::optional<Config> c = parse(text, error);
+        EXPECT_EQ_AT(error, "", r.value);
+        if (c) EXPECT_EQ_AT(c->groups.at(0).module, r.want, r.value);
+    }
+    std::string error;
+    std::optional<Config> c =
+        parse("[server]\nrun_dir = ../state/\npid_file = /tmp/../p.pid\nlog_file = logs/s.log\n" + group(""), error);
+    EXPECT_EQ(error, "");
+    if (!c) return;
+    EXPECT_EQ(c->server.run_dir, "/srv/state");
+    EXPECT_EQ(c->server.pid_file, "/p.pid");
+    EXPECT_EQ(c->server.log_file, "/srv/smooth/logs/s.log");
+}
+
+// load_config_file: a real file; relative paths start at its directory.
+void test_load_file() {
+    char dir_template[] = "/tmp/test_config.XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    EXPECT(dir != nullptr);
+    if (!dir) return;
+    char real[PATH_MAX];
+    EXPECT(realpath(dir, real) != nullptr);
+    std::string file = std::string(dir) + "/server.conf";
+    std::ofstream(file) << "[group web]\nlisten = http://127.0.0.1:8080\nmodule = modules/hello.so\n";
+
+    std::string error;
+    std::optional<Config> c = load_config_file(file, error);
+    EXPECT_EQ(error, "");
+    if (c) {
+        EXPECT_EQ(c->source, file);
+        EXPECT_EQ(c->groups.at(0).module, std::string(real) + "/modules/hello.so");
+        EXPECT_EQ(c->server.run_dir, std::string(real) + "/run");
+    }
+
+    // A path relative to the working directory.
+    char cwd[PATH_MAX];
+    EXPECT(getcwd(cwd, sizeof cwd) != nullptr);
+    EXPECT_EQ(chdir(dir), 0);
+    c = load_config_file("server.conf", error);
+    EXPECT_EQ(error, "");
+    if (c) {
+        EXPECT_EQ(c->source, "server.conf");
+        EXPECT_EQ(c->groups.at(0).module, std::string(real) + "/modules/hello.so");
+    }
+    EXPECT_EQ(chdir(cwd), 0);
+
+    // Errors name the file as it was given.
+    std::ofstream(file) << "[group web]\nlisten = http://127.0.0.1:8080\ncount = many\n";
+    c = load_config_file(file, error);
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, file + ":3: [group web] count: "), true, error);
+
+    std::string missing = std::string(dir) + "/missing.conf";
+    c = load_config_file(missing, error);
+    EXPECT(!c);
+    EXPECT_EQ(error, "cannot read " + missing + ": No such file or directory");
+
+    c = load_config_file(dir, error);  // a directory
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, std::string("cannot read ") + dir + ": "), true, error);
+
+    EXPECT_EQ(std::remove(file.c_str()), 0);
+    EXPECT_EQ(rmdir(dir), 0);
+}
+
+}  // namespace
+
+int main() {
+    test_full_config();
+    test_defaults();
+    test_default_config();
+    test_syntax();
+    test_errors();
+    test_listen();
+    test_bools_and_counts();
+    test_durations();
+    test_sizes();
+    test_paths();
+    test_load_file();
+    return check::summary("config");
+}

@@ -1,0 +1,339 @@
+// Unit tests for http_parser: tables of good requests, each also fed cut at
+// every byte (a prefix must be "need more", never an error), and tables of bad
+// requests with the status each must be answered with.
+#include "check.h"
+#include "http_parser.h"
+
+#include <string>
+#include <vector>
+
+using namespace smooth::http;
+using namespace std::string_literals;  // "..."s keeps an embedded NUL
+
+namespace {
+
+struct Good {
+    const char* name;
+    std::string in;      // exactly one request
+    std::string after;   // bytes of a next request sent along with it (pipelining)
+    std::string method, target, path, query;
+    int minor_version;
+    bool keep_alive, chunked;
+    size_t content_length;
+    std::string body;
+    size_t header_count;
+};
+
+const std::string kChunked =
+    "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5;name=value\r\nhello\r\n"
+    "6 ; ext\r\n world\r\n"
+    "A\r\n0123456789\r\n"
+    "0\r\nExpires: never\r\nX-Checksum: 42\r\n\r\n";
+
+const std::vector<Good> kGood = {
+    {"GET", "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 1},
+    {"GET with query and headers", "GET /search?q=smooth&x=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nUser-Agent: t\r\n\r\n", "",
+     "GET", "/search?q=smooth&x=1", "/search", "q=smooth&x=1", 1, true, false, 0, "", 3},
+    {"POST with Content-Length", "POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world", "",
+     "POST", "/form", "/form", "", 1, true, false, 11, "hello world", 2},
+    {"repeated identical Content-Length", "PUT /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "",
+     "PUT", "/x", "/x", "", 1, true, false, 3, "abc", 2},
+    {"chunked with extensions and trailers", kChunked, "",
+     "POST", "/upload", "/upload", "", 1, true, true, 0, "hello world0123456789", 2},
+    {"chunked, case-insensitive", "POST / HTTP/1.1\r\nTransfer-Encoding: ChUnKeD\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "",
+     "POST", "/", "/", "", 1, true, true, 0, "abc", 1},
+    {"HTTP/1.0 closes by default", "GET /old HTTP/1.0\r\n\r\n", "",
+     "GET", "/old", "/old", "", 0, false, false, 0, "", 0},
+    {"HTTP/1.0 with keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "",
+     "GET", "/", "/", "", 0, true, false, 0, "", 1},
+    {"Connection: close", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "",
+     "GET", "/", "/", "", 1, false, false, 0, "", 1},
+    {"close inside a list", "GET / HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n", "",
+     "GET", "/", "/", "", 1, false, false, 0, "", 1},
+    {"closed is not close", "GET / HTTP/1.1\r\nConnection: closed\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 1},
+    {"bare LF line endings", "GET /lf HTTP/1.1\nHost: a\n\n", "",
+     "GET", "/lf", "/lf", "", 1, true, false, 0, "", 1},
+    {"leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 0},
+    {"four leading empty lines, the most ignored", "\r\n\n\r\n\nGET / HTTP/1.1\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 0},
+    {"value whitespace trimmed, tab and obs-text kept", "GET / HTTP/1.1\r\nX-A: \t a\tb \xC3\xA9 \t\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 1},
+    {"empty header value", "GET / HTTP/1.1\r\nX-Empty:\r\n\r\n", "",
+     "GET", "/", "/", "", 1, true, false, 0, "", 1},
+    {"pipelined: two requests in one buffer", "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n", "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+     "GET", "/1", "/1", "", 1, true, false, 0, "", 1},
+    {"pipelined after a body", "POST /1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nok", "GET /2 HTTP/1.1\r\n\r\n",
+     "POST", "/1", "/1", "", 1, true, false, 2, "ok", 1},
+    {"pipelined after a chunked body", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "GET / HTTP/1.1\r\n\r\n",
+     "POST", "/", "/", "", 1, true, true, 0, "ok", 1},
+    {"absolute-form target", "OPTIONS http://h/p?x HTTP/1.1\r\n\r\n", "",
+     "OPTIONS", "http://h/p?x", "http://h/p", "x", 1, true, false, 0, "", 0},
+};
+
+void expect_fields(const Good& g, const Request& r, const std::string& at) {
+    EXPECT_EQ_AT(r.method, g.method, at);
+    EXPECT_EQ_AT(r.target, g.target, at);
+    EXPECT_EQ_AT(r.path, g.path, at);
+    EXPECT_EQ_AT(r.query, g.query, at);
+    EXPECT_EQ_AT(r.minor_version, g.minor_version, at);
+    EXPECT_EQ_AT(r.keep_alive, g.keep_alive, at);
+    EXPECT_EQ_AT(r.chunked, g.chunked, at);
+    EXPECT_EQ_AT(r.content_length, g.content_length, at);
+    EXPECT_EQ_AT(r.body, g.body, at);
+    EXPECT_EQ_AT(r.header_count, g.header_count, at);
+}
+
+void test_good_requests() {
+    for (const Good& g : kGood) {
+        Request r;
+        std::string chunked_body;
+        const std::string whole = g.in + g.after;
+        Result res = parse_request(whole, Limits{}, r, chunked_body);
+        EXPECT_EQ_AT(res.status, Parse::Complete, g.name);
+        EXPECT_EQ_AT(res.consumed, g.in.size(), g.name);
+        expect_fields(g, r, g.name);
+
+        // Every way the request can arrive cut in two: the first part alone
+        // is Incomplete and claims nothing.
+        for (size_t k = 0; k < g.in.size(); ++k) {
+            const std::string at = std::string(g.name) + ", first " + std::to_string(k) + " bytes";
+            res = parse_request(std::string_view(g.in).substr(0, k), Limits{}, r, chunked_body);
+            EXPECT_EQ_AT(res.status, Parse::Incomplete, at);
+            EXPECT_EQ_AT(res.consumed, size_t(0), at);
+        }
+        // And the same Request object, reused, comes out the same when whole.
+        res = parse_request(g.in, Limits{}, r, chunked_body);
+        EXPECT_EQ_AT(res.status, Parse::Complete, g.name);
+        EXPECT_EQ_AT(res.consumed, g.in.size(), g.name);
+        expect_fields(g, r, g.name);
+    }
+}
+
+void test_headers_and_zero_copy() {
+    const std::string in = "POST /p HTTP/1.1\r\nHost: example.com\r\nX-Tab:\tv \r\nContent-Length: 4\r\n\r\nbody";
+    Request r;
+    std::string chunked_body = "left over";
+    Result res = parse_request(in, Limits{}, r, chunked_body);
+    EXPECT_EQ(res.status, Parse::Complete);
+    EXPECT_EQ(r.header("host"), "example.com");
+    EXPECT_EQ(r.header("HOST"), "example.com");
+    EXPECT_EQ(r.header("x-tab"), "v");
+    EXPECT_EQ(r.header("Missing"), "");
+    EXPECT_EQ(r.headers[0].name, "Host");
+    // A Content-Length body is not copied: it points into the input.
+    EXPECT(r.body.data() == in.data() + in.size() - 4);
+    EXPECT(r.method.data() == in.data());
+
+    // The first of several same-named headers is the one header() returns.
+    Result two = parse_head("GET / HTTP/1.1\r\nA: 1\r\na: 2\r\n\r\n", Limits{}, r);
+    EXPECT_EQ(two.status, Parse::Complete);
+    EXPECT_EQ(r.header("A"), "1");
+    EXPECT_EQ(r.header_count, size_t(2));
+}
+
+struct Bad {
+    const char* name;
+    std::string in;
+    int status;
+};
+
+std::string many_headers(size_t n) {
+    std::string s = "GET / HTTP/1.1\r\n";
+    for (size_t i = 0; i < n; ++i) s += "H" + std::to_string(i) + ": v\r\n";
+    return s + "\r\n";
+}
+
+const std::vector<Bad> kBad = {
+    // request line
+    {"empty request line after too many empty lines", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", 400},
+    {"no target", "GET HTTP/1.1\r\n\r\n", 400},
+    {"two spaces", "GET  / HTTP/1.1\r\n\r\n", 400},
+    {"space in target", "GET /a b HTTP/1.1\r\n\r\n", 400},
+    {"tab as separator", "GET\t/ HTTP/1.1\r\n\r\n", 400},
+    {"bad method char", "G(ET / HTTP/1.1\r\n\r\n", 400},
+    {"leading space", " GET / HTTP/1.1\r\n\r\n", 400},
+    {"control in target", "GET /\x01 HTTP/1.1\r\n\r\n", 400},
+    {"no version", "GET /\r\n\r\n", 400},
+    {"lower-case version", "GET / http/1.1\r\n\r\n", 400},
+    {"version without minor", "GET / HTTP/1\r\n\r\n", 400},
+    {"version with trailing space", "GET / HTTP/1.1 \r\n\r\n", 400},
+    {"TLS hello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n"s, 400},
+    {"NUL in target", "GET /a\0b HTTP/1.1\r\n\r\n"s, 400},
+    {"NUL in value", "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"s, 400},
+    {"HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 505},
+    {"HTTP/2.0, refused before the head is complete", "GET / HTTP/2.0\r\n", 505},
+    {"HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 505},
+    {"HTTP/1.2", "GET / HTTP/1.2\r\n\r\n", 505},
+    {"bare CR in request line", "GET / HTTP/1.1\rX\r\n\r\n", 400},
+    // header lines
+    {"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+    {"bad line refused before the head is complete", "GET / HTTP/1.1\r\nHost : a\r\n", 400},
+    {"no colon", "GET / HTTP/1.1\r\nHost\r\n\r\n", 400},
+    {"empty name", "GET / HTTP/1.1\r\n: a\r\n\r\n", 400},
+    {"obs-fold with space", "GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", 400},
+    {"obs-fold with tab", "GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n", 400},
+    {"control char in value", "GET / HTTP/1.1\r\nX-A: a\x01z\r\n\r\n", 400},
+    {"DEL in value", "GET / HTTP/1.1\r\nX-A: a\x7fz\r\n\r\n", 400},
+    {"bare CR in value", "GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n", 400},
+    {"CR CR LF as the blank line", "GET / HTTP/1.1\r\n\r\r\n", 400},
+    {"too many headers", many_headers(kMaxHeaders + 1), 431},
+    // framing headers
+    {"Content-Length not a number", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+    {"Content-Length with sign", "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello", 400},
+    {"Content-Length empty", "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 400},
+    {"Content-Length list", "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello", 400},
+    {"Content-Length overflow", "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+    {"conflicting Content-Length", "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
+    {"Content-Length over the body limit", "POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 413},
+    {"Transfer-Encoding and Content-Length",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400},
+    {"unknown transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+    {"chunked not last", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+    {"gzip then chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
+    {"chunked twice", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+    {"empty Transfer-Encoding", "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", 400},
+    {"Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    // chunked bodies
+    {"bad hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", 400},
+    {"empty chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400},
+    {"chunk size with junk", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\nabc\r\n0\r\n\r\n", 400},
+    {"chunk data too long", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", 400},
+    {"chunk data without CRLF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX", 400},
+    {"chunk size with bare LF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", 400},
+    {"chunk size overflow", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffffffff\r\n", 400},
+    {"chunk over the body limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413},
+    {"bad trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", 400},
+    {"head too large", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 431},
+    {"header flood without a blank line", "GET / HTTP/1.1\r\nX: " + std::string(9000, 'a'), 431},
+};
+
+void test_bad_requests() {
+    for (const Bad& b : kBad) {
+        Request r;
+        std::string chunked_body;
+        const Result res = parse_request(b.in, Limits{}, r, chunked_body);
+        EXPECT_EQ_AT(res.status, Parse::Error, b.name);
+        EXPECT_EQ_AT(res.error_status, b.status, b.name);
+        EXPECT_EQ_AT(std::string_view(res.error).empty(), false, b.name);  // the log says why
+    }
+}
+
+// The head limit counts the request line, headers and the blank line.
+void test_head_limit() {
+    const std::string head = "GET / HTTP/1.1\r\nX: abcdef\r\n\r\n";
+    Limits exact;
+    exact.max_head_bytes = head.size();
+    Request r;
+    EXPECT_EQ(parse_head(head, exact, r).status, Parse::Complete);
+    // A head of exactly the limit is fine even with the body behind it.
+    EXPECT_EQ(parse_head(head + "more bytes", exact, r).status, Parse::Complete);
+
+    Limits one_less;
+    one_less.max_head_bytes = head.size() - 1;
+    Result res = parse_head(head, one_less, r);
+    EXPECT_EQ(res.status, Parse::Error);
+    EXPECT_EQ(res.error_status, 431);
+    // Not earlier: while no more than the limit has arrived, wait.
+    EXPECT_EQ(parse_head(std::string_view(head).substr(0, head.size() - 1), one_less, r).status, Parse::Incomplete);
+
+    // Many small lines count the same as one long one.
+    Limits small;
+    small.max_head_bytes = 64;
+    std::string flood = "GET / HTTP/1.1\r\n";
+    while (flood.size() <= small.max_head_bytes) {
+        EXPECT_EQ_AT(parse_head(flood, small, r).status, Parse::Incomplete, std::to_string(flood.size()));
+        flood += "A: b\r\n";
+    }
+    res = parse_head(flood, small, r);
+    EXPECT_EQ(res.error_status, 431);
+
+    // Exactly kMaxHeaders is allowed.
+    EXPECT_EQ(parse_head(many_headers(kMaxHeaders), Limits{}, r).status, Parse::Complete);
+    EXPECT_EQ(r.header_count, kMaxHeaders);
+}
+
+void test_body_limit() {
+    Limits limits;
+    limits.max_body_bytes = 5;
+    Request r;
+    std::string chunked_body;
+    // 413 as soon as the head is in: the body is not waited for.
+    Result res = parse_request("POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\n", limits, r, chunked_body);
+    EXPECT_EQ(res.error_status, 413);
+    res = parse_request("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", limits, r, chunked_body);
+    EXPECT_EQ(res.status, Parse::Complete);
+
+    // De-chunked size counts, over all chunks; the chunk that goes over is refused at once.
+    const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    res = parse_request(head + "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", limits, r, chunked_body);
+    EXPECT_EQ(res.status, Parse::Complete);
+    EXPECT_EQ(r.body, "abcde");
+    res = parse_request(head + "3\r\nabc\r\n3\r\n", limits, r, chunked_body);
+    EXPECT_EQ(res.error_status, 413);
+}
+
+struct Chunked {
+    const char* name;
+    std::string in;  // the body alone, as parse_chunked sees it
+    std::string body;
+};
+
+const std::vector<Chunked> kChunkedBodies = {
+    {"only the last chunk", "0\r\n\r\n", ""},
+    {"one chunk", "4\r\nWiki\r\n0\r\n\r\n", "Wiki"},
+    {"upper and lower hex", "a\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\n\r\n", "0123456789abcdefghij"},
+    {"leading zeros", "0003\r\nabc\r\n000\r\n\r\n", "abc"},
+    {"extensions", "3;a=1;b=\"q\"\r\nabc\r\n0;last\r\n\r\n", "abc"},
+    {"space before extension", "3 \t;a\r\nabc\r\n0\r\n\r\n", "abc"},
+    {"trailers", "3\r\nabc\r\n0\r\nX-A: 1\r\nX-B:2\r\n\r\n", "abc"},
+    {"data containing CRLF", "4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"},
+};
+
+void test_chunked_bodies() {
+    for (const Chunked& c : kChunkedBodies) {
+        std::string body = "stale";
+        Result res = parse_chunked(c.in, 1 << 20, body);
+        EXPECT_EQ_AT(res.status, Parse::Complete, c.name);
+        EXPECT_EQ_AT(res.consumed, c.in.size(), c.name);
+        EXPECT_EQ_AT(body, c.body, c.name);
+        // Followed by another request: consumed stops at the end of the body.
+        res = parse_chunked(c.in + "GET / HTTP/1.1\r\n\r\n", 1 << 20, body);
+        EXPECT_EQ_AT(res.consumed, c.in.size(), c.name);
+        for (size_t k = 0; k < c.in.size(); ++k) {
+            const std::string at = std::string(c.name) + ", first " + std::to_string(k) + " bytes";
+            res = parse_chunked(std::string_view(c.in).substr(0, k), 1 << 20, body);
+            EXPECT_EQ_AT(res.status, Parse::Incomplete, at);
+            EXPECT_EQ_AT(body, "", at);  // cleared, and nothing copied before the end
+        }
+    }
+}
+
+void test_reason_phrase() {
+    const int known[] = {100, 101, 200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 408,
+                         411, 413, 414, 415, 426, 429, 431, 500, 501, 502, 503, 504, 505};
+    for (int status : known)
+        EXPECT_EQ_AT(std::string_view(reason_phrase(status)) == "Unknown", false, std::to_string(status));
+    EXPECT_EQ(std::string_view(reason_phrase(200)), "OK");
+    EXPECT_EQ(std::string_view(reason_phrase(404)), "Not Found");
+    EXPECT_EQ(std::string_view(reason_phrase(431)), "Request Header Fields Too Large");
+    EXPECT_EQ(std::string_view(reason_phrase(505)), "HTTP Version Not Supported");
+    EXPECT_EQ(std::string_view(reason_phrase(299)), "Unknown");
+    EXPECT_EQ(std::string_view(reason_phrase(-1)), "Unknown");
+}
+
+}  // namespace
+
+int main() {
+    test_good_requests();
+    test_headers_and_zero_copy();
+    test_bad_requests();
+    test_head_limit();
+    test_body_limit();
+    test_chunked_bodies();
+    test_reason_phrase();
+    return check::summary("http_parser");
+}

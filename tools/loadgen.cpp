@@ -1,0 +1,887 @@
+// loadgen: an HTTP/1.1 load generator that counts every outcome, so a test can
+// prove that a server dropped no request while it reloaded.
+//
+// usage: loadgen [options] http://HOST:PORT/PATH     (HOST: 127.x.y.z or localhost)
+//   -c N              concurrent clients (default 8), shared by min(N, 4) threads
+//   -d SECONDS        stop starting requests after this long (may be fractional)
+//   -n COUNT          stop starting requests once COUNT have been started
+//                     (at least one of -d / -n; with both, whichever comes first)
+//   -k                keep-alive: reuse each connection for many requests
+//   -t MS             per-request timeout (default 5000), from the connect (or the
+//                     send, on a reused connection) to the complete response
+//   -H 'Name: value'  extra request header (repeatable)
+//   --body-tally / --no-tally   tally response bodies (default on)
+//   --tally-prefix N  tally the first N bytes of each body (default 200)
+//   --stop-file PATH  stop starting requests once PATH exists
+//   -o FILE           write the report to FILE instead of stdout
+//
+// Stopping (-d over, -n reached, the stop file, SIGINT or SIGTERM) only stops new
+// requests: one in flight may finish (within its timeout), so the stop itself is
+// never counted as an error.
+//
+// The report is one JSON object and the only thing written to stdout:
+//   requests        finished requests, whatever their outcome
+//   ok              complete responses with a 2xx/3xx status
+//   bad_status      complete responses with a 4xx/5xx status
+//   refused         connect() failed with ECONNREFUSED
+//   reset           ECONNRESET or EPIPE at any point
+//   early_eof       the server closed before the response was complete, also on
+//                   a reused connection before any byte of the response came
+//   timeout         no complete response within -t
+//   other_error     anything else; other_error_counts maps errno names to counts
+//                   (EPROTO: the response could not be parsed)
+//   errors          requests - ok
+//   status_counts   {"200": n, ...} over complete responses
+//   bodies          {"first N bytes of the body, trailing whitespace trimmed": n}
+//                   over complete responses; at most 1000 distinct bodies, the
+//                   responses beyond that are counted in bodies_overflow
+//   duration_s, rps (ok per second), latency_ms {p50, p90, p99, max} over
+//   complete responses, connections (TCP connections established)
+// Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if it
+// could not run (e.g. epoll_create1 failed).
+//
+// A keep-alive connection the server closed after a complete response is not an
+// error: before reusing one, the client peeks for the server's FIN and reconnects
+// if it is there. If the FIN only arrives after the next request went out, that
+// request is an early_eof: a client cannot know whether the server saw it.
+//
+// build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tools/loadgen tools/loadgen.cpp -pthread
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void die(const std::string& what, int err) {
+    std::fprintf(stderr, "loadgen: %s: %s\n", what.c_str(), std::strerror(err));
+    std::exit(1);
+}
+
+std::string errno_name(int err) {
+    const char* name = strerrorname_np(err);
+    return name ? name : "errno " + std::to_string(err);
+}
+
+class Fd {
+public:
+    Fd() = default;
+    ~Fd() { reset(); }
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    // close() errors are not actionable: the descriptor is gone either way.
+    void reset(int fd = -1) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// ------------------------------------------------------------------ options
+
+struct Options {
+    int clients = 8;
+    double duration_s = 0;  // 0: no time limit
+    long count = 0;         // 0: no count limit
+    bool keep_alive = false;
+    long timeout_ms = 5000;
+    std::vector<std::string> headers;
+    bool tally = true;
+    long tally_prefix = 200;
+    std::string stop_file;
+    std::string output;
+    sockaddr_in addr{};
+    std::string authority;  // "HOST:PORT" as written in the URL, for Host:
+    std::string path;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+    std::fprintf(stderr,
+                 "loadgen: %s\n"
+                 "usage: loadgen [-c N] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
+                 "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
+                 "               http://HOST:PORT/PATH\n",
+                 message.c_str());
+    std::exit(2);
+}
+
+long parse_long(const char* text, long min, long max, const char* option) {
+    char* end = nullptr;
+    errno = 0;
+    long value = std::strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
+        usage_error(std::string(option) + " wants an integer in [" + std::to_string(min) + ", " +
+                    std::to_string(max) + "], got '" + text + "'");
+    return value;
+}
+
+void parse_url(std::string_view url, Options& opt) {
+    constexpr std::string_view scheme = "http://";
+    if (!url.starts_with(scheme)) usage_error("the URL must start with http://");
+    url.remove_prefix(scheme.size());
+    size_t slash = url.find('/');
+    opt.authority = std::string(url.substr(0, slash));
+    opt.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+    if (opt.path.find_first_of(" \t\r\n") != std::string::npos)
+        usage_error("the URL path must not contain blanks or line breaks");
+
+    size_t colon = opt.authority.rfind(':');
+    std::string host = opt.authority.substr(0, colon);
+    long port = 80;
+    if (colon != std::string::npos)
+        port = parse_long(opt.authority.c_str() + colon + 1, 1, 65535, "the URL port");
+    if (host == "localhost") host = "127.0.0.1";
+    in_addr address{};
+    if (inet_pton(AF_INET, host.c_str(), &address) != 1)
+        usage_error("the URL host must be a numeric IPv4 address or localhost, got '" + host + "'");
+    // This tool generates load; it must never be pointed at someone else's host.
+    if ((ntohl(address.s_addr) >> 24) != 127)
+        usage_error("refusing to load " + host + ": loadgen only targets loopback (127.0.0.0/8)");
+    opt.addr.sin_family = AF_INET;
+    opt.addr.sin_port = htons(static_cast<uint16_t>(port));
+    opt.addr.sin_addr = address;
+}
+
+Options parse_options(int argc, char** argv) {
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kHelp };
+    static const option longs[] = {
+        {"body-tally", no_argument, nullptr, kBodyTally},
+        {"no-tally", no_argument, nullptr, kNoTally},
+        {"tally-prefix", required_argument, nullptr, kTallyPrefix},
+        {"stop-file", required_argument, nullptr, kStopFile},
+        {"help", no_argument, nullptr, kHelp},
+        {nullptr, 0, nullptr, 0},
+    };
+    Options opt;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:d:n:kt:H:o:", longs, nullptr)) != -1) {
+        switch (c) {
+        case 'c': opt.clients = static_cast<int>(parse_long(optarg, 1, 100000, "-c")); break;
+        case 'd': {
+            char* end = nullptr;
+            opt.duration_s = std::strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(opt.duration_s > 0 && opt.duration_s < 1e7))
+                usage_error(std::string("-d wants a positive number of seconds, got '") + optarg + "'");
+            break;
+        }
+        case 'n': opt.count = parse_long(optarg, 1, 1L << 62, "-n"); break;
+        case 'k': opt.keep_alive = true; break;
+        case 't': opt.timeout_ms = parse_long(optarg, 1, 86400000, "-t"); break;
+        case 'H': {
+            std::string header = optarg;
+            size_t colon = header.find(':');
+            if (colon == 0 || colon == std::string::npos || header.find_first_of("\r\n") != std::string::npos)
+                usage_error("-H wants 'Name: value' on one line, got '" + header + "'");
+            opt.headers.push_back(header);
+            break;
+        }
+        case 'o': opt.output = optarg; break;
+        case kBodyTally: opt.tally = true; break;
+        case kNoTally: opt.tally = false; break;
+        case kTallyPrefix: opt.tally_prefix = parse_long(optarg, 0, 1 << 20, "--tally-prefix"); break;
+        case kStopFile: opt.stop_file = optarg; break;
+        case kHelp: usage_error("help");
+        default: usage_error("unknown option");  // getopt_long has said which
+        }
+    }
+    if (optind != argc - 1) usage_error("exactly one URL is needed");
+    if (opt.duration_s == 0 && opt.count == 0) usage_error("give -d SECONDS or -n COUNT (or both)");
+    parse_url(argv[optind], opt);
+    return opt;
+}
+
+std::string build_request(const Options& opt) {
+    std::string request = "GET " + opt.path + " HTTP/1.1\r\nHost: " + opt.authority + "\r\n";
+    for (const std::string& header : opt.headers) request += header + "\r\n";
+    if (!opt.keep_alive) request += "Connection: close\r\n";
+    return request + "\r\n";
+}
+
+// ------------------------------------------------------------------ response parser
+
+// An incremental HTTP/1.x response parser. It does no I/O: the client feeds it
+// whatever recv() returned, and it answers "need more", "done" or "error".
+//
+//   Head ─┬─> Length (Content-Length) ─────────────────────────────┬─> Done
+//         ├─> ChunkSize ─> ChunkData ─> ChunkEnd ─┐                  │
+//         │     ^─────────────────────────────────┘                  │
+//         │   ChunkSize (0) ─> Trailers ─────────────────────────────┤
+//         └─> UntilEof (no length given: the body ends at close) ────┘
+// A 1xx interim response goes back to Head; 204, 304 and length 0 go to Done.
+class ResponseParser {
+public:
+    enum class Result { NeedMore, Done, Error };
+
+    explicit ResponseParser(size_t keep_body) : keep_body_(keep_body) {}
+
+    void reset() {
+        phase_ = Phase::Head;
+        head_.clear();
+        line_.clear();
+        body_.clear();
+        status_ = 0;
+        keep_alive_ = false;
+    }
+
+    Result feed(std::string_view data);
+
+    // The peer closed: that completes the response only if its body runs to EOF.
+    Result finish_at_eof() {
+        if (phase_ != Phase::UntilEof) return Result::Error;
+        phase_ = Phase::Done;
+        return Result::Done;
+    }
+
+    int status() const { return status_; }
+    bool keep_alive() const { return keep_alive_; }  // may the connection carry another request?
+    const std::string& body_prefix() const { return body_; }
+
+private:
+    enum class Phase { Head, Length, ChunkSize, ChunkData, ChunkEnd, Trailers, UntilEof, Done };
+    static constexpr size_t kMaxHead = 64 * 1024;
+    static constexpr size_t kMaxLine = 8 * 1024;
+
+    bool parse_head();
+    // Moves the bytes up to '\n' from data into line_; true once the line is whole.
+    bool take_line(std::string_view& data) {
+        size_t newline = data.find('\n');
+        line_.append(data.substr(0, newline));
+        data.remove_prefix(newline == std::string_view::npos ? data.size() : newline + 1);
+        if (newline == std::string_view::npos) return false;
+        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        return true;
+    }
+    void take_body(std::string_view& data) {
+        size_t n = std::min<uint64_t>(remaining_, data.size());
+        if (body_.size() < keep_body_) body_.append(data.substr(0, std::min(n, keep_body_ - body_.size())));
+        data.remove_prefix(n);
+        remaining_ -= n;
+    }
+
+    size_t keep_body_;
+    Phase phase_ = Phase::Head;
+    std::string head_;
+    std::string line_;
+    std::string body_;  // the first keep_body_ bytes of the body
+    uint64_t remaining_ = 0;
+    int status_ = 0;
+    bool keep_alive_ = false;
+};
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+}
+
+ResponseParser::Result ResponseParser::feed(std::string_view data) {
+    while (!data.empty()) {
+        switch (phase_) {
+        case Phase::Head: {
+            size_t old_size = head_.size();
+            head_.append(data);
+            size_t end = head_.find("\r\n\r\n", old_size < 3 ? 0 : old_size - 3);
+            if (end == std::string::npos) {
+                if (head_.size() > kMaxHead) return Result::Error;
+                return Result::NeedMore;
+            }
+            data.remove_prefix(end + 4 - old_size);  // what follows the head stays in data
+            head_.resize(end + 2);                   // keep one CRLF: each line ends with one
+            if (!parse_head()) return Result::Error;
+            break;
+        }
+        case Phase::Length:
+        case Phase::ChunkData:
+            take_body(data);
+            if (remaining_ == 0) phase_ = phase_ == Phase::Length ? Phase::Done : Phase::ChunkEnd;
+            break;
+        case Phase::ChunkSize: {
+            if (!take_line(data)) return line_.size() > kMaxLine ? Result::Error : Result::NeedMore;
+            std::string_view size = trim(std::string_view(line_).substr(0, line_.find(';')));
+            auto [end, err] = std::from_chars(size.data(), size.data() + size.size(), remaining_, 16);
+            if (err != std::errc() || end != size.data() + size.size()) return Result::Error;
+            phase_ = remaining_ == 0 ? Phase::Trailers : Phase::ChunkData;
+            line_.clear();
+            break;
+        }
+        case Phase::ChunkEnd:
+        case Phase::Trailers: {
+            if (!take_line(data)) return line_.size() > kMaxLine ? Result::Error : Result::NeedMore;
+            bool empty = line_.empty();
+            line_.clear();
+            if (phase_ == Phase::ChunkEnd) {
+                if (!empty) return Result::Error;  // chunk data must end with CRLF
+                phase_ = Phase::ChunkSize;
+            } else if (empty) {
+                phase_ = Phase::Done;
+            }
+            break;
+        }
+        case Phase::UntilEof:
+            remaining_ = data.size();
+            take_body(data);
+            break;
+        case Phase::Done:
+            return Result::Error;  // bytes after the response: nothing was pipelined
+        }
+    }
+    return phase_ == Phase::Done ? Result::Done : Result::NeedMore;
+}
+
+bool ResponseParser::parse_head() {
+    // "HTTP/1.1 200 OK": version, space, three digits, then a space or the end.
+    std::string_view head = head_;
+    std::string_view status_line = head.substr(0, head.find("\r\n"));
+    if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ' ||
+        (status_line.size() > 12 && status_line[12] != ' '))
+        return false;
+    auto [end, err] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status_);
+    if (err != std::errc() || end != status_line.data() + 12 || status_ < 100) return false;
+    head.remove_prefix(status_line.size() + 2);
+
+    bool http10 = status_line[7] == '0', chunked = false, close = false, keep_alive = false;
+    std::optional<uint64_t> length;
+    while (!head.empty()) {
+        std::string_view line = head.substr(0, head.find("\r\n"));
+        head.remove_prefix(line.size() + 2);
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos) return false;
+        std::string name = lowercase(line.substr(0, colon));
+        std::string value = lowercase(trim(line.substr(colon + 1)));
+        if (name == "content-length") {
+            uint64_t n = 0;
+            auto [vend, verr] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (verr != std::errc() || vend != value.data() + value.size() || (length && *length != n))
+                return false;
+            length = n;
+        } else if (name == "transfer-encoding") {
+            chunked = value.find("chunked") != std::string::npos;
+        } else if (name == "connection") {
+            if (value.find("close") != std::string::npos) close = true;
+            if (value.find("keep-alive") != std::string::npos) keep_alive = true;
+        }
+    }
+    keep_alive_ = !close && (!http10 || keep_alive);  // HTTP/1.0 closes unless asked not to
+    head_.clear();
+    if (status_ < 200) {  // 100 Continue, 103 Early Hints: the real response follows
+        phase_ = Phase::Head;
+    } else if (status_ == 204 || status_ == 304) {
+        phase_ = Phase::Done;
+    } else if (chunked) {
+        phase_ = Phase::ChunkSize;
+    } else if (length) {
+        remaining_ = *length;
+        phase_ = remaining_ == 0 ? Phase::Done : Phase::Length;
+    } else {
+        phase_ = Phase::UntilEof;
+        keep_alive_ = false;
+    }
+    return true;
+}
+
+// ------------------------------------------------------------------ statistics
+
+// A log-linear latency histogram in microseconds, HdrHistogram-style: values
+// under 128 us have a bucket each; above, each power of two is cut into 64
+// buckets. A percentile is within 1/64 (1.6%) of the truth, and the memory is
+// fixed however many requests are recorded.
+class Histogram {
+public:
+    void record(uint64_t us) {
+        ++counts_[index(us)];
+        ++total_;
+        max_ = std::max(max_, us);
+    }
+    void merge(const Histogram& other) {
+        for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+        total_ += other.total_;
+        max_ = std::max(max_, other.max_);
+    }
+    double percentile_ms(double p) const {
+        uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(p * static_cast<double>(total_) + 0.999999));
+        uint64_t seen = 0;
+        for (size_t i = 0; i < counts_.size() && total_ > 0; ++i) {
+            seen += counts_[i];
+            if (seen >= rank) return static_cast<double>(std::min(middle(i), max_)) / 1000.0;
+        }
+        return 0;
+    }
+    double max_ms() const { return static_cast<double>(max_) / 1000.0; }
+
+private:
+    static constexpr uint64_t kSub = 64;
+    static size_t index(uint64_t v) {
+        if (v < 2 * kSub) return v;
+        uint64_t shift = static_cast<uint64_t>(std::bit_width(v)) - 7;  // v >> shift is in [64, 128)
+        return 2 * kSub + (shift - 1) * kSub + ((v >> shift) - kSub);
+    }
+    static uint64_t middle(size_t i) {
+        if (i < 2 * kSub) return i;
+        uint64_t shift = (i - 2 * kSub) / kSub + 1;
+        return (((i - 2 * kSub) % kSub + kSub) << shift) + (uint64_t{1} << shift) / 2;
+    }
+    std::vector<uint64_t> counts_ = std::vector<uint64_t>(2 * kSub + 58 * kSub);
+    uint64_t total_ = 0, max_ = 0;
+};
+
+enum class Outcome { Ok, BadStatus, Refused, Reset, EarlyEof, Timeout, OtherError };
+
+Outcome outcome_of_errno(int err) {
+    if (err == ECONNREFUSED) return Outcome::Refused;
+    if (err == ECONNRESET || err == EPIPE) return Outcome::Reset;
+    return Outcome::OtherError;
+}
+
+// What one thread saw; the threads' Stats are merged once they have all ended.
+struct Stats {
+    static constexpr size_t kMaxBodies = 1000;
+    uint64_t outcomes[7] = {};  // indexed by Outcome
+    uint64_t connections = 0, bodies_overflow = 0;
+    std::map<int, uint64_t> status_counts;
+    std::map<std::string, uint64_t> other_error_counts;
+    std::map<std::string, uint64_t> bodies;
+    Histogram latency;
+
+    uint64_t& operator[](Outcome o) { return outcomes[static_cast<int>(o)]; }
+    void tally_body(const std::string& body, uint64_t n) {
+        auto it = bodies.find(body);
+        if (it != bodies.end()) it->second += n;
+        else if (bodies.size() < kMaxBodies) bodies.emplace(body, n);
+        else bodies_overflow += n;
+    }
+    void merge(const Stats& other) {
+        for (int i = 0; i < 7; ++i) outcomes[i] += other.outcomes[i];
+        connections += other.connections;
+        bodies_overflow += other.bodies_overflow;
+        for (const auto& [status, n] : other.status_counts) status_counts[status] += n;
+        for (const auto& [name, n] : other.other_error_counts) other_error_counts[name] += n;
+        for (const auto& [body, n] : other.bodies) tally_body(body, n);
+        latency.merge(other.latency);
+    }
+};
+
+// ------------------------------------------------------------------ clients
+
+// What every thread reads; only the two atomics change while the load runs.
+struct Shared {
+    const Options& opt;
+    std::string request;
+    Clock::time_point end;              // the -d deadline, or max()
+    std::atomic<long> started{0};       // requests claimed, for -n
+    std::atomic<bool> stop{false};      // set by main: stop file or signal
+
+    bool may_start() {
+        if (stop.load(std::memory_order_relaxed) || Clock::now() >= end) return false;
+        return opt.count == 0 || started.fetch_add(1, std::memory_order_relaxed) < opt.count;
+    }
+};
+
+// One simulated user, an explicit state machine (only Worker::set_state moves it):
+//
+//   Idle ─> Connecting ─> Sending ─> Receiving ─> Idle   (then the next request)
+//     └────(reused connection)───^
+//   Idle ─> Done once no further request may start.
+struct Client {
+    enum class State { Idle, Connecting, Sending, Receiving, Done };
+    explicit Client(size_t keep_body) : parser(keep_body) {}
+    State state = State::Idle;
+    Fd fd;
+    uint32_t watching = 0;  // the epoll events registered for fd, 0 if none
+    size_t sent = 0;        // bytes of the request sent so far
+    Clock::time_point started, deadline;
+    ResponseParser parser;
+};
+
+// One thread: an epoll loop driving its share of the clients until all are Done.
+class Worker {
+public:
+    Worker(Shared& shared, int nclients) : shared_(shared) {
+        epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+        if (!epoll_) die("epoll_create1() failed while setting up a worker", errno);
+        clients_.reserve(static_cast<size_t>(nclients));  // no reallocation: epoll holds Client*
+        for (int i = 0; i < nclients; ++i) {
+            clients_.emplace_back(static_cast<size_t>(shared.opt.tally_prefix));
+            idle_.push_back(&clients_.back());
+        }
+    }
+    void run();
+    const Stats& stats() const { return stats_; }
+    Clock::time_point finished_at() const { return finished_at_; }
+
+private:
+    using State = Client::State;
+    void set_state(Client& c, State state);
+    void watch(Client& c, uint32_t events);
+    void start_request(Client& c);
+    void on_event(Client& c);
+    void send_some(Client& c);
+    void receive_some(Client& c);
+    void complete(Client& c);
+    void fail(Client& c, Outcome outcome, int err);
+    void close_connection(Client& c) {
+        c.fd.reset();  // closing also removes it from the epoll set
+        c.watching = 0;
+    }
+
+    Shared& shared_;
+    Fd epoll_;
+    std::vector<Client> clients_;
+    // Clients between two requests. They start their next request at the top of
+    // the loop, never from inside an event: no fd is opened while a batch of
+    // events (which may name a just-closed fd number) is being handled, and an
+    // immediate refusal cannot recurse.
+    std::vector<Client*> idle_, starting_;
+    Stats stats_;
+    Clock::time_point finished_at_;  // when the last client of this thread was Done
+};
+
+// Connecting waits for writability, Receiving for readability. Sending watches
+// nothing new: the request is sent at once and only an EAGAIN asks for EPOLLOUT,
+// so a request on a kept-alive connection costs no epoll_ctl() at all.
+void Worker::set_state(Client& c, State state) {
+    c.state = state;
+    if (state == State::Connecting) watch(c, EPOLLOUT);
+    if (state == State::Receiving) watch(c, EPOLLIN);
+}
+
+void Worker::watch(Client& c, uint32_t want) {
+    if (want == c.watching) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.ptr = &c;
+    if (epoll_ctl(epoll_.get(), c.watching ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd.get(), &ev) == -1)
+        die("epoll_ctl() failed while watching fd " + std::to_string(c.fd.get()), errno);
+    c.watching = want;
+}
+
+void Worker::run() {
+    auto last_sweep = Clock::now();
+    size_t done = 0;
+    epoll_event events[256];
+    while (done < clients_.size()) {
+        starting_.swap(idle_);
+        for (Client* c : starting_) {
+            if (shared_.may_start()) {
+                start_request(*c);
+            } else {
+                close_connection(*c);
+                set_state(*c, State::Done);
+                ++done;
+            }
+        }
+        starting_.clear();
+        if (done == clients_.size()) break;
+
+        int n = epoll_wait(epoll_.get(), events, 256, idle_.empty() ? 10 : 0);
+        if (n == -1 && errno != EINTR) die("epoll_wait() failed in a worker", errno);
+        for (int i = 0; i < n; ++i) on_event(*static_cast<Client*>(events[i].data.ptr));
+
+        // Timeouts are swept every 10 ms, which is their precision.
+        auto now = Clock::now();
+        if (now - last_sweep < std::chrono::milliseconds(10)) continue;
+        last_sweep = now;
+        for (Client& c : clients_)
+            if (c.state != State::Idle && c.state != State::Done && now >= c.deadline)
+                fail(c, Outcome::Timeout, 0);
+    }
+    finished_at_ = Clock::now();
+}
+
+void Worker::start_request(Client& c) {
+    c.parser.reset();
+    c.sent = 0;
+    c.started = Clock::now();
+    c.deadline = c.started + std::chrono::milliseconds(shared_.opt.timeout_ms);
+    if (c.fd) {
+        // The server may have closed this kept-alive connection after the last
+        // response (its FIN or RST is already queued): reconnect, no request lost.
+        char byte;
+        ssize_t n = recv(c.fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)) close_connection(c);
+    }
+    if (c.fd) {
+        set_state(c, State::Sending);
+        send_some(c);
+        return;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) return fail(c, Outcome::OtherError, errno);  // EMFILE and the like
+    c.fd.reset(fd);
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
+        return fail(c, Outcome::OtherError, errno);
+    const auto* addr = reinterpret_cast<const sockaddr*>(&shared_.opt.addr);
+    if (connect(fd, addr, sizeof shared_.opt.addr) == 0) {
+        ++stats_.connections;
+        set_state(c, State::Sending);
+        send_some(c);
+    } else if (errno == EINPROGRESS) {
+        set_state(c, State::Connecting);
+    } else {
+        fail(c, outcome_of_errno(errno), errno);
+    }
+}
+
+void Worker::on_event(Client& c) {
+    switch (c.state) {
+    case State::Connecting: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == -1) err = errno;
+        if (err != 0) return fail(c, outcome_of_errno(err), err);
+        ++stats_.connections;
+        set_state(c, State::Sending);
+        return send_some(c);
+    }
+    case State::Sending: return send_some(c);
+    case State::Receiving: return receive_some(c);
+    case State::Idle:
+    case State::Done: return;  // an event that was already queued: nothing to do
+    }
+}
+
+void Worker::send_some(Client& c) {
+    const std::string& request = shared_.request;
+    while (c.sent < request.size()) {
+        ssize_t n = send(c.fd.get(), request.data() + c.sent, request.size() - c.sent, MSG_NOSIGNAL);
+        if (n >= 0) {
+            c.sent += static_cast<size_t>(n);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return watch(c, EPOLLOUT);  // the socket buffer is full: wait for room
+        } else if (errno != EINTR) {
+            return fail(c, outcome_of_errno(errno), errno);
+        }
+    }
+    set_state(c, State::Receiving);
+}
+
+void Worker::receive_some(Client& c) {
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(c.fd.get(), buf, sizeof buf, 0);
+        if (n > 0) {
+            auto result = c.parser.feed(std::string_view(buf, static_cast<size_t>(n)));
+            if (result == ResponseParser::Result::Done) return complete(c);
+            if (result == ResponseParser::Result::Error) return fail(c, Outcome::OtherError, EPROTO);
+            if (static_cast<size_t>(n) < sizeof buf) return;  // drained; level-triggered epoll calls again
+        } else if (n == 0) {
+            if (c.parser.finish_at_eof() == ResponseParser::Result::Done) return complete(c);
+            return fail(c, Outcome::EarlyEof, 0);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return;
+        } else if (errno != EINTR) {
+            return fail(c, outcome_of_errno(errno), errno);
+        }
+    }
+}
+
+void Worker::complete(Client& c) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count();
+    stats_.latency.record(static_cast<uint64_t>(std::max<int64_t>(0, us)));
+    int status = c.parser.status();
+    ++stats_[status < 400 ? Outcome::Ok : Outcome::BadStatus];
+    ++stats_.status_counts[status];
+    if (shared_.opt.tally) {
+        std::string body = c.parser.body_prefix();
+        while (!body.empty() && std::strchr(" \t\r\n", body.back()) != nullptr) body.pop_back();
+        stats_.tally_body(body, 1);
+    }
+    if (!shared_.opt.keep_alive || !c.parser.keep_alive()) close_connection(c);
+    set_state(c, State::Idle);
+    idle_.push_back(&c);
+}
+
+void Worker::fail(Client& c, Outcome outcome, int err) {
+    ++stats_[outcome];
+    if (outcome == Outcome::OtherError) ++stats_.other_error_counts[errno_name(err)];
+    close_connection(c);
+    set_state(c, State::Idle);
+    idle_.push_back(&c);
+}
+
+// ------------------------------------------------------------------ report
+
+// A JSON string literal. Invalid UTF-8 (a body is arbitrary bytes, and the tally
+// prefix may cut a character in two) becomes U+FFFD, so the report always decodes.
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (size_t i = 0; i < s.size();) {
+        auto b = static_cast<unsigned char>(s[i]);
+        if (b < 0x80) {
+            if (b == '"' || b == '\\') out += {'\\', static_cast<char>(b)};
+            else if (b < 0x20) { char esc[8]; std::snprintf(esc, sizeof esc, "\\u%04x", b); out += esc; }
+            else out += static_cast<char>(b);
+            ++i;
+            continue;
+        }
+        // Lead byte -> sequence length, and the range of the second byte that
+        // excludes overlong forms, surrogates and code points above U+10FFFF.
+        size_t len = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+        unsigned lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+        bool valid = len != 0 && i + len <= s.size();
+        for (size_t k = 1; valid && k < len; ++k) {
+            auto next = static_cast<unsigned char>(s[i + k]);
+            valid = k == 1 ? next >= lo && next <= hi : next >= 0x80 && next <= 0xBF;
+        }
+        out += valid ? s.substr(i, len) : std::string_view("\\ufffd");
+        i += valid ? len : 1;
+    }
+    return out + "\"";
+}
+
+std::string format(const char* fmt, double value) {
+    char text[64];
+    std::snprintf(text, sizeof text, fmt, value);
+    return text;
+}
+
+template <typename Map, typename KeyText>
+std::string json_counts(const Map& counts, KeyText key_text) {
+    std::string out = "{";
+    for (const auto& [key, n] : counts)
+        out += (out.size() > 1 ? ", " : "") + json_string(key_text(key)) + ": " + std::to_string(n);
+    return out + "}";
+}
+
+std::string report(Stats& s, double duration_s) {
+    uint64_t requests = 0;
+    for (uint64_t n : s.outcomes) requests += n;
+    uint64_t ok = s[Outcome::Ok];
+    auto same = [](const std::string& text) { return text; };
+    auto field = [](const char* name, const std::string& value) {
+        return std::string("  \"") + name + "\": " + value;
+    };
+    auto count = [&](const char* name, uint64_t n) { return field(name, std::to_string(n)) + ",\n"; };
+    std::string latency = "{\"p50\": " + format("%.3f", s.latency.percentile_ms(0.50)) +
+                          ", \"p90\": " + format("%.3f", s.latency.percentile_ms(0.90)) +
+                          ", \"p99\": " + format("%.3f", s.latency.percentile_ms(0.99)) +
+                          ", \"max\": " + format("%.3f", s.latency.max_ms()) + "}";
+    return "{\n" + count("requests", requests) + count("ok", ok) +
+           count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
+           count("reset", s[Outcome::Reset]) + count("early_eof", s[Outcome::EarlyEof]) +
+           count("timeout", s[Outcome::Timeout]) + count("other_error", s[Outcome::OtherError]) +
+           count("errors", requests - ok) +
+           field("status_counts", json_counts(s.status_counts, [](int st) { return std::to_string(st); })) + ",\n" +
+           field("other_error_counts", json_counts(s.other_error_counts, same)) + ",\n" +
+           field("bodies", json_counts(s.bodies, same)) + ",\n" + count("bodies_overflow", s.bodies_overflow) +
+           field("duration_s", format("%.3f", duration_s)) + ",\n" +
+           field("rps", format("%.1f", duration_s > 0 ? static_cast<double>(ok) / duration_s : 0)) + ",\n" +
+           field("latency_ms", latency) + ",\n" + field("connections", std::to_string(s.connections)) + "\n}\n";
+}
+
+// ------------------------------------------------------------------ main
+
+volatile sig_atomic_t g_stop_signal = 0;
+
+void on_stop_signal(int signo) { g_stop_signal = signo; }  // only records; main acts
+
+void install_stop_signals() {
+    struct sigaction sa{};
+    sa.sa_handler = on_stop_signal;
+    sigfillset(&sa.sa_mask);
+    for (int signo : {SIGINT, SIGTERM})
+        if (sigaction(signo, &sa, nullptr) == -1) die("sigaction() failed for the stop signals", errno);
+}
+
+// Each client holds one socket: make room for -c of them.
+void raise_fd_limit(int clients) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == -1) die("getrlimit(RLIMIT_NOFILE) failed", errno);
+    rlim_t need = static_cast<rlim_t>(clients) + 64;
+    if (limit.rlim_cur >= need) return;
+    limit.rlim_cur = std::min(need, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &limit) == -1)
+        std::fprintf(stderr, "loadgen: setrlimit(RLIMIT_NOFILE) failed, connects may fail with EMFILE: %s\n",
+                     std::strerror(errno));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opt = parse_options(argc, argv);
+    raise_fd_limit(opt.clients);
+    install_stop_signals();
+
+    auto begin = Clock::now();
+    Shared shared{opt, build_request(opt), Clock::time_point::max()};
+    if (opt.duration_s > 0)
+        shared.end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
+
+    int nthreads = std::min(opt.clients, 4);
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < nthreads; ++i)
+        workers.push_back(std::make_unique<Worker>(shared, opt.clients / nthreads + (i < opt.clients % nthreads)));
+    std::atomic<int> running{nthreads};
+    std::vector<std::thread> threads;
+    try {
+        for (auto& worker : workers)
+            threads.emplace_back([&worker, &running] { worker->run(); --running; });
+    } catch (const std::system_error& e) {
+        die("starting a worker thread failed", e.code().value());
+    }
+
+    // The workers end on their own at -d or -n; the stop file and the signals are
+    // noticed here, every 10 ms, and stop new requests in all threads at once.
+    while (running.load() > 0) {
+        if (g_stop_signal != 0 || (!opt.stop_file.empty() && access(opt.stop_file.c_str(), F_OK) == 0))
+            shared.stop = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (std::thread& t : threads) t.join();
+
+    Stats total;
+    Clock::time_point end = begin;
+    for (const auto& worker : workers) {
+        total.merge(worker->stats());
+        end = std::max(end, worker->finished_at());
+    }
+    double duration_s = std::chrono::duration<double>(end - begin).count();
+    std::string json = report(total, duration_s);
+    FILE* out = opt.output.empty() ? stdout : std::fopen(opt.output.c_str(), "w");
+    if (out == nullptr) die("cannot open " + opt.output + " for the report", errno);
+    if (std::fwrite(json.data(), 1, json.size(), out) != json.size() || std::fclose(out) != 0)
+        die("writing the report to " + (opt.output.empty() ? std::string("stdout") : opt.output) + " failed", errno);
+    return 0;
+}
