@@ -2,6 +2,9 @@
 //
 //   GET /?delay=1500   answers after 1.5 s (from a timer: the worker keeps
 //                      serving other connections meanwhile)
+//   GET /?block=3000   blocks the whole worker for 3 s before answering: a
+//                      module stuck in a loop, which not even a drain deadline
+//                      inside the worker can interrupt (the master's SIGKILL can)
 //   GET /              answers at once
 //
 // The reply names the version and pid, like hello's:
@@ -9,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "smooth/module.h"
 
@@ -36,17 +40,25 @@ void on_timer(smooth_worker* w, void* arg) {
     delete p;
 }
 
-unsigned long delay_from_query(smooth_str query) {
+unsigned long query_number(smooth_str query, const char* key) {
     // The query is not NUL-terminated: copy what we look at.
     char q[64] = {};
     std::memcpy(q, query.data, query.len < sizeof q - 1 ? query.len : sizeof q - 1);
-    const char* at = std::strstr(q, "delay=");
-    return at ? std::strtoul(at + 6, nullptr, 10) : 0;
+    const char* at = std::strstr(q, key);
+    return at ? std::strtoul(at + std::strlen(key), nullptr, 10) : 0;
 }
 
 void on_message(smooth_worker* w, smooth_conn_id conn, const smooth_message* msg) {
     if (msg->protocol != SMOOTH_HTTP) return;
-    unsigned long delay = delay_from_query(msg->http->query);
+    if (unsigned long block = query_number(msg->http->query, "block=")) {
+        // Sleep through signals too (a signal cuts usleep short): truly stuck.
+        struct timespec left = {time_t(block / 1000), long(block % 1000) * 1000000};
+        while (nanosleep(&left, &left) == -1) {
+        }
+        reply(w, conn, block);
+        return;
+    }
+    unsigned long delay = query_number(msg->http->query, "delay=");
     if (delay == 0) {
         reply(w, conn, 0);
         return;

@@ -96,6 +96,11 @@ int cmd_start(const Invocation& inv, bool daemon) {
         return 1;
     }
     if (check.pid > 0) std::fprintf(stderr, "note: %s; it is not signalled, and will be replaced\n", check.why_not.c_str());
+    const std::string& run_dir = inv.config.server.run_dir;
+    if (mkdir(run_dir.c_str(), 0755) == -1 && errno != EEXIST) {
+        std::fprintf(stderr, "mkdir(%s) failed: %s\n", run_dir.c_str(), errno_text(errno).c_str());
+        return 1;
+    }
     if (!daemon) {
         Master master(inv.config, inv.config_path);
         return master.run({});

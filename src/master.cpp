@@ -187,23 +187,32 @@ pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t gen
 }
 
 void Master::on_channel(pid_t pid) {
-    WorkerProcess* w = process(pid);
-    if (!w) return;
-    char msg = 0;
-    ssize_t n = ::recv(w->channel.get(), &msg, 1, 0);
-    if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {
-        // The worker is exiting; SIGCHLD tells the rest.
-        loop_.unwatch(w->channel.get());
-        return;
+    if (WorkerProcess* w = process(pid)) read_channel(*w);
+}
+
+void Master::read_channel(WorkerProcess& w) {
+    for (;;) {
+        char msg[1024];
+        ssize_t n = ::recv(w.channel.get(), msg, sizeof msg, 0);
+        if (n == -1 && errno == EINTR) continue;
+        if (n == -1) return;  // EAGAIN: nothing more for now
+        if (n == 0) {
+            // The worker is exiting; SIGCHLD tells the rest.
+            if (loop_.watching(w.channel.get())) loop_.unwatch(w.channel.get());
+            return;
+        }
+        if (msg[0] == kMsgFailed) w.failure.assign(msg + 1, size_t(n - 1));
+        if (msg[0] == kMsgReady && w.state == WorkerState::Starting) on_ready(w);
     }
-    if (msg != kMsgReady || w->state != WorkerState::Starting) return;
-    w->state = WorkerState::Ready;
-    w->ready_ms = EventLoop::now_ms();
-    Group& g = groups_[size_t(w->group)];
-    g.good_module = w->module;  // this version starts: a failed reload can come back to it
-    g.good_generation = w->generation;
-    reload_.on_ready(*w);
+}
+
+void Master::on_ready(WorkerProcess& w) {
+    w.state = WorkerState::Ready;
+    w.ready_ms = EventLoop::now_ms();
+    Group& g = groups_[size_t(w.group)];
+    g.good_module = w.module;  // this version starts: a failed reload can come back to it
+    g.good_generation = w.generation;
+    reload_.on_ready(w);
     if (!reported_) {
         bool all_ready = std::all_of(workers_.begin(), workers_.end(),
                                      [](const auto& kv) { return kv.second.state == WorkerState::Ready; });
@@ -237,6 +246,7 @@ void Master::reap() {
 void Master::on_exit(pid_t pid, int status) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) return;  // not a worker (a `check` child, say)
+    read_channel(it->second);  // its last words may still be unread (SIGCHLD can come first)
     WorkerProcess w = std::move(it->second);
     workers_.erase(it);
     if (w.kill_timer) loop_.cancel_timer(w.kill_timer);

@@ -47,6 +47,7 @@ struct WorkerProcess {
     int64_t drain_ms = 0;   // when SIGQUIT was sent
     bool retiring = false;  // told to exit on purpose: not respawned when reaped
     uint64_t kill_timer = 0;
+    std::string failure;    // what the worker said before it gave up starting
 };
 
 struct Group {
@@ -102,6 +103,8 @@ private:
     void reap();
     void on_exit(pid_t pid, int status);
     void on_channel(pid_t pid);
+    void read_channel(WorkerProcess& w);
+    void on_ready(WorkerProcess& w);
     void respawn_later(int group, int slot);
     void report_started();
     void shutdown_files();

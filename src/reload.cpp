@@ -224,7 +224,8 @@ bool Reload::on_exit(const WorkerProcess& w, int status) {
         return true;
     }
     if (phase_ == Phase::StartingNew && w.pid == new_pid_) {
-        abort("replacement pid " + std::to_string(w.pid) + " exited with " + exit_description(status) + " before READY");
+        abort("replacement pid " + std::to_string(w.pid) + " exited with " + exit_description(status) + " before READY" +
+              (w.failure.empty() ? "" : ": " + w.failure));
         return true;
     }
     return false;

@@ -129,19 +129,31 @@ bool Worker::load_and_start() {
         module_ = load_module(setup_.module, error);
         if (!module_.api) {
             log::error("cannot load module %s: %s", setup_.module.c_str(), error.c_str());
+            tell_master_failure(error);
             exit_status_ = SMOOTH_EXIT_MODULE_LOAD_FAILED;
             return false;
         }
     }
     if (module().on_worker_start) {
         if (int rc = module().on_worker_start(handle()); rc != 0) {
-            log::error("on_worker_start of module %s failed (returned %d)", module().name ? module().name : "?", rc);
+            std::string why = std::string("on_worker_start of module ") + (module().name ? module().name : "?") +
+                              " failed (returned " + std::to_string(rc) + ")";
+            log::error("%s", why.c_str());
+            tell_master_failure(why);
             exit_status_ = SMOOTH_EXIT_START_FAILED;
             return false;
         }
     }
     started_ = true;
     return true;
+}
+
+// The reason goes to the master too, so a reload that fails can say why in
+// its own report (the dlerror() text), not only "exited with status 3".
+void Worker::tell_master_failure(const std::string& why) {
+    std::string msg = kMsgFailed + why.substr(0, 1000);
+    if (::send(setup_.channel_fd, msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
+        log::warn("cannot tell the master why: %s", errno_text(errno).c_str());
 }
 
 bool Worker::watch_listener() {

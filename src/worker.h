@@ -51,6 +51,7 @@ struct WorkerSetup {
 // Messages on the master<->worker channel (SOCK_SEQPACKET: one per packet).
 inline constexpr char kMsgReady = 'R';   // worker -> master: serving
 inline constexpr char kMsgReload = 'L';  // master -> worker: run on_worker_reload
+inline constexpr char kMsgFailed = 'E';  // worker -> master: why it cannot start, then exits
 
 class Worker {
 public:
@@ -87,6 +88,7 @@ public:
 
 private:
     std::string setup_process();
+    void tell_master_failure(const std::string& why);
     bool load_and_start();
     void on_listener_readable();
     void on_signal_pipe();

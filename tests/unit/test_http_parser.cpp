@@ -276,6 +276,27 @@ void test_body_limit() {
     EXPECT_EQ(res.error_status, 413);
 }
 
+// The value check runs eight bytes at a time, so a bad byte is tried at every
+// offset of a value longer than two words, among bytes that are all allowed.
+void test_value_bytes_at_every_offset() {
+    const std::string allowed = "a\t \x80\xff~!Z0\x9f\xa0\xc3\xa9;=\"xyz/\\q";
+    const char forbidden[] = {'\0', '\x01', '\x1f', '\x7f', '\r', '\n' /* becomes a line without a colon */};
+    Request r;
+    const std::string ok = "GET / HTTP/1.1\r\nX: " + allowed + "\r\n\r\n";
+    EXPECT_EQ(parse_head(ok, Limits{}, r).status, Parse::Complete);
+    EXPECT_EQ(r.header("x"), allowed);
+    for (char bad : forbidden) {
+        for (size_t i = 1; i + 1 < allowed.size(); ++i) {  // not at the ends, which trimming could treat apart
+            std::string value = allowed;
+            value[i] = bad;
+            const std::string in = "GET / HTTP/1.1\r\nX: " + value + "\r\n\r\n";
+            const Result res = parse_head(in, Limits{}, r);
+            const std::string at = "byte " + std::to_string(int(static_cast<unsigned char>(bad))) + " at " + std::to_string(i);
+            EXPECT_EQ_AT(res.error_status, 400, at);
+        }
+    }
+}
+
 struct Chunked {
     const char* name;
     std::string in;  // the body alone, as parse_chunked sees it
@@ -333,6 +354,7 @@ int main() {
     test_bad_requests();
     test_head_limit();
     test_body_limit();
+    test_value_bytes_at_every_offset();
     test_chunked_bodies();
     test_reason_phrase();
     return check::summary("http_parser");

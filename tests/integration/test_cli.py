@@ -1,0 +1,253 @@
+"""The command line as an operator uses it: start (foreground and daemon),
+status, status --json, connections, check, stop; a second start; a stale pid
+file; config and module errors reported by `check` and `start`."""
+import ctypes
+import json
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import MODULES, SERVER, HttpConn, http_request, pid_alive, wait_until
+
+
+def out(r):
+    """Everything a CLI run printed, for assertions that do not care which stream."""
+    return r.stdout + r.stderr
+
+
+def dlopen_error(path):
+    """The dlerror() text the C library gives for this file, e.g.
+    "/tmp/x/bad.so: invalid ELF header" (what the server must show)."""
+    with pytest.raises(OSError) as info:
+        ctypes.CDLL(str(path))
+    return str(info.value)
+
+
+def write_garbage_module(path):
+    path.write_bytes(b"this is not a shared object, just text pretending to be one\n" * 20)
+    return path
+
+
+# ---- start / status / connections / check / stop ----
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
+def test_round_trip(smooth, daemon):
+    srv = smooth.make(groups={"web": {"count": 2, "keepalive_timeout": "10s"}})
+    if daemon:
+        r = srv.cli("start", "-d", timeout=30)
+        assert r.returncode == 0, f"start -d failed: {out(r)}\nlog: {srv.log()}"
+        report = r.stdout
+        srv.wait_ready()
+    else:
+        srv.start(daemon=False)
+
+    # status, for people
+    r = srv.cli("status", check=True)
+    master = srv.master_pid()
+    assert master and pid_alive(master)
+    assert f"master pid {master}" in r.stdout, r.stdout
+    # status --json, for scripts
+    st = json.loads(srv.cli("status", "--json", check=True).stdout)
+    assert st["master"]["pid"] == master
+    assert st["reload"]["state"] == "idle"
+    workers = st["workers"]
+    assert len(workers) == 2 and all(w["group"] == "web" and w["state"] == "ready" for w in workers), workers
+    assert len({w["pid"] for w in workers}) == 2
+    for w in workers:
+        assert pid_alive(w["pid"]) and w["pid"] != master
+        assert re.search(rf"^{w['pid']}\s+web\s.*\bready\b", r.stdout, re.M), f"worker {w['pid']} not in status:\n{r.stdout}"
+    if not daemon:
+        assert master == srv.proc.pid, "a foreground start runs the master in the process that was started"
+
+    # connections: a keep-alive client that is idle between requests is listed
+    with HttpConn(srv.port()) as c:
+        c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = c.read_response()
+        assert status == 200 and headers.get("connection") != "close"
+        local = c.sock.getsockname()
+        peer = f"{local[0]}:{local[1]}"
+        serving_pid = int(body.rsplit(b"pid ", 1)[1])
+
+        def listed():
+            r = srv.cli("connections", check=True)
+            return r.stdout if peer in r.stdout else None
+        table = wait_until(listed, 5, what=f"{peer} in `connections`")
+        line = next(l for l in table.splitlines() if peer in l)
+        fields = line.split()
+        assert fields[0] == str(serving_pid), line
+        assert "web" in fields and "http" in fields and "idle" in fields, line
+        # the connection is still usable afterwards
+        c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response()[0] == 200
+
+    # check, while running
+    r = srv.cli("check")
+    assert r.returncode == 0, out(r)
+    assert str(MODULES / "hello.so") in r.stdout and "ok" in r.stdout, r.stdout
+
+    # stop
+    worker_pids = [w["pid"] for w in workers]
+    r = srv.cli("stop", timeout=30)
+    assert r.returncode == 0, out(r)
+    assert f"stopped: master pid {master}" in r.stdout, out(r)
+    # (that `stop` returns only once the master is gone is test_restart_and_stop_let_go_of_the_port's business)
+    wait_until(lambda: not any(pid_alive(p) for p in [master] + worker_pids), 5, what="master and workers gone after stop")
+    assert srv.master_pid() is None, "the pid file is removed at exit"
+    assert srv.cli("status").returncode != 0, "status after stop says not running"
+
+    if daemon:
+        table = report
+    else:
+        assert srv.proc.wait(timeout=10) == 0
+        table = srv.proc.stdout.read()
+    # the start report: a table of groups
+    assert f"master pid {master}" in table, table
+    assert re.search(r"^GROUP\s+LISTEN\s+WORKERS", table, re.M), table
+    assert re.search(rf"^web\s+http://127\.0\.0\.1:{srv.port()}\s+2/2\s", table, re.M), table
+
+
+def test_restart_and_stop_let_go_of_the_port(smooth):
+    # `stop` reports "stopped" only once the master is gone, so that `stop`
+    # followed by `start` (which is what `restart` does) can bind the port again.
+    srv = smooth.start(groups={"web": {"count": 1}})
+    port = srv.port()
+    for i in range(20):
+        old = srv.master_pid()
+        r = srv.cli("restart", "-d", timeout=30)
+        assert r.returncode == 0, f"restart #{i} failed: {out(r)}"
+        new = srv.master_pid()
+        assert new and new != old and not pid_alive(old), f"restart #{i}: old {old}, new {new}"
+        srv.wait_ready()
+        assert srv.get()[0] == 200
+    master = srv.master_pid()
+    r = srv.cli("stop", timeout=30)
+    assert r.returncode == 0, out(r)
+    assert not pid_alive(master), "`stop` returned while the master still runs"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_second_start_is_refused(smooth):
+    srv = smooth.start(groups={"web": {"count": 1}})
+    master = srv.master_pid()
+    for args in (("start", "-d"), ("start",)):
+        r = srv.cli(*args, timeout=20)
+        assert r.returncode != 0, f"second `{' '.join(args)}` succeeded: {out(r)}"
+        assert "already running" in out(r), out(r)
+        assert str(master) in out(r), out(r)
+    # the first one never noticed
+    assert srv.master_pid() == master and pid_alive(master)
+    status, _, body = srv.get()
+    assert status == 200 and b"hello from module hello" in body
+    st = srv.status()
+    assert st["master"]["pid"] == master and [w["state"] for w in st["workers"]] == ["ready"]
+
+
+def test_stale_pid_file_of_unrelated_process(smooth):
+    srv = smooth.make(groups={"web": {"count": 1}})
+    srv.run_dir.mkdir()
+    pid_file = srv.run_dir / "smooth.pid"
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file.write_text(f"{sleeper.pid}\n")
+
+        r = srv.cli("status")
+        assert r.returncode != 0, f"status of a stale pid file succeeded: {out(r)}"
+        assert "stale" in out(r) and str(sleeper.pid) in out(r), out(r)
+
+        r = srv.cli("stop", timeout=20)
+        assert "stale" in out(r), out(r)
+        # (its exit status is not asserted: nothing was stopped either way)
+        assert sleeper.poll() is None, "stop signalled a process that is not our master"
+
+        r = srv.cli("start", "-d", timeout=30)
+        assert r.returncode == 0, f"start with a stale pid file failed: {out(r)}\nlog: {srv.log()}"
+        srv.wait_ready()
+        master = srv.master_pid()
+        assert master and master != sleeper.pid and pid_alive(master)
+        assert srv.get()[0] == 200
+        assert sleeper.poll() is None, "start signalled the process named by the stale pid file"
+
+        assert srv.cli("stop", timeout=30).returncode == 0
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# ---- check ----
+
+def test_check_good_config_names_every_module(smooth):
+    srv = smooth.make(groups={
+        "web": {"count": 1},
+        "txt": {"listen": "text", "count": 1, "module": str(MODULES / "echo.so")},
+        "slowpoke": {"count": 1, "module": str(MODULES / "slow.so")},
+    })
+    r = srv.cli("check", timeout=30)
+    assert r.returncode == 0, out(r)
+    for group, module in (("web", "hello.so"), ("txt", "echo.so"), ("slowpoke", "slow.so")):
+        line = next((l for l in r.stdout.splitlines() if l.startswith(f"group {group}")), None)
+        assert line and str(MODULES / module) in line and "ok" in line, f"group {group}: {r.stdout}"
+    assert not srv.run_dir.joinpath("smooth.pid").exists(), "check does not start anything"
+
+
+def test_check_garbage_module_shows_dlopen_error(smooth):
+    bad = write_garbage_module(smooth.tmp_path / "bad.so")
+    srv = smooth.make(groups={"web": {"count": 1}, "broken": {"count": 1, "module": str(bad)}})
+    r = srv.cli("check", timeout=30)
+    assert r.returncode == 1, out(r)
+    reason = dlopen_error(bad)
+    assert reason and reason in out(r), f"dlopen's own words ({reason!r}) missing from:\n{out(r)}"
+    bad_line = next((l for l in out(r).splitlines() if str(bad) in l), "")
+    assert "dlopen" in bad_line and "broken" in bad_line, out(r)
+    # the good group is still checked and named
+    assert re.search(rf"group web: .*{re.escape(str(MODULES / 'hello.so'))}: ok", r.stdout), r.stdout
+
+
+def test_check_module_without_entry_point(smooth):
+    # A real shared object that is not a smooth module: dlopen works, dlsym does not.
+    lib = smooth.tmp_path / "notamodule.so"
+    lib.write_bytes((MODULES / "hello.so").read_bytes().replace(b"smooth_module_v1", b"smooth_module_x1"))
+    if b"smooth_module_x1" not in lib.read_bytes():
+        pytest.fail("hello.so does not name smooth_module_v1; has the entry point been renamed?")
+    srv = smooth.make(groups={"web": {"count": 1, "module": str(lib)}})
+    r = srv.cli("check", timeout=30)
+    assert r.returncode == 1, out(r)
+    assert "smooth_module_v1" in out(r) and str(lib) in out(r), out(r)
+
+
+CONFIG_ERRORS = [
+    # (id, line to add to the [group web] section or [server], key named in the message)
+    ("unknown-group-key", "group", "colour = blue", "colour"),
+    ("unknown-server-key", "server", "bogus_timeout = 1s", "bogus_timeout"),
+    ("bad-count", "group", "max_connections = many", "max_connections"),
+    ("bad-duration", "group", "keepalive_timeout = soon", "keepalive_timeout"),
+    ("bad-size", "group", "max_request_bytes = 12 parsecs", "max_request_bytes"),
+]
+
+
+@pytest.mark.parametrize("section,line,key", [c[1:] for c in CONFIG_ERRORS], ids=[c[0] for c in CONFIG_ERRORS])
+def test_config_error_names_file_line_and_key(smooth, section, line, key):
+    srv = smooth.make(groups={"web": {"count": 1}})
+    lines = srv.conf.read_text().splitlines()
+    at = 1 if section == "server" else len(lines)  # right after [server], or at the end of [group web]
+    lines.insert(at, line)
+    srv.conf.write_text("\n".join(lines) + "\n")
+    where = f"{srv.conf}:{at + 1}"
+
+    for args in (("check",), ("start", "-d"), ("start",)):
+        try:
+            r = srv.cli(*args, timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`{' '.join(args)}` with a bad config did not exit (it started?)")
+        assert r.returncode != 0, f"`{' '.join(args)}` accepted `{line}`: {out(r)}"
+        msg = out(r)
+        assert where in msg, f"`{' '.join(args)}`: {where} not in {msg!r}"
+        err_line = next(l for l in msg.splitlines() if where in l)
+        assert key in err_line, f"`{' '.join(args)}`: key {key} not named in {err_line!r}"
+    assert not (srv.run_dir / "smooth.pid").exists()
+    with pytest.raises(OSError):
+        http_request(srv.port(), timeout=1)

@@ -1,0 +1,1 @@
+tools/loadgen: tools/loadgen.cpp
