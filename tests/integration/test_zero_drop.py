@@ -15,10 +15,11 @@ The README shows it run against nginx from Debian (`nginx -s reload`).
 import os
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
-from conftest import MODULES, assert_no_errors, build_module, finish_loadgen, start_loadgen
+from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_until
 
 TARGET = os.environ.get("SMOOTH_TARGET")
 RELOADS = int(os.environ.get("SMOOTH_RELOADS", "5"))
@@ -80,15 +81,21 @@ def reload_under_load(target, tmp_path, keepalive, reloads=RELOADS, seconds_betw
 
 
 def check_new_version_everywhere(target, n, samples=40):
-    """After the last reload every response comes from version n."""
+    """After the last reload every response comes from version n. (A reload
+    command that returns before the new workers serve, like `nginx -s reload`,
+    gets a bounded wait for the first new answer.)"""
     marker = target.marker(n)
     if not marker:
         return
-    import urllib.request
-    for _ in range(samples):
+
+    def body():
         with urllib.request.urlopen(target.url, timeout=5) as r:
-            body = r.read().decode(errors="replace")
-        assert marker in body, f"after the last reload got {body!r}, want {marker!r} in it"
+            return r.read().decode(errors="replace")
+
+    wait_until(lambda: marker in body(), timeout=10, what=f"a response with {marker!r}")
+    for _ in range(samples):
+        text = body()
+        assert marker in text, f"after the last reload got {text!r}, want {marker!r} in it"
 
 
 def make_target(smooth, tmp_path, count=4):
