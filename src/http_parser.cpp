@@ -82,12 +82,6 @@ void for_each_element(std::string_view list, F&& f) {
     }
 }
 
-bool list_contains(std::string_view list, std::string_view token) {
-    bool found = false;
-    for_each_element(list, [&](std::string_view e) { found = found || equals_ignoring_case(e, token); });
-    return found;
-}
-
 // 1*DIGIT without overflow; false for anything else ("+5", "5 ", "0x5", "").
 bool parse_decimal(std::string_view s, size_t& out) {
     if (s.empty()) return false;
@@ -240,8 +234,10 @@ Problem interpret_headers(Request& r, size_t max_body_bytes) {
                 last_is_chunked = equals_ignoring_case(coding, "chunked");
             });
         } else if (equals_ignoring_case(h.name, "connection")) {
-            close = close || list_contains(h.value, "close");
-            keep_alive = keep_alive || list_contains(h.value, "keep-alive");
+            for_each_element(h.value, [&](std::string_view option) {
+                close = close || equals_ignoring_case(option, "close");
+                keep_alive = keep_alive || equals_ignoring_case(option, "keep-alive");
+            });
         }
     }
 

@@ -4,8 +4,21 @@
 #include "check.h"
 #include "http_parser.h"
 
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
+
+// Every heap allocation in this program goes through here and is counted, so
+// a test can say "parsing this request allocated nothing".
+static size_t g_allocations = 0;
+void* operator new(size_t n) {
+    ++g_allocations;
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 using namespace smooth::http;
 using namespace std::string_literals;  // "..."s keeps an embedded NUL
@@ -127,6 +140,13 @@ void test_headers_and_zero_copy() {
     // A Content-Length body is not copied: it points into the input.
     EXPECT(r.body.data() == in.data() + in.size() - 4);
     EXPECT(r.method.data() == in.data());
+
+    // The hot path allocates nothing: views into the input, a fixed header array.
+    const size_t before = g_allocations;
+    res = parse_request(in, Limits{}, r, chunked_body);
+    const size_t allocated = g_allocations - before;
+    EXPECT_EQ(res.status, Parse::Complete);
+    EXPECT_EQ(allocated, size_t(0));
 
     // The first of several same-named headers is the one header() returns.
     Result two = parse_head("GET / HTTP/1.1\r\nA: 1\r\na: 2\r\n\r\n", Limits{}, r);
