@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,11 +80,21 @@ pid_t running_master(const Invocation& inv, bool quiet = false) {
     return 0;
 }
 
-// Waits until the master has let go of its pid file (it exits right after).
-bool wait_gone(const Invocation& inv, int timeout_ms) {
+// A process that has exited, or is a zombie its parent has not reaped yet.
+bool process_gone(pid_t pid) {
+    if (kill(pid, 0) == -1 && errno == ESRCH) return true;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    size_t paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+// Waits until the master process is gone (it releases its listeners first).
+bool wait_gone(pid_t pid, int timeout_ms) {
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < until) {
-        if (!check_master(inv.config.server.pid_file).running) return true;
+        if (process_gone(pid)) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
@@ -174,7 +185,7 @@ int cmd_stop(const Invocation& inv, bool graceful) {
     }
     const ServerConfig& s = inv.config.server;
     int limit = (graceful ? s.drain_timeout_ms : s.stop_timeout_ms) + 5000;
-    if (!wait_gone(inv, limit)) {
+    if (!wait_gone(pid, limit)) {
         std::fprintf(stderr, "master pid %d still running after %d ms\n", int(pid), limit);
         return 1;
     }

@@ -233,12 +233,14 @@ int Connection::respond(int status, const char* content_type, const char* body, 
     http::ResponseHead head{status, content_type, len, close, request_minor_};
     char head_bytes[http::kMaxResponseHead];
     size_t head_len = http::format_response_head(head, head_bytes);
+    if (close) close_after_flush_ = true;
+    bool alive = write_out(head_bytes, head_len, body, len);
+    // Only now: the body may point into the request (an echo), so the request
+    // bytes must outlive the write.
     in_.consume(request_bytes_);
     request_bytes_ = 0;
     chunked_body_.clear();
-    if (close) close_after_flush_ = true;
-    if (!write_out(head_bytes, head_len, body, len)) return 0;  // the connection failed; it is closed
-    after_response();
+    if (alive) after_response();
     return 0;
 }
 

@@ -378,8 +378,11 @@ void Master::request_stop(bool graceful, const char* why) {
     if (workers_.empty()) loop_.stop();
 }
 
+// The pid file goes last: `stop` takes its release as "the master is gone",
+// so by then the ports must be free for a new start.
 void Master::shutdown_files() {
     control_.close();
+    for (Group& g : groups_) g.listener.reset();
     pid_file_.release();
 }
 

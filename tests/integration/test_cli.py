@@ -3,14 +3,14 @@ status, status --json, connections, check, stop; a second start; a stale pid
 file; config and module errors reported by `check` and `start`."""
 import ctypes
 import json
+import os
 import re
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import MODULES, SERVER, HttpConn, http_request, pid_alive, wait_until
+from conftest import MODULES, HttpConn, http_request, pid_alive, wait_until
 
 
 def out(r):
@@ -59,8 +59,12 @@ def test_round_trip(smooth, daemon):
     for w in workers:
         assert pid_alive(w["pid"]) and w["pid"] != master
         assert re.search(rf"^{w['pid']}\s+web\s.*\bready\b", r.stdout, re.M), f"worker {w['pid']} not in status:\n{r.stdout}"
-    if not daemon:
+    if daemon:
+        assert os.getsid(master) != os.getsid(0), "the daemon has left our session"
+        assert "spawned worker" in (srv.run_dir / "smooth.log").read_text(), "the daemon logs to its log file"
+    else:
         assert master == srv.proc.pid, "a foreground start runs the master in the process that was started"
+        assert "spawned worker" in srv.err_path.read_text(), "the foreground master logs to stderr"
 
     # connections: a keep-alive client that is idle between requests is listed
     with HttpConn(srv.port()) as c:
@@ -114,7 +118,7 @@ def test_restart_and_stop_let_go_of_the_port(smooth):
     # followed by `start` (which is what `restart` does) can bind the port again.
     srv = smooth.start(groups={"web": {"count": 1}})
     port = srv.port()
-    for i in range(20):
+    for i in range(30):
         old = srv.master_pid()
         r = srv.cli("restart", "-d", timeout=30)
         assert r.returncode == 0, f"restart #{i} failed: {out(r)}"
