@@ -28,6 +28,7 @@ void Buffer::reserve(size_t n) {
 }
 
 void Buffer::append(const char* data, size_t n) {
+    if (n == 0) return;  // data may be null then, and memcpy must not see a null pointer
     reserve(n);
     std::memcpy(write_ptr(), data, n);
     commit(n);

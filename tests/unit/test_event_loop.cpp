@@ -1,0 +1,439 @@
+// test_event_loop: the epoll loop with real pipes and real time. File events
+// (watch, change, unwatch, and callbacks that unwatch and close fds in the
+// middle of a batch), then timers (order, repeating, cancelling, stopping).
+// Every run() has a watchdog timer, so a broken loop fails a check instead of
+// hanging the test.
+#include "event_loop.h"
+
+#include "check.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <fcntl.h>
+#include <string>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace smooth;
+
+namespace {
+
+// A pipe whose two ends close themselves; non-blocking like a server socket.
+struct Pipe {
+    Fd r;
+    Fd w;
+    Pipe() {
+        int fds[2];
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+            r.reset(fds[0]);
+            w.reset(fds[1]);
+        }
+    }
+    bool put(const char* s = "x") { return ::write(w.get(), s, 1) == 1; }
+};
+
+// A loop, opened, with a watchdog that stops it after `ms` and says so.
+struct Loop {
+    EventLoop loop;
+    bool timed_out = false;
+    explicit Loop(int64_t watchdog_ms = 2000) {
+        EXPECT_EQ(loop.open(), "");
+        loop.add_timer(watchdog_ms, [this] {
+            timed_out = true;
+            loop.stop();
+            return EventLoop::kNoMore;
+        });
+    }
+    // Runs until something calls stop(); expects no error.
+    void run() { EXPECT_EQ(loop.run(), ""); }
+    // A timer that ends run() after ms: for tests that check what did NOT happen.
+    void stop_after(int64_t ms) {
+        loop.add_timer(ms, [this] {
+            loop.stop();
+            return EventLoop::kNoMore;
+        });
+    }
+};
+
+int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+}
+
+// ---- file events ------------------------------------------------------------
+
+void test_watch_fires_with_epollin() {
+    Loop l;
+    Pipe p;
+    EXPECT(p.put());
+    uint32_t seen = 0;
+    int calls = 0;
+    EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t events) {
+        seen = events;
+        ++calls;
+        char c;
+        EXPECT_EQ(::read(p.r.get(), &c, 1), ssize_t(1));
+        l.loop.stop();
+    }), 0);
+    EXPECT(l.loop.watching(p.r.get()));
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(calls, 1);
+    EXPECT((seen & EPOLLIN) != 0);
+    EXPECT((seen & EPOLLOUT) == 0);
+}
+
+void test_watch_errors() {
+    EventLoop loop;
+    EXPECT_EQ(loop.open(), "");
+    Pipe p;
+    auto nothing = [](uint32_t) {};
+
+    struct Case {
+        const char* name;
+        int got;
+        int want;
+    };
+    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), 0);
+    Fd file(::open("/proc/self/stat", O_RDONLY | O_CLOEXEC));  // epoll refuses regular files
+    const std::vector<Case> cases = {
+        {"watch twice", loop.watch(p.r.get(), EPOLLIN, nothing), -EEXIST},
+        {"watch -1", loop.watch(-1, EPOLLIN, nothing), -EBADF},
+        {"watch a closed fd number", loop.watch(999, EPOLLIN, nothing), -EBADF},
+        {"watch a regular file", loop.watch(file.get(), EPOLLIN, nothing), -EPERM},
+        {"change an unwatched fd", loop.change(p.w.get(), EPOLLOUT), -ENOENT},
+        {"change -1", loop.change(-1, EPOLLOUT), -ENOENT},
+        {"unwatch an unwatched fd", loop.unwatch(p.w.get()), -ENOENT},
+        {"unwatch a huge fd", loop.unwatch(1 << 20), -ENOENT},
+    };
+    for (const Case& c : cases) EXPECT_EQ_AT(c.got, c.want, c.name);
+    // A refused watch leaves nothing behind.
+    EXPECT(!loop.watching(999));
+    EXPECT(!loop.watching(file.get()));
+    EXPECT(loop.watching(p.r.get()));
+    EXPECT_EQ(loop.unwatch(p.r.get()), 0);
+    EXPECT(!loop.watching(p.r.get()));
+    EXPECT_EQ(loop.unwatch(p.r.get()), -ENOENT);
+    // Watchable again after unwatch.
+    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), 0);
+}
+
+void test_change_to_epollout() {
+    // The write end of an empty pipe is writable, never readable: watched for
+    // EPOLLIN nothing comes; changed to EPOLLOUT it fires at once.
+    Loop l;
+    Pipe p;
+    int in_calls = 0;
+    int out_calls = 0;
+    uint32_t seen = 0;
+    EXPECT_EQ(l.loop.watch(p.w.get(), EPOLLIN, [&](uint32_t events) {
+        seen = events;
+        if (events & EPOLLOUT) {
+            ++out_calls;
+            l.loop.stop();
+        } else {
+            ++in_calls;
+        }
+    }), 0);
+    l.loop.add_timer(20, [&] {
+        EXPECT_EQ(in_calls + out_calls, 0);  // 20 ms of EPOLLIN interest: silence
+        EXPECT_EQ(l.loop.change(p.w.get(), EPOLLOUT), 0);
+        return EventLoop::kNoMore;
+    });
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(in_calls, 0);
+    EXPECT_EQ(out_calls, 1);
+    EXPECT((seen & EPOLLOUT) != 0);
+}
+
+void test_unwatch_stops_events() {
+    // Level-triggered: an unread byte fires on every turn of the loop until
+    // the callback unwatches; after that, nothing.
+    Loop l;
+    Pipe p;
+    EXPECT(p.put());
+    int calls = 0;
+    EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t) {
+        if (++calls == 3) EXPECT_EQ(l.loop.unwatch(p.r.get()), 0);
+    }), 0);
+    l.stop_after(30);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(calls, 3);
+    EXPECT(!l.loop.watching(p.r.get()));
+}
+
+void test_callback_unwatches_and_closes_itself() {
+    Loop l;
+    Pipe p;
+    Pipe other;  // keeps the loop's fd table honest: another fd still works after
+    EXPECT(p.put());
+    const int fd = p.r.get();
+    int calls = 0;
+    int other_calls = 0;
+    EXPECT_EQ(l.loop.watch(fd, EPOLLIN, [&](uint32_t) {
+        ++calls;
+        EXPECT_EQ(l.loop.unwatch(fd), 0);
+        p.r.reset();  // the callback's own fd, closed while the callback runs
+        EXPECT(other.put());
+    }), 0);
+    EXPECT_EQ(l.loop.watch(other.r.get(), EPOLLIN, [&](uint32_t) {
+        ++other_calls;
+        l.loop.stop();
+    }), 0);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(other_calls, 1);
+    EXPECT(!l.loop.watching(fd));
+}
+
+void test_callback_unwatches_another_pending_fd() {
+    // Both pipes are readable before run(), so both events come in the same
+    // epoll_wait batch. Whichever callback runs first unwatches the other;
+    // the other's event is still in the batch and must be dropped.
+    Loop l;
+    Pipe a;
+    Pipe b;
+    EXPECT(a.put());
+    EXPECT(b.put());
+    int calls_a = 0;
+    int calls_b = 0;
+    auto callback = [&l](Pipe& self, Pipe& peer, int& calls) {
+        return [&l, fd = self.r.get(), peer_fd = peer.r.get(), calls = &calls](uint32_t) {
+            ++*calls;
+            char c;
+            EXPECT_EQ(::read(fd, &c, 1), ssize_t(1));
+            if (l.loop.watching(peer_fd)) EXPECT_EQ(l.loop.unwatch(peer_fd), 0);
+        };
+    };
+    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, callback(a, b, calls_a)), 0);
+    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, callback(b, a, calls_b)), 0);
+    l.stop_after(30);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(calls_a + calls_b, 1);
+}
+
+void test_stale_event_for_a_reused_fd() {
+    // The same batch, harder: the first callback unwatches and closes the
+    // other fd, then a new pipe takes over that fd number (dup2) and is
+    // watched. The batch still holds the old fd's EPOLLIN; it must not reach
+    // the new callback, whose pipe is empty.
+    Loop l;
+    Pipe a;
+    Pipe b;
+    Pipe fresh;  // never written: its callback must never run
+    EXPECT(a.put());
+    EXPECT(b.put());
+    int first_calls = 0;
+    int fresh_calls = 0;
+    int reused_fd = -1;
+    auto first = [&](Pipe& self, Pipe& peer) {
+        return [&, self_fd = self.r.get(), peer_fd = peer.r.get()](uint32_t) {
+            ++first_calls;
+            char c;
+            EXPECT_EQ(::read(self_fd, &c, 1), ssize_t(1));
+            if (reused_fd != -1) return;  // the takeover happens once
+            reused_fd = peer_fd;
+            EXPECT_EQ(l.loop.unwatch(reused_fd), 0);
+            // dup2 closes the old pipe end and puts the fresh one in its place.
+            EXPECT_EQ(::dup2(fresh.r.get(), reused_fd), reused_fd);
+            EXPECT_EQ(l.loop.watch(reused_fd, EPOLLIN, [&](uint32_t) { ++fresh_calls; }), 0);
+        };
+    };
+    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, first(a, b)), 0);
+    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, first(b, a)), 0);
+    l.stop_after(30);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(first_calls, 1);
+    EXPECT_EQ(fresh_calls, 0);
+    EXPECT(reused_fd != -1 && l.loop.watching(reused_fd));
+
+    // And the new watch does work once its pipe has something.
+    if (reused_fd == -1) return;
+    Loop again;
+    int fired = 0;
+    EXPECT_EQ(again.loop.watch(reused_fd, EPOLLIN, [&](uint32_t) {
+        ++fired;
+        again.loop.stop();
+    }), 0);
+    EXPECT(fresh.put());
+    again.run();
+    EXPECT_EQ(fired, 1);
+}
+
+// ---- timers -------------------------------------------------------------------
+
+void test_timers_fire_in_deadline_order() {
+    Loop l;
+    std::vector<int> order;
+    auto record = [&](int tag) {
+        return [&, tag] {
+            order.push_back(tag);
+            if (order.size() == 6) l.loop.stop();
+            return EventLoop::kNoMore;
+        };
+    };
+    // Added out of order; two pairs share a delay and keep the order added.
+    l.loop.add_timer(30, record(30));
+    l.loop.add_timer(10, record(10));
+    l.loop.add_timer(20, record(20));
+    l.loop.add_timer(0, record(0));
+    l.loop.add_timer(10, record(11));
+    l.loop.add_timer(-5, record(-5));  // negative: due now, after the 0 added before it
+    l.run();
+    EXPECT(!l.timed_out);
+    const std::vector<int> want = {0, -5, 10, 11, 20, 30};
+    EXPECT_EQ(order.size(), want.size());
+    for (size_t i = 0; i < want.size() && i < order.size(); ++i)
+        EXPECT_EQ_AT(order[i], want[i], "position " + std::to_string(i));
+}
+
+void test_repeating_timer() {
+    Loop l;
+    std::vector<int64_t> at;
+    l.loop.add_timer(5, [&]() -> int64_t {
+        at.push_back(EventLoop::now_ms());
+        return at.size() < 4 ? 10 : EventLoop::kNoMore;
+    });
+    l.stop_after(100);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(at.size(), size_t(4));
+    for (size_t i = 1; i < at.size(); ++i)
+        EXPECT_EQ_AT(at[i] - at[i - 1] >= 10, true, "interval " + std::to_string(i));
+}
+
+void test_cancel_before_it_fires() {
+    Loop l;
+    bool fired = false;
+    const uint64_t id = l.loop.add_timer(10, [&] {
+        fired = true;
+        return EventLoop::kNoMore;
+    });
+    EXPECT(id != 0);
+    l.loop.cancel_timer(id);
+    l.loop.cancel_timer(id);          // twice: harmless
+    l.loop.cancel_timer(id + 12345);  // an id never given: harmless
+    l.stop_after(40);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT(!fired);
+}
+
+void test_timer_cancels_itself() {
+    // It asks to run again every ms, and cancels itself on its second run:
+    // the cancel wins over the returned interval.
+    Loop l;
+    int runs = 0;
+    uint64_t id = 0;
+    id = l.loop.add_timer(1, [&]() -> int64_t {
+        if (++runs == 2) l.loop.cancel_timer(id);
+        return 1;
+    });
+    l.stop_after(40);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(runs, 2);
+}
+
+void test_timer_cancels_another_due_now() {
+    // Two timers due in the same pass: the first cancels the second.
+    Loop l;
+    bool second_ran = false;
+    uint64_t second = 0;
+    l.loop.add_timer(5, [&] {
+        l.loop.cancel_timer(second);
+        return EventLoop::kNoMore;
+    });
+    second = l.loop.add_timer(5, [&] {
+        second_ran = true;
+        return EventLoop::kNoMore;
+    });
+    l.stop_after(30);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT(!second_ran);
+}
+
+void test_stop_from_a_timer() {
+    Loop l;
+    bool ran = false;
+    l.loop.add_timer(0, [&] {
+        ran = true;
+        l.loop.stop();
+        return EventLoop::kNoMore;
+    });
+    const auto start = std::chrono::steady_clock::now();
+    l.run();  // returns: the watchdog is 2 s away
+    EXPECT(ran);
+    EXPECT(!l.timed_out);
+    EXPECT(elapsed_ms(start) < 500);
+}
+
+void test_timer_timing() {
+    // A 50 ms timer fires no earlier than 50 ms on the loop's own clock, and
+    // not much later.
+    Loop l;
+    int64_t added = EventLoop::now_ms();
+    int64_t fired = -1;
+    const auto start = std::chrono::steady_clock::now();
+    l.loop.add_timer(50, [&] {
+        fired = EventLoop::now_ms();
+        l.loop.stop();
+        return EventLoop::kNoMore;
+    });
+    l.run();
+    const int64_t wall = elapsed_ms(start);
+    EXPECT(!l.timed_out);
+    EXPECT(fired - added >= 50);
+    EXPECT(wall >= 49);  // now_ms() truncates to the ms, so allow one
+    EXPECT(wall < 500);
+}
+
+void test_fd_callback_adds_a_timer() {
+    // Work started by an fd event: a timer added from its callback runs.
+    Loop l;
+    Pipe p;
+    EXPECT(p.put());
+    bool timer_ran = false;
+    EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t) {
+        EXPECT_EQ(l.loop.unwatch(p.r.get()), 0);
+        l.loop.add_timer(5, [&] {
+            timer_ran = true;
+            l.loop.stop();
+            return EventLoop::kNoMore;
+        });
+    }), 0);
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT(timer_ran);
+}
+
+}  // namespace
+
+int main() {
+    const auto start = std::chrono::steady_clock::now();
+    test_watch_fires_with_epollin();
+    test_watch_errors();
+    test_change_to_epollout();
+    test_unwatch_stops_events();
+    test_callback_unwatches_and_closes_itself();
+    test_callback_unwatches_another_pending_fd();
+    test_stale_event_for_a_reused_fd();
+    test_timers_fire_in_deadline_order();
+    test_repeating_timer();
+    test_cancel_before_it_fires();
+    test_timer_cancels_itself();
+    test_timer_cancels_another_due_now();
+    test_stop_from_a_timer();
+    test_timer_timing();
+    test_fd_callback_adds_a_timer();
+    // Every test waits on timers of tens of ms: the whole run stays short.
+    EXPECT(elapsed_ms(start) < 1500);
+    return check::summary("event_loop");
+}
