@@ -43,6 +43,7 @@ void on_timer(smooth_worker* w, void* arg) {
 unsigned long query_number(smooth_str query, const char* key) {
     // The query is not NUL-terminated: copy what we look at.
     char q[64] = {};
+    if (query.len == 0) return 0;
     std::memcpy(q, query.data, query.len < sizeof q - 1 ? query.len : sizeof q - 1);
     const char* at = std::strstr(q, key);
     return at ? std::strtoul(at + std::strlen(key), nullptr, 10) : 0;

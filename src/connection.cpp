@@ -39,7 +39,9 @@ std::string peer_text(const sockaddr_in& peer) {
     return std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
 }
 
-smooth_str str(std::string_view s) { return {s.data(), s.size()}; }
+// Never a null pointer, even for an empty field: a module may pass it to
+// memcpy or strncmp with its length, and a null there is undefined even for 0.
+smooth_str str(std::string_view s) { return {s.empty() ? "" : s.data(), s.size()}; }
 
 }  // namespace
 

@@ -49,7 +49,8 @@ extern "C" {
 typedef struct smooth_worker smooth_worker; /* opaque: the worker calling you */
 typedef uint64_t smooth_conn_id;
 
-/* A borrowed byte range; not NUL-terminated. */
+/* A borrowed byte range; not NUL-terminated. data is never NULL (an empty
+ * field points at ""). */
 typedef struct smooth_str {
     const char *data;
     size_t len;
