@@ -74,6 +74,10 @@ int Worker::run() {
 
     std::snprintf(stats().module_version, sizeof stats().module_version, "%s %s", module().name ? module().name : "?",
                   module().version ? module().version : "?");
+    // Logged before it is sent, so everything READY causes (the old worker's
+    // drain) comes after this line in the log.
+    log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
+              module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
     // READY goes out only now: module loaded, on_worker_start done, listener
     // watched. The master's reload waits for exactly this before it touches the
     // next old worker.
@@ -82,8 +86,6 @@ int Worker::run() {
         log::error("cannot tell the master READY: %s", errno_text(errno).c_str());
         return SMOOTH_EXIT_SETUP_FAILED;
     }
-    log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
-              module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
 
     if (std::string err = loop_.run(); !err.empty()) {
         log::error("%s", err.c_str());
