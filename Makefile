@@ -8,6 +8,8 @@
 #
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix.
 
+MAKEFLAGS += -j$(shell nproc)
+
 CXX       ?= g++
 BUILD     ?= build
 SANITIZE  ?=

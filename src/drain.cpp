@@ -21,11 +21,11 @@ void Drain::start() {
     worker_.for_each_connection([](Connection& c) { c.begin_drain(); });
 
     log::info("draining: %zu connections open (%zu taken from the queue); deadline %d ms", worker_.connection_count(),
-              taken, worker_.group_config_drain_timeout());
+              taken, worker_.drain_timeout_ms());
 
     // 7. The deadline. The master sends SIGKILL a little after it, in case even
     // this cannot run (a module stuck in a loop).
-    deadline_timer_ = worker_.loop().add_timer(worker_.group_config_drain_timeout(), [this] {
+    deadline_timer_ = worker_.loop().add_timer(worker_.drain_timeout_ms(), [this] {
         log::warn("drain_timeout reached with %zu connections still open; closing them", worker_.connection_count());
         worker_.stop_now("drain_timeout");
         return EventLoop::kNoMore;

@@ -33,6 +33,9 @@ namespace smooth {
 enum class WorkerState { Starting, Ready, Draining, Stopping };
 const char* worker_state_name(WorkerState s);
 
+// "status 3 (module failed to load)", "signal 9 (Killed)": a waitpid() status in words.
+std::string exit_description(int status);
+
 struct WorkerProcess {
     pid_t pid = 0;
     int group = 0;          // index into Master::groups_

@@ -8,8 +8,6 @@
 
 namespace smooth {
 
-std::string exit_description(int status);  // master.cpp
-
 namespace {
 
 std::string slot_name(Master& m, int group, int slot) {

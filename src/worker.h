@@ -81,7 +81,7 @@ public:
     size_t accept_pending(size_t at_most);
     void close_listener();
     size_t connection_count() const { return live_; }
-    int group_config_drain_timeout() const { return setup_.config->server.drain_timeout_ms; }
+    int drain_timeout_ms() const { return setup_.config->server.drain_timeout_ms; }
     template <typename F> void for_each_connection(F f);
     void finish(const char* why);  // on_worker_stop, then leave the loop
     void stop_now(const char* why); // close every connection now, then finish
