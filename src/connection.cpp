@@ -236,6 +236,9 @@ int Connection::respond(int status, const char* content_type, const char* body, 
     char head_bytes[http::kMaxResponseHead];
     size_t head_len = http::format_response_head(head, head_bytes);
     if (close) close_after_flush_ = true;
+    // The client said this was its last request and sent nothing after it: it
+    // will not write again, so there is nothing to linger for.
+    client_done_ = !request_keep_alive_ && !more_buffered;
     bool alive = write_out(head_bytes, head_len, body, len);
     // Only now: the body may point into the request (an echo), so the request
     // bytes must outlive the write.
@@ -343,8 +346,11 @@ void Connection::linger() {
         deadline_ms_ = EventLoop::now_ms() + kLingerMs;
     }
     if (!out_.empty()) return;  // flush() calls back once the output is out
-    if (peer_closed_) {
-        close_now();  // the client has already sent its FIN: nothing to wait for
+    if (peer_closed_ || client_done_) {
+        // The client has sent its FIN, or said (Connection: close, HTTP/1.0)
+        // that it sends nothing more: no late bytes can turn our close into a
+        // reset, so close at once, like nginx does for such requests.
+        close_now();
         return;
     }
     if (::shutdown(fd(), SHUT_WR) == -1) {

@@ -89,6 +89,7 @@ private:
     int request_minor_ = 1;
     bool close_after_flush_ = false;
     bool peer_closed_ = false;    // read returned EOF
+    bool client_done_ = false;    // the client's last request (it asked to close) is answered
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed

@@ -203,12 +203,16 @@ size_t Worker::accept_pending(size_t at_most) {
 
         // The id is the fd plus a serial, so a stale id never names the fd's next user.
         uint64_t id = (uint64_t(next_serial_++) << 32) | uint32_t(fd);
+        // A free record in our row of the stats table, searched from where the
+        // last one was found (records free up roughly in the order they were taken).
         ConnRecord* record = nullptr;
-        for (ConnRecord& r : stats().conns)
+        for (size_t n = 0; n < kConnRecords && !record; n++) {
+            ConnRecord& r = stats().conns[(next_record_ + n) % kConnRecords];
             if (r.id.load(std::memory_order_relaxed) == 0) {
                 record = &r;
-                break;
+                next_record_ = (next_record_ + n + 1) % kConnRecords;
             }
+        }
         if (!record) stats().conn_overflow.fetch_add(1, std::memory_order_relaxed);
         if (size_t(fd) >= conns_.size()) conns_.resize(size_t(fd) + 256);
         conns_[size_t(fd)] = std::make_unique<Connection>(*this, Fd(fd), id, peer, record);

@@ -108,6 +108,7 @@ private:
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks
     size_t live_ = 0;
     uint32_t next_serial_ = 1;
+    size_t next_record_ = 0;  // where to start looking for a free ConnRecord
     int exit_status_ = 0;
     bool started_ = false;  // on_worker_start succeeded: on_worker_stop is owed
     bool finished_ = false;
