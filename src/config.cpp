@@ -420,11 +420,6 @@ private:
     std::vector<int> listen_lines_;  // per finished group, for the "already used" message
 };
 
-int online_cores() {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > INT_MAX ? INT_MAX : int(n);
-}
-
 bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
     struct Closer {
         void operator()(FILE* f) const { std::fclose(f); }  // read-only: nothing to lose on close
@@ -459,29 +454,12 @@ std::string directory_of(const std::string& file) {
     return ec ? std::filesystem::absolute(dir, ec).lexically_normal().string() : real.string();
 }
 
-// The default, written as a config file would be. Relative paths resolve
-// against the directory of the ./server binary.
-constexpr std::string_view kDefaultConfig = R"(# smooth: the built-in configuration, used when no config file is given.
-
-[server]
-# run_dir = run               # pid_file and log_file go here by default
-# stop_timeout = 5s           # then SIGKILL
-# drain_timeout = 30s         # how long an old worker may finish its requests
-# start_timeout = 10s         # how long a new worker may take to be ready
-# reload_order = stop_first   # or start_first
-
-[group web]
-listen = http://127.0.0.1:8080
-count = auto                  # one worker per core
-module = modules/hello.so
-# reloadable = true
-# max_connections = 10000
-# max_request_bytes = 1m
-# keepalive_timeout = 5s
-# request_timeout = 10s
-)";
-
 }  // namespace
+
+int online_cores() {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > INT_MAX ? INT_MAX : int(n);
+}
 
 std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error) {
     return Reader(ctx, error).read(text);
@@ -495,20 +473,6 @@ std::optional<Config> load_config_file(const std::string& path, std::string& err
     ctx.base_dir = directory_of(path);
     ctx.cores = online_cores();
     return parse_config(text, ctx, error);
-}
-
-Config default_config(const std::string& base_dir) {
-    ConfigContext ctx;
-    ctx.source_name = "<embedded default>";
-    ctx.base_dir = base_dir;
-    ctx.cores = online_cores();
-    std::string error;
-    std::optional<Config> config = parse_config(kDefaultConfig, ctx, error);
-    if (!config) {  // the text above is wrong: a bug in this file, not the user's
-        std::fprintf(stderr, "smooth: the embedded default config does not parse: %s\n", error.c_str());
-        std::abort();
-    }
-    return std::move(*config);
 }
 
 }  // namespace smooth

@@ -86,6 +86,9 @@ std::optional<Config> load_config_file(const std::string& path, std::string& err
 // directory of the ./server binary).
 Config default_config(const std::string& base_dir);
 
+// sysconf(_SC_NPROCESSORS_ONLN), at least 1: what `count = auto` becomes.
+int online_cores();
+
 // Durations in the file: "500ms", "5s", "2m", or a bare number of seconds ("1.5").
 // Sizes: "64k", "1m", or a bare number of bytes. Exposed for the unit test.
 std::optional<int> parse_duration_ms(std::string_view text);
