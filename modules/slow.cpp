@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 #include "smooth/module.h"
 
@@ -35,9 +36,8 @@ void reply(smooth_worker* w, smooth_conn_id conn, unsigned long delay_ms) {
 }
 
 void on_timer(smooth_worker* w, void* arg) {
-    Pending* p = static_cast<Pending*>(arg);
+    std::unique_ptr<Pending> p(static_cast<Pending*>(arg));  // the timer owned it; now we do
     reply(w, p->conn, p->delay_ms);
-    delete p;
 }
 
 unsigned long query_number(smooth_str query, const char* key) {
@@ -64,7 +64,7 @@ void on_message(smooth_worker* w, smooth_conn_id conn, const smooth_message* msg
         reply(w, conn, 0);
         return;
     }
-    smooth_timer_add(w, delay, on_timer, new Pending{conn, delay});
+    smooth_timer_add(w, delay, on_timer, std::make_unique<Pending>(Pending{conn, delay}).release());
 }
 
 }  // namespace

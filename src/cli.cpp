@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,16 +80,6 @@ pid_t running_master(const Invocation& inv, bool quiet = false) {
     return 0;
 }
 
-// A process that has exited, or is a zombie its parent has not reaped yet.
-bool process_gone(pid_t pid) {
-    if (kill(pid, 0) == -1 && errno == ESRCH) return true;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return true;
-    size_t paren = line.rfind(')');
-    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
-}
-
 // Waits until the master process is gone (it releases its listeners first).
 bool wait_gone(pid_t pid, int timeout_ms) {
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -145,9 +134,12 @@ int cmd_start(const Invocation& inv, bool daemon) {
             _exit(1);
         }
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
-        dup2(null_fd, 0);
-        dup2(log_fd, 1);
-        dup2(log_fd, 2);
+        if (dup2(null_fd, 0) == -1 || dup2(log_fd, 1) == -1 || dup2(log_fd, 2) == -1) {
+            std::string msg = "error: dup2() failed: " + errno_text(errno) + "\n";
+            if (::write(report[1], msg.data(), msg.size()) == -1) {
+            }  // nobody left to tell
+            _exit(1);
+        }
         ::close(log_fd);
         ::close(null_fd);
         umask(022);
@@ -156,7 +148,8 @@ int cmd_start(const Invocation& inv, bool daemon) {
         _exit(master.run({true, report[1]}));
     }
     ::close(report[1]);
-    waitpid(child, nullptr, 0);
+    if (waitpid(child, nullptr, 0) == -1)  // the intermediate child exits at once
+        std::fprintf(stderr, "waitpid() failed: %s\n", errno_text(errno).c_str());
     std::string text;
     char chunk[4096];
     for (ssize_t n; (n = ::read(report[0], chunk, sizeof chunk)) != 0;) {

@@ -64,9 +64,7 @@ Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& pe
         record_->peer_port = ntohs(peer.sin_port);
         record_->bytes_in = 0;
         record_->bytes_out = 0;
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        record_->opened_ms = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+        record_->opened_ms = EventLoop::wall_ms();
         record_->state = uint8_t(State::Idle);
         record_->id = id;  // last: a reader that sees the id sees the rest
     }
@@ -96,7 +94,10 @@ void Connection::open() {
     deadline_ms_ = http ? EventLoop::now_ms() + worker_.group().keepalive_timeout_ms : 0;
     connect_told_ = true;
     if (worker_.module().on_connect) worker_.module().on_connect(worker_.handle(), id_);
-    if (state_ != State::Closed && worker_.draining()) begin_drain();
+    // A connection taken from the queue while draining gets the usual time for
+    // its first request (not the idle grace): its client has done nothing
+    // wrong, and the answer will carry Connection: close. Streams get the grace.
+    if (state_ == State::Streaming && worker_.draining()) begin_drain();
 }
 
 void Connection::on_event(uint32_t events) {
@@ -311,6 +312,7 @@ bool Connection::write_out(const char* head, size_t head_len, const char* body, 
         if (written == total) return true;
     }
     // The rest waits for EPOLLOUT.
+    if (out_.empty()) last_progress_ms_ = EventLoop::now_ms();
     if (written < head_len) {
         out_.append(head + written, head_len - written);
         written = head_len;
@@ -335,16 +337,16 @@ void Connection::flush() {
             return;
         }
         count_out(before - out_.size());
+        last_progress_ms_ = EventLoop::now_ms();
     }
+    if (out_.empty() && state_ == State::Idle && !close_after_flush_)
+        deadline_ms_ = EventLoop::now_ms() + (worker_.draining() ? worker_.idle_grace_ms() : worker_.group().keepalive_timeout_ms);
     if (out_.empty() && state_ == State::Lingering) linger();  // now the FIN can follow
     if (state_ != State::Closed) update_interest();
 }
 
 void Connection::linger() {
-    if (state_ != State::Lingering) {
-        set_state(State::Lingering);
-        deadline_ms_ = EventLoop::now_ms() + kLingerMs;
-    }
+    if (state_ != State::Lingering) set_state(State::Lingering);
     if (!out_.empty()) return;  // flush() calls back once the output is out
     if (peer_closed_ || client_done_) {
         // The client has sent its FIN, or said (Connection: close, HTTP/1.0)
@@ -357,6 +359,7 @@ void Connection::linger() {
         close_now();  // ENOTCONN: the peer is already gone
         return;
     }
+    deadline_ms_ = EventLoop::now_ms() + kLingerMs;  // from our FIN, not from the last response
     update_interest();
 }
 
@@ -393,6 +396,16 @@ void Connection::begin_drain() {
 }
 
 void Connection::check_deadline(int64_t now_ms) {
+    if (!out_.empty()) {
+        // A response is still going out: no idle or linger deadline may cut
+        // it. Only a client that stops reading altogether is given up on.
+        if (now_ms - last_progress_ms_ > worker_.group().request_timeout_ms) {
+            log::info("closing %s: it read nothing of its response for %d ms", peer_text(peer_).c_str(),
+                      worker_.group().request_timeout_ms);
+            close_now();
+        }
+        return;
+    }
     if (deadline_ms_ == 0 || now_ms < deadline_ms_) return;
     deadline_ms_ = 0;
     switch (state_) {

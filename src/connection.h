@@ -95,6 +95,7 @@ private:
     bool connect_told_ = false;   // on_connect ran: on_close is owed
     uint32_t interest_ = 0;
     int64_t deadline_ms_ = 0;     // 0: none
+    int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
 };
 
 }  // namespace smooth

@@ -77,7 +77,7 @@ void ControlSession::on_writable() {
 }
 
 void ControlSession::update_interest() {
-    loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT);
+    if (loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT) < 0) close();
 }
 
 void ControlSession::close() {
@@ -106,7 +106,8 @@ std::string ControlServer::open(const std::string& path, EventLoop& loop, Master
     if (rc == -1) return "bind() failed for the control socket " + path + ": " + errno_text(bind_errno);
     if (listen(listener_.get(), 64) == -1) return "listen() failed for the control socket: " + errno_text(errno);
     path_ = path;
-    loop.watch(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
     return "";
 }
 
@@ -116,7 +117,8 @@ void ControlServer::close() {
     sessions_.clear();
     loop_->unwatch(listener_.get());
     listener_.reset();
-    unlink(path_.c_str());
+    if (unlink(path_.c_str()) == -1 && errno != ENOENT)
+        log::warn("cannot remove the control socket %s: %s", path_.c_str(), errno_text(errno).c_str());
 }
 
 void ControlServer::on_accept() {
@@ -135,8 +137,12 @@ void ControlServer::on_accept() {
             continue;
         }
         int raw = fd.get();
+        forget_closed();  // a closed session's fd number may be this one
         auto session = std::make_shared<ControlSession>(*loop_, std::move(fd));
-        loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); });
+        if (int rc = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); }); rc < 0) {
+            log::error("epoll_ctl(ADD) failed for a control client: %s", errno_text(-rc).c_str());
+            continue;  // the session's Fd closes it
+        }
         sessions_[raw] = std::move(session);
     }
 }
@@ -149,7 +155,13 @@ void ControlServer::on_session(int fd, uint32_t events) {
     std::string command;
     if (!session->closed() && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && session->read_command(command))
         dispatch(session, command);
-    if (session->closed()) sessions_.erase(fd);
+    forget_closed();
+}
+
+// A session may close outside its own event (a reload finishing writes its
+// last line from the reload's callback): sweep them all.
+void ControlServer::forget_closed() {
+    std::erase_if(sessions_, [](const auto& kv) { return kv.second->closed(); });
 }
 
 void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, const std::string& command) {

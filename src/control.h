@@ -56,6 +56,7 @@ private:
     void on_accept();
     void on_session(int fd, uint32_t events);
     void dispatch(const std::shared_ptr<ControlSession>& session, const std::string& command);
+    void forget_closed();
 
     EventLoop* loop_ = nullptr;
     Master* master_ = nullptr;

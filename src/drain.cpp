@@ -27,14 +27,15 @@ void Drain::start() {
     // this cannot run (a module stuck in a loop).
     deadline_timer_ = worker_.loop().add_timer(worker_.drain_timeout_ms(), [this] {
         log::warn("drain_timeout reached with %zu connections still open; closing them", worker_.connection_count());
-        worker_.stop_now("drain_timeout");
+        timed_out_ = true;
+        worker_.stop_now("drain_timeout reached");
         return EventLoop::kNoMore;
     });
     connection_closed();  // nothing open at all: done already
 }
 
 void Drain::connection_closed() {
-    if (!active_ || worker_.connection_count() > 0) return;
+    if (!active_ || timed_out_ || worker_.connection_count() > 0) return;
     worker_.loop().cancel_timer(deadline_timer_);
     char why[64];
     std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(EventLoop::now_ms() - started_ms_));

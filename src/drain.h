@@ -14,7 +14,8 @@
 //   5. give an idle keep-alive connection a short grace for one more request,
 //      then close it;
 //   6. close with a half-close and a bounded read to EOF (lingering close), so
-//      no response is cut off by a reset;
+//      no response is cut off by a reset (skipped only where the client said
+//      it sends nothing more, or has already closed its side);
 //   7. exit when no connection is left, or at drain_timeout, whichever first.
 //
 // The per-connection parts (4 to 6) are in Connection::begin_drain(); this
@@ -38,6 +39,7 @@ public:
 private:
     Worker& worker_;
     bool active_ = false;
+    bool timed_out_ = false;
     int64_t started_ms_ = 0;
     uint64_t deadline_timer_ = 0;
 };

@@ -25,6 +25,12 @@ int64_t EventLoop::now_ms() {
     return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t EventLoop::wall_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 int EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
     if (fd < 0) return -EBADF;
     if (size_t(fd) >= watches_.size()) watches_.resize(size_t(fd) + 64);

@@ -13,8 +13,9 @@
 // fork would deliver one process's events to another). One loop, one thread:
 // nothing here locks.
 //
-// Callbacks may watch, unwatch and close any fd, including their own, and add
-// or cancel any timer, including their own. The loop does not own the fds.
+// Callbacks may watch and unwatch any fd, including their own (unwatch before
+// closing), and add or cancel any timer, including their own. The loop does
+// not own the fds.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +58,8 @@ public:
 
     // Milliseconds on the monotonic clock: for deadlines, never for dates.
     static int64_t now_ms();
+    // Milliseconds since the epoch: for showing when something happened.
+    static int64_t wall_ms();
 
 private:
     struct Watch {

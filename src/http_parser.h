@@ -4,8 +4,8 @@
 // calls: give it everything received so far on a connection and it says
 // "complete, and this many bytes were the request", "need more", or "error,
 // answer with this status". A connection calls it again when more bytes come.
-// Re-parsing from the start is cheap because the head is small and limited;
-// the caller skips the call entirely until "\r\n\r\n" has arrived.
+// Re-parsing from the start is cheap because the head is small and limited,
+// and a line is only examined once its '\n' has arrived.
 //
 // Nothing is allocated for a request with a Content-Length body: every
 // string_view points into the caller's input. Only a chunked body is copied,

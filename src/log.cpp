@@ -8,17 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "fd.h"
-
-namespace smooth {
-
-std::string errno_text(int err) {
-    const char* name = strerrorname_np(err);
-    std::string text = name ? name : ("errno " + std::to_string(err));
-    return text + " (" + std::strerror(err) + ")";
-}
-
-}  // namespace smooth
+#include "fd.h"  // errno_text
 
 namespace smooth::log {
 namespace {

@@ -22,9 +22,9 @@ namespace {
 constexpr int64_t kFastFailureMs = 1000;  // dying sooner than this after fork counts as a crash loop
 constexpr int64_t kKillGraceMs = 2000;    // SIGKILL this long after a worker's own drain deadline
 
-std::string worker_name(const Group& g, int slot) { return g.config.name + "#" + std::to_string(slot); }
-
 }  // namespace
+
+std::string slot_name(const Group& g, int slot) { return g.config.name + "#" + std::to_string(slot); }
 
 const char* worker_state_name(WorkerState s) {
     switch (s) {
@@ -71,8 +71,7 @@ int Master::run(StartOptions options) {
     log::info("started: config %s, %zu groups", config_path_.empty() ? config_.source.c_str() : config_path_.c_str(),
               groups_.size());
     for (size_t g = 0; g < groups_.size(); g++)
-        for (int slot = 0; slot < groups_[g].config.count; slot++)
-            spawn(int(g), slot, groups_[g].good_module, generation_);
+        for (int slot = 0; slot < groups_[g].config.count; slot++) fill_slot(int(g), slot);
     start_report_timer_ = loop_.add_timer(config_.server.start_timeout_ms, [this] {
         report_started();
         return EventLoop::kNoMore;
@@ -97,8 +96,10 @@ std::string Master::open_everything() {
     // The pipe and handlers before any child exists: a SIGCHLD can only come
     // after a fork, and it must find its handler in place.
     if (std::string err = signals_.open({SIGCHLD, SIGHUP, SIGUSR1, SIGQUIT, SIGTERM, SIGINT}); !err.empty()) return err;
-    signal(SIGPIPE, SIG_IGN);  // a CLI that hangs up is EPIPE on its socket, not our death
-    loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); });
+    // A CLI that hangs up is EPIPE on its socket, not our death.
+    if (std::string err = ignore_signal(SIGPIPE); !err.empty()) return err;
+    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
 
     if (std::string err = stats_.create(); !err.empty()) return err;
 
@@ -124,8 +125,9 @@ std::string Master::open_everything() {
 }
 
 pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t generation) {
+    if (stopping_) return -1;  // a stop forks nothing
     Group& g = groups_[size_t(group)];
-    std::string name = worker_name(g, slot);
+    std::string name = slot_name(g, slot);
     int row = stats_.allocate();
     if (row < 0) {
         log::error("cannot spawn worker %s: the stats table is full (%zu rows)", name.c_str(), kStatsRows);
@@ -143,7 +145,7 @@ pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t gen
     // signal sent to it would run ours and write to *our* self-pipe.
     sigset_t all, old;
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    sigprocmask(SIG_BLOCK, &all, &old);  // cannot fail with a valid how and set
     pid_t master_pid = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -160,6 +162,7 @@ pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t gen
         setup.log_fd = 2;
         setup.stats = &stats_.row(size_t(row));
         setup.master_pid = master_pid;
+        setup.signal_mask = old;
         Worker worker(std::move(setup));
         _exit(worker.run());  // never back into the master's code
     }
@@ -180,7 +183,10 @@ pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t gen
     w.channel = std::move(ours);
     w.stats_row = row;
     w.forked_ms = EventLoop::now_ms();
-    loop_.watch(w.channel.get(), EPOLLIN, [this, pid](uint32_t) { on_channel(pid); });
+    w.drain_timeout_ms = config_.server.drain_timeout_ms;
+    if (int rc = loop_.watch(w.channel.get(), EPOLLIN, [this, pid](uint32_t) { on_channel(pid); }); rc < 0)
+        log::error("epoll_ctl(ADD) failed for worker %s's channel: %s; its READY will not be seen", name.c_str(),
+                   errno_text(-rc).c_str());
     log::info("spawned worker %s (pid %d, generation %llu, %s)", name.c_str(), int(pid),
               static_cast<unsigned long long>(generation), module.c_str());
     return pid;
@@ -202,7 +208,9 @@ void Master::read_channel(WorkerProcess& w) {
             return;
         }
         if (msg[0] == kMsgFailed) w.failure.assign(msg + 1, size_t(n - 1));
-        if (msg[0] == kMsgReady && w.state == WorkerState::Starting) on_ready(w);
+        // A READY from a worker already given up on (killed at start_timeout)
+        // must not make its version the good one.
+        if (msg[0] == kMsgReady && w.state == WorkerState::Starting && !w.retiring) on_ready(w);
     }
 }
 
@@ -254,7 +262,7 @@ void Master::on_exit(pid_t pid, int status) {
     stats_.release(w.stats_row);
 
     Group& g = groups_[size_t(w.group)];
-    std::string name = worker_name(g, w.slot);
+    std::string name = slot_name(g, w.slot);
     std::string how = exit_description(status);
     int64_t lived = EventLoop::now_ms() - w.forked_ms;
 
@@ -287,16 +295,22 @@ void Master::respawn_later(int group, int slot) {
     int64_t delay = failures == 0 ? 0 : std::min<int64_t>(int64_t(250) << std::min(failures - 1, 10), 10000);
     if (delay > 0)
         log::warn("worker %s keeps dying within %lld ms of starting (%d times in a row); next try in %lld ms",
-                  worker_name(groups_[size_t(group)], slot).c_str(), static_cast<long long>(kFastFailureMs), failures,
+                  slot_name(groups_[size_t(group)], slot).c_str(), static_cast<long long>(kFastFailureMs), failures,
                   static_cast<long long>(delay));
     if (s.respawn_timer) loop_.cancel_timer(s.respawn_timer);
     s.respawn_timer = loop_.add_timer(delay, [this, group, slot] {
         Group& g = groups_[size_t(group)];
         g.slots[size_t(slot)].respawn_timer = 0;
-        if (!stopping_ && slot < g.config.count && !slot_owner(group, slot))
-            spawn(group, slot, g.good_module, g.good_generation);
+        if (!stopping_ && slot < g.config.count && !slot_owner(group, slot)) fill_slot(group, slot);
         return EventLoop::kNoMore;
     });
+}
+
+void Master::fill_slot(int group, int slot) {
+    Group& g = groups_[size_t(group)];
+    if (spawn(group, slot, g.good_module, g.good_generation) > 0) return;
+    g.slots[size_t(slot)].fast_failures++;
+    respawn_later(group, slot);
 }
 
 void Master::drain_worker(WorkerProcess& w) {
@@ -308,11 +322,17 @@ void Master::drain_worker(WorkerProcess& w) {
         log::error("kill(%d, SIGQUIT) failed: %s", int(pid), errno_text(errno).c_str());
         return;  // ESRCH: it is exiting anyway; SIGCHLD follows
     }
-    int64_t deadline = config_.server.drain_timeout_ms + kKillGraceMs;
-    w.kill_timer = loop_.add_timer(deadline, [this, pid, deadline] {
+    int64_t deadline = w.drain_timeout_ms + kKillGraceMs;
+    arm_kill(w, deadline, "still draining " + std::to_string(deadline) + " ms after SIGQUIT");
+}
+
+// The master's SIGKILL deadline for a worker told to go: a timer in its loop.
+void Master::arm_kill(WorkerProcess& w, int64_t after_ms, std::string why) {
+    if (w.kill_timer) loop_.cancel_timer(w.kill_timer);
+    pid_t pid = w.pid;
+    w.kill_timer = loop_.add_timer(after_ms, [this, pid, why = std::move(why)] {
         if (WorkerProcess* p = process(pid)) {
             p->kill_timer = 0;
-            std::string why = "still draining " + std::to_string(deadline) + " ms after SIGQUIT";
             kill_worker(*p, why.c_str());
         }
         return EventLoop::kNoMore;
@@ -320,7 +340,7 @@ void Master::drain_worker(WorkerProcess& w) {
 }
 
 void Master::kill_worker(WorkerProcess& w, const char* why) {
-    log::warn("sending SIGKILL to worker %s (pid %d): %s", worker_name(groups_[size_t(w.group)], w.slot).c_str(),
+    log::warn("sending SIGKILL to worker %s (pid %d): %s", slot_name(groups_[size_t(w.group)], w.slot).c_str(),
               int(w.pid), why);
     w.retiring = true;
     if (kill(w.pid, SIGKILL) == -1) log::error("kill(%d, SIGKILL) failed: %s", int(w.pid), errno_text(errno).c_str());
@@ -366,14 +386,7 @@ void Master::request_stop(bool graceful, const char* why) {
         w.state = WorkerState::Stopping;
         w.retiring = true;
         if (kill(pid, SIGTERM) == -1) log::error("kill(%d, SIGTERM) failed: %s", int(pid), errno_text(errno).c_str());
-        pid_t p = pid;
-        w.kill_timer = loop_.add_timer(config_.server.stop_timeout_ms, [this, p] {
-            if (WorkerProcess* wp = process(p)) {
-                wp->kill_timer = 0;
-                kill_worker(*wp, "still running after stop_timeout");
-            }
-            return EventLoop::kNoMore;
-        });
+        arm_kill(w, config_.server.stop_timeout_ms, "still running after stop_timeout");
     }
     if (workers_.empty()) loop_.stop();
 }

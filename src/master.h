@@ -48,6 +48,7 @@ struct WorkerProcess {
     int64_t forked_ms = 0;
     int64_t ready_ms = 0;
     int64_t drain_ms = 0;   // when SIGQUIT was sent
+    int drain_timeout_ms = 0; // the one it was forked with: its own deadline
     bool retiring = false;  // told to exit on purpose: not respawned when reaped
     uint64_t kill_timer = 0;
     std::string failure;    // what the worker said before it gave up starting
@@ -65,6 +66,9 @@ struct Group {
     };
     std::vector<Slot> slots;
 };
+
+// "web#2": how logs, status and the reload name a group's slot.
+std::string slot_name(const Group& g, int slot);
 
 struct StartOptions {
     bool daemon = false;
@@ -86,12 +90,16 @@ public:
     const std::string& config_path() const { return config_path_; }
     void set_config(Config c) { config_ = std::move(c); }
     pid_t spawn(int group, int slot, const std::string& module, uint64_t generation);
+    // spawn() the group's last good version; if that fails (fork EAGAIN, a
+    // full stats table...), try again later with the crash-loop back-off.
+    void fill_slot(int group, int slot);
     void drain_worker(WorkerProcess& w);  // SIGQUIT, with a SIGKILL deadline
     void kill_worker(WorkerProcess& w, const char* why);
     WorkerProcess* process(pid_t pid);
     WorkerProcess* slot_owner(int group, int slot);  // the serving (not retiring) process of a slot
     void notify_not_reloadable(int group);
     uint64_t next_generation() { return ++generation_; }
+    bool stopping() const { return stopping_; }
 
     // ---- For control.cpp ----
     std::string status_text() const;
@@ -109,6 +117,7 @@ private:
     void read_channel(WorkerProcess& w);
     void on_ready(WorkerProcess& w);
     void respawn_later(int group, int slot);
+    void arm_kill(WorkerProcess& w, int64_t after_ms, std::string why);
     void report_started();
     void shutdown_files();
 

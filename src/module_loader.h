@@ -1,6 +1,6 @@
 // module_loader: turning a group's `module =` into a smooth_module.
 //
-//   "builtin:hello"            a handler compiled into ./server (see builtins.cpp)
+//   "builtin:hello"            a handler compiled into ./server (kBuiltins in module_loader.cpp)
 //   "/run/modules/hello-<hash>.so"   dlopen() + dlsym("smooth_module_v1") + version check
 //
 // Who calls it: the worker, after fork, for a normal group; the master, before

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <csignal>
 #include <unistd.h>
 
 #include "log.h"
@@ -38,30 +39,20 @@ std::string exe_of(const std::string& proc_exe) {
     return path;
 }
 
-// Seconds since the epoch at which `pid` started, from /proc/PID/stat field 22
-// (clock ticks after boot) and the boot time in /proc/stat.
+// Seconds since the epoch at which `pid` started: its start time in clock
+// ticks after boot, plus the boot time from /proc/stat.
 double start_time_of(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return -1;
-    size_t paren = line.rfind(')');  // the command name may contain spaces
-    if (paren == std::string::npos) return -1;
-    std::istringstream fields(line.substr(paren + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && fields >> field; i++)
-        if (i == 22) {
-            std::ifstream boot("/proc/stat");
-            std::string key;
-            long long btime = -1;
-            while (boot >> key)
-                if (key == "btime") {
-                    boot >> btime;
-                    break;
-                }
-            if (btime < 0) return -1;
-            return double(btime) + double(std::stoll(field)) / double(sysconf(_SC_CLK_TCK));
+    std::string ticks = proc_stat_field(pid, 22);
+    std::ifstream boot("/proc/stat");
+    std::string key;
+    long long btime = -1;
+    while (boot >> key)
+        if (key == "btime") {
+            boot >> btime;
+            break;
         }
-    return -1;
+    if (ticks.empty() || btime < 0) return -1;
+    return double(btime) + double(std::stoll(ticks)) / double(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
@@ -95,6 +86,25 @@ void PidFile::release() {
     // never have its fresh file removed by us.
     if (unlink(path_.c_str()) == -1) log::warn("cannot remove pid file %s: %s", path_.c_str(), errno_text(errno).c_str());
     fd_.reset();
+}
+
+std::string proc_stat_field(pid_t pid, int n) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return "";
+    size_t paren = line.rfind(')');  // field 2, the command name, may contain spaces
+    if (paren == std::string::npos || n < 3) return "";
+    std::istringstream fields(line.substr(paren + 1));
+    std::string field;
+    for (int i = 3; i <= n; i++)
+        if (!(fields >> field)) return "";
+    return field;
+}
+
+bool process_gone(pid_t pid) {
+    if (kill(pid, 0) == -1 && errno == ESRCH) return true;
+    std::string state = proc_stat_field(pid, 3);
+    return state.empty() || state == "Z";
 }
 
 MasterCheck check_master(const std::string& pid_file) {

@@ -39,4 +39,11 @@ struct MasterCheck {
 
 MasterCheck check_master(const std::string& pid_file);
 
+// Field `n` (numbered as in proc(5): 3 is the state, 22 the start time) of
+// /proc/PID/stat; "" if there is no such process.
+std::string proc_stat_field(pid_t pid, int n);
+
+// True once `pid` has exited, even if its parent has not reaped it (a zombie).
+bool process_gone(pid_t pid);
+
 }  // namespace smooth

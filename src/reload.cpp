@@ -10,10 +10,6 @@ namespace smooth {
 
 namespace {
 
-std::string slot_name(Master& m, int group, int slot) {
-    return m.groups()[size_t(group)].config.name + "#" + std::to_string(slot);
-}
-
 std::string clock_text() {
     time_t now = time(nullptr);
     struct tm tm;
@@ -27,26 +23,33 @@ std::string clock_text() {
 
 // ---- Requests and the queue ----
 
-void Reload::request(Listener listener, const std::string& source) {
+void Reload::request(Progress progress, const std::string& source) {
+    if (master_.stopping()) {
+        // A stop has the last word: a reload now would fork workers the stop
+        // is not waiting for.
+        log::warn("reload requested (%s) while stopping: refused", source.c_str());
+        if (progress) progress("reload refused: the server is stopping", true, false);
+        return;
+    }
     if (phase_ != Phase::Idle) {
         // One reload at a time. The next one waits; further requests merge into
         // it (it will read the newest config and modules anyway).
         log::info("reload requested (%s) while one is running: %s", source.c_str(),
                   queued_ ? "merged into the queued one" : "queued");
         queued_ = true;
-        if (listener) {
-            listener("reload queued: it starts when the one running now ends", false, false);
-            queued_listeners_.push_back(std::move(listener));
+        if (progress) {
+            progress("reload queued: it starts when the one running now ends", false, false);
+            queued_progress_.push_back(std::move(progress));
         }
         return;
     }
-    std::vector<Listener> listeners;
-    if (listener) listeners.push_back(std::move(listener));
-    begin(std::move(listeners), source);
+    std::vector<Progress> reports;
+    if (progress) reports.push_back(std::move(progress));
+    begin(std::move(reports), source);
 }
 
-void Reload::begin(std::vector<Listener> listeners, const std::string& source) {
-    listeners_ = std::move(listeners);
+void Reload::begin(std::vector<Progress> progress, const std::string& source) {
+    progress_ = std::move(progress);
     started_ms_ = EventLoop::now_ms();
     replaced_ = 0;
     log::info("reload requested (%s)", source.c_str());
@@ -100,8 +103,12 @@ bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
                             g->listen.text() + "): that needs a restart; the rest of the group reloads");
         }
         if (g->preload != groups[i].config.preload) notes.push_back("group " + g->name + ": preload changed: that needs a restart");
+        if (groups[i].config.preload && g->module != groups[i].config.module)
+            notes.push_back("group " + g->name + ": module changed, but it is preloaded by the master: that needs a restart");
+        // A preloaded group's workers run what the master loaded before fork,
+        // whatever we do here: that is the seed's limitation.
         new_modules_[i] = groups[i].config.preload ? groups[i].good_module
-                                                   : store_module_version(g->module, fresh.server.run_dir, error);
+                                                   : store_module_version(g->module, running.server.run_dir, error);
         if (new_modules_[i].empty()) {
             error = "group " + g->name + ": " + error;
             return false;
@@ -134,8 +141,9 @@ bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
         if (!next[i]) continue;
         int old_count = groups[i].config.count;
         GroupConfig updated = *next[i];
-        updated.listen = groups[i].config.listen;
+        updated.listen = groups[i].config.listen;  // these three need a restart
         updated.preload = groups[i].config.preload;
+        if (updated.preload) updated.module = groups[i].config.module;
         groups[i].config = updated;
         if (groups[i].slots.size() < size_t(updated.count)) groups[i].slots.resize(size_t(updated.count));
         for (int slot = 0; slot < std::max(old_count, updated.count); slot++) {
@@ -211,7 +219,7 @@ bool Reload::on_exit(const WorkerProcess& w, int status) {
     if (phase_ == Phase::StoppingOld && w.pid == old_pid_) {
         drain_ms_ = EventLoop::now_ms() - w.drain_ms;
         if (step_.retire_only) {
-            say(slot_name(master_, step_.group, step_.slot) + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
+            say(step_name() + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
                 std::to_string(drain_ms_) + " ms");
             advance();
         } else if (start_first_) {
@@ -231,7 +239,7 @@ bool Reload::on_exit(const WorkerProcess& w, int status) {
 
 void Reload::step_done() {
     replaced_++;
-    say(slot_name(master_, step_.group, step_.slot) + ": pid " + (old_pid_ ? std::to_string(old_pid_) : "-") + " -> " +
+    say(step_name() + ": pid " + (old_pid_ ? std::to_string(old_pid_) : "-") + " -> " +
         std::to_string(new_pid_) + ", drain " + std::to_string(drain_ms_) + " ms, ready " + std::to_string(ready_ms_) + " ms");
     advance();
 }
@@ -241,7 +249,7 @@ void Reload::step_done() {
 // started (with stop_first its old worker is already gone).
 void Reload::abort(const std::string& why) {
     if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
-    std::string name = slot_name(master_, step_.group, step_.slot);
+    std::string name = step_name();
     if (WorkerProcess* failed = master_.process(new_pid_); failed && failed->state == WorkerState::Starting)
         master_.kill_worker(*failed, "the reload gave up on it");
     int left = int(plan_.size());
@@ -252,22 +260,35 @@ void Reload::abort(const std::string& why) {
     std::vector<Group>& groups = master_.groups();
     for (size_t i = 0; i < groups.size() && i < old_configs_.size(); i++) groups[i].config = old_configs_[i];
 
+    // Slots this reload added (the count grew) go again with it.
+    int retired = 0;
+    for (size_t i = 0; i < groups.size(); i++)
+        for (int slot = groups[i].config.count; slot < int(groups[i].slots.size()); slot++)
+            if (WorkerProcess* extra = master_.slot_owner(int(i), slot)) {
+                master_.drain_worker(*extra);
+                retired++;
+            }
+
     Group& g = groups[size_t(step_.group)];
     std::string rollback;
     if (master_.slot_owner(step_.group, step_.slot)) {
         rollback = name + " keeps its old worker (pid " + std::to_string(old_pid_) + ")";
+    } else if (step_.slot < g.config.count) {
+        master_.fill_slot(step_.group, step_.slot);
+        rollback = name + " refilled with " + g.good_module.substr(g.good_module.find_last_of('/') + 1) +
+                   ", the last version that started";
     } else {
-        pid_t pid = master_.spawn(step_.group, step_.slot, g.good_module, g.good_generation);
-        rollback = name + " refilled with " + g.good_module + " (pid " + std::to_string(pid) + ")";
+        rollback = name + " was a new slot: not refilled";
     }
+    if (retired) rollback += "; " + std::to_string(retired) + " workers of added slots retired";
     finish(false, "reload aborted: " + name + ": " + why + "; rolled back: " + rollback + "; " + std::to_string(left) +
                       " more workers left untouched");
 }
 
 void Reload::cancel(const std::string& why) {
     queued_ = false;
-    for (Listener& l : queued_listeners_) l("reload cancelled: " + why, true, false);
-    queued_listeners_.clear();
+    for (Progress& report : queued_progress_) report("reload cancelled: " + why, true, false);
+    queued_progress_.clear();
     if (phase_ == Phase::Idle) return;
     if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
     plan_.clear();
@@ -279,21 +300,23 @@ void Reload::finish(bool ok, const std::string& summary) {
         log::info("%s", summary.c_str());
     else
         log::warn("%s", summary.c_str());
-    for (Listener& l : listeners_) l(summary, true, ok);
-    listeners_.clear();
+    for (Progress& report : progress_) report(summary, true, ok);
+    progress_.clear();
     last_result_ = summary + " (at " + clock_text() + ")";
     phase_ = Phase::Idle;
     if (queued_) {
         queued_ = false;
-        begin(std::move(queued_listeners_), "queued request");
-        queued_listeners_.clear();
+        begin(std::move(queued_progress_), "queued request");
+        queued_progress_.clear();
     }
 }
 
 void Reload::say(const std::string& line) {
     log::info("%s", line.c_str());
-    for (Listener& l : listeners_) l(line, false, false);
+    for (Progress& report : progress_) report(line, false, false);
 }
+
+std::string Reload::step_name() const { return slot_name(master_.groups()[size_t(step_.group)], step_.slot); }
 
 // ---- For `status` ----
 
@@ -307,7 +330,7 @@ std::string Reload::describe() const {
     std::string what = phase_ == Phase::StoppingOld ? "draining old pid " + std::to_string(old_pid_)
                                                      : "waiting for new pid " + std::to_string(new_pid_) + " to be READY";
     return state_name() + ": " + std::to_string(replaced_) + " of " + std::to_string(total_) + " replaced; " +
-           master_.groups()[size_t(step_.group)].config.name + "#" + std::to_string(step_.slot) + " " + what;
+           step_name() + " " + what;
 }
 
 }  // namespace smooth

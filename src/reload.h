@@ -47,11 +47,11 @@ class Reload {
 public:
     // Receives each line of the reload's story; `done` on the last one, with
     // `ok` telling complete from aborted or refused.
-    using Listener = std::function<void(const std::string& line, bool done, bool ok)>;
+    using Progress = std::function<void(const std::string& line, bool done, bool ok)>;
 
     explicit Reload(Master& master) : master_(master) {}
 
-    void request(Listener listener, const std::string& source);
+    void request(Progress progress, const std::string& source);
     void on_ready(const WorkerProcess& w);
     // True when this exit was the reload's own business (an old worker it
     // drained, or a replacement that failed): the master must not respawn it.
@@ -70,7 +70,7 @@ private:
         bool retire_only;  // the group shrank: drain this slot, start nothing
     };
 
-    void begin(std::vector<Listener> listeners, const std::string& source);
+    void begin(std::vector<Progress> progress, const std::string& source);
     bool prepare(std::vector<std::string>& notes, std::string& error);
     void advance();
     void start_new();
@@ -78,11 +78,12 @@ private:
     void abort(const std::string& why);
     void finish(bool ok, const std::string& summary);
     void say(const std::string& line);
+    std::string step_name() const;  // "web#2" for the slot being replaced
 
     Master& master_;
     Phase phase_ = Phase::Idle;
-    std::vector<Listener> listeners_;
-    std::vector<Listener> queued_listeners_;
+    std::vector<Progress> progress_;
+    std::vector<Progress> queued_progress_;
     bool queued_ = false;
 
     // The run in progress.

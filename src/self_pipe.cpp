@@ -89,6 +89,14 @@ void SelfPipe::close_in_child() {
     write_end_.reset();
 }
 
+std::string ignore_signal(int sig) {
+    struct sigaction ign{};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    if (sigaction(sig, &ign, nullptr) == -1) return "sigaction(" + signal_name(sig) + ", SIG_IGN) failed: " + errno_text(errno);
+    return "";
+}
+
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
     return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);

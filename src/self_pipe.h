@@ -51,6 +51,9 @@ private:
     std::vector<int> signals_;
 };
 
+// sigaction(sig, SIG_IGN). Returns "" or what failed.
+std::string ignore_signal(int sig);
+
 // "SIGQUIT"; falls back to the number.
 std::string signal_name(int sig);
 

@@ -146,9 +146,7 @@ std::string Master::connections_text() const {
     std::snprintf(line, sizeof line, "%-8s %-10s %-21s %-6s %-10s %10s %10s %8s\n", "PID", "GROUP", "PEER", "PROTO", "STATE",
                   "BYTES_IN", "BYTES_OUT", "AGE");
     out << line;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = int64_t(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = EventLoop::wall_ms();
     size_t total = 0, unlisted = 0;
     for (const auto& [pid, w] : workers_) {
         const WorkerRow& row = stats_.row(size_t(w.stats_row));

@@ -27,15 +27,17 @@ constexpr int kSweepMs = 100;  // how often deadlines are checked (timeouts are 
 // Closes every inherited descriptor except `keep`: other groups' listeners,
 // other workers' channels, the master's control socket and pid file (whose
 // flock must die with the master, not live on in us).
-void close_all_except(std::vector<int> keep) {
+std::string close_all_except(std::vector<int> keep) {
     std::sort(keep.begin(), keep.end());
     unsigned int from = 0;
     for (int fd : keep) {
         if (fd < 0 || unsigned(fd) < from) continue;
-        if (unsigned(fd) > from) close_range(from, unsigned(fd) - 1, 0);
+        if (unsigned(fd) > from && close_range(from, unsigned(fd) - 1, 0) == -1)
+            return "close_range() failed: " + errno_text(errno);
         from = unsigned(fd) + 1;
     }
-    close_range(from, ~0u, 0);
+    if (close_range(from, ~0u, 0) == -1) return "close_range() failed: " + errno_text(errno);
+    return "";
 }
 
 std::string drop_privileges(const ServerConfig& server) {
@@ -95,30 +97,33 @@ int Worker::run() {
 }
 
 std::string Worker::setup_process() {
-    // The master may have died between fork and here; PR_SET_PDEATHSIG would
-    // then never fire, so check the parent after asking for it.
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return "prctl(PR_SET_PDEATHSIG) failed: " + errno_text(errno);
-    if (getppid() != setup_.master_pid) return "the master exited before this worker started";
-
     if (std::string err = signals_.open({SIGQUIT, SIGTERM, SIGINT}); !err.empty()) return err;
     // A worker ignores the master's reload signals (SPEC: "ignored"); SIGPIPE is
     // ignored because a client that vanishes is an EPIPE to handle, not a death.
-    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
+    for (int sig : {SIGHUP, SIGUSR1, SIGPIPE})
+        if (std::string err = ignore_signal(sig); !err.empty()) return err;
     // The master blocked every signal around fork so that none could reach its
-    // handlers in this child before ours were in place; now they can come.
-    sigset_t all;
-    sigfillset(&all);
-    sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    // handlers in this child before ours were in place; now put its mask back.
+    if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
+        return "sigprocmask() failed: " + errno_text(errno);
 
-    close_all_except({0, 1, 2, setup_.log_fd, setup_.listener_fd, setup_.channel_fd, signals_.read_fd(),
-                      signals_.write_fd()});
+    if (std::string err = close_all_except({0, 1, 2, setup_.log_fd, setup_.listener_fd, setup_.channel_fd,
+                                            signals_.read_fd(), signals_.write_fd()});
+        !err.empty())
+        return err;
 
     if (std::string err = loop_.open(); !err.empty()) return err;
-    loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); });
-    loop_.watch(setup_.channel_fd, EPOLLIN, [this](uint32_t events) { on_channel(events); });
+    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
+    if (int rc = loop_.watch(setup_.channel_fd, EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the master's channel: " + errno_text(-rc);
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
 
     if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
+    // After setuid(), which clears it. The master may have died before this
+    // line, when the signal could no longer be sent: check the parent after.
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return "prctl(PR_SET_PDEATHSIG) failed: " + errno_text(errno);
+    if (getppid() != setup_.master_pid) return "the master exited before this worker started";
     stats().pid = getpid();
     return "";
 }

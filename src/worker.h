@@ -11,6 +11,7 @@
 // the stats table, and a channel (a socketpair) for READY and reload notices.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -46,6 +47,7 @@ struct WorkerSetup {
     int log_fd = 2;
     WorkerRow* stats = nullptr;
     pid_t master_pid = 0;
+    sigset_t signal_mask{};                 // the master's mask before it blocked all for fork
 };
 
 // Messages on the master<->worker channel (SOCK_SEQPACKET: one per packet).

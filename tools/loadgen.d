@@ -1,1 +1,0 @@
-tools/loadgen: tools/loadgen.cpp
