@@ -318,14 +318,15 @@ def assert_no_errors(report, what="load"):
     assert not bad, f"{what}: {bad} of {report['requests']} requests failed; statuses {report['status_counts']}"
 
 
-def build_module(source, out_path, version):
-    """Compiles a demo module (modules/SOURCE.cpp) with a version string into
-    out_path, the way a deploy produces a new build: written elsewhere, then
-    moved over the old file in one rename."""
+def build_module(source, out_path, version, defines=()):
+    """Compiles a demo module (modules/SOURCE.cpp) with a version string (and
+    any -D defines) into out_path, the way a deploy produces a new build:
+    written elsewhere, then moved over the old file in one rename."""
     out_path = Path(out_path)
     tmp = out_path.with_suffix(".building")
     subprocess.run(["g++", "-std=c++20", "-O2", "-fPIC", "-shared", f"-I{ROOT / 'include'}",
-                    f'-DHELLO_VERSION="{version}"', "-o", str(tmp), str(ROOT / "modules" / f"{source}.cpp")],
+                    f'-DHELLO_VERSION="{version}"', *[f"-D{d}" for d in defines],
+                    "-o", str(tmp), str(ROOT / "modules" / f"{source}.cpp")],
                    check=True, timeout=120)
     os.replace(tmp, out_path)
     return out_path
