@@ -210,7 +210,7 @@ void Master::read_channel(WorkerProcess& w) {
         if (msg[0] == kMsgFailed) w.failure.assign(msg + 1, size_t(n - 1));
         // A READY from a worker already given up on (killed at start_timeout)
         // must not make its version the good one.
-        if (msg[0] == kMsgReady && w.state == WorkerState::Starting && !w.retiring) on_ready(w);
+        if (msg[0] == kMsgReady && w.state == WorkerState::Starting) on_ready(w);
     }
 }
 
@@ -272,7 +272,7 @@ void Master::on_exit(pid_t pid, int status) {
         return;
     }
     if (reload_.on_exit(w, status)) return;  // the reload drained or started it: its business
-    if (w.retiring) {
+    if (w.told_to_go()) {
         log::info("worker %s (pid %d) exited: %s", name.c_str(), int(pid), how.c_str());
         return;
     }
@@ -315,7 +315,6 @@ void Master::fill_slot(int group, int slot) {
 
 void Master::drain_worker(WorkerProcess& w) {
     pid_t pid = w.pid;
-    w.retiring = true;
     w.state = WorkerState::Draining;
     w.drain_ms = EventLoop::now_ms();
     if (kill(pid, SIGQUIT) == -1) {
@@ -342,7 +341,7 @@ void Master::arm_kill(WorkerProcess& w, int64_t after_ms, std::string why) {
 void Master::kill_worker(WorkerProcess& w, const char* why) {
     log::warn("sending SIGKILL to worker %s (pid %d): %s", slot_name(groups_[size_t(w.group)], w.slot).c_str(),
               int(w.pid), why);
-    w.retiring = true;
+    if (w.state != WorkerState::Draining) w.state = WorkerState::Stopping;
     if (kill(w.pid, SIGKILL) == -1) log::error("kill(%d, SIGKILL) failed: %s", int(w.pid), errno_text(errno).c_str());
 }
 
@@ -353,13 +352,13 @@ WorkerProcess* Master::process(pid_t pid) {
 
 WorkerProcess* Master::slot_owner(int group, int slot) {
     for (auto& [pid, w] : workers_)
-        if (w.group == group && w.slot == slot && !w.retiring) return &w;
+        if (w.group == group && w.slot == slot && !w.told_to_go()) return &w;
     return nullptr;
 }
 
 void Master::notify_not_reloadable(int group) {
     for (auto& [pid, w] : workers_) {
-        if (w.group != group || w.retiring) continue;
+        if (w.group != group || w.told_to_go()) continue;
         char msg = kMsgReload;
         if (::send(w.channel.get(), &msg, 1, MSG_NOSIGNAL) != 1)
             log::warn("cannot notify worker pid %d of the reload: %s", int(pid), errno_text(errno).c_str());
@@ -384,7 +383,6 @@ void Master::request_stop(bool graceful, const char* why) {
             continue;
         }
         w.state = WorkerState::Stopping;
-        w.retiring = true;
         if (kill(pid, SIGTERM) == -1) log::error("kill(%d, SIGTERM) failed: %s", int(pid), errno_text(errno).c_str());
         arm_kill(w, config_.server.stop_timeout_ms, "still running after stop_timeout");
     }

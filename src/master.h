@@ -29,7 +29,10 @@
 
 namespace smooth {
 
-// One state per worker process, the whole story of its life.
+// One state per worker process, the whole story of its life:
+//   Starting -> Ready -> Draining (SIGQUIT: finishing its requests)
+//            \        \-> Stopping (SIGTERM or SIGKILL: going now)
+// Draining and Stopping workers were told to go: they are never respawned.
 enum class WorkerState { Starting, Ready, Draining, Stopping };
 const char* worker_state_name(WorkerState s);
 
@@ -49,9 +52,10 @@ struct WorkerProcess {
     int64_t ready_ms = 0;
     int64_t drain_ms = 0;   // when SIGQUIT was sent
     int drain_timeout_ms = 0; // the one it was forked with: its own deadline
-    bool retiring = false;  // told to exit on purpose: not respawned when reaped
     uint64_t kill_timer = 0;
     std::string failure;    // what the worker said before it gave up starting
+
+    bool told_to_go() const { return state == WorkerState::Draining || state == WorkerState::Stopping; }
 };
 
 struct Group {
@@ -96,7 +100,7 @@ public:
     void drain_worker(WorkerProcess& w);  // SIGQUIT, with a SIGKILL deadline
     void kill_worker(WorkerProcess& w, const char* why);
     WorkerProcess* process(pid_t pid);
-    WorkerProcess* slot_owner(int group, int slot);  // the serving (not retiring) process of a slot
+    WorkerProcess* slot_owner(int group, int slot);  // the process serving a slot (not told to go)
     void notify_not_reloadable(int group);
     uint64_t next_generation() { return ++generation_; }
     bool stopping() const { return stopping_; }
