@@ -68,57 +68,76 @@ void Reload::begin(std::vector<Progress> progress, const std::string& source) {
 
 // Steps 2 and 3 of the reload: read the config again, store the new module
 // versions, tell the groups that are not reloadable, and make the plan. Nothing
-// running is touched until all of it has succeeded.
+// running is touched until the config has parsed and every module is stored.
 bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
-    Config fresh = master_.config();
+    Config fresh = master_.config();  // the embedded default: nothing to read again
     if (!master_.config_path().empty()) {
         std::optional<Config> parsed = load_config_file(master_.config_path(), error);
         if (!parsed) return false;
         fresh = std::move(*parsed);
     }
-    const Config& running = master_.config();
-    std::vector<Group>& groups = master_.groups();
+    std::vector<const GroupConfig*> next;
+    note_restart_only_changes(fresh, notes);
+    if (!store_new_versions(fresh, next, error)) return false;
+    apply_and_plan(fresh, next, notes);
+    return true;
+}
 
+// What a reload cannot change, said out loud rather than ignored.
+void Reload::note_restart_only_changes(const Config& fresh, std::vector<std::string>& notes) const {
+    const Config& running = master_.config();
     for (const GroupConfig& g : fresh.groups)
         if (!running.find_group(g.name)) notes.push_back("group " + g.name + " is new: it needs a restart to start");
-    for (const Group& g : groups)
-        if (!fresh.find_group(g.config.name)) notes.push_back("group " + g.config.name + " was removed: it needs a restart to stop");
-    if (fresh.server.run_dir != running.server.run_dir || fresh.server.pid_file != running.server.pid_file ||
-        fresh.server.log_file != running.server.log_file || fresh.server.user != running.server.user ||
-        fresh.server.group != running.server.group)
+    for (const Group& g : master_.groups()) {
+        const GroupConfig* f = fresh.find_group(g.config.name);
+        if (!f) {
+            notes.push_back("group " + g.config.name + " was removed: it needs a restart to stop");
+        } else if (!g.config.reloadable) {
+            if (!(*f == g.config)) notes.push_back("group " + f->name + " is not reloadable: its changes need a restart");
+        } else {
+            if (!(f->listen == g.config.listen))
+                notes.push_back("group " + f->name + ": listen changed (" + g.config.listen.text() + " -> " +
+                                f->listen.text() + "): that needs a restart; the rest of the group reloads");
+            if (f->preload != g.config.preload) notes.push_back("group " + f->name + ": preload changed: that needs a restart");
+            if (g.config.preload && f->module != g.config.module)
+                notes.push_back("group " + f->name + ": module changed, but it is preloaded by the master: that needs a restart");
+        }
+    }
+    const ServerConfig &a = fresh.server, &b = running.server;
+    if (a.run_dir != b.run_dir || a.pid_file != b.pid_file || a.log_file != b.log_file || a.user != b.user ||
+        a.group != b.group)
         notes.push_back("[server] paths or user changed: that needs a restart");
+}
 
-    // New versions first: a module that cannot be read refuses the whole reload.
+// Copies each reloadable group's module into run_dir under its content's name
+// (module_versions.h). `next[i]` is group i's new config, or null if it stays.
+bool Reload::store_new_versions(const Config& fresh, std::vector<const GroupConfig*>& next, std::string& error) {
+    std::vector<Group>& groups = master_.groups();
     new_modules_.assign(groups.size(), "");
-    std::vector<const GroupConfig*> next(groups.size(), nullptr);
+    next.assign(groups.size(), nullptr);
     for (size_t i = 0; i < groups.size(); i++) {
         const GroupConfig* g = fresh.find_group(groups[i].config.name);
-        if (!g) continue;
-        if (!groups[i].config.reloadable) {
-            if (!(*g == groups[i].config)) notes.push_back("group " + g->name + " is not reloadable: its changes need a restart");
-            continue;
-        }
-        if (!(g->listen == groups[i].config.listen)) {
-            notes.push_back("group " + g->name + ": listen changed (" + groups[i].config.listen.text() + " -> " +
-                            g->listen.text() + "): that needs a restart; the rest of the group reloads");
-        }
-        if (g->preload != groups[i].config.preload) notes.push_back("group " + g->name + ": preload changed: that needs a restart");
-        if (groups[i].config.preload && g->module != groups[i].config.module)
-            notes.push_back("group " + g->name + ": module changed, but it is preloaded by the master: that needs a restart");
+        if (!g || !groups[i].config.reloadable) continue;
         // A preloaded group's workers run what the master loaded before fork,
         // whatever we do here: that is the seed's limitation.
-        new_modules_[i] = groups[i].config.preload ? groups[i].good_module
-                                                   : store_module_version(g->module, running.server.run_dir, error);
+        new_modules_[i] = groups[i].config.preload
+                              ? groups[i].good_module
+                              : store_module_version(g->module, master_.config().server.run_dir, error);
         if (new_modules_[i].empty()) {
             error = "group " + g->name + ": " + error;
             return false;
         }
         next[i] = g;
     }
+    return true;
+}
 
-    // Apply: timeouts and order from [server]; count, module and limits for
-    // reloadable groups (their listener and preload stay as they are).
-    Config applied = running;
+// Applies what a reload can change (timeouts and order from [server]; count,
+// module and limits of reloadable groups) and writes the plan: the seed's
+// list of workers to replace, one (group, slot) at a time.
+void Reload::apply_and_plan(const Config& fresh, const std::vector<const GroupConfig*>& next,
+                            std::vector<std::string>& notes) {
+    Config applied = master_.config();
     applied.server.stop_timeout_ms = fresh.server.stop_timeout_ms;
     applied.server.drain_timeout_ms = fresh.server.drain_timeout_ms;
     applied.server.start_timeout_ms = fresh.server.start_timeout_ms;
@@ -127,6 +146,7 @@ bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
     start_first_ = master_.config().server.reload_order == ReloadOrder::StartFirst;
     generation_ = master_.next_generation();
 
+    std::vector<Group>& groups = master_.groups();
     old_configs_.clear();
     plan_.clear();
     total_ = 0;
@@ -151,7 +171,6 @@ bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
             if (slot < updated.count) total_++;
         }
     }
-    return true;
 }
 
 // ---- The loop: one worker at a time ----

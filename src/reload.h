@@ -72,6 +72,10 @@ private:
 
     void begin(std::vector<Progress> progress, const std::string& source);
     bool prepare(std::vector<std::string>& notes, std::string& error);
+    void note_restart_only_changes(const Config& fresh, std::vector<std::string>& notes) const;
+    bool store_new_versions(const Config& fresh, std::vector<const GroupConfig*>& next, std::string& error);
+    void apply_and_plan(const Config& fresh, const std::vector<const GroupConfig*>& next,
+                        std::vector<std::string>& notes);
     void advance();
     void start_new();
     void step_done();
