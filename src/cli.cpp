@@ -122,24 +122,23 @@ int cmd_start(const Invocation& inv, bool daemon) {
     }
     if (child == 0) {
         ::close(report[0]);
-        if (setsid() == -1) _exit(1);
+        auto give_up = [&](const std::string& why) {
+            std::string msg = "error: " + why + "\n";
+            if (::write(report[1], msg.data(), msg.size()) == -1) {
+            }  // the waiting CLI is gone: nobody left to tell
+            _exit(1);
+        };
+        if (setsid() == -1) give_up("setsid() failed: " + errno_text(errno));
         pid_t grandchild = fork();
-        if (grandchild != 0) _exit(grandchild == -1 ? 1 : 0);
+        if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
+        if (grandchild != 0) _exit(0);
         int log_fd = ::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (log_fd == -1 || null_fd == -1) {
-            std::string msg = "error: cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno) + "\n";
-            if (::write(report[1], msg.data(), msg.size()) == -1) {
-            }  // nobody left to tell
-            _exit(1);
-        }
+        if (log_fd == -1 || null_fd == -1)
+            give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
-        if (dup2(null_fd, 0) == -1 || dup2(log_fd, 1) == -1 || dup2(log_fd, 2) == -1) {
-            std::string msg = "error: dup2() failed: " + errno_text(errno) + "\n";
-            if (::write(report[1], msg.data(), msg.size()) == -1) {
-            }  // nobody left to tell
-            _exit(1);
-        }
+        if (dup2(null_fd, 0) == -1 || dup2(log_fd, 1) == -1 || dup2(log_fd, 2) == -1)
+            give_up("dup2() failed: " + errno_text(errno));
         ::close(log_fd);
         ::close(null_fd);
         umask(022);

@@ -74,6 +74,12 @@ Connection::~Connection() {
     if (record_) record_->id = 0;
 }
 
+// How long an idle keep-alive connection waits for its next request: the
+// keep-alive timeout, or only the short grace once the worker drains.
+int64_t Connection::idle_deadline() const {
+    return EventLoop::now_ms() + (worker_.draining() ? worker_.idle_grace_ms() : worker_.group().keepalive_timeout_ms);
+}
+
 void Connection::set_state(State s) {
     if (tracing())
         log::info("connection %s (fd %d): %s -> %s", peer_text(peer_).c_str(), fd(), state_name(state_), state_name(s));
@@ -158,7 +164,7 @@ void Connection::process_http() {
     while ((state_ == State::Idle || state_ == State::Reading) && !close_after_flush_) {
         if (in_.empty()) {
             set_state(State::Idle);
-            deadline_ms_ = EventLoop::now_ms() + (worker_.draining() ? worker_.idle_grace_ms() : g.keepalive_timeout_ms);
+            deadline_ms_ = idle_deadline();
             in_.shrink_if_idle();
             return;
         }
@@ -340,7 +346,7 @@ void Connection::flush() {
         last_progress_ms_ = EventLoop::now_ms();
     }
     if (out_.empty() && state_ == State::Idle && !close_after_flush_)
-        deadline_ms_ = EventLoop::now_ms() + (worker_.draining() ? worker_.idle_grace_ms() : worker_.group().keepalive_timeout_ms);
+        deadline_ms_ = idle_deadline();
     if (out_.empty() && state_ == State::Lingering) linger();  // now the FIN can follow
     if (state_ != State::Closed) update_interest();
 }

@@ -61,6 +61,7 @@ public:
 
 private:
     void set_state(State s);
+    int64_t idle_deadline() const;
     void on_event(uint32_t events);
     void on_readable();
     void process_input();

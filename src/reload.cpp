@@ -210,7 +210,6 @@ void Reload::start_new() {
         return;
     }
     new_pid_ = pid;
-    forked_at_ = EventLoop::now_ms();
     phase_ = Phase::StartingNew;
     int timeout = master_.config().server.start_timeout_ms;
     start_timer_ = master_.loop().add_timer(timeout, [this, timeout] {
@@ -224,7 +223,7 @@ void Reload::on_ready(const WorkerProcess& w) {
     if (phase_ != Phase::StartingNew || w.pid != new_pid_) return;
     master_.loop().cancel_timer(start_timer_);
     start_timer_ = 0;
-    ready_ms_ = EventLoop::now_ms() - forked_at_;
+    ready_ms_ = w.ready_ms - w.forked_ms;
     WorkerProcess* old = old_pid_ ? master_.process(old_pid_) : nullptr;
     if (start_first_ && old) {
         master_.drain_worker(*old);  // the new one serves: now the old one may go

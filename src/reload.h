@@ -104,7 +104,6 @@ private:
     pid_t new_pid_ = 0;
     int64_t drain_ms_ = 0;   // how long the old worker took to drain
     int64_t ready_ms_ = 0;   // fork to READY of the new one
-    int64_t forked_at_ = 0;
     uint64_t start_timer_ = 0;
     std::string last_result_;
 };
