@@ -24,7 +24,9 @@ endif
 
 # Everything in src/ except main.cpp goes into one static library that the
 # server and the unit tests both link, so a test exercises the real code.
-LIB_SRC   := $(filter-out src/main.cpp,$(wildcard src/*.cpp))
+# src/ is split by process (cli, master, worker) over what both sides use
+# (core, protocol, config); tests/test_layers.py checks who may include whom.
+LIB_SRC   := $(filter-out src/cli/main.cpp,$(wildcard src/*/*.cpp))
 LIB_OBJ   := $(LIB_SRC:src/%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libsmooth.a
 
@@ -46,7 +48,7 @@ LOADGEN   := tools/loadgen
 .PHONY: all modules run test unit integration asan clean
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
-$(SERVER): $(BUILD)/obj/main.o $(BUILTIN_OBJ) $(LIB)
+$(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)

@@ -2,7 +2,7 @@
 // consumes, the two ways reserve() makes room (compacting, growing), reads and
 // writes through a real non-blocking pipe, shrinking when idle, and a long
 // random run checked against a std::string doing the same.
-#include "buffer.h"
+#include "core/buffer.h"
 
 #include "check.h"
 

@@ -1,6 +1,6 @@
 // test_config: the server.conf reader. Tables of whole files (good and bad),
 // of listen addresses, durations and sizes, and a few real files on disk.
-#include "config.h"
+#include "config/config.h"
 
 #include "check.h"
 

@@ -3,7 +3,7 @@
 // middle of a batch), then timers (order, repeating, cancelling, stopping).
 // Every run() has a watchdog timer, so a broken loop fails a check instead of
 // hanging the test.
-#include "event_loop.h"
+#include "core/event_loop.h"
 
 #include "check.h"
 

@@ -1,7 +1,7 @@
 // Unit tests for framing: lines and length-prefixed frames, each good input
 // also fed cut at every byte, plus the limits and the malformed lengths.
 #include "check.h"
-#include "framing.h"
+#include "protocol/framing.h"
 
 #include <string>
 #include <vector>

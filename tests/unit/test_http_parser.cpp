@@ -2,7 +2,7 @@
 // every byte (a prefix must be "need more", never an error), and tables of bad
 // requests with the status each must be answered with.
 #include "check.h"
-#include "http_parser.h"
+#include "protocol/http_parser.h"
 
 #include <cstdlib>
 #include <new>

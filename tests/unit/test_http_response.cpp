@@ -1,7 +1,7 @@
 // test_http_response: the response head. A table of heads compared byte for
 // byte (the Date value, which changes every second, replaced by "<date>"),
 // the Date format itself, and the longest head fitting kMaxResponseHead.
-#include "http_response.h"
+#include "protocol/http_response.h"
 
 #include "check.h"
 

@@ -3,7 +3,7 @@
 // handler must never block and never change errno; a forked child must get its
 // default actions back. alarm() is the watchdog: a handler that blocked would
 // hang, and SIGALRM's default action ends the test with a failure instead.
-#include "self_pipe.h"
+#include "core/self_pipe.h"
 
 #include "check.h"
 

@@ -1,0 +1,298 @@
+#include "cli/cli.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "config/config.h"
+#include "cli/control_client.h"
+#include "master/control.h"
+#include "core/log.h"
+#include "master/master.h"
+#include "worker/module_loader.h"
+#include "master/pidfile.h"
+
+namespace smooth {
+
+namespace {
+
+const char kUsage[] =
+    "usage: ./server [-c FILE] COMMAND\n"
+    "\n"
+    "  start [-d]          start in the foreground (Ctrl-C stops), or as a daemon with -d\n"
+    "  stop [-g]           stop now (workers get SIGTERM), or gracefully with -g (workers drain)\n"
+    "  restart [-d]        stop, then start\n"
+    "  reload [--no-wait]  replace the workers one at a time with the new code; waits and reports\n"
+    "  status [--json]     the master, the reload, and every worker with its counters\n"
+    "  connections         every open client connection\n"
+    "  check               check the config and load every module in a throw-away process\n"
+    "\n"
+    "Without -c: ./server.conf if it exists, else the embedded default\n"
+    "(http://127.0.0.1:8080, one worker per core, the demo hello module).\n";
+
+struct Invocation {
+    std::string config_path;  // "" for the embedded default
+    Config config;
+    std::string socket_path() const { return control_socket_path(config.server.run_dir); }
+};
+
+std::string binary_dir() {
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return ".";
+    std::string p(path, size_t(n));
+    return p.substr(0, p.find_last_of('/'));
+}
+
+bool load_config(const std::string& given, Invocation& inv) {
+    std::string path = given;
+    if (path.empty() && access("server.conf", F_OK) == 0) path = "server.conf";
+    if (path.empty()) {
+        inv.config = default_config(binary_dir());
+        return true;
+    }
+    std::string error;
+    std::optional<Config> c = load_config_file(path, error);
+    if (!c) {
+        std::fprintf(stderr, "%s\n", error.c_str());
+        return false;
+    }
+    char abs[4096];
+    inv.config_path = realpath(path.c_str(), abs) ? abs : path;
+    inv.config = std::move(*c);
+    return true;
+}
+
+// The pid of the running master, proved; 0 (with the reason printed) if none.
+pid_t running_master(const Invocation& inv, bool quiet = false) {
+    MasterCheck check = check_master(inv.config.server.pid_file);
+    if (check.running) return check.pid;
+    if (!quiet) std::fprintf(stderr, "not running: %s\n", check.why_not.c_str());
+    return 0;
+}
+
+// Waits until the master process is gone (it releases its listeners first).
+bool wait_gone(pid_t pid, int timeout_ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < until) {
+        if (process_gone(pid)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+int cmd_start(const Invocation& inv, bool daemon) {
+    MasterCheck check = check_master(inv.config.server.pid_file);
+    if (check.running) {
+        std::fprintf(stderr, "already running: master pid %d (%s)\n", int(check.pid), inv.config.server.pid_file.c_str());
+        return 1;
+    }
+    if (check.pid > 0) std::fprintf(stderr, "note: %s; it is not signalled, and will be replaced\n", check.why_not.c_str());
+    const std::string& run_dir = inv.config.server.run_dir;
+    if (mkdir(run_dir.c_str(), 0755) == -1 && errno != EEXIST) {
+        std::fprintf(stderr, "mkdir(%s) failed: %s\n", run_dir.c_str(), errno_text(errno).c_str());
+        return 1;
+    }
+    if (!daemon) {
+        Master master(inv.config, inv.config_path);
+        return master.run({});
+    }
+
+    // Daemon: fork, setsid, fork again (so the master can never reacquire a
+    // terminal). The master reports "started" or why not through a pipe, and
+    // this process prints it and exits with the matching status.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) == -1) {
+        std::fprintf(stderr, "pipe2() failed: %s\n", errno_text(errno).c_str());
+        return 1;
+    }
+    pid_t child = fork();
+    if (child == -1) {
+        std::fprintf(stderr, "fork() failed: %s\n", errno_text(errno).c_str());
+        return 1;
+    }
+    if (child == 0) {
+        ::close(report[0]);
+        auto give_up = [&](const std::string& why) {
+            std::string msg = "error: " + why + "\n";
+            if (::write(report[1], msg.data(), msg.size()) == -1) {
+            }  // the waiting CLI is gone: nobody left to tell
+            _exit(1);
+        };
+        if (setsid() == -1) give_up("setsid() failed: " + errno_text(errno));
+        pid_t grandchild = fork();
+        if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
+        if (grandchild != 0) _exit(0);
+        int log_fd = ::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (log_fd == -1 || null_fd == -1)
+            give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
+        // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
+        if (dup2(null_fd, 0) == -1 || dup2(log_fd, 1) == -1 || dup2(log_fd, 2) == -1)
+            give_up("dup2() failed: " + errno_text(errno));
+        ::close(log_fd);
+        ::close(null_fd);
+        umask(022);
+        if (chdir("/") == -1) _exit(1);  // every path in the config is absolute
+        Master master(inv.config, inv.config_path);
+        _exit(master.run({true, report[1]}));
+    }
+    ::close(report[1]);
+    if (waitpid(child, nullptr, 0) == -1)  // the intermediate child exits at once
+        std::fprintf(stderr, "waitpid() failed: %s\n", errno_text(errno).c_str());
+    std::string text;
+    char chunk[4096];
+    for (ssize_t n; (n = ::read(report[0], chunk, sizeof chunk)) != 0;) {
+        if (n == -1 && errno == EINTR) continue;
+        if (n == -1) break;
+        text.append(chunk, size_t(n));
+    }
+    ::close(report[0]);
+    if (text.empty()) text = "error: the daemon exited before it said anything; see " + inv.config.server.log_file + "\n";
+    std::fputs(text.c_str(), text.rfind("smooth started", 0) == 0 ? stdout : stderr);
+    return text.rfind("smooth started", 0) == 0 ? 0 : 1;
+}
+
+int cmd_stop(const Invocation& inv, bool graceful) {
+    pid_t pid = running_master(inv);
+    if (!pid) return 1;
+    auto t0 = std::chrono::steady_clock::now();
+    std::string err = control_call(inv.socket_path(), graceful ? "stop -g" : "stop",
+                                   [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!err.empty()) {
+        // The pid is proved ours, so a signal is safe when the socket is not there.
+        std::fprintf(stderr, "%s; sending %s to pid %d instead\n", err.c_str(), graceful ? "SIGQUIT" : "SIGTERM", int(pid));
+        if (kill(pid, graceful ? SIGQUIT : SIGTERM) == -1) {
+            std::fprintf(stderr, "kill(%d) failed: %s\n", int(pid), errno_text(errno).c_str());
+            return 1;
+        }
+    }
+    const ServerConfig& s = inv.config.server;
+    int limit = (graceful ? s.drain_timeout_ms : s.stop_timeout_ms) + 5000;
+    if (!wait_gone(pid, limit)) {
+        std::fprintf(stderr, "master pid %d still running after %d ms\n", int(pid), limit);
+        return 1;
+    }
+    long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("stopped: master pid %d in %lld ms\n", int(pid), ms);
+    return 0;
+}
+
+int cmd_reload(const Invocation& inv, bool wait) {
+    pid_t pid = running_master(inv);
+    if (!pid) return 1;
+    std::string last;
+    std::string err = control_call(inv.socket_path(), wait ? "reload" : "reload --no-wait", [&](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+        last = line;
+    });
+    if (!err.empty()) {
+        std::fprintf(stderr, "%s\n", err.c_str());
+        return 1;
+    }
+    return last.rfind(wait ? "reload complete" : "reload requested", 0) == 0 ? 0 : 1;
+}
+
+int cmd_query(const Invocation& inv, const std::string& command) {
+    if (!running_master(inv)) return 1;
+    std::string err = control_call(inv.socket_path(), command, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!err.empty()) {
+        std::fprintf(stderr, "%s\n", err.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+// Loads each module in a child, so a module that crashes while loading (a
+// static constructor gone wrong) takes the child down, not the checker.
+int cmd_check(const Invocation& inv) {
+    std::printf("config %s: ok, %zu groups\n", inv.config_path.empty() ? inv.config.source.c_str() : inv.config_path.c_str(),
+                inv.config.groups.size());
+    int failures = 0;
+    for (const GroupConfig& g : inv.config.groups) {
+        std::fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            std::string error;
+            LoadedModule m = load_module(g.module, error);
+            if (!m.api) {
+                std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), error.c_str());
+                std::fflush(stdout);
+                _exit(1);
+            }
+            std::printf("group %s: %s, module %s: ok (%s version %s)\n", g.name.c_str(), g.listen.text().c_str(),
+                        g.module.c_str(), m.api->name ? m.api->name : "?", m.api->version ? m.api->version : "?");
+            std::fflush(stdout);
+            _exit(0);
+        }
+        int status = 0;
+        if (pid == -1 || waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            if (pid != -1 && WIFSIGNALED(status))
+                std::printf("group %s: module %s: FAILED: the loader died of signal %d\n", g.name.c_str(), g.module.c_str(),
+                            WTERMSIG(status));
+            failures++;
+        }
+    }
+    return failures ? 1 : 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+    log::set_role("cli");
+    std::string config_path;
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "-c" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (a == "-h" || a == "--help" || a == "help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else {
+            args.push_back(a);
+        }
+    }
+    if (args.empty()) {
+        std::fputs(kUsage, stderr);
+        return 2;
+    }
+    std::string command = args[0];
+    auto has = [&](const char* flag) { return std::find(args.begin() + 1, args.end(), flag) != args.end(); };
+    for (size_t i = 1; i < args.size(); i++) {
+        static const char* known[] = {"-d", "-g", "--json", "--no-wait"};
+        if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return args[i] == k; }) == std::end(known)) {
+            std::fprintf(stderr, "unknown option \"%s\"\n\n%s", args[i].c_str(), kUsage);
+            return 2;
+        }
+    }
+
+    Invocation inv;
+    if (!load_config(config_path, inv)) return 1;
+
+    if (command == "start") return cmd_start(inv, has("-d"));
+    if (command == "stop") return cmd_stop(inv, has("-g"));
+    if (command == "restart") {
+        if (running_master(inv, true) && cmd_stop(inv, false) != 0) return 1;
+        return cmd_start(inv, has("-d"));
+    }
+    if (command == "reload") return cmd_reload(inv, !has("--no-wait"));
+    if (command == "status") return cmd_query(inv, has("--json") ? "status --json" : "status");
+    if (command == "connections") return cmd_query(inv, "connections");
+    if (command == "check") return cmd_check(inv);
+    std::fprintf(stderr, "unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
+    return 2;
+}
+
+}  // namespace smooth

@@ -1,0 +1,478 @@
+// config.cpp: the server.conf reader (see config.h for the keys).
+//
+// One pass over the lines. A Reader knows the current section and the keys it
+// has seen there; a group is checked as a whole when its section ends, so
+// errors come out in line order. Every error names the file, the line, the
+// section and the key:
+//   server.conf:7: [group web] count: expected a whole number from 1 to 256 (or auto), got "many"
+#include "config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <unistd.h>
+
+namespace smooth {
+
+const char* protocol_name(Protocol p) {
+    switch (p) {
+        case Protocol::Http: return "http";
+        case Protocol::Text: return "text";
+        case Protocol::Frame: return "frame";
+        case Protocol::Tcp: return "tcp";
+    }
+    return "?";
+}
+
+std::string ListenAddress::text() const {
+    return std::string(protocol_name(protocol)) + "://" + host + ":" + std::to_string(port);
+}
+
+const GroupConfig* Config::find_group(std::string_view name) const {
+    for (const GroupConfig& g : groups)
+        if (g.name == name) return &g;
+    return nullptr;
+}
+
+// ---- values: pure functions from the text after '=' to a typed value ----
+
+namespace {
+
+constexpr int kDayMs = 24 * 60 * 60 * 1000;
+constexpr size_t kGiB = size_t(1) << 30;
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_char(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+bool all_digits(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_digit); }
+bool is_name(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_name_char); }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Digits only: no sign, no spaces, no "0x"; nullopt on overflow too.
+std::optional<uint64_t> parse_whole(std::string_view s) {
+    uint64_t v = 0;
+    if (!all_digits(s)) return std::nullopt;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+std::optional<int> parse_int_in(std::string_view s, int lo, int hi) {
+    std::optional<uint64_t> v = parse_whole(s);
+    if (!v || *v < uint64_t(lo) || *v > uint64_t(hi)) return std::nullopt;
+    return int(*v);
+}
+
+std::optional<int> parse_count(std::string_view s, int cores) {
+    if (s == "auto") return std::clamp(cores, 1, 256);
+    return parse_int_in(s, 1, 256);
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+    if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+    if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+    return std::nullopt;
+}
+
+std::optional<ReloadOrder> parse_reload_order(std::string_view s) {
+    if (s == "stop_first") return ReloadOrder::StopFirst;
+    if (s == "start_first") return ReloadOrder::StartFirst;
+    return std::nullopt;
+}
+
+std::optional<std::string> non_empty(std::string_view s) {
+    if (s.empty()) return std::nullopt;
+    return std::string(s);
+}
+
+// "127.0.0.1": four decimal parts 0..255. Leading zeros are refused because
+// some resolvers read "010" as octal.
+bool is_ipv4(std::string_view s) {
+    int parts = 0;
+    for (;;) {
+        size_t dot = s.find('.');
+        std::string_view part = s.substr(0, dot);
+        std::optional<uint64_t> v = parse_whole(part);
+        if (!v || *v > 255 || part.size() > 3 || (part.size() > 1 && part[0] == '0')) return false;
+        ++parts;
+        if (dot == std::string_view::npos) break;
+        s.remove_prefix(dot + 1);
+    }
+    return parts == 4;
+}
+
+// "http://127.0.0.1:8080". ws:// is caught by the caller, which says why.
+std::optional<ListenAddress> parse_listen(std::string_view s) {
+    size_t sep = s.find("://");
+    if (sep == std::string_view::npos) return std::nullopt;
+    std::string_view scheme = s.substr(0, sep);
+    std::string_view rest = s.substr(sep + 3);
+    ListenAddress a;
+    if (scheme == "http") a.protocol = Protocol::Http;
+    else if (scheme == "text") a.protocol = Protocol::Text;
+    else if (scheme == "frame") a.protocol = Protocol::Frame;
+    else if (scheme == "tcp") a.protocol = Protocol::Tcp;
+    else return std::nullopt;
+
+    size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = rest.substr(0, colon);
+    std::optional<uint64_t> port = parse_whole(rest.substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return std::nullopt;
+    if (host == "localhost") a.host = "127.0.0.1";
+    else if (is_ipv4(host)) a.host = std::string(host);
+    else return std::nullopt;
+    a.port = uint16_t(*port);
+    return a;
+}
+
+// Two listeners collide on the same port when their hosts are equal, or when
+// either is 0.0.0.0, which takes the port on every address.
+bool same_socket(const ListenAddress& a, const ListenAddress& b) {
+    return a.port == b.port && (a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0");
+}
+
+// Joins a relative path to `base` and tidies it ("a/./b/../c" -> "a/c"). The
+// file need not exist: whoever opens it reports that.
+std::string resolve_path(const std::string& base, std::string_view p) {
+    std::filesystem::path path(p);
+    if (path.is_relative()) path = std::filesystem::path(base) / path;
+    std::string s = path.lexically_normal().string();
+    if (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+}
+
+// Cuts a trailing " # comment". The '#' must follow whitespace, so "a#b"
+// stays whole, and a '#' inside double quotes is part of the value.
+std::string_view strip_comment(std::string_view s) {
+    bool quoted = false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '"') quoted = !quoted;
+        else if (s[i] == '#' && !quoted && i > 0 && is_space(s[i - 1])) return s.substr(0, i);
+    }
+    return s;
+}
+
+const char* const kDurationExpected =
+    "a duration above 0 and up to 1 day, like 500ms, 5s, 2m or 1.5 (seconds)";
+
+}  // namespace
+
+std::optional<int> parse_duration_ms(std::string_view s) {
+    static constexpr std::pair<std::string_view, int64_t> kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}};
+    int64_t unit = 1000;  // a bare number is seconds
+    for (auto [suffix, ms] : kUnits) {
+        if (s.ends_with(suffix)) {
+            unit = ms;
+            s.remove_suffix(suffix.size());
+            break;
+        }
+    }
+
+    size_t dot = s.find('.');
+    std::optional<uint64_t> whole = parse_whole(s.substr(0, dot));
+    std::string_view frac = dot == std::string_view::npos ? "" : s.substr(dot + 1);
+    if (!whole || (dot != std::string_view::npos && !all_digits(frac))) return std::nullopt;
+    if (*whole > uint64_t(kDayMs)) return std::nullopt;  // also keeps the sums below small
+
+    // Nine fraction digits are more than a millisecond can show; the rest are dropped.
+    frac = frac.substr(0, 9);
+    int64_t scale = 1;
+    for (size_t i = 0; i < frac.size(); ++i) scale *= 10;
+    int64_t ms = int64_t(*whole) * unit + (frac.empty() ? 0 : int64_t(*parse_whole(frac)) * unit / scale);
+    if (ms <= 0 || ms > kDayMs) return std::nullopt;
+    return int(ms);
+}
+
+std::optional<size_t> parse_size(std::string_view s) {
+    uint64_t unit = 1;
+    switch (s.empty() ? '\0' : s.back()) {
+        case 'k': case 'K': unit = uint64_t(1) << 10; break;
+        case 'm': case 'M': unit = uint64_t(1) << 20; break;
+        case 'g': case 'G': unit = uint64_t(1) << 30; break;
+        default: break;
+    }
+    if (unit != 1) s.remove_suffix(1);
+    std::optional<uint64_t> v = parse_whole(s);
+    if (!v || *v == 0 || *v > SIZE_MAX / unit) return std::nullopt;
+    return size_t(*v * unit);
+}
+
+// ---- the reader: lines, sections, keys ----
+
+namespace {
+
+class Reader {
+public:
+    Reader(const ConfigContext& ctx, std::string& error) : ctx_(ctx), error_(error) {}
+
+    std::optional<Config> read(std::string_view text) {
+        config_.source = ctx_.source_name;
+        while (!text.empty()) {
+            size_t nl = text.find('\n');
+            std::string_view line = text.substr(0, nl);
+            text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+            ++line_;
+            if (!read_line(line)) return std::nullopt;
+        }
+        key_ = {};
+        if (!close_section()) return std::nullopt;
+        if (config_.groups.empty()) {
+            fail("no [group NAME] section: there is nothing to run");
+            return std::nullopt;
+        }
+        ServerConfig& s = config_.server;
+        if (s.run_dir.empty()) s.run_dir = resolve_path(ctx_.base_dir, "run");
+        if (s.pid_file.empty()) s.pid_file = resolve_path(s.run_dir, "smooth.pid");
+        if (s.log_file.empty()) s.log_file = resolve_path(s.run_dir, "smooth.log");
+        return std::move(config_);
+    }
+
+private:
+    enum class Section { None, Server, Group };
+
+    bool read_line(std::string_view raw) {
+        key_ = {};
+        std::string_view line = trim(raw);
+        if (line.empty() || line[0] == '#' || line[0] == ';') return true;
+        line = trim(strip_comment(line));
+        if (line[0] == '[') return open_section(line);
+
+        size_t eq = line.find('=');
+        if (eq == std::string_view::npos || trim(line.substr(0, eq)).empty())
+            return fail("expected key = value or a [section] header, got " + quote(line));
+        key_ = trim(line.substr(0, eq));
+        value_ = trim(line.substr(eq + 1));
+        if (section_ == Section::None)
+            return fail("this key is outside any section; put it under [server] or [group NAME]");
+        if (value_.starts_with('"')) {
+            if (value_.size() < 2 || !value_.ends_with('"'))
+                return fail("the value has no closing quote: " + std::string(value_));
+            value_ = value_.substr(1, value_.size() - 2);
+        }
+        auto [first, fresh] = seen_.emplace(std::string(key_), line_);
+        if (!fresh) return fail("set twice in this section (first on line " + std::to_string(first->second) + ")");
+        return section_ == Section::Server ? set_server_key() : set_group_key();
+    }
+
+    bool open_section(std::string_view header) {
+        if (!close_section()) return false;
+        if (!header.ends_with(']'))
+            return fail("expected a section header like [server] or [group NAME], got " + quote(header));
+        std::string_view inner = trim(header.substr(1, header.size() - 2));
+        if (inner == "server") {
+            if (server_line_ != 0)
+                return fail("[server] appears twice (first on line " + std::to_string(server_line_) + ")");
+            server_line_ = line_;
+            section_ = Section::Server;
+            return true;
+        }
+        if (inner.starts_with("group") && (inner.size() == 5 || is_space(inner[5]))) {
+            std::string_view name = trim(inner.substr(5));
+            if (!is_name(name))
+                return fail("expected [group NAME] with NAME made of letters, digits, '_' or '-', got " +
+                            std::string(header));
+            if (const GroupConfig* other = config_.find_group(name))
+                return fail("[group " + std::string(name) + "] appears twice (first on line " +
+                            std::to_string(other->line) + ")");
+            GroupConfig g;
+            g.name = std::string(name);
+            g.line = line_;
+            config_.groups.push_back(std::move(g));
+            section_ = Section::Group;
+            return true;
+        }
+        return fail("unknown section " + std::string(header) + "; expected [server] or [group NAME]");
+    }
+
+    // A group is complete only when its section ends: listen and module may
+    // come in any order, and a clash with an earlier group shows only then.
+    bool close_section() {
+        if (section_ == Section::Group && !check_group()) return false;
+        section_ = Section::None;
+        seen_.clear();
+        return true;
+    }
+
+    bool check_group() {
+        const GroupConfig& g = config_.groups.back();
+        auto listen = seen_.find("listen");
+        if (listen == seen_.end())
+            return fail_at(g.line, "listen", "missing; every group needs one, e.g. listen = http://127.0.0.1:8080");
+        if (seen_.find("module") == seen_.end())
+            return fail_at(g.line, "module", "missing; every group needs one, e.g. module = modules/hello.so");
+        if (g.preload && g.is_builtin())
+            return fail_at(seen_.find("preload")->second, "preload",
+                           "a builtin module is part of the binary, there is nothing to preload; "
+                           "preload = true is for .so modules");
+        for (size_t i = 0; i + 1 < config_.groups.size(); ++i) {
+            const GroupConfig& other = config_.groups[i];
+            if (!same_socket(g.listen, other.listen)) continue;
+            std::string theirs = other.listen.host + ":" + std::to_string(other.listen.port);
+            std::string mine = g.listen.host + ":" + std::to_string(g.listen.port);
+            return fail_at(listen->second, "listen",
+                           mine + " is already used by [group " + other.name + "] (line " +
+                               std::to_string(listen_lines_[i]) + (mine == theirs ? "" : ": " + theirs) + ")");
+        }
+        listen_lines_.push_back(listen->second);
+        return true;
+    }
+
+    bool set_server_key() {
+        ServerConfig& s = config_.server;
+        const std::string_view k = key_, v = value_;
+        if (k == "run_dir") return assign(s.run_dir, path(v), "a directory path");
+        if (k == "pid_file") return assign(s.pid_file, path(v), "a file path");
+        if (k == "log_file") return assign(s.log_file, path(v), "a file path");
+        if (k == "user") return assign(s.user, non_empty(v), "a user name");
+        if (k == "group") return assign(s.group, non_empty(v), "a group name");
+        if (k == "stop_timeout") return assign(s.stop_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "drain_timeout") return assign(s.drain_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "start_timeout") return assign(s.start_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "reload_order") return assign(s.reload_order, parse_reload_order(v), "stop_first or start_first");
+        return fail("unknown key; [server] takes pid_file, log_file, run_dir, user, group, "
+                    "stop_timeout, drain_timeout, start_timeout, reload_order");
+    }
+
+    bool set_group_key() {
+        GroupConfig& g = config_.groups.back();
+        const std::string_view k = key_, v = value_;
+        if (k == "listen") {
+            if (v.starts_with("ws://"))
+                return fail("ws:// is not supported yet; use http://, text://, frame:// or tcp://, got " + quote(v));
+            return assign(g.listen, parse_listen(v),
+                          "SCHEME://HOST:PORT with SCHEME one of http, text, frame, tcp, "
+                          "HOST a numeric IPv4 address or localhost, PORT from 1 to 65535");
+        }
+        if (k == "count") return assign(g.count, parse_count(v, ctx_.cores), "a whole number from 1 to 256 (or auto)");
+        if (k == "module") return assign(g.module, module(v), "a path to a .so file or builtin:NAME");
+        if (k == "preload") return assign(g.preload, parse_bool(v), "true or false (or yes/no, on/off, 1/0)");
+        if (k == "reloadable") return assign(g.reloadable, parse_bool(v), "true or false (or yes/no, on/off, 1/0)");
+        if (k == "max_connections")
+            return assign(g.max_connections, parse_int_in(v, 1, 1000000), "a whole number from 1 to 1000000");
+        if (k == "max_request_bytes") {
+            std::optional<size_t> size = parse_size(v);
+            if (size && *size > kGiB) size.reset();
+            return assign(g.max_request_bytes, size, "a size from 1 byte to 1g, like 65536, 64k or 1m");
+        }
+        if (k == "keepalive_timeout") return assign(g.keepalive_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "request_timeout") return assign(g.request_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
+                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout");
+    }
+
+    std::optional<std::string> path(std::string_view v) const {
+        if (v.empty()) return std::nullopt;
+        return resolve_path(ctx_.base_dir, v);
+    }
+
+    // "builtin:NAME" stays as it is; anything else is a path to a .so.
+    std::optional<std::string> module(std::string_view v) const {
+        if (!v.starts_with("builtin:")) return path(v);
+        if (!is_name(v.substr(8))) return std::nullopt;
+        return std::string(v);
+    }
+
+    template <typename T>
+    bool assign(T& field, std::optional<T> parsed, std::string_view expected) {
+        if (!parsed) return fail("expected " + std::string(expected) + ", got " + quote(value_));
+        field = std::move(*parsed);
+        return true;
+    }
+
+    bool fail(const std::string& message) { return fail_at(line_, key_, message); }
+
+    // SOURCE:LINE: [group web] count: MESSAGE
+    bool fail_at(int line, std::string_view key, const std::string& message) {
+        error_ = ctx_.source_name + ":" + std::to_string(line) + ": ";
+        if (section_ == Section::Server) error_ += "[server] ";
+        if (section_ == Section::Group) error_ += "[group " + config_.groups.back().name + "] ";
+        if (!key.empty()) error_ += std::string(key) + ": ";
+        error_ += message;
+        return false;
+    }
+
+    const ConfigContext& ctx_;
+    std::string& error_;
+    Config config_;
+    Section section_ = Section::None;
+    int line_ = 0;                // the line being read, from 1
+    std::string_view key_;        // the key on that line, if any
+    std::string_view value_;      // its value, trimmed and unquoted
+    std::map<std::string, int, std::less<>> seen_;  // key -> line, in the current section
+    int server_line_ = 0;
+    std::vector<int> listen_lines_;  // per finished group, for the "already used" message
+};
+
+bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
+    struct Closer {
+        void operator()(FILE* f) const { std::fclose(f); }  // read-only: nothing to lose on close
+    };
+    std::unique_ptr<FILE, Closer> f(std::fopen(path.c_str(), "re"));  // "e": O_CLOEXEC
+    if (!f) {
+        error = "cannot read " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    char buf[8192];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+        out.append(buf, n);
+        if (out.size() > (size_t(1) << 20)) {  // e.g. -c /dev/zero
+            error = "cannot read " + path + ": larger than 1 MiB, not a config file";
+            return false;
+        }
+    }
+    if (std::ferror(f.get())) {
+        error = "cannot read " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+// The absolute directory a config file sits in; its relative paths start there.
+std::string directory_of(const std::string& file) {
+    std::filesystem::path dir = std::filesystem::path(file).parent_path();
+    if (dir.empty()) dir = ".";
+    std::error_code ec;  // canonical() is realpath(); absolute() is cwd + dir, if that fails
+    std::filesystem::path real = std::filesystem::canonical(dir, ec);
+    return ec ? std::filesystem::absolute(dir, ec).lexically_normal().string() : real.string();
+}
+
+}  // namespace
+
+int online_cores() {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > INT_MAX ? INT_MAX : int(n);
+}
+
+std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error) {
+    return Reader(ctx, error).read(text);
+}
+
+std::optional<Config> load_config_file(const std::string& path, std::string& error) {
+    std::string text;
+    if (!read_whole_file(path, text, error)) return std::nullopt;
+    ConfigContext ctx;
+    ctx.source_name = path;
+    ctx.base_dir = directory_of(path);
+    ctx.cores = online_cores();
+    return parse_config(text, ctx, error);
+}
+
+}  // namespace smooth

@@ -1,0 +1,134 @@
+#include "core/event_loop.h"
+
+#include <cerrno>
+#include <ctime>
+#include <sys/epoll.h>
+
+namespace smooth {
+
+namespace {
+// epoll_event.data carries the fd and the watch generation, so an event that
+// was already in the batch for an fd closed and reused by an earlier callback
+// of the same batch is recognised and dropped.
+uint64_t pack(int fd, uint32_t generation) { return (uint64_t(generation) << 32) | uint32_t(fd); }
+}  // namespace
+
+std::string EventLoop::open() {
+    epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) return "epoll_create1() failed: " + errno_text(errno);
+    return "";
+}
+
+int64_t EventLoop::now_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t EventLoop::wall_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
+    if (fd < 0) return -EBADF;
+    if (size_t(fd) >= watches_.size()) watches_.resize(size_t(fd) + 64);
+    Watch& w = watches_[size_t(fd)];
+    if (w.active) return -EEXIST;
+    struct epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = pack(fd, w.generation + 1);
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return -errno;
+    w.generation++;
+    w.callback = std::make_shared<FdCallback>(std::move(callback));
+    w.active = true;
+    return 0;
+}
+
+int EventLoop::change(int fd, uint32_t events) {
+    if (!watching(fd)) return -ENOENT;
+    struct epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = pack(fd, watches_[size_t(fd)].generation);
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == -1) return -errno;
+    return 0;
+}
+
+int EventLoop::unwatch(int fd) {
+    if (!watching(fd)) return -ENOENT;
+    Watch& w = watches_[size_t(fd)];
+    w.active = false;
+    w.generation++;
+    w.callback.reset();  // if it is running, dispatch still holds a reference
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return -errno;
+    return 0;
+}
+
+bool EventLoop::watching(int fd) const {
+    return fd >= 0 && size_t(fd) < watches_.size() && watches_[size_t(fd)].active;
+}
+
+uint64_t EventLoop::add_timer(int64_t ms, TimerCallback callback) {
+    uint64_t id = next_timer_id_++;
+    timers_.emplace(id, std::move(callback));
+    due_.push({now_ms() + (ms < 0 ? 0 : ms), id});
+    return id;
+}
+
+void EventLoop::cancel_timer(uint64_t id) {
+    if (id == running_timer_) running_timer_cancelled_ = true;
+    timers_.erase(id);  // its entry in due_ is skipped when it comes up
+}
+
+int EventLoop::next_timeout_ms() const {
+    if (due_.empty()) return -1;
+    int64_t wait = due_.top().when - now_ms();
+    if (wait < 0) return 0;
+    return wait > 60000 ? 60000 : int(wait);
+}
+
+void EventLoop::run_due_timers() {
+    int64_t now = now_ms();
+    while (!due_.empty() && due_.top().when <= now) {
+        Due due = due_.top();
+        due_.pop();
+        auto it = timers_.find(due.id);
+        if (it == timers_.end()) continue;  // cancelled
+        TimerCallback callback = std::move(it->second);
+        timers_.erase(it);
+        running_timer_ = due.id;
+        running_timer_cancelled_ = false;
+        int64_t again = callback();
+        running_timer_ = 0;
+        if (again != kNoMore && !running_timer_cancelled_) {
+            timers_.emplace(due.id, std::move(callback));
+            due_.push({now_ms() + again, due.id});
+        }
+    }
+}
+
+std::string EventLoop::run() {
+    running_ = true;
+    struct epoll_event events[256];
+    while (running_) {
+        int n = epoll_wait(epoll_.get(), events, 256, next_timeout_ms());
+        if (n == -1) {
+            if (errno == EINTR) continue;  // a signal: its byte is in the self-pipe
+            return "epoll_wait() failed: " + errno_text(errno);
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = int(uint32_t(events[i].data.u64));
+            uint32_t generation = uint32_t(events[i].data.u64 >> 32);
+            if (size_t(fd) >= watches_.size()) continue;
+            Watch& w = watches_[size_t(fd)];
+            if (!w.active || w.generation != generation) continue;  // unwatched during this batch
+            std::shared_ptr<FdCallback> callback = w.callback;
+            (*callback)(events[i].events);
+        }
+        run_due_timers();
+    }
+    return "";
+}
+
+}  // namespace smooth

@@ -1,0 +1,91 @@
+// event_loop: one epoll instance, its file events and its timers.
+//
+// The whole API, after redis's ae.c:
+//   watch(fd, events, callback)   change(fd, events)   unwatch(fd)
+//   add_timer(ms, callback) -> id   cancel_timer(id)
+//   run()   stop()
+//
+// A file event is an fd, an epoll event mask and a callback that receives the
+// mask that fired. A timer callback returns the milliseconds until it should
+// run again, or EventLoop::kNoMore.
+//
+// Each process builds its own loop after fork (an epoll instance shared across
+// fork would deliver one process's events to another). One loop, one thread:
+// nothing here locks.
+//
+// Callbacks may watch and unwatch any fd, including their own (unwatch before
+// closing), and add or cancel any timer, including their own. The loop does
+// not own the fds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/fd.h"
+
+namespace smooth {
+
+class EventLoop {
+public:
+    using FdCallback = std::function<void(uint32_t events)>;
+    using TimerCallback = std::function<int64_t()>;
+    static constexpr int64_t kNoMore = -1;
+
+    EventLoop() = default;
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // Creates the epoll instance. Returns "" or what failed.
+    std::string open();
+
+    // Each returns 0, or -errno from epoll_ctl.
+    int watch(int fd, uint32_t events, FdCallback callback);
+    int change(int fd, uint32_t events);
+    int unwatch(int fd);
+    bool watching(int fd) const;
+
+    uint64_t add_timer(int64_t ms, TimerCallback callback);
+    void cancel_timer(uint64_t id);
+
+    // Dispatches events until stop(). Returns "" or what failed (epoll_wait).
+    std::string run();
+    void stop() { running_ = false; }
+
+    // Milliseconds on the monotonic clock: for deadlines, never for dates.
+    static int64_t now_ms();
+    // Milliseconds since the epoch: for showing when something happened.
+    static int64_t wall_ms();
+
+private:
+    struct Watch {
+        // Shared so that dispatch can hold the callback alive while it runs,
+        // even if it unwatches itself or a watch() moves watches_.
+        std::shared_ptr<FdCallback> callback;
+        uint32_t generation = 0;  // tells a stale event from a reused fd's
+        bool active = false;
+    };
+    struct Due {
+        int64_t when;
+        uint64_t id;
+        bool operator>(const Due& o) const { return when > o.when || (when == o.when && id > o.id); }
+    };
+
+    int next_timeout_ms() const;
+    void run_due_timers();
+
+    Fd epoll_;
+    std::vector<Watch> watches_;  // indexed by fd
+    std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
+    std::unordered_map<uint64_t, TimerCallback> timers_;
+    uint64_t next_timer_id_ = 1;
+    uint64_t running_timer_ = 0;
+    bool running_timer_cancelled_ = false;
+    bool running_ = false;
+};
+
+}  // namespace smooth

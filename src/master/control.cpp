@@ -1,0 +1,202 @@
+#include "master/control.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "master/master.h"
+
+namespace smooth {
+
+namespace {
+
+constexpr size_t kMaxCommand = 512;
+
+}  // namespace
+
+bool control_address(const std::string& path, sockaddr_un& sa) {
+    std::memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path) return false;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    return true;
+}
+
+// ---- ControlSession ----
+
+ControlSession::ControlSession(EventLoop& loop, Fd fd) : loop_(loop), fd_(std::move(fd)) {}
+
+void ControlSession::send(const std::string& text) {
+    if (closed()) return;  // the CLI went away (Ctrl-C during `reload`): fine
+    out_.append(text);
+    on_writable();
+}
+
+void ControlSession::finish() {
+    finishing_ = true;
+    on_writable();
+}
+
+bool ControlSession::read_command(std::string& command) {
+    ssize_t n = in_.read_from(fd_.get(), 1024);
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+        close();
+        return false;
+    }
+    std::string_view text = in_.readable();
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+        if (text.size() > kMaxCommand) close();
+        return false;
+    }
+    command.assign(text.substr(0, nl));
+    in_.consume(nl + 1);
+    return true;
+}
+
+void ControlSession::on_writable() {
+    while (!closed() && !out_.empty()) {
+        ssize_t n = out_.write_to(fd_.get());
+        if (n == -1 && errno == EAGAIN) break;
+        if (n <= 0) {
+            close();
+            return;
+        }
+    }
+    if (closed()) return;
+    if (done()) {
+        close();
+        return;
+    }
+    update_interest();
+}
+
+void ControlSession::update_interest() {
+    if (loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT) < 0) close();
+}
+
+void ControlSession::close() {
+    if (!fd_) return;
+    if (loop_.watching(fd_.get())) loop_.unwatch(fd_.get());
+    fd_.reset();
+}
+
+// ---- ControlServer ----
+
+std::string ControlServer::open(const std::string& path, EventLoop& loop, Master& master) {
+    loop_ = &loop;
+    master_ = &master;
+    sockaddr_un sa;
+    if (!control_address(path, sa)) return "control socket path too long: " + path;
+    listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!listener_) return "socket(AF_UNIX) failed for the control socket: " + errno_text(errno);
+    // We hold the pid file lock, so a socket file left here is a dead master's.
+    if (unlink(path.c_str()) == -1 && errno != ENOENT)
+        return "cannot remove the old control socket " + path + ": " + errno_text(errno);
+    // Create it with mode 0600 from the start: no window in which others could connect.
+    mode_t old_mask = umask(0177);
+    int rc = bind(listener_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    int bind_errno = errno;
+    umask(old_mask);
+    if (rc == -1) return "bind() failed for the control socket " + path + ": " + errno_text(bind_errno);
+    if (listen(listener_.get(), 64) == -1) return "listen() failed for the control socket: " + errno_text(errno);
+    path_ = path;
+    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    return "";
+}
+
+void ControlServer::close() {
+    if (!listener_) return;
+    for (auto& [fd, s] : sessions_) s->close();
+    sessions_.clear();
+    loop_->unwatch(listener_.get());
+    listener_.reset();
+    if (unlink(path_.c_str()) == -1 && errno != ENOENT)
+        log::warn("cannot remove the control socket %s: %s", path_.c_str(), errno_text(errno).c_str());
+}
+
+void ControlServer::on_accept() {
+    for (;;) {
+        Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN) log::error("accept4() failed on the control socket: %s", errno_text(errno).c_str());
+            return;
+        }
+        // The file mode keeps others out already; the peer's uid is the second lock.
+        struct ucred cred{};
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 || (cred.uid != getuid() && cred.uid != 0)) {
+            log::warn("control socket: refused a client with uid %d", int(cred.uid));
+            continue;
+        }
+        int raw = fd.get();
+        forget_closed();  // a closed session's fd number may be this one
+        auto session = std::make_shared<ControlSession>(*loop_, std::move(fd));
+        if (int rc = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); }); rc < 0) {
+            log::error("epoll_ctl(ADD) failed for a control client: %s", errno_text(-rc).c_str());
+            continue;  // the session's Fd closes it
+        }
+        sessions_[raw] = std::move(session);
+    }
+}
+
+void ControlServer::on_session(int fd, uint32_t events) {
+    auto it = sessions_.find(fd);
+    if (it == sessions_.end()) return;
+    std::shared_ptr<ControlSession> session = it->second;
+    if (events & EPOLLOUT) session->on_writable();
+    std::string command;
+    if (!session->closed() && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && session->read_command(command))
+        dispatch(session, command);
+    forget_closed();
+}
+
+// A session may close outside its own event (a reload finishing writes its
+// last line from the reload's callback): sweep them all.
+void ControlServer::forget_closed() {
+    std::erase_if(sessions_, [](const auto& kv) { return kv.second->closed(); });
+}
+
+void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, const std::string& command) {
+    Master& m = *master_;
+    if (command == "status") {
+        session->send(m.status_text());
+    } else if (command == "status --json") {
+        session->send(m.status_json());
+    } else if (command == "connections") {
+        session->send(m.connections_text());
+    } else if (command == "stop" || command == "stop -g") {
+        bool graceful = command == "stop -g";
+        session->send(std::string(graceful ? "stopping gracefully" : "stopping") + ": master pid " +
+                      std::to_string(getpid()) + "\n");
+        m.request_stop(graceful, "control socket");
+    } else if (command == "reload --no-wait") {
+        m.reload().request(nullptr, "control socket");
+        session->send("reload requested\n");
+    } else if (command == "reload") {
+        // The session stays open until the reload's last line. A weak pointer:
+        // if the CLI hangs up, the reload goes on without it.
+        std::weak_ptr<ControlSession> weak = session;
+        m.reload().request(
+            [weak](const std::string& line, bool done, bool) {
+                if (auto s = weak.lock()) {
+                    s->send(line + "\n");
+                    if (done) s->finish();
+                }
+            },
+            "control socket");
+        return;
+    } else {
+        session->send("error: unknown command \"" + command + "\"\n");
+    }
+    session->finish();
+}
+
+}  // namespace smooth

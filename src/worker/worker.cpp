@@ -1,0 +1,302 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <csignal>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "worker/connection.h"
+#include "core/listener.h"
+#include "core/log.h"
+
+namespace smooth {
+
+namespace {
+
+constexpr int kSweepMs = 100;  // how often deadlines are checked (timeouts are this coarse)
+
+// Closes every inherited descriptor except `keep`: other groups' listeners,
+// other workers' channels, the master's control socket and pid file (whose
+// flock must die with the master, not live on in us).
+std::string close_all_except(std::vector<int> keep) {
+    std::sort(keep.begin(), keep.end());
+    unsigned int from = 0;
+    for (int fd : keep) {
+        if (fd < 0 || unsigned(fd) < from) continue;
+        if (unsigned(fd) > from && close_range(from, unsigned(fd) - 1, 0) == -1)
+            return "close_range() failed: " + errno_text(errno);
+        from = unsigned(fd) + 1;
+    }
+    if (close_range(from, ~0u, 0) == -1) return "close_range() failed: " + errno_text(errno);
+    return "";
+}
+
+std::string drop_privileges(const ServerConfig& server) {
+    if (server.user.empty() || geteuid() != 0) return "";
+    struct passwd* pw = getpwnam(server.user.c_str());
+    if (!pw) return "unknown user \"" + server.user + "\"";
+    gid_t gid = pw->pw_gid;
+    if (!server.group.empty()) {
+        struct group* gr = getgrnam(server.group.c_str());
+        if (!gr) return "unknown group \"" + server.group + "\"";
+        gid = gr->gr_gid;
+    }
+    // Group first: once the uid is dropped we may no longer change groups.
+    if (setgid(gid) == -1) return "setgid(" + std::to_string(gid) + ") failed: " + errno_text(errno);
+    if (initgroups(pw->pw_name, gid) == -1) return "initgroups() failed: " + errno_text(errno);
+    if (setuid(pw->pw_uid) == -1) return "setuid(" + std::to_string(pw->pw_uid) + ") failed: " + errno_text(errno);
+    return "";
+}
+
+}  // namespace
+
+Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)), drain_(*this), listener_(setup_.listener_fd) {}
+
+Worker::~Worker() = default;
+
+int Worker::idle_grace_ms() const { return std::min(group().keepalive_timeout_ms, 500); }
+
+int Worker::run() {
+    log::set_role("worker " + group().name + "#" + std::to_string(setup_.slot));
+    if (std::string err = setup_process(); !err.empty()) {
+        log::error("%s", err.c_str());
+        return SMOOTH_EXIT_SETUP_FAILED;
+    }
+    if (!load_and_start()) return exit_status_;
+    if (!watch_listener()) return SMOOTH_EXIT_SETUP_FAILED;
+
+    std::snprintf(stats().module_version, sizeof stats().module_version, "%s %s", module().name ? module().name : "?",
+                  module().version ? module().version : "?");
+    // Logged before it is sent, so everything READY causes (the old worker's
+    // drain) comes after this line in the log.
+    log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
+              module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
+    // READY goes out only now: module loaded, on_worker_start done, listener
+    // watched. The master's reload waits for exactly this before it touches the
+    // next old worker.
+    char ready = kMsgReady;
+    if (::send(setup_.channel_fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+        log::error("cannot tell the master READY: %s", errno_text(errno).c_str());
+        return SMOOTH_EXIT_SETUP_FAILED;
+    }
+
+    if (std::string err = loop_.run(); !err.empty()) {
+        log::error("%s", err.c_str());
+        return SMOOTH_EXIT_SETUP_FAILED;
+    }
+    return 0;
+}
+
+std::string Worker::setup_process() {
+    if (std::string err = signals_.open({SIGQUIT, SIGTERM, SIGINT}); !err.empty()) return err;
+    // A worker ignores the master's reload signals (SPEC: "ignored"); SIGPIPE is
+    // ignored because a client that vanishes is an EPIPE to handle, not a death.
+    for (int sig : {SIGHUP, SIGUSR1, SIGPIPE})
+        if (std::string err = ignore_signal(sig); !err.empty()) return err;
+    // The master blocked every signal around fork so that none could reach its
+    // handlers in this child before ours were in place; now put its mask back.
+    if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
+        return "sigprocmask() failed: " + errno_text(errno);
+
+    if (std::string err = close_all_except({0, 1, 2, setup_.log_fd, setup_.listener_fd, setup_.channel_fd,
+                                            signals_.read_fd(), signals_.write_fd()});
+        !err.empty())
+        return err;
+
+    if (std::string err = loop_.open(); !err.empty()) return err;
+    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
+    if (int rc = loop_.watch(setup_.channel_fd, EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the master's channel: " + errno_text(-rc);
+    loop_.add_timer(kSweepMs, [this] { return sweep(); });
+
+    if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
+    // After setuid(), which clears it. The master may have died before this
+    // line, when the signal could no longer be sent: check the parent after.
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return "prctl(PR_SET_PDEATHSIG) failed: " + errno_text(errno);
+    if (getppid() != setup_.master_pid) return "the master exited before this worker started";
+    stats().pid = getpid();
+    return "";
+}
+
+bool Worker::load_and_start() {
+    if (setup_.preloaded) {
+        module_ = *setup_.preloaded;  // loaded by the master before fork
+    } else {
+        std::string error;
+        module_ = load_module(setup_.module, error);
+        if (!module_.api) {
+            log::error("cannot load module %s: %s", setup_.module.c_str(), error.c_str());
+            tell_master_failure(error);
+            exit_status_ = SMOOTH_EXIT_MODULE_LOAD_FAILED;
+            return false;
+        }
+    }
+    if (module().on_worker_start) {
+        if (int rc = module().on_worker_start(handle()); rc != 0) {
+            std::string why = std::string("on_worker_start of module ") + (module().name ? module().name : "?") +
+                              " failed (returned " + std::to_string(rc) + ")";
+            log::error("%s", why.c_str());
+            tell_master_failure(why);
+            exit_status_ = SMOOTH_EXIT_START_FAILED;
+            return false;
+        }
+    }
+    started_ = true;
+    return true;
+}
+
+// The reason goes to the master too, so a reload that fails can say why in
+// its own report (the dlerror() text), not only "exited with status 3".
+void Worker::tell_master_failure(const std::string& why) {
+    std::string msg = kMsgFailed + why.substr(0, 1000);
+    if (::send(setup_.channel_fd, msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
+        log::warn("cannot tell the master why: %s", errno_text(errno).c_str());
+}
+
+bool Worker::watch_listener() {
+    // EPOLLEXCLUSIVE: a new connection wakes one (or a few) of the workers
+    // sleeping on this listener, not all of them (no thundering herd).
+    int rc = loop_.watch(listener_.get(), EPOLLIN | EPOLLEXCLUSIVE, [this](uint32_t) { on_listener_readable(); });
+    if (rc < 0) {
+        log::error("epoll_ctl(ADD) failed for the listener %s: %s", group().listen.text().c_str(),
+                   errno_text(-rc).c_str());
+        return false;
+    }
+    accepting_ = true;
+    return true;
+}
+
+void Worker::stop_accepting() {
+    if (accepting_) loop_.unwatch(listener_.get());
+    accepting_ = false;
+}
+
+void Worker::close_listener() {
+    stop_accepting();
+    listener_.reset();
+}
+
+void Worker::on_listener_readable() {
+    accept_pending(SIZE_MAX);
+    if (live_ >= size_t(group().max_connections)) stop_accepting();  // back on when one closes
+}
+
+size_t Worker::accept_pending(size_t at_most) {
+    size_t accepted = 0;
+    while (accepted < at_most && listener_ && live_ < size_t(group().max_connections)) {
+        sockaddr_in peer{};
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN) log::error("accept4() failed on %s: %s", group().listen.text().c_str(), errno_text(errno).c_str());
+            break;  // EAGAIN: the queue is empty; EMFILE and friends: try again on the next wake-up
+        }
+        accepted++;
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // cannot fail on a TCP socket
+
+        // The id is the fd plus a serial, so a stale id never names the fd's next user.
+        uint64_t id = (uint64_t(next_serial_++) << 32) | uint32_t(fd);
+        // A free record in our row of the stats table, searched from where the
+        // last one was found (records free up roughly in the order they were taken).
+        ConnRecord* record = nullptr;
+        for (size_t n = 0; n < kConnRecords && !record; n++) {
+            ConnRecord& r = stats().conns[(next_record_ + n) % kConnRecords];
+            if (r.id.load(std::memory_order_relaxed) == 0) {
+                record = &r;
+                next_record_ = (next_record_ + n + 1) % kConnRecords;
+            }
+        }
+        if (!record) stats().conn_overflow.fetch_add(1, std::memory_order_relaxed);
+        if (size_t(fd) >= conns_.size()) conns_.resize(size_t(fd) + 256);
+        conns_[size_t(fd)] = std::make_unique<Connection>(*this, Fd(fd), id, peer, record);
+        live_++;
+        stats().connections.fetch_add(1, std::memory_order_relaxed);
+        conns_[size_t(fd)]->open();
+    }
+    return accepted;
+}
+
+Connection* Worker::find(uint64_t conn_id) {
+    size_t fd = size_t(uint32_t(conn_id));
+    if (fd >= conns_.size() || !conns_[fd] || conns_[fd]->id() != conn_id) return nullptr;
+    return conns_[fd]->state() == Connection::State::Closed ? nullptr : conns_[fd].get();
+}
+
+void Worker::on_connection_closed(Connection* c) {
+    live_--;
+    stats().connections.fetch_sub(1, std::memory_order_relaxed);
+    // We may be inside c's own callback: free it once that has returned.
+    if (closed_.empty()) loop_.add_timer(0, [this] {
+            closed_.clear();
+            return EventLoop::kNoMore;
+        });
+    closed_.push_back(std::move(conns_[size_t(c->fd())]));
+    if (drain_.active())
+        drain_.connection_closed();
+    else if (!accepting_ && listener_ && live_ < size_t(group().max_connections))
+        watch_listener();
+}
+
+int64_t Worker::sweep() {
+    if (getppid() != setup_.master_pid) {
+        stop_now("the master is gone");
+        return EventLoop::kNoMore;
+    }
+    int64_t now = EventLoop::now_ms();
+    for_each_connection([now](Connection& c) { c.check_deadline(now); });
+    return kSweepMs;
+}
+
+void Worker::on_signal_pipe() {
+    for (int sig : signals_.drain()) {
+        if (sig == SIGQUIT) {
+            if (!drain_.active()) drain_.start();
+        } else {
+            stop_now(signal_name(sig).c_str());
+        }
+    }
+}
+
+void Worker::on_channel(uint32_t) {
+    char msg = 0;
+    ssize_t n = ::recv(setup_.channel_fd, &msg, 1, 0);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        stop_now("the master closed our channel");
+        return;
+    }
+    if (msg == kMsgReload) {
+        log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
+        if (module().on_worker_reload) module().on_worker_reload(handle());
+    }
+}
+
+void Worker::stop_now(const char* why) {
+    if (finished_) return;
+    log::info("stopping now (%s): closing %zu connections", why, live_);
+    close_listener();
+    for_each_connection([](Connection& c) { c.close_now(); });
+    finish(why);
+}
+
+void Worker::finish(const char* why) {
+    if (finished_) return;
+    finished_ = true;
+    if (started_ && module().on_worker_stop) module().on_worker_stop(handle());
+    log::info("exiting: %s", why);
+    loop_.stop();
+}
+
+}  // namespace smooth

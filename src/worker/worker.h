@@ -1,0 +1,125 @@
+// worker: one worker process, from the moment after fork to its exit.
+//
+//   fork ─► restore signals, own self-pipe ─► close what is not ours
+//        ─► own epoll loop ─► drop privileges ─► load module, on_worker_start
+//        ─► watch the listener ─► tell the master READY ─► serve
+//        ─► SIGQUIT: drain (drain.cpp) ─► on_worker_stop ─► exit
+//        ─► SIGTERM/SIGINT, or the master gone: close everything now ─► exit
+//
+// The worker owns its connections, its loop and its module; it shares with the
+// master only the listening socket (the master keeps its own copy), its row of
+// the stats table, and a channel (a socketpair) for READY and reload notices.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "config/config.h"
+#include "worker/drain.h"
+#include "core/event_loop.h"
+#include "worker/module_loader.h"
+#include "core/self_pipe.h"
+#include "core/stats.h"
+
+struct smooth_worker {
+    smooth::Worker* worker;  // the C handle modules hold; see module_api.cpp
+};
+
+namespace smooth {
+
+class Connection;
+
+// Everything the master hands over at fork. Pointers stay valid: the child has
+// its own copy of the master's memory and never returns into master code.
+struct WorkerSetup {
+    const Config* config = nullptr;
+    const GroupConfig* group = nullptr;
+    int slot = 0;
+    uint64_t generation = 0;
+    std::string module;                     // stored copy path or "builtin:NAME"
+    const LoadedModule* preloaded = nullptr; // set when the group has preload = true
+    int listener_fd = -1;
+    int channel_fd = -1;                    // our end of the socketpair
+    int log_fd = 2;
+    WorkerRow* stats = nullptr;
+    pid_t master_pid = 0;
+    sigset_t signal_mask{};                 // the master's mask before it blocked all for fork
+};
+
+// Messages on the master<->worker channel (SOCK_SEQPACKET: one per packet).
+inline constexpr char kMsgReady = 'R';   // worker -> master: serving
+inline constexpr char kMsgReload = 'L';  // master -> worker: run on_worker_reload
+inline constexpr char kMsgFailed = 'E';  // worker -> master: why it cannot start, then exits
+
+class Worker {
+public:
+    explicit Worker(WorkerSetup setup);
+    ~Worker();
+
+    // Runs the worker's whole life and returns its exit status.
+    int run();
+
+    // ---- For connections and the module API. ----
+    EventLoop& loop() { return loop_; }
+    const GroupConfig& group() const { return *setup_.group; }
+    const smooth_module& module() const { return *module_.api; }
+    smooth_worker* handle() { return &handle_; }
+    WorkerRow& stats() { return *setup_.stats; }
+    bool draining() const { return drain_.active(); }
+    int idle_grace_ms() const;  // how long an idle connection waits once draining starts
+
+    Connection* find(uint64_t conn_id);
+    void on_connection_closed(Connection* c);  // the connection has closed its fd
+    uint64_t generation() const { return setup_.generation; }
+    int slot() const { return setup_.slot; }
+    void* userdata = nullptr;
+
+    // ---- For drain.cpp. ----
+    void stop_accepting();        // unwatch the listener (keep the fd)
+    size_t accept_pending(size_t at_most);
+    void close_listener();
+    size_t connection_count() const { return live_; }
+    int drain_timeout_ms() const { return setup_.config->server.drain_timeout_ms; }
+    template <typename F> void for_each_connection(F f);
+    void finish(const char* why);  // on_worker_stop, then leave the loop
+    void stop_now(const char* why); // close every connection now, then finish
+
+private:
+    std::string setup_process();
+    void tell_master_failure(const std::string& why);
+    bool load_and_start();
+    void on_listener_readable();
+    void on_signal_pipe();
+    void on_channel(uint32_t events);
+    int64_t sweep();
+    bool watch_listener();
+
+    WorkerSetup setup_;
+    smooth_worker handle_{this};
+    EventLoop loop_;
+    SelfPipe signals_;
+    LoadedModule module_;
+    Drain drain_;
+    Fd listener_;
+    bool accepting_ = false;
+    std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
+    std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks
+    size_t live_ = 0;
+    uint32_t next_serial_ = 1;
+    size_t next_record_ = 0;  // where to start looking for a free ConnRecord
+    int exit_status_ = 0;
+    bool started_ = false;  // on_worker_start succeeded: on_worker_stop is owed
+    bool finished_ = false;
+};
+
+template <typename F>
+void Worker::for_each_connection(F f) {
+    for (auto& c : conns_)
+        if (c) f(*c);
+}
+
+}  // namespace smooth
