@@ -16,11 +16,13 @@
 
 #include "config/config.h"
 #include "cli/control_client.h"
+#include "cli/timeline_svg.h"
 #include "master/control.h"
 #include "core/log.h"
 #include "master/master.h"
 #include "worker/module_loader.h"
 #include "master/pidfile.h"
+#include "master/reload_timeline.h"
 
 namespace smooth {
 
@@ -33,6 +35,7 @@ const char kUsage[] =
     "  stop [-g]           stop now (workers get SIGTERM), or gracefully with -g (workers drain)\n"
     "  restart [-d]        stop, then start\n"
     "  reload [--no-wait]  replace the workers one at a time with the new code; waits and reports\n"
+    "  reload --timeline FILE.svg   the same, then draws what happened, one lane per worker slot\n"
     "  status [--json]     the master, the reload, and every worker with its counters\n"
     "  connections         every open client connection\n"
     "  check               check the config and load every module in a throw-away process\n"
@@ -105,27 +108,28 @@ int cmd_start(const Invocation& inv, bool daemon) {
     }
     if (!daemon) {
         Master master(inv.config, inv.config_path);
-        return master.run({});
+        return master.run(StartOptions());
     }
 
     // Daemon: fork, setsid, fork again (so the master can never reacquire a
     // terminal). The master reports "started" or why not through a pipe, and
     // this process prints it and exits with the matching status.
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) == -1) {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) == -1) {
         std::fprintf(stderr, "pipe2() failed: %s\n", errno_text(errno).c_str());
         return 1;
     }
+    Fd report_read(ends[0]), report_write(ends[1]);
     pid_t child = fork();
     if (child == -1) {
         std::fprintf(stderr, "fork() failed: %s\n", errno_text(errno).c_str());
         return 1;
     }
     if (child == 0) {
-        ::close(report[0]);
+        report_read.reset();
         auto give_up = [&](const std::string& why) {
             std::string msg = "error: " + why + "\n";
-            if (::write(report[1], msg.data(), msg.size()) == -1) {
+            if (::write(report_write.get(), msg.data(), msg.size()) == -1) {
             }  // the waiting CLI is gone: nobody left to tell
             _exit(1);
         };
@@ -133,34 +137,38 @@ int cmd_start(const Invocation& inv, bool daemon) {
         pid_t grandchild = fork();
         if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
         if (grandchild != 0) _exit(0);
-        int log_fd = ::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (log_fd == -1 || null_fd == -1)
-            give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
+        Fd log_fd(::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+        if (!log_fd) give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
+        Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
-        if (dup2(null_fd, 0) == -1 || dup2(log_fd, 1) == -1 || dup2(log_fd, 2) == -1)
+        if (dup2(null_fd.get(), 0) == -1 || dup2(log_fd.get(), 1) == -1 || dup2(log_fd.get(), 2) == -1)
             give_up("dup2() failed: " + errno_text(errno));
-        ::close(log_fd);
-        ::close(null_fd);
+        log_fd.reset();
+        null_fd.reset();
         umask(022);
-        if (chdir("/") == -1) _exit(1);  // every path in the config is absolute
+        // Every path in the config is absolute; "/" keeps no directory busy.
+        if (chdir("/") == -1) give_up("chdir(\"/\") failed: " + errno_text(errno));
         Master master(inv.config, inv.config_path);
-        _exit(master.run({true, report[1]}));
+        _exit(master.run({true, std::move(report_write)}));
     }
-    ::close(report[1]);
+    report_write.reset();  // only the master holds it now: EOF means it has spoken
     if (waitpid(child, nullptr, 0) == -1)  // the intermediate child exits at once
         std::fprintf(stderr, "waitpid() failed: %s\n", errno_text(errno).c_str());
     std::string text;
     char chunk[4096];
-    for (ssize_t n; (n = ::read(report[0], chunk, sizeof chunk)) != 0;) {
+    for (ssize_t n; (n = ::read(report_read.get(), chunk, sizeof chunk)) != 0;) {
         if (n == -1 && errno == EINTR) continue;
-        if (n == -1) break;
+        if (n == -1) {
+            std::fprintf(stderr, "reading the daemon's report failed: %s\n", errno_text(errno).c_str());
+            break;
+        }
         text.append(chunk, size_t(n));
     }
-    ::close(report[0]);
     if (text.empty()) text = "error: the daemon exited before it said anything; see " + inv.config.server.log_file + "\n";
-    std::fputs(text.c_str(), text.rfind("smooth started", 0) == 0 ? stdout : stderr);
-    return text.rfind("smooth started", 0) == 0 ? 0 : 1;
+    bool started = text.rfind("smooth started", 0) == 0;
+    std::fputs(text.c_str(), started ? stdout : stderr);
+    return started ? 0 : 1;
 }
 
 int cmd_stop(const Invocation& inv, bool graceful) {
@@ -188,11 +196,14 @@ int cmd_stop(const Invocation& inv, bool graceful) {
     return 0;
 }
 
-int cmd_reload(const Invocation& inv, bool wait) {
+bool draw_timeline(const Invocation& inv, const std::string& file);
+
+int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_file) {
     pid_t pid = running_master(inv);
     if (!pid) return 1;
+    std::string command = !wait ? "reload --no-wait" : timeline_file.empty() ? "reload" : "reload --timeline";
     std::string last;
-    std::string err = control_call(inv.socket_path(), wait ? "reload" : "reload --no-wait", [&](const std::string& line) {
+    std::string err = control_call(inv.socket_path(), command, [&](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
         last = line;
@@ -201,7 +212,32 @@ int cmd_reload(const Invocation& inv, bool wait) {
         std::fprintf(stderr, "%s\n", err.c_str());
         return 1;
     }
-    return last.rfind(wait ? "reload complete" : "reload requested", 0) == 0 ? 0 : 1;
+    bool ok = last.rfind(wait ? "reload complete" : "reload requested", 0) == 0;
+    if (!timeline_file.empty() && !draw_timeline(inv, timeline_file)) return 1;
+    return ok ? 0 : 1;
+}
+
+// The last reload's timeline, from the master, drawn into `file` (SVG).
+bool draw_timeline(const Invocation& inv, const std::string& file) {
+    std::string text;
+    std::string err = control_call(inv.socket_path(), "timeline", [&](const std::string& line) { text += line + "\n"; });
+    std::optional<ReloadTimeline> timeline;
+    if (err.empty()) timeline = ReloadTimeline::from_text(text, err);
+    if (!timeline) {
+        std::fprintf(stderr, "cannot draw the timeline: %s\n", err.c_str());
+        return false;
+    }
+    std::string svg = timeline_svg(*timeline);
+    std::string tmp = file + ".tmp";
+    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    bool written = out && ::write(out.get(), svg.data(), svg.size()) == ssize_t(svg.size());
+    if (!written || ::close(out.release()) == -1 || rename(tmp.c_str(), file.c_str()) == -1) {
+        std::fprintf(stderr, "cannot write %s: %s\n", file.c_str(), errno_text(errno).c_str());
+        unlink(tmp.c_str());
+        return false;
+    }
+    std::printf("timeline: %zu lanes drawn in %s\n", timeline->lanes.size(), file.c_str());
+    return true;
 }
 
 int cmd_query(const Invocation& inv, const std::string& command) {
@@ -252,11 +288,18 @@ int cmd_check(const Invocation& inv) {
 int cli_main(int argc, char** argv) {
     log::set_role("cli");
     std::string config_path;
+    std::string timeline_file;
     std::vector<std::string> args;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
-        if (a == "-c" && i + 1 < argc) {
+        if ((a == "-c" || a == "--timeline") && i + 1 >= argc) {
+            std::fprintf(stderr, "%s needs a value\n\n%s", a.c_str(), kUsage);
+            return 2;
+        }
+        if (a == "-c") {
             config_path = argv[++i];
+        } else if (a == "--timeline") {
+            timeline_file = argv[++i];
         } else if (a == "-h" || a == "--help" || a == "help") {
             std::fputs(kUsage, stdout);
             return 0;
@@ -278,6 +321,11 @@ int cli_main(int argc, char** argv) {
         }
     }
 
+    if (!timeline_file.empty() && (command != "reload" || has("--no-wait"))) {
+        std::fprintf(stderr, "--timeline goes with a reload that waits (not with --no-wait)\n\n%s", kUsage);
+        return 2;
+    }
+
     Invocation inv;
     if (!load_config(config_path, inv)) return 1;
 
@@ -287,7 +335,7 @@ int cli_main(int argc, char** argv) {
         if (running_master(inv, true) && cmd_stop(inv, false) != 0) return 1;
         return cmd_start(inv, has("-d"));
     }
-    if (command == "reload") return cmd_reload(inv, !has("--no-wait"));
+    if (command == "reload") return cmd_reload(inv, !has("--no-wait"), timeline_file);
     if (command == "status") return cmd_query(inv, has("--json") ? "status --json" : "status");
     if (command == "connections") return cmd_query(inv, "connections");
     if (command == "check") return cmd_check(inv);

@@ -30,7 +30,7 @@ int StatsTable::allocate() {
         r.requests = 0;
         r.bytes_in = 0;
         r.bytes_out = 0;
-        r.conn_overflow = 0;
+        r.conn_unlisted = 0;
         r.module_version[0] = '\0';
         for (ConnRecord& c : r.conns) c.id = 0;
         return int(i);

@@ -37,7 +37,7 @@ struct WorkerRow {
     std::atomic<uint64_t> requests;
     std::atomic<uint64_t> bytes_in;
     std::atomic<uint64_t> bytes_out;
-    std::atomic<uint32_t> conn_overflow;  // open connections without a record
+    std::atomic<uint32_t> conn_unlisted;  // open connections without a record (the table was full when they opened)
     char module_version[48];              // written once before READY, read after it
     ConnRecord conns[kConnRecords];
 };

@@ -16,6 +16,7 @@ namespace smooth {
 namespace {
 
 constexpr size_t kMaxCommand = 512;
+constexpr int64_t kTimelineLeadMs = 500;  // `reload --timeline`: the rate before the reload, for comparison
 
 }  // namespace
 
@@ -178,20 +179,31 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
                       std::to_string(getpid()) + "\n");
         m.request_stop(graceful, "control socket");
     } else if (command == "reload --no-wait") {
-        m.reload().request(nullptr, "control socket");
+        m.request_reload(nullptr, "control socket");
         session->send("reload requested\n");
-    } else if (command == "reload") {
+    } else if (command == "reload" || command == "reload --timeline") {
         // The session stays open until the reload's last line. A weak pointer:
-        // if the CLI hangs up, the reload goes on without it.
+        // if the CLI hangs up, the reload goes on without it. For a timeline,
+        // the rate is sampled for a moment first, to show what it started from.
         std::weak_ptr<ControlSession> weak = session;
-        m.reload().request(
+        m.request_reload(
             [weak](const std::string& line, bool done, bool) {
                 if (auto s = weak.lock()) {
                     s->send(line + "\n");
                     if (done) s->finish();
                 }
             },
-            "control socket");
+            "control socket", command == "reload" ? 0 : kTimelineLeadMs);
+        return;
+    } else if (command == "timeline") {
+        // Answered once the last reload's samples are in (a moment after it ends).
+        std::weak_ptr<ControlSession> weak = session;
+        m.when_timeline_ready([weak](const std::string& text) {
+            if (auto s = weak.lock()) {
+                s->send(text);
+                s->finish();
+            }
+        });
         return;
     } else {
         session->send("error: unknown command \"" + command + "\"\n");

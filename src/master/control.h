@@ -1,4 +1,4 @@
-// control: the master's control socket, and the client the CLI uses.
+// control: the master's control socket (the CLI's end is cli/control_client.h).
 //
 // A Unix stream socket at run_dir/smooth.sock, mode 0600, and each peer's uid
 // checked with SO_PEERCRED (only our own user, or root). The protocol is a
@@ -7,6 +7,7 @@
 // worker, then the summary; the CLI prints them as they come.
 //
 //   status | status --json | connections | stop | stop -g | reload | reload --no-wait
+//   reload --timeline | timeline
 #pragma once
 
 #include <functional>

@@ -1,77 +1,53 @@
+// master: see master.h. Its life from top to bottom: open what the workers
+// inherit, fork them, run the loop, close the files; then what the reload
+// and the table of workers ask of it.
 #include "master/master.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/listener.h"
 #include "core/log.h"
 #include "master/module_versions.h"
-#include "worker/worker.h"
+#include "master/status.h"
 
 namespace smooth {
 
 namespace {
 
-constexpr int64_t kFastFailureMs = 1000;  // dying sooner than this after fork counts as a crash loop
-constexpr int64_t kKillGraceMs = 2000;    // SIGKILL this long after a worker's own drain deadline
+constexpr int64_t kSampleEveryMs = 10;      // the timeline's requests-per-second resolution
+constexpr int64_t kSampleAfterMs = 500;     // and how long it goes on after the reload ends
+constexpr size_t kMaxSamples = 60000;       // ten minutes of samples at most
 
 }  // namespace
 
-std::string slot_name(const Group& g, int slot) { return g.config.name + "#" + std::to_string(slot); }
-
-const char* worker_state_name(WorkerState s) {
-    switch (s) {
-        case WorkerState::Starting: return "starting";
-        case WorkerState::Ready: return "ready";
-        case WorkerState::Draining: return "draining";
-        case WorkerState::Stopping: return "stopping";
-    }
-    return "?";
-}
-
-std::string exit_description(int status) {
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-    }
-    int code = WEXITSTATUS(status);
-    std::string text = "status " + std::to_string(code);
-    if (code == SMOOTH_EXIT_MODULE_LOAD_FAILED) text += " (module failed to load)";
-    if (code == SMOOTH_EXIT_START_FAILED) text += " (on_worker_start failed)";
-    if (code == SMOOTH_EXIT_SETUP_FAILED) text += " (worker setup failed)";
-    return text;
-}
-
 Master::Master(Config config, std::string config_path)
-    : config_(std::move(config)), config_path_(std::move(config_path)), reload_(*this) {}
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      workers_(config_, loop_, stats_, signals_, *this),
+      reload_(*this) {}
 
 Master::~Master() = default;
 
 int Master::run(StartOptions options) {
-    options_ = options;
+    options_ = std::move(options);
     log::set_role("master");
-    started_ms_ = EventLoop::now_ms();
     started_wall_ = time(nullptr);
-    if (std::string err = open_everything(); !err.empty()) {
+    if (std::string err = open_before_fork(); !err.empty()) {
         log::error("%s", err.c_str());
-        if (options_.report_fd >= 0) {
+        if (options_.report) {
             std::string msg = "error: " + err + "\n";
-            if (::write(options_.report_fd, msg.data(), msg.size()) == -1) {
-            }  // the CLI is gone: nobody to tell
+            if (::write(options_.report.get(), msg.data(), msg.size()) == -1)
+                log::warn("cannot tell the waiting command line: %s", errno_text(errno).c_str());
         }
         return 1;
     }
-    log::info("started: config %s, %zu groups", config_path_.empty() ? config_.source.c_str() : config_path_.c_str(),
-              groups_.size());
-    for (size_t g = 0; g < groups_.size(); g++)
-        for (int slot = 0; slot < groups_[g].config.count; slot++) fill_slot(int(g), slot);
+    log::info("started: config %s, %zu groups", config_name().c_str(), config_.groups.size());
+    for (size_t g = 0; g < config_.groups.size(); g++)
+        for (int slot = 0; slot < config_.groups[g].count; slot++) workers_.fill_slot(int(g), slot);
     start_report_timer_ = loop_.add_timer(config_.server.start_timeout_ms, [this] {
         report_started();
         return EventLoop::kNoMore;
@@ -85,8 +61,9 @@ int Master::run(StartOptions options) {
 }
 
 // Listeners, stats table, module versions and preloads: all before the first
-// fork, so every worker inherits them.
-std::string Master::open_everything() {
+// fork, so every worker inherits them, and a worker that exits takes only its
+// own copy of a listener with it (the queue stays, with the master's copy).
+std::string Master::open_before_fork() {
     const ServerConfig& s = config_.server;
     if (mkdir(s.run_dir.c_str(), 0755) == -1 && errno != EEXIST)
         return "mkdir(" + s.run_dir + ") failed: " + errno_text(errno);
@@ -105,263 +82,32 @@ std::string Master::open_everything() {
 
     for (const GroupConfig& gc : config_.groups) {
         Group g;
-        g.config = gc;
         std::string err;
         g.listener = open_listener(gc.listen, err);
         if (!g.listener) return "group " + gc.name + ": " + err;
-        g.good_module = store_module_version(gc.module, s.run_dir, err);
-        if (g.good_module.empty()) return "group " + gc.name + ": " + err;
+        g.good_version = store_module_version(gc.module, s.run_dir, err);
+        if (g.good_version.empty()) return "group " + gc.name + ": " + err;
         if (gc.preload) {
             // The seed's limitation, on purpose: code loaded here, before fork,
             // is the code every worker of this group runs until a restart.
-            g.preloaded = load_module(g.good_module, err);
+            g.preloaded = load_module(g.good_version, err);
             if (!g.preloaded.api) return "group " + gc.name + ": preloading " + gc.module + ": " + err;
         }
         g.slots.resize(size_t(gc.count));
-        groups_.push_back(std::move(g));
+        workers_.add_group(std::move(g));
     }
-
     return control_.open(control_socket_path(s.run_dir), loop_, *this);
-}
-
-pid_t Master::spawn(int group, int slot, const std::string& module, uint64_t generation) {
-    if (stopping_) return -1;  // a stop forks nothing
-    Group& g = groups_[size_t(group)];
-    std::string name = slot_name(g, slot);
-    int row = stats_.allocate();
-    if (row < 0) {
-        log::error("cannot spawn worker %s: the stats table is full (%zu rows)", name.c_str(), kStatsRows);
-        return -1;
-    }
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
-        log::error("socketpair() failed while spawning worker %s: %s", name.c_str(), errno_text(errno).c_str());
-        stats_.release(row);
-        return -1;
-    }
-    Fd ours(sv[0]), theirs(sv[1]);
-
-    // Block every signal across fork: until the child has its own handlers, a
-    // signal sent to it would run ours and write to *our* self-pipe.
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);  // cannot fail with a valid how and set
-    pid_t master_pid = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        signals_.close_in_child();
-        WorkerSetup setup;
-        setup.config = &config_;
-        setup.group = &g.config;
-        setup.slot = slot;
-        setup.generation = generation;
-        setup.module = module;
-        setup.preloaded = g.config.preload ? &g.preloaded : nullptr;
-        setup.listener_fd = g.listener.get();
-        setup.channel_fd = theirs.get();
-        setup.log_fd = 2;
-        setup.stats = &stats_.row(size_t(row));
-        setup.master_pid = master_pid;
-        setup.signal_mask = old;
-        Worker worker(std::move(setup));
-        _exit(worker.run());  // never back into the master's code
-    }
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (pid == -1) {
-        log::error("fork() failed while spawning worker %s: %s", name.c_str(), errno_text(fork_errno).c_str());
-        stats_.release(row);
-        return -1;
-    }
-
-    WorkerProcess& w = workers_[pid];
-    w.pid = pid;
-    w.group = group;
-    w.slot = slot;
-    w.generation = generation;
-    w.module = module;
-    w.channel = std::move(ours);
-    w.stats_row = row;
-    w.forked_ms = EventLoop::now_ms();
-    w.drain_timeout_ms = config_.server.drain_timeout_ms;
-    if (int rc = loop_.watch(w.channel.get(), EPOLLIN, [this, pid](uint32_t) { on_channel(pid); }); rc < 0)
-        log::error("epoll_ctl(ADD) failed for worker %s's channel: %s; its READY will not be seen", name.c_str(),
-                   errno_text(-rc).c_str());
-    log::info("spawned worker %s (pid %d, generation %llu, %s)", name.c_str(), int(pid),
-              static_cast<unsigned long long>(generation), module.c_str());
-    return pid;
-}
-
-void Master::on_channel(pid_t pid) {
-    if (WorkerProcess* w = process(pid)) read_channel(*w);
-}
-
-void Master::read_channel(WorkerProcess& w) {
-    for (;;) {
-        char msg[1024];
-        ssize_t n = ::recv(w.channel.get(), msg, sizeof msg, 0);
-        if (n == -1 && errno == EINTR) continue;
-        if (n == -1) return;  // EAGAIN: nothing more for now
-        if (n == 0) {
-            // The worker is exiting; SIGCHLD tells the rest.
-            if (loop_.watching(w.channel.get())) loop_.unwatch(w.channel.get());
-            return;
-        }
-        if (msg[0] == kMsgFailed) w.failure.assign(msg + 1, size_t(n - 1));
-        // A READY from a worker already given up on (killed at start_timeout)
-        // must not make its version the good one.
-        if (msg[0] == kMsgReady && w.state == WorkerState::Starting) on_ready(w);
-    }
-}
-
-void Master::on_ready(WorkerProcess& w) {
-    w.state = WorkerState::Ready;
-    w.ready_ms = EventLoop::now_ms();
-    Group& g = groups_[size_t(w.group)];
-    g.good_module = w.module;  // this version starts: a failed reload can come back to it
-    g.good_generation = w.generation;
-    reload_.on_ready(w);
-    if (!reported_) {
-        bool all_ready = std::all_of(workers_.begin(), workers_.end(),
-                                     [](const auto& kv) { return kv.second.state == WorkerState::Ready; });
-        if (all_ready) report_started();
-    }
 }
 
 void Master::on_signals() {
     for (int sig : signals_.drain()) {
         switch (sig) {
-            case SIGCHLD: reap(); break;
+            case SIGCHLD: workers_.reap(); break;
             case SIGHUP:
-            case SIGUSR1: reload_.request(nullptr, signal_name(sig)); break;
+            case SIGUSR1: request_reload(nullptr, signal_name(sig)); break;
             case SIGQUIT: request_stop(true, "SIGQUIT"); break;
             default: request_stop(false, signal_name(sig).c_str()); break;
         }
-    }
-}
-
-void Master::reap() {
-    // One SIGCHLD may stand for several exits: reap until there is none left.
-    for (;;) {
-        int status = 0;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid == -1 && errno == EINTR) continue;
-        if (pid <= 0) return;  // 0: children left but none exited; ECHILD: none left
-        on_exit(pid, status);
-    }
-}
-
-void Master::on_exit(pid_t pid, int status) {
-    auto it = workers_.find(pid);
-    if (it == workers_.end()) return;  // not a worker (a `check` child, say)
-    read_channel(it->second);  // its last words may still be unread (SIGCHLD can come first)
-    WorkerProcess w = std::move(it->second);
-    workers_.erase(it);
-    if (w.kill_timer) loop_.cancel_timer(w.kill_timer);
-    if (loop_.watching(w.channel.get())) loop_.unwatch(w.channel.get());
-    stats_.release(w.stats_row);
-
-    Group& g = groups_[size_t(w.group)];
-    std::string name = slot_name(g, w.slot);
-    std::string how = exit_description(status);
-    int64_t lived = EventLoop::now_ms() - w.forked_ms;
-
-    if (stopping_) {
-        log::info("worker %s (pid %d) exited: %s", name.c_str(), int(pid), how.c_str());
-        if (workers_.empty()) loop_.stop();
-        return;
-    }
-    if (reload_.on_exit(w, status)) return;  // the reload drained or started it: its business
-    if (w.told_to_go()) {
-        log::info("worker %s (pid %d) exited: %s", name.c_str(), int(pid), how.c_str());
-        return;
-    }
-    if (w.slot >= g.config.count || slot_owner(w.group, w.slot)) {
-        log::info("worker %s (pid %d) exited: %s; slot already served", name.c_str(), int(pid), how.c_str());
-        return;
-    }
-    Group::Slot& slot = g.slots[size_t(w.slot)];
-    slot.fast_failures = lived < kFastFailureMs ? slot.fast_failures + 1 : 0;
-    log::warn("worker %s (pid %d) exited: %s; respawning", name.c_str(), int(pid), how.c_str());
-    respawn_later(w.group, w.slot);
-}
-
-// A crash is respawned at once; a crash loop (death within a second of
-// starting) waits 250 ms, then 500, 1000... up to 10 s, so a module that cannot
-// start neither forks as fast as the machine allows nor floods the log.
-void Master::respawn_later(int group, int slot) {
-    Group::Slot& s = groups_[size_t(group)].slots[size_t(slot)];
-    int failures = s.fast_failures;
-    int64_t delay = failures == 0 ? 0 : std::min<int64_t>(int64_t(250) << std::min(failures - 1, 10), 10000);
-    if (delay > 0)
-        log::warn("worker %s keeps dying within %lld ms of starting (%d times in a row); next try in %lld ms",
-                  slot_name(groups_[size_t(group)], slot).c_str(), static_cast<long long>(kFastFailureMs), failures,
-                  static_cast<long long>(delay));
-    if (s.respawn_timer) loop_.cancel_timer(s.respawn_timer);
-    s.respawn_timer = loop_.add_timer(delay, [this, group, slot] {
-        Group& g = groups_[size_t(group)];
-        g.slots[size_t(slot)].respawn_timer = 0;
-        if (!stopping_ && slot < g.config.count && !slot_owner(group, slot)) fill_slot(group, slot);
-        return EventLoop::kNoMore;
-    });
-}
-
-void Master::fill_slot(int group, int slot) {
-    Group& g = groups_[size_t(group)];
-    if (spawn(group, slot, g.good_module, g.good_generation) > 0) return;
-    g.slots[size_t(slot)].fast_failures++;
-    respawn_later(group, slot);
-}
-
-void Master::drain_worker(WorkerProcess& w) {
-    pid_t pid = w.pid;
-    w.state = WorkerState::Draining;
-    w.drain_ms = EventLoop::now_ms();
-    if (kill(pid, SIGQUIT) == -1) {
-        log::error("kill(%d, SIGQUIT) failed: %s", int(pid), errno_text(errno).c_str());
-        return;  // ESRCH: it is exiting anyway; SIGCHLD follows
-    }
-    int64_t deadline = w.drain_timeout_ms + kKillGraceMs;
-    arm_kill(w, deadline, "still draining " + std::to_string(deadline) + " ms after SIGQUIT");
-}
-
-// The master's SIGKILL deadline for a worker told to go: a timer in its loop.
-void Master::arm_kill(WorkerProcess& w, int64_t after_ms, std::string why) {
-    if (w.kill_timer) loop_.cancel_timer(w.kill_timer);
-    pid_t pid = w.pid;
-    w.kill_timer = loop_.add_timer(after_ms, [this, pid, why = std::move(why)] {
-        if (WorkerProcess* p = process(pid)) {
-            p->kill_timer = 0;
-            kill_worker(*p, why.c_str());
-        }
-        return EventLoop::kNoMore;
-    });
-}
-
-void Master::kill_worker(WorkerProcess& w, const char* why) {
-    log::warn("sending SIGKILL to worker %s (pid %d): %s", slot_name(groups_[size_t(w.group)], w.slot).c_str(),
-              int(w.pid), why);
-    if (w.state != WorkerState::Draining) w.state = WorkerState::Stopping;
-    if (kill(w.pid, SIGKILL) == -1) log::error("kill(%d, SIGKILL) failed: %s", int(w.pid), errno_text(errno).c_str());
-}
-
-WorkerProcess* Master::process(pid_t pid) {
-    auto it = workers_.find(pid);
-    return it == workers_.end() ? nullptr : &it->second;
-}
-
-WorkerProcess* Master::slot_owner(int group, int slot) {
-    for (auto& [pid, w] : workers_)
-        if (w.group == group && w.slot == slot && !w.told_to_go()) return &w;
-    return nullptr;
-}
-
-void Master::notify_not_reloadable(int group) {
-    for (auto& [pid, w] : workers_) {
-        if (w.group != group || w.told_to_go()) continue;
-        char msg = kMsgReload;
-        if (::send(w.channel.get(), &msg, 1, MSG_NOSIGNAL) != 1)
-            log::warn("cannot notify worker pid %d of the reload: %s", int(pid), errno_text(errno).c_str());
     }
 }
 
@@ -370,31 +116,198 @@ void Master::request_stop(bool graceful, const char* why) {
     bool escalate = stopping_;
     stopping_ = true;
     graceful_ = graceful;
-    reload_.cancel("the server is stopping");
-    for (Group& g : groups_)
-        for (Group::Slot& s : g.slots)
-            if (s.respawn_timer) loop_.cancel_timer(std::exchange(s.respawn_timer, 0));
+    // A stop has the last word: it interrupts a reload, and refuses new ones.
+    reload_.on_stop("the server is stopping");
     log::info("%s (%s): %zu workers", escalate ? "stopping now" : graceful ? "stopping gracefully" : "stopping", why,
-              workers_.size());
-    for (auto& [pid, w] : workers_) {
-        if (w.kill_timer) loop_.cancel_timer(std::exchange(w.kill_timer, 0));
-        if (graceful) {
-            drain_worker(w);
-            continue;
-        }
-        w.state = WorkerState::Stopping;
-        if (kill(pid, SIGTERM) == -1) log::error("kill(%d, SIGTERM) failed: %s", int(pid), errno_text(errno).c_str());
-        arm_kill(w, config_.server.stop_timeout_ms, "still running after stop_timeout");
-    }
-    if (workers_.empty()) loop_.stop();
+              workers_.processes().size());
+    workers_.stop_all(graceful);
+}
+
+void Master::report_started() {
+    if (reported_) return;
+    reported_ = true;
+    if (start_report_timer_) loop_.cancel_timer(std::exchange(start_report_timer_, 0));
+    std::string text = start_report({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
+                                     stats_, reload_});
+    int fd = options_.report ? options_.report.get() : 1;
+    if (::write(fd, text.data(), text.size()) == -1)
+        log::warn("cannot print the start report: %s", errno_text(errno).c_str());
+    options_.report.reset();  // the waiting `start -d` sees EOF and exits
 }
 
 // The pid file goes last: `stop` takes its release as "the master is gone",
 // so by then the ports must be free for a new start.
 void Master::shutdown_files() {
     control_.close();
-    for (Group& g : groups_) g.listener.reset();
+    workers_.close_listeners();
     pid_file_.release();
+}
+
+// ---- The control socket's questions ----
+
+std::string Master::status_text() const {
+    return smooth::status_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
+                                stats_, reload_});
+}
+
+std::string Master::status_json() const {
+    return smooth::status_json({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
+                                stats_, reload_});
+}
+
+std::string Master::connections_text() const {
+    return smooth::connections_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_,
+                                     workers_, stats_, reload_});
+}
+
+void Master::request_reload(Reload::Progress progress, const std::string& source, int64_t lead_ms) {
+    if (lead_ms <= 0 || reload_.running() || stopping_) {
+        reload_.request(std::move(progress), source);
+        return;
+    }
+    start_sampling();
+    loop_.add_timer(lead_ms, [this, progress = std::move(progress), source]() mutable {
+        reload_.request(std::move(progress), source);
+        return EventLoop::kNoMore;
+    });
+}
+
+// ---- ReloadHost ----
+
+// Steps 2 and 3 of the seed's reload: read the config again, work out the
+// plan (reload_plan.h), store every new module version, then apply. Nothing
+// running is touched unless all of it succeeded.
+bool Master::prepare(Prepared& out, std::string& error) {
+    Config fresh = config_;  // the embedded default: nothing to read again
+    if (!config_path_.empty()) {
+        std::optional<Config> parsed = load_config_file(config_path_, error);
+        if (!parsed) return false;
+        fresh = std::move(*parsed);
+    }
+    out.plan = plan_reload(config_, fresh);
+
+    const std::vector<Group>& groups = workers_.groups();
+    out.versions.assign(groups.size(), "");
+    for (size_t i = 0; i < groups.size(); i++) {
+        const GroupConfig& next = out.plan.next.groups[i];
+        // A preloaded group's workers run what the master loaded before fork,
+        // whatever is stored: that is the seed's limitation.
+        out.versions[i] = next.preload ? groups[i].good_version : next.module;
+    }
+    for (const ModuleToStore& m : out.plan.store) {
+        std::string version = store_module_version(m.path, config_.server.run_dir, error);
+        if (version.empty()) {
+            error = "group " + out.plan.next.groups[size_t(m.group)].name + ": " + error;
+            return false;
+        }
+        out.versions[size_t(m.group)] = version;
+    }
+
+    out.previous = config_;
+    out.generation = ++generation_;
+    config_ = out.plan.next;
+    for (int group : out.plan.told) {
+        // Step 3: they keep their connections; their on_worker_reload runs.
+        workers_.tell_not_reloadable(group);
+        out.plan.notes.push_back("group " + config_.groups[size_t(group)].name +
+                                 " is not reloadable: told its workers, they keep running");
+    }
+
+    if (!timeline_complete_) timeline_done();  // the last reload's after-window is cut short
+    start_sampling();
+    timeline_start_ms_ = EventLoop::now_ms();
+    timeline_complete_ = false;
+    return true;
+}
+
+void Master::restore(const Config& previous) { config_ = previous; }
+
+pid_t Master::spawn(int group, int slot, const std::string& version, uint64_t generation) {
+    return workers_.spawn(group, slot, version, generation);
+}
+
+ReloadHost::Refilled Master::refill(int group, int slot) {
+    Refilled r;
+    r.pid = workers_.fill_slot(group, slot);
+    r.version = workers_.groups()[size_t(group)].good_version;
+    return r;
+}
+
+uint64_t Master::add_timer(int64_t ms, std::function<void()> fire) {
+    return loop_.add_timer(ms, [fire = std::move(fire)] {
+        fire();
+        return EventLoop::kNoMore;
+    });
+}
+
+void Master::finished(const ReloadTimeline& timeline) {
+    timeline_ = timeline;
+    timeline_.after_ms = kSampleAfterMs;
+    if (timeline_complete_) {  // refused before it began: there is nothing to wait for
+        timeline_start_ms_ = EventLoop::now_ms();
+        timeline_.after_ms = 0;
+        timeline_done();
+        return;
+    }
+    if (after_timer_) loop_.cancel_timer(after_timer_);
+    after_timer_ = loop_.add_timer(kSampleAfterMs, [this] {
+        after_timer_ = 0;
+        timeline_done();
+        return EventLoop::kNoMore;
+    });
+}
+
+// ---- WorkerEvents ----
+
+void Master::worker_ready(const WorkerProcess& w) {
+    if (!timeline_complete_)
+        if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0)
+            l->ready_ms = EventLoop::now_ms() - timeline_start_ms_;
+    reload_.on_ready(w.pid);
+    if (!reported_ && workers_.all_ready()) report_started();
+}
+
+bool Master::worker_exited(const WorkerProcess& w, const std::string& how) {
+    int64_t t = EventLoop::now_ms() - timeline_start_ms_;
+    if (!timeline_complete_) {
+        if (ReloadTimeline::Lane* l = timeline_.lane_of_old(w.pid); l && l->exit_ms < 0) l->exit_ms = t;
+        if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0 && l->failed_ms < 0)
+            l->failed_ms = t;
+    }
+    return reload_.on_exit(w.pid, how, w.failure);
+}
+
+// ---- The timeline's samples ----
+
+void Master::start_sampling() {
+    if (sample_timer_) return;
+    samples_.clear();
+    sample();
+    sample_timer_ = loop_.add_timer(kSampleEveryMs, [this] {
+        sample();
+        return samples_.size() < kMaxSamples ? kSampleEveryMs : EventLoop::kNoMore;
+    });
+}
+
+void Master::sample() { samples_.push_back({EventLoop::now_ms(), workers_.requests_served()}); }
+
+void Master::timeline_done() {
+    if (sample_timer_) loop_.cancel_timer(std::exchange(sample_timer_, 0));
+    if (after_timer_) loop_.cancel_timer(std::exchange(after_timer_, 0));
+    timeline_.rate.clear();
+    for (const ReloadTimeline::Sample& s : samples_) timeline_.rate.push_back({s.t_ms - timeline_start_ms_, s.requests});
+    samples_.clear();
+    timeline_complete_ = true;
+    std::string text = timeline_.to_text();
+    for (auto& ready : std::exchange(timeline_waiters_, {})) ready(text);
+}
+
+void Master::when_timeline_ready(std::function<void(const std::string& text)> ready) {
+    if (timeline_complete_) {
+        ready(timeline_.lanes.empty() && timeline_.summary.empty() ? "error: no reload has run yet\n" : timeline_.to_text());
+        return;
+    }
+    timeline_waiters_.push_back(std::move(ready));
 }
 
 }  // namespace smooth

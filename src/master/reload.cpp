@@ -1,10 +1,11 @@
+// reload: see reload.h for the picture and the table. This file is the table
+// (handle), then the actions it names, in the order a reload meets them.
 #include "master/reload.h"
 
 #include <ctime>
+#include <utility>
 
 #include "core/log.h"
-#include "master/master.h"
-#include "master/module_versions.h"
 
 namespace smooth {
 
@@ -19,298 +20,301 @@ std::string clock_text() {
     return text;
 }
 
+std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+std::string pid_text(pid_t pid) { return pid ? std::to_string(pid) : "-"; }
+
 }  // namespace
 
-// ---- Requests and the queue ----
+const char* Reload::phase_name(Phase p) {
+    switch (p) {
+        case Phase::Idle: return "idle";
+        case Phase::DrainingOld: return "draining_old";
+        case Phase::StartingNew: return "starting_new";
+    }
+    return "?";
+}
+
+// ---- The events ----
 
 void Reload::request(Progress progress, const std::string& source) {
-    if (master_.stopping()) {
-        // A stop has the last word: a reload now would fork workers the stop
-        // is not waiting for.
-        log::warn("reload requested (%s) while stopping: refused", source.c_str());
-        if (progress) progress("reload refused: the server is stopping", true, false);
-        return;
-    }
-    if (phase_ != Phase::Idle) {
-        // One reload at a time. The next one waits; further requests merge into
-        // it (it will read the newest config and modules anyway).
-        log::info("reload requested (%s) while one is running: %s", source.c_str(),
-                  queued_ ? "merged into the queued one" : "queued");
-        queued_ = true;
-        if (progress) {
-            progress("reload queued: it starts when the one running now ends", false, false);
-            queued_progress_.push_back(std::move(progress));
-        }
-        return;
-    }
-    std::vector<Progress> reports;
-    if (progress) reports.push_back(std::move(progress));
-    begin(std::move(reports), source);
+    handle({Event::Kind::Request, source, std::move(progress)});
 }
 
-void Reload::begin(std::vector<Progress> progress, const std::string& source) {
-    progress_ = std::move(progress);
-    started_ms_ = EventLoop::now_ms();
-    replaced_ = 0;
-    log::info("reload requested (%s)", source.c_str());
-
-    std::vector<std::string> notes;
-    std::string error;
-    if (!prepare(notes, error)) {
-        finish(false, "reload refused: " + error + "; nothing was changed");
-        return;
-    }
-    for (const std::string& note : notes) say(note);
-    say("reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
-        (start_first_ ? "start_first" : "stop_first") + "), generation " + std::to_string(generation_));
-    advance();
-}
-
-// Steps 2 and 3 of the reload: read the config again, store the new module
-// versions, tell the groups that are not reloadable, and make the plan. Nothing
-// running is touched until the config has parsed and every module is stored.
-bool Reload::prepare(std::vector<std::string>& notes, std::string& error) {
-    Config fresh = master_.config();  // the embedded default: nothing to read again
-    if (!master_.config_path().empty()) {
-        std::optional<Config> parsed = load_config_file(master_.config_path(), error);
-        if (!parsed) return false;
-        fresh = std::move(*parsed);
-    }
-    std::vector<const GroupConfig*> next;
-    note_restart_only_changes(fresh, notes);
-    if (!store_new_versions(fresh, next, error)) return false;
-    apply_and_plan(fresh, next, notes);
+bool Reload::on_ready(pid_t pid) {
+    if (phase_ != Phase::StartingNew || pid != new_pid_) return false;
+    handle({Event::Kind::Ready, ""});
     return true;
 }
 
-// What a reload cannot change, said out loud rather than ignored.
-void Reload::note_restart_only_changes(const Config& fresh, std::vector<std::string>& notes) const {
-    const Config& running = master_.config();
-    for (const GroupConfig& g : fresh.groups)
-        if (!running.find_group(g.name)) notes.push_back("group " + g.name + " is new: it needs a restart to start");
-    for (const Group& g : master_.groups()) {
-        const GroupConfig* f = fresh.find_group(g.config.name);
-        if (!f) {
-            notes.push_back("group " + g.config.name + " was removed: it needs a restart to stop");
-        } else if (!g.config.reloadable) {
-            if (!(*f == g.config)) notes.push_back("group " + f->name + " is not reloadable: its changes need a restart");
-        } else {
-            if (!(f->listen == g.config.listen))
-                notes.push_back("group " + f->name + ": listen changed (" + g.config.listen.text() + " -> " +
-                                f->listen.text() + "): that needs a restart; the rest of the group reloads");
-            if (f->preload != g.config.preload) notes.push_back("group " + f->name + ": preload changed: that needs a restart");
-            if (g.config.preload && f->module != g.config.module)
-                notes.push_back("group " + f->name + ": module changed, but it is preloaded by the master: that needs a restart");
-        }
-    }
-    const ServerConfig &a = fresh.server, &b = running.server;
-    if (a.run_dir != b.run_dir || a.pid_file != b.pid_file || a.log_file != b.log_file || a.user != b.user ||
-        a.group != b.group)
-        notes.push_back("[server] paths or user changed: that needs a restart");
-}
-
-// Copies each reloadable group's module into run_dir under its content's name
-// (module_versions.h). `next[i]` is group i's new config, or null if it stays.
-bool Reload::store_new_versions(const Config& fresh, std::vector<const GroupConfig*>& next, std::string& error) {
-    std::vector<Group>& groups = master_.groups();
-    new_modules_.assign(groups.size(), "");
-    next.assign(groups.size(), nullptr);
-    for (size_t i = 0; i < groups.size(); i++) {
-        const GroupConfig* g = fresh.find_group(groups[i].config.name);
-        if (!g || !groups[i].config.reloadable) continue;
-        // A preloaded group's workers run what the master loaded before fork,
-        // whatever we do here: that is the seed's limitation.
-        new_modules_[i] = groups[i].config.preload
-                              ? groups[i].good_module
-                              : store_module_version(g->module, master_.config().server.run_dir, error);
-        if (new_modules_[i].empty()) {
-            error = "group " + g->name + ": " + error;
-            return false;
-        }
-        next[i] = g;
-    }
-    return true;
-}
-
-// Applies what a reload can change (timeouts and order from [server]; count,
-// module and limits of reloadable groups) and writes the plan: the seed's
-// list of workers to replace, one (group, slot) at a time.
-void Reload::apply_and_plan(const Config& fresh, const std::vector<const GroupConfig*>& next,
-                            std::vector<std::string>& notes) {
-    Config applied = master_.config();
-    applied.server.stop_timeout_ms = fresh.server.stop_timeout_ms;
-    applied.server.drain_timeout_ms = fresh.server.drain_timeout_ms;
-    applied.server.start_timeout_ms = fresh.server.start_timeout_ms;
-    applied.server.reload_order = fresh.server.reload_order;
-    master_.set_config(std::move(applied));
-    start_first_ = master_.config().server.reload_order == ReloadOrder::StartFirst;
-    generation_ = master_.next_generation();
-
-    std::vector<Group>& groups = master_.groups();
-    old_configs_.clear();
-    plan_.clear();
-    total_ = 0;
-    for (size_t i = 0; i < groups.size(); i++) {
-        old_configs_.push_back(groups[i].config);
-        if (!groups[i].config.reloadable) {
-            // Step 3: they keep their connections; their on_worker_reload runs.
-            master_.notify_not_reloadable(int(i));
-            notes.push_back("group " + groups[i].config.name + " is not reloadable: told its workers, they keep running");
-            continue;
-        }
-        if (!next[i]) continue;
-        int old_count = groups[i].config.count;
-        GroupConfig updated = *next[i];
-        updated.listen = groups[i].config.listen;  // these three need a restart
-        updated.preload = groups[i].config.preload;
-        if (updated.preload) updated.module = groups[i].config.module;
-        groups[i].config = updated;
-        if (groups[i].slots.size() < size_t(updated.count)) groups[i].slots.resize(size_t(updated.count));
-        for (int slot = 0; slot < std::max(old_count, updated.count); slot++) {
-            plan_.push_back({int(i), slot, slot >= updated.count});
-            if (slot < updated.count) total_++;
-        }
-    }
-}
-
-// ---- The loop: one worker at a time ----
-
-void Reload::advance() {
-    if (plan_.empty()) {
-        finish(true, "reload complete: " + std::to_string(replaced_) + " workers replaced in " +
-                         std::to_string(EventLoop::now_ms() - started_ms_) + " ms");
-        return;
-    }
-    step_ = plan_.front();
-    plan_.pop_front();
-    old_pid_ = new_pid_ = 0;
-    drain_ms_ = ready_ms_ = 0;
-    WorkerProcess* old = master_.slot_owner(step_.group, step_.slot);
-    old_pid_ = old ? old->pid : 0;
-
-    if (step_.retire_only || (!start_first_ && old)) {
-        if (!old) {  // a shrinking group's slot that is empty already
-            advance();
-            return;
-        }
-        // The seed: a safe-exit signal to one old process; it finishes its
-        // requests and exits (drain.cpp); its exit brings us back in on_exit().
-        master_.drain_worker(*old);
-        phase_ = Phase::StoppingOld;
-        return;
-    }
-    start_new();  // start_first, or a slot with no worker to stop
-}
-
-void Reload::start_new() {
-    // The seed: "the master creates a new child process (which loads the new code)".
-    pid_t pid = master_.spawn(step_.group, step_.slot, new_modules_[size_t(step_.group)], generation_);
-    if (pid < 0) {
-        abort("fork failed (see the log)");
-        return;
-    }
-    new_pid_ = pid;
-    phase_ = Phase::StartingNew;
-    int timeout = master_.config().server.start_timeout_ms;
-    start_timer_ = master_.loop().add_timer(timeout, [this, timeout] {
-        start_timer_ = 0;
-        abort("not READY within start_timeout (" + std::to_string(timeout) + " ms)");
-        return EventLoop::kNoMore;
-    });
-}
-
-void Reload::on_ready(const WorkerProcess& w) {
-    if (phase_ != Phase::StartingNew || w.pid != new_pid_) return;
-    master_.loop().cancel_timer(start_timer_);
-    start_timer_ = 0;
-    ready_ms_ = w.ready_ms - w.forked_ms;
-    WorkerProcess* old = old_pid_ ? master_.process(old_pid_) : nullptr;
-    if (start_first_ && old) {
-        master_.drain_worker(*old);  // the new one serves: now the old one may go
-        phase_ = Phase::StoppingOld;
-        return;
-    }
-    step_done();
-}
-
-bool Reload::on_exit(const WorkerProcess& w, int status) {
-    if (phase_ == Phase::StoppingOld && w.pid == old_pid_) {
-        drain_ms_ = EventLoop::now_ms() - w.drain_ms;
-        if (step_.retire_only) {
-            say(step_name() + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
-                std::to_string(drain_ms_) + " ms");
-            advance();
-        } else if (start_first_) {
-            step_done();
-        } else {
-            start_new();
-        }
+bool Reload::on_exit(pid_t pid, const std::string& how, const std::string& failure) {
+    if (phase_ == Phase::DrainingOld && pid == old_pid_) {
+        handle({Event::Kind::OldExited, how});
         return true;
     }
-    if (phase_ == Phase::StartingNew && w.pid == new_pid_) {
-        abort("replacement pid " + std::to_string(w.pid) + " exited with " + exit_description(status) + " before READY" +
-              (w.failure.empty() ? "" : ": " + w.failure));
+    if (phase_ == Phase::StartingNew && pid == new_pid_) {
+        handle({Event::Kind::NewExited, how + (failure.empty() ? "" : ": " + failure)});
         return true;
     }
     return false;
 }
 
+void Reload::on_stop(const std::string& why) { handle({Event::Kind::Stop, why}); }
+
+// ---- The table: every transition starts here ----
+
+void Reload::handle(Event e) {
+    using K = Event::Kind;
+    if (e.kind == K::Request && refusing_) {
+        // A stop has the last word: a reload now would fork workers the stop
+        // is not waiting for.
+        log::warn("reload requested (%s) while stopping: refused", e.text.c_str());
+        if (e.progress) e.progress("reload refused: the server is stopping", true, false);
+        return;
+    }
+    if (e.kind == K::Stop) {
+        refusing_ = true;
+        queued_ = false;
+        for (Progress& report : queued_progress_) report("reload cancelled: " + e.text, true, false);
+        queued_progress_.clear();
+        if (phase_ == Phase::Idle) return;
+        if (start_timer_) host_.cancel_timer(std::exchange(start_timer_, 0));
+        steps_.clear();
+        finish(false, "reload interrupted: " + e.text);
+        return;
+    }
+
+    switch (phase_) {
+        case Phase::Idle:
+            if (e.kind == K::Request) {
+                std::vector<Progress> reports;
+                if (e.progress) reports.push_back(std::move(e.progress));
+                begin(std::move(reports), e.text);
+            }
+            break;  // a READY or an exit while idle is not the reload's business
+
+        case Phase::DrainingOld:
+            if (e.kind == K::Request) queue(e);
+            if (e.kind == K::OldExited) old_gone();
+            break;
+
+        case Phase::StartingNew:
+            if (e.kind == K::Request) queue(e);
+            if (e.kind == K::Ready) {
+                host_.cancel_timer(std::exchange(start_timer_, 0));
+                ready_took_ms_ = host_.now_ms() - forked_ms_;
+                lane().ready_ms = since_start();
+                if (run_.plan.start_first && old_pid_)
+                    drain_old();  // the new one serves: now the old one may go
+                else
+                    step_done();
+            }
+            if (e.kind == K::NewExited)
+                abort("replacement pid " + std::to_string(new_pid_) + " exited with " + e.text + " before READY", false);
+            if (e.kind == K::StartTimeout)
+                abort("not READY within start_timeout (" + std::to_string(run_.plan.next.server.start_timeout_ms) + " ms)",
+                      true);
+            break;
+    }
+}
+
+void Reload::enter(Phase next, const std::string& why) {
+    log::info("reload: %s -> %s (%s)", phase_name(phase_), phase_name(next), why.c_str());
+    phase_ = next;
+}
+
+// ---- The actions, in the order a reload meets them ----
+
+void Reload::begin(std::vector<Progress> reports, const std::string& source) {
+    progress_ = std::move(reports);
+    started_ms_ = host_.now_ms();
+    replaced_ = 0;
+    done_.clear();
+    timeline_ = ReloadTimeline();
+    log::info("reload requested (%s)", source.c_str());
+
+    // Steps 2 and 3: the config again, the new versions stored, the groups
+    // that are not reloadable told. Nothing running is touched before this
+    // has succeeded.
+    run_ = ReloadHost::Prepared();
+    std::string error;
+    if (!host_.prepare(run_, error)) {
+        finish(false, "reload refused: " + error + "; nothing was changed");
+        return;
+    }
+    const ReloadPlan& plan = run_.plan;
+    timeline_.generation = run_.generation;
+    timeline_.start_first = plan.start_first;
+    for (const std::string& note : plan.notes) say(note);
+    steps_.assign(plan.steps.begin(), plan.steps.end());
+    total_ = plan.workers_to_start();
+    say("reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
+        (plan.start_first ? "start_first" : "stop_first") + "), generation " + std::to_string(run_.generation));
+    next_step();
+}
+
+void Reload::queue(Event& e) {
+    // One reload at a time. The next one waits; further requests merge into
+    // it (it will read the newest config and modules anyway).
+    log::info("reload requested (%s) while one is running: %s", e.text.c_str(),
+              queued_ ? "merged into the queued one" : "queued");
+    queued_ = true;
+    if (e.progress) {
+        e.progress("reload queued: it starts when the one running now ends", false, false);
+        queued_progress_.push_back(std::move(e.progress));
+    }
+}
+
+// Step 4, the seed's loop: take the next (group, slot) off the list.
+void Reload::next_step() {
+    if (steps_.empty()) {
+        finish(true, "reload complete: " + std::to_string(replaced_) + " workers replaced in " +
+                         std::to_string(host_.now_ms() - started_ms_) + " ms");
+        return;
+    }
+    step_ = steps_.front();
+    steps_.pop_front();
+    old_pid_ = host_.find_worker(step_.group, step_.slot);
+    new_pid_ = 0;
+    drain_took_ms_ = ready_took_ms_ = 0;
+    ReloadTimeline::Lane l;
+    l.slot = step_name();
+    l.kind = step_kind_name(step_.kind);
+    l.old_pid = old_pid_;
+    timeline_.lanes.push_back(l);
+
+    if (step_.kind == ReloadStep::Kind::Retire && !old_pid_) {  // a shrinking group's slot, empty already
+        done_.push_back(step_);
+        next_step();
+        return;
+    }
+    if (step_.kind == ReloadStep::Kind::Retire || (!run_.plan.start_first && old_pid_)) {
+        drain_old();
+        return;
+    }
+    start_new();  // start_first, an added slot, or a slot with no worker to stop
+}
+
+// The seed: "a safe-exit signal to one old process"; it finishes its requests
+// and exits (worker/drain.h); its exit comes back here as OldExited.
+void Reload::drain_old() {
+    drain_sent_ms_ = host_.now_ms();
+    lane().drain_ms = since_start();
+    if (!host_.drain(old_pid_)) {  // it is gone already (it crashed a moment ago)
+        old_gone();
+        return;
+    }
+    enter(Phase::DrainingOld, step_name() + ": SIGQUIT to old pid " + std::to_string(old_pid_));
+}
+
+void Reload::old_gone() {
+    drain_took_ms_ = host_.now_ms() - drain_sent_ms_;
+    lane().exit_ms = since_start();
+    if (step_.kind == ReloadStep::Kind::Retire) {
+        say(step_name() + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
+            std::to_string(drain_took_ms_) + " ms");
+        done_.push_back(step_);
+        next_step();
+    } else if (run_.plan.start_first) {
+        step_done();
+    } else {
+        start_new();
+    }
+}
+
+// The seed: "the master creates a new child process (which loads the new code)".
+void Reload::start_new() {
+    const std::string& version = run_.versions[size_t(step_.group)];
+    forked_ms_ = host_.now_ms();
+    pid_t pid = host_.spawn(step_.group, step_.slot, version, run_.generation);
+    lane().fork_ms = since_start();
+    lane().version = file_name(version);
+    if (pid < 0) {
+        abort("fork failed (see the log)", false);
+        return;
+    }
+    new_pid_ = pid;
+    lane().new_pid = pid;
+    enter(Phase::StartingNew, step_name() + ": forked new pid " + std::to_string(pid));
+    // The readiness gate has a deadline: a new worker stuck in its
+    // on_worker_start must not hold the reload (and the old workers) forever.
+    start_timer_ = host_.add_timer(run_.plan.next.server.start_timeout_ms, [this] {
+        start_timer_ = 0;
+        handle({Event::Kind::StartTimeout, ""});
+    });
+}
+
 void Reload::step_done() {
     replaced_++;
-    say(step_name() + ": pid " + (old_pid_ ? std::to_string(old_pid_) : "-") + " -> " +
-        std::to_string(new_pid_) + ", drain " + std::to_string(drain_ms_) + " ms, ready " + std::to_string(ready_ms_) + " ms");
-    advance();
+    done_.push_back(step_);
+    say(step_name() + ": pid " + pid_text(old_pid_) + " -> " + std::to_string(new_pid_) + ", drain " +
+        std::to_string(drain_took_ms_) + " ms, ready " + std::to_string(ready_took_ms_) + " ms");
+    next_step();
 }
 
 // Step 5: the replacement did not start. Stop here: the old workers not yet
-// replaced keep running untouched, and the slot gets the last version that
-// started (with stop_first its old worker is already gone).
-void Reload::abort(const std::string& why) {
-    if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
-    std::string name = step_name();
-    if (WorkerProcess* failed = master_.process(new_pid_); failed && failed->state == WorkerState::Starting)
-        master_.kill_worker(*failed, "the reload gave up on it");
-    int left = int(plan_.size());
-    plan_.clear();
+// replaced keep running untouched, the config goes back to what it was, and
+// every slot this reload touched is put back in shape.
+void Reload::abort(const std::string& why, bool new_still_running) {
+    if (start_timer_) host_.cancel_timer(std::exchange(start_timer_, 0));
+    if (new_still_running) host_.kill(new_pid_, "the reload gave up on it");
+    lane().failed_ms = since_start();
+    const std::string name = step_name();
+    const std::deque<ReloadStep> untouched = std::exchange(steps_, {});
+    host_.restore(run_.previous);
 
-    // Groups go back to the config they had; workers already replaced keep
-    // their new version (it started, so it is the group's last good one).
-    std::vector<Group>& groups = master_.groups();
-    for (size_t i = 0; i < groups.size() && i < old_configs_.size(); i++) groups[i].config = old_configs_[i];
-
-    // Slots this reload added (the count grew) go again with it.
-    int retired = 0;
-    for (size_t i = 0; i < groups.size(); i++)
-        for (int slot = groups[i].config.count; slot < int(groups[i].slots.size()); slot++)
-            if (WorkerProcess* extra = master_.slot_owner(int(i), slot)) {
-                master_.drain_worker(*extra);
+    std::string rollback;
+    if (pid_t serving = host_.find_worker(step_.group, step_.slot)) {
+        rollback = name + " keeps its old worker (pid " + std::to_string(serving) + ")";
+    } else if (step_.kind == ReloadStep::Kind::Add) {
+        rollback = name + " was a new slot: not refilled";
+    } else {
+        rollback = name + " refilled with " + refill(step_) + ", the last version that started";
+    }
+    // Workers already replaced keep their new version (it started, so it is
+    // their group's last good one). Slots this reload added go again; slots it
+    // retired come back.
+    int retired = 0, restored = 0;
+    for (const ReloadStep& d : done_) {
+        if (d.kind == ReloadStep::Kind::Add) {
+            pid_t extra = host_.find_worker(d.group, d.slot);
+            if (extra && host_.drain(extra)) {
+                ReloadTimeline::Lane l;
+                l.slot = slot_name(d.group, d.slot);
+                l.kind = "retire";
+                l.old_pid = extra;
+                l.drain_ms = since_start();
+                timeline_.lanes.push_back(l);
                 retired++;
             }
-
-    Group& g = groups[size_t(step_.group)];
-    std::string rollback;
-    if (master_.slot_owner(step_.group, step_.slot)) {
-        rollback = name + " keeps its old worker (pid " + std::to_string(old_pid_) + ")";
-    } else if (step_.slot < g.config.count) {
-        master_.fill_slot(step_.group, step_.slot);
-        rollback = name + " refilled with " + g.good_module.substr(g.good_module.find_last_of('/') + 1) +
-                   ", the last version that started";
-    } else {
-        rollback = name + " was a new slot: not refilled";
+        } else if (d.kind == ReloadStep::Kind::Retire && !host_.find_worker(d.group, d.slot)) {
+            refill(d);
+            restored++;
+        }
     }
     if (retired) rollback += "; " + std::to_string(retired) + " workers of added slots retired";
-    finish(false, "reload aborted: " + name + ": " + why + "; rolled back: " + rollback + "; " + std::to_string(left) +
-                      " more workers left untouched");
+    if (restored) rollback += "; " + std::to_string(restored) + " retired slots refilled";
+    for (const ReloadStep& s : untouched) {  // their old workers go on serving
+        ReloadTimeline::Lane l;
+        l.slot = slot_name(s.group, s.slot);
+        l.kind = "untouched";
+        l.old_pid = host_.find_worker(s.group, s.slot);
+        timeline_.lanes.push_back(l);
+    }
+    finish(false, "reload aborted: " + name + ": " + why + "; rolled back: " + rollback + "; " +
+                      std::to_string(untouched.size()) + " more workers left untouched");
 }
 
-void Reload::cancel(const std::string& why) {
-    queued_ = false;
-    for (Progress& report : queued_progress_) report("reload cancelled: " + why, true, false);
-    queued_progress_.clear();
-    if (phase_ == Phase::Idle) return;
-    if (start_timer_) master_.loop().cancel_timer(std::exchange(start_timer_, 0));
-    plan_.clear();
-    finish(false, "reload interrupted: " + why);
+std::string Reload::refill(const ReloadStep& step) {
+    ReloadHost::Refilled r = host_.refill(step.group, step.slot);
+    ReloadTimeline::Lane l;
+    l.slot = slot_name(step.group, step.slot);
+    l.kind = "rollback";
+    l.new_pid = r.pid;
+    l.fork_ms = since_start();
+    l.version = file_name(r.version);
+    timeline_.lanes.push_back(l);
+    return l.version;
 }
 
 void Reload::finish(bool ok, const std::string& summary) {
@@ -321,11 +325,16 @@ void Reload::finish(bool ok, const std::string& summary) {
     for (Progress& report : progress_) report(summary, true, ok);
     progress_.clear();
     last_result_ = summary + " (at " + clock_text() + ")";
-    phase_ = Phase::Idle;
+    if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");
+    timeline_.ok = ok;
+    timeline_.summary = summary;
+    timeline_.finished_ms = since_start();
+    host_.finished(timeline_);
     if (queued_) {
         queued_ = false;
-        begin(std::move(queued_progress_), "queued request");
+        std::vector<Progress> reports = std::move(queued_progress_);
         queued_progress_.clear();
+        begin(std::move(reports), "queued request");
     }
 }
 
@@ -334,7 +343,9 @@ void Reload::say(const std::string& line) {
     for (Progress& report : progress_) report(line, false, false);
 }
 
-std::string Reload::step_name() const { return slot_name(master_.groups()[size_t(step_.group)], step_.slot); }
+std::string Reload::slot_name(int group, int slot) const {
+    return run_.plan.next.groups[size_t(group)].name + "#" + std::to_string(slot);
+}
 
 // ---- For `status` ----
 
@@ -345,7 +356,7 @@ std::string Reload::state_name() const {
 
 std::string Reload::describe() const {
     if (phase_ == Phase::Idle) return last_result_.empty() ? "idle" : "idle; last: " + last_result_;
-    std::string what = phase_ == Phase::StoppingOld ? "draining old pid " + std::to_string(old_pid_)
+    std::string what = phase_ == Phase::DrainingOld ? "draining old pid " + std::to_string(old_pid_)
                                                      : "waiting for new pid " + std::to_string(new_pid_) + " to be READY";
     return state_name() + ": " + std::to_string(replaced_) + " of " + std::to_string(total_) + " replaced; " +
            step_name() + " " + what;

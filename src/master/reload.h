@@ -1,4 +1,4 @@
-// reload: the seed's smooth restart, as a small state machine.
+// reload: the seed's smooth restart, as one small state machine.
 //
 // The seed: "When the master receives the reload signal, it sends a safe-exit
 // signal to one of the child processes (so that it finishes its current
@@ -9,11 +9,11 @@
 // Here the same loop, with a readiness gate and a way back:
 //
 //                   plan: the list of (group, slot) to replace, in order
-//                        │
+//                        │                                (reload_plan.h)
 //   Idle ──request──► next step ──────────────────────────────► Idle (complete)
 //                        │ stop_first                ▲
 //                        ▼                           │
-//                  StoppingOld ── old exited ──► StartingNew ── READY ──┘
+//                  DrainingOld ── old exited ──► StartingNew ── READY ──┘
 //                  (SIGQUIT sent,                (forked, new code,
 //                   it drains)                    start_timeout running)
 //                                                    │ exited / timed out
@@ -22,11 +22,34 @@
 //                                     version that started; the rest of the
 //                                     old workers are left untouched
 //
-// start_first swaps the two: StartingNew first, then StoppingOld once the new
+// start_first swaps the two: StartingNew first, then DrainingOld once the new
 // worker is READY, so the group never has fewer workers than `count`.
 //
-// A request that arrives during a reload is queued (at most one: more merge
-// into it) and runs when the current one ends. None is dropped.
+// Every transition goes through Reload::handle(), which reads as this table
+// (phase × event → action); tests/unit/test_reload.cpp drives each cell with
+// a fake master:
+//
+//   phase \ event   request        READY of the new  exit of the old     exit of the new  start_timeout  stop
+//   ─────────────   ─────────────  ────────────────  ──────────────────  ───────────────  ─────────────  ──────
+//   Idle            begin (or      -                 -                   -                -              refuse
+//                   refuse)                                                                              later ones
+//   DrainingOld     queue / merge  -                 retire: next step;  -                -              cancel
+//                                                    start_first: done;
+//                                                    else start new
+//   StartingNew     queue / merge  start_first: drain (start_first: it   abort            abort          cancel
+//                                  the old; else done crashed: nothing)
+//
+//   begin      read the config again and store the new versions (the host's
+//              prepare); if that fails the reload is refused, nothing changed
+//   next step  plan empty: finish (a queued request begins now); otherwise the
+//              next (group, slot): drain its old worker (stop_first, retire)
+//              or start its new one (start_first, add, an empty slot)
+//   abort      give up on the new worker, put the config back, refill the
+//              slot with the last version that started, retire slots this
+//              reload added, refill slots it retired; finish with failure
+//
+// At most one request waits while a reload runs; more merge into it (it reads
+// the newest config and modules anyway). None is dropped.
 #pragma once
 
 #include <cstdint>
@@ -36,75 +59,124 @@
 #include <sys/types.h>
 #include <vector>
 
-#include "config/config.h"
+#include "master/reload_plan.h"
+#include "master/reload_timeline.h"
 
 namespace smooth {
 
-class Master;
-struct WorkerProcess;
+// Everything the reload may ask of the master, and nothing more: the link
+// ae.c has to ae_epoll.c. Master implements it; the unit test fakes it.
+class ReloadHost {
+public:
+    // A plan the master has made ready: config read again, plan made, module
+    // versions stored, plan.next applied, non-reloadable groups told.
+    struct Prepared {
+        ReloadPlan plan;
+        std::vector<std::string> versions;  // per group: the version its new workers load
+        uint64_t generation = 0;
+        Config previous;                     // to go back to on abort
+    };
+    struct Refilled {
+        pid_t pid = 0;        // 0: could not fork now; the master retries with back-off
+        std::string version;  // the version it runs
+    };
+
+    virtual ~ReloadHost() = default;
+    // Steps 2 and 3 of the seed's reload. False (with why) changes nothing.
+    virtual bool prepare(Prepared& out, std::string& error) = 0;
+    // An aborted reload: the groups go back to the config they had.
+    virtual void restore(const Config& previous) = 0;
+    // The worker serving a slot (not told to go), or 0.
+    virtual pid_t find_worker(int group, int slot) = 0;
+    // Forks a worker for a slot with a version. The pid, or -1 (logged).
+    virtual pid_t spawn(int group, int slot, const std::string& version, uint64_t generation) = 0;
+    // SIGQUIT, with the master's SIGKILL deadline. False if no such worker is left.
+    virtual bool drain(pid_t pid) = 0;
+    virtual void kill(pid_t pid, const std::string& why) = 0;
+    // Forks the group's last version that started into a slot.
+    virtual Refilled refill(int group, int slot) = 0;
+    virtual uint64_t add_timer(int64_t ms, std::function<void()> fire) = 0;
+    virtual void cancel_timer(uint64_t id) = 0;
+    virtual int64_t now_ms() = 0;
+    // The reload has ended (complete, aborted, refused or cancelled).
+    virtual void finished(const ReloadTimeline& timeline) = 0;
+};
 
 class Reload {
 public:
     // Receives each line of the reload's story; `done` on the last one, with
     // `ok` telling complete from aborted or refused.
     using Progress = std::function<void(const std::string& line, bool done, bool ok)>;
+    enum class Phase { Idle, DrainingOld, StartingNew };
 
-    explicit Reload(Master& master) : master_(master) {}
+    explicit Reload(ReloadHost& host) : host_(host) {}
 
+    // The events. on_ready/on_exit return true when the worker was the
+    // reload's business (an old worker it drained, a new one it started).
     void request(Progress progress, const std::string& source);
-    void on_ready(const WorkerProcess& w);
-    // True when this exit was the reload's own business (an old worker it
-    // drained, or a replacement that failed): the master must not respawn it.
-    bool on_exit(const WorkerProcess& w, int status);
-    void cancel(const std::string& why);  // the server is stopping
+    bool on_ready(pid_t pid);
+    bool on_exit(pid_t pid, const std::string& how, const std::string& failure);
+    void on_stop(const std::string& why);  // the server is stopping: cancel, refuse from now on
 
+    Phase phase() const { return phase_; }
     bool running() const { return phase_ != Phase::Idle; }
-    std::string describe() const;         // for `status`: what it is doing, or the last result
-    std::string state_name() const;       // idle, running, queued
+    bool queued() const { return queued_; }
+    std::string state_name() const;  // "idle", "running", "running, one queued"
+    std::string describe() const;    // for `status`: what it is doing, or the last result
+
+    static const char* phase_name(Phase p);  // "idle", "draining_old", "starting_new"
 
 private:
-    enum class Phase { Idle, StoppingOld, StartingNew };
-    struct Step {
-        int group;
-        int slot;
-        bool retire_only;  // the group shrank: drain this slot, start nothing
+    struct Event {
+        enum class Kind { Request, Ready, OldExited, NewExited, StartTimeout, Stop } kind;
+        std::string text;  // Request: the source; NewExited: how; Stop: why
+        Progress progress = nullptr;
     };
 
-    void begin(std::vector<Progress> progress, const std::string& source);
-    bool prepare(std::vector<std::string>& notes, std::string& error);
-    void note_restart_only_changes(const Config& fresh, std::vector<std::string>& notes) const;
-    bool store_new_versions(const Config& fresh, std::vector<const GroupConfig*>& next, std::string& error);
-    void apply_and_plan(const Config& fresh, const std::vector<const GroupConfig*>& next,
-                        std::vector<std::string>& notes);
-    void advance();
+    void handle(Event e);
+    void enter(Phase next, const std::string& why);  // every phase change, logged
+
+    // The actions the table names.
+    void begin(std::vector<Progress> reports, const std::string& source);
+    void queue(Event& e);
+    void next_step();
+    void drain_old();
+    void old_gone();
     void start_new();
     void step_done();
-    void abort(const std::string& why);
+    void abort(const std::string& why, bool new_still_running);
+    std::string refill(const ReloadStep& step);  // the slot gets the last version that started; its name
     void finish(bool ok, const std::string& summary);
     void say(const std::string& line);
-    std::string step_name() const;  // "web#2" for the slot being replaced
 
-    Master& master_;
+    std::string slot_name(int group, int slot) const;
+    std::string step_name() const { return slot_name(step_.group, step_.slot); }
+    ReloadTimeline::Lane& lane() { return timeline_.lanes.back(); }
+    int64_t since_start() { return host_.now_ms() - started_ms_; }
+
+    ReloadHost& host_;
     Phase phase_ = Phase::Idle;
+    bool refusing_ = false;  // the server is stopping
     std::vector<Progress> progress_;
     std::vector<Progress> queued_progress_;
     bool queued_ = false;
 
     // The run in progress.
-    std::deque<Step> plan_;
-    std::vector<std::string> new_modules_;      // per group: the stored version to start
-    std::vector<GroupConfig> old_configs_;      // per group: to go back to on abort
-    uint64_t generation_ = 0;
-    bool start_first_ = false;
-    int64_t started_ms_ = 0;
-    int replaced_ = 0;
-    int total_ = 0;
-    Step step_{0, 0, false};
+    ReloadHost::Prepared run_;
+    std::deque<ReloadStep> steps_;        // still to do
+    std::vector<ReloadStep> done_;        // done, in order
+    ReloadStep step_{0, 0, ReloadStep::Kind::Replace};
     pid_t old_pid_ = 0;
     pid_t new_pid_ = 0;
-    int64_t drain_ms_ = 0;   // how long the old worker took to drain
-    int64_t ready_ms_ = 0;   // fork to READY of the new one
+    int64_t started_ms_ = 0;
+    int64_t drain_sent_ms_ = 0;
+    int64_t forked_ms_ = 0;
+    int64_t drain_took_ms_ = 0;
+    int64_t ready_took_ms_ = 0;
+    int replaced_ = 0;
+    int total_ = 0;
     uint64_t start_timer_ = 0;
+    ReloadTimeline timeline_;
     std::string last_result_;
 };
 

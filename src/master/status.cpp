@@ -1,6 +1,6 @@
-// status: how the master shows what it is doing: the table printed at start,
-// `status` (for people and, with --json, for scripts) and `connections`.
-// Counters come from the shared stats table, so no worker is asked anything.
+// status: see status.h.
+#include "master/status.h"
+
 #include <arpa/inet.h>
 #include <cstdio>
 #include <fstream>
@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include "worker/connection.h"
-#include "core/log.h"
-#include "master/master.h"
 
 namespace smooth {
 
@@ -59,23 +57,17 @@ std::string base_name(const std::string& path) { return path.substr(path.find_la
 
 }  // namespace
 
-void Master::report_started() {
-    if (reported_) return;
-    reported_ = true;
-    if (start_report_timer_) loop_.cancel_timer(std::exchange(start_report_timer_, 0));
+std::string start_report(const MasterView& m) {
     std::ostringstream out;
-    out << "smooth started: master pid " << getpid() << ", config "
-        << (config_path_.empty() ? config_.source : config_path_) << "\n";
+    out << "smooth started: master pid " << m.pid << ", config " << m.config_name << "\n";
     char line[512];
     std::snprintf(line, sizeof line, "%-10s %-28s %-9s %-30s %s\n", "GROUP", "LISTEN", "WORKERS", "MODULE", "RELOADABLE");
     out << line;
     int not_ready = 0;
-    for (size_t g = 0; g < groups_.size(); g++) {
-        int ready = 0;
-        for (const auto& [pid, w] : workers_)
-            if (w.group == int(g) && w.state == WorkerState::Ready) ready++;
-        not_ready += groups_[g].config.count - ready;
-        const GroupConfig& c = groups_[g].config;
+    for (size_t g = 0; g < m.config.groups.size(); g++) {
+        const GroupConfig& c = m.config.groups[g];
+        int ready = m.workers.ready_count(int(g));
+        not_ready += c.count - ready;
         std::string workers = std::to_string(ready) + "/" + std::to_string(c.count);
         std::string module = c.module + (c.preload ? " (preload)" : "");
         std::snprintf(line, sizeof line, "%-10s %-28s %-9s %-30s %s\n", c.name.c_str(), c.listen.text().c_str(),
@@ -83,32 +75,30 @@ void Master::report_started() {
         out << line;
     }
     if (not_ready > 0) out << "warning: " << not_ready << " workers not ready after start_timeout; see the log\n";
-    std::string text = out.str();
-    int fd = options_.report_fd >= 0 ? options_.report_fd : 1;
-    if (::write(fd, text.data(), text.size()) == -1)
-        log::warn("cannot print the start report: %s", errno_text(errno).c_str());
-    if (options_.report_fd >= 0) {
-        ::close(options_.report_fd);  // the waiting `start -d` sees EOF and exits
-        options_.report_fd = -1;
-    }
+    return out.str();
 }
 
-std::string Master::status_text() const {
+std::string status_text(const MasterView& m) {
     std::ostringstream out;
-    out << "master pid " << getpid() << ", up " << duration_text(time(nullptr) - started_wall_) << ", config "
-        << (config_path_.empty() ? config_.source : config_path_) << (stopping_ ? ", STOPPING" : "") << "\n";
-    out << "reload: " << reload_.describe() << "\n";
+    out << "master pid " << m.pid << ", up " << duration_text(time(nullptr) - m.started_wall) << ", config "
+        << m.config_name << (m.stopping ? ", STOPPING" : "") << "\n";
+    out << "reload: " << m.reload.describe() << "\n";
     char line[512];
+    for (const GroupConfig& c : m.config.groups) {
+        std::snprintf(line, sizeof line, "group %-10s %-28s count %-3d %s\n", c.name.c_str(), c.listen.text().c_str(),
+                      c.count, c.reloadable ? "reloadable" : "not reloadable (a reload leaves it running)");
+        out << line;
+    }
     std::snprintf(line, sizeof line, "%-8s %-10s %4s %4s %-9s %6s %10s %9s  %s\n", "PID", "GROUP", "SLOT", "GEN", "STATE",
                   "CONNS", "REQUESTS", "RSS", "MODULE");
     out << line;
-    for (const auto& [pid, w] : workers_) {
-        const WorkerRow& row = stats_.row(size_t(w.stats_row));
+    for (const auto& [pid, w] : m.workers.processes()) {
+        const WorkerRow& row = m.stats.row(size_t(w.stats_row));
         std::string version = w.state == WorkerState::Starting ? "-" : row.module_version;
-        std::string module = version + " (" + base_name(w.module) + ")";
+        std::string module = version + " (" + base_name(w.version) + ")";
         std::snprintf(line, sizeof line, "%-8d %-10s %4d %4llu %-9s %6u %10llu %9s  %s\n", int(pid),
-                      groups_[size_t(w.group)].config.name.c_str(), w.slot, static_cast<unsigned long long>(w.generation),
-                      worker_state_name(w.state), row.connections.load(),
+                      m.config.groups[size_t(w.group)].name.c_str(), w.slot,
+                      static_cast<unsigned long long>(w.generation), worker_state_name(w.state), row.connections.load(),
                       static_cast<unsigned long long>(row.requests.load()), human_bytes(rss_bytes(pid)).c_str(),
                       module.c_str());
         out << line;
@@ -116,23 +106,31 @@ std::string Master::status_text() const {
     return out.str();
 }
 
-std::string Master::status_json() const {
+std::string status_json(const MasterView& m) {
     std::ostringstream out;
-    out << "{\"master\": {\"pid\": " << getpid() << ", \"uptime_s\": " << (time(nullptr) - started_wall_)
-        << ", \"config\": " << json_string(config_path_.empty() ? config_.source : config_path_)
-        << ", \"stopping\": " << (stopping_ ? "true" : "false") << "},\n";
-    out << " \"reload\": {\"state\": " << json_string(reload_.state_name())
-        << ", \"description\": " << json_string(reload_.describe()) << "},\n";
-    out << " \"generation\": " << generation_ << ",\n \"workers\": [";
+    out << "{\"master\": {\"pid\": " << m.pid << ", \"uptime_s\": " << (time(nullptr) - m.started_wall)
+        << ", \"config\": " << json_string(m.config_name) << ", \"stopping\": " << (m.stopping ? "true" : "false")
+        << "},\n";
+    out << " \"reload\": {\"state\": " << json_string(m.reload.state_name())
+        << ", \"description\": " << json_string(m.reload.describe()) << "},\n";
+    out << " \"generation\": " << m.generation << ",\n \"groups\": [";
+    for (size_t g = 0; g < m.config.groups.size(); g++) {
+        const GroupConfig& c = m.config.groups[g];
+        out << (g ? ",\n  " : "\n  ") << "{\"name\": " << json_string(c.name) << ", \"listen\": "
+            << json_string(c.listen.text()) << ", \"count\": " << c.count
+            << ", \"reloadable\": " << (c.reloadable ? "true" : "false") << ", \"module\": " << json_string(c.module)
+            << "}";
+    }
+    out << "\n ],\n \"workers\": [";
     bool first = true;
-    for (const auto& [pid, w] : workers_) {
-        const WorkerRow& row = stats_.row(size_t(w.stats_row));
+    for (const auto& [pid, w] : m.workers.processes()) {
+        const WorkerRow& row = m.stats.row(size_t(w.stats_row));
         out << (first ? "\n  " : ",\n  ") << "{\"pid\": " << pid << ", \"group\": "
-            << json_string(groups_[size_t(w.group)].config.name) << ", \"slot\": " << w.slot
+            << json_string(m.config.groups[size_t(w.group)].name) << ", \"slot\": " << w.slot
             << ", \"generation\": " << w.generation << ", \"state\": " << json_string(worker_state_name(w.state))
             << ", \"connections\": " << row.connections.load() << ", \"requests\": " << row.requests.load()
             << ", \"bytes_in\": " << row.bytes_in.load() << ", \"bytes_out\": " << row.bytes_out.load()
-            << ", \"rss_bytes\": " << rss_bytes(pid) << ", \"module\": " << json_string(w.module)
+            << ", \"rss_bytes\": " << rss_bytes(pid) << ", \"module\": " << json_string(w.version)
             << ", \"version\": " << json_string(w.state == WorkerState::Starting ? "" : row.module_version) << "}";
         first = false;
     }
@@ -140,18 +138,18 @@ std::string Master::status_json() const {
     return out.str();
 }
 
-std::string Master::connections_text() const {
+std::string connections_text(const MasterView& m) {
     std::ostringstream out;
     char line[512];
-    std::snprintf(line, sizeof line, "%-8s %-10s %-21s %-6s %-10s %10s %10s %8s\n", "PID", "GROUP", "PEER", "PROTO", "STATE",
-                  "BYTES_IN", "BYTES_OUT", "AGE");
+    std::snprintf(line, sizeof line, "%-8s %-10s %-21s %-6s %-10s %10s %10s %8s\n", "PID", "GROUP", "PEER", "PROTO",
+                  "STATE", "BYTES_IN", "BYTES_OUT", "AGE");
     out << line;
     int64_t now_ms = EventLoop::wall_ms();
     size_t total = 0, unlisted = 0;
-    for (const auto& [pid, w] : workers_) {
-        const WorkerRow& row = stats_.row(size_t(w.stats_row));
-        const GroupConfig& g = groups_[size_t(w.group)].config;
-        unlisted += row.conn_overflow.load();
+    for (const auto& [pid, w] : m.workers.processes()) {
+        const WorkerRow& row = m.stats.row(size_t(w.stats_row));
+        const GroupConfig& g = m.config.groups[size_t(w.group)];
+        unlisted += row.conn_unlisted.load();
         for (const ConnRecord& c : row.conns) {
             if (c.id.load() == 0) continue;
             in_addr addr{c.peer_ip.load()};
@@ -169,7 +167,8 @@ std::string Master::connections_text() const {
         }
     }
     out << total << " connections";
-    if (unlisted) out << " (+" << unlisted << " opened while the table was full)";
+    if (unlisted)
+        out << " (+" << unlisted << " open now but not listed: the table holds " << kConnRecords << " per worker)";
     out << "\n";
     return out.str();
 }

@@ -12,6 +12,7 @@
 #include "protocol/http_response.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "worker/drain.h"
 #include "worker/worker.h"
 
 namespace smooth {
@@ -23,10 +24,6 @@ namespace {
 // without bound); below kLowWater it reads again.
 constexpr size_t kHighWater = 1 << 20;
 constexpr size_t kLowWater = 64 << 10;
-// Lingering close: after our FIN, read and drop what the client still sends,
-// for at most this long, so our close does not turn into a reset that destroys
-// the response still in flight to the client.
-constexpr int kLingerMs = 2000;
 
 bool tracing() {
     static const bool on = std::getenv("SMOOTH_TRACE") != nullptr;
@@ -71,13 +68,16 @@ Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& pe
 }
 
 Connection::~Connection() {
-    if (record_) record_->id = 0;
+    if (record_)
+        record_->id = 0;
+    else
+        worker_.stats().conn_unlisted.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // How long an idle keep-alive connection waits for its next request: the
 // keep-alive timeout, or only the short grace once the worker drains.
 int64_t Connection::idle_deadline() const {
-    return EventLoop::now_ms() + (worker_.draining() ? worker_.idle_grace_ms() : worker_.group().keepalive_timeout_ms);
+    return EventLoop::now_ms() + worker_.drain().idle_wait_ms(worker_.group().keepalive_timeout_ms);
 }
 
 void Connection::set_state(State s) {
@@ -103,7 +103,7 @@ void Connection::open() {
     // A connection taken from the queue while draining gets the usual time for
     // its first request (not the idle grace): its client has done nothing
     // wrong, and the answer will carry Connection: close. Streams get the grace.
-    if (state_ == State::Streaming && worker_.draining()) begin_drain();
+    if (state_ == State::Streaming && worker_.drain().active()) begin_drain();
 }
 
 void Connection::on_event(uint32_t events) {
@@ -235,10 +235,8 @@ void Connection::process_stream() {
 int Connection::respond(int status, const char* content_type, const char* body, size_t len) {
     if (state_ != State::Handling) return -1;
     if (status < 100 || status > 999 || (content_type && std::strlen(content_type) > 200)) return -1;
-    // While draining, this is the last response unless the client has already
-    // pipelined another request behind this one (then that one is answered too).
     bool more_buffered = in_.size() > request_bytes_;
-    bool close = !request_keep_alive_ || peer_closed_ || (worker_.draining() && !more_buffered);
+    bool close = !request_keep_alive_ || peer_closed_ || worker_.drain().last_response(more_buffered);
     http::ResponseHead head{status, content_type, len, close, request_minor_};
     char head_bytes[http::kMaxResponseHead];
     size_t head_len = http::format_response_head(head, head_bytes);
@@ -365,7 +363,7 @@ void Connection::linger() {
         close_now();  // ENOTCONN: the peer is already gone
         return;
     }
-    deadline_ms_ = EventLoop::now_ms() + kLingerMs;  // from our FIN, not from the last response
+    deadline_ms_ = EventLoop::now_ms() + drain::kLingerMs;  // from our FIN, not from the last response
     update_interest();
 }
 
@@ -394,7 +392,7 @@ void Connection::begin_drain() {
         case State::Streaming:
             // Idle keep-alive: a request may be on the wire right now. Wait a
             // little for it (it is answered with Connection: close), then close.
-            deadline_ms_ = EventLoop::now_ms() + worker_.idle_grace_ms();
+            deadline_ms_ = idle_deadline();
             break;
         default:
             break;  // a request in flight finishes; its response says Connection: close

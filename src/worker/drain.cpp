@@ -1,8 +1,10 @@
+// drain: see drain.h; the steps are numbered as there.
 #include "worker/drain.h"
 
-#include "worker/connection.h"
-#include "core/listener.h"
+#include <cstdio>
+
 #include "core/log.h"
+#include "worker/connection.h"
 #include "worker/worker.h"
 
 namespace smooth {
@@ -14,7 +16,7 @@ void Drain::start() {
     // 1. No new wake-ups for us: the kernel now wakes the other workers.
     worker_.stop_accepting();
     // 2. What is already queued may have been announced to us alone.
-    size_t taken = worker_.accept_pending(kListenBacklog);
+    size_t taken = worker_.accept_pending(drain::kMaxQueuedAccepts);
     // 3. Our copy of the listener goes; the master's keeps the queue alive.
     worker_.close_listener();
     // 4-6. Each connection finishes what it has (Connection::begin_drain).

@@ -1,4 +1,5 @@
-// drain: what a worker does between SIGQUIT and its exit.
+// drain: what a worker does between SIGQUIT and its exit, and the rules it
+// keeps while it does.
 //
 // The seed's rule is that the old process "finishes the current request before
 // it exits". Done carefully, that is:
@@ -16,15 +17,40 @@
 //   6. close with a half-close and a bounded read to EOF (lingering close), so
 //      no response is cut off by a reset (skipped only where the client said
 //      it sends nothing more, or has already closed its side);
-//   7. exit when no connection is left, or at drain_timeout, whichever first.
+//   7. exit when no connection is left, or at drain_timeout, whichever first;
+//      the master sends SIGKILL a little after that.
 //
-// The per-connection parts (4 to 6) are in Connection::begin_drain(); this
-// file is the sequence and the deadline.
+// The numbers and yes/no rules of steps 4 to 7 are below, and nowhere else;
+// a Connection asks the worker's Drain for them (Connection::begin_drain does
+// steps 4 to 6 for one connection). The sequence and the deadline are Drain.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
+#include "core/listener.h"
+
 namespace smooth {
+
+namespace drain {
+
+// Step 2: the queue holds at most the listen backlog; take no more than that.
+inline constexpr size_t kMaxQueuedAccepts = kListenBacklog;
+// Step 5: an idle keep-alive connection waits this long for one more request
+// (or keepalive_timeout, if that is shorter), then it is closed.
+inline constexpr int kIdleGraceMs = 500;
+// Step 6: after our FIN, read and drop what the client still sends for at
+// most this long. The same lingering close ends every connection whose last
+// response was sent, draining or not.
+inline constexpr int kLingerMs = 2000;
+// Step 7: the master's SIGKILL comes this long after a worker's drain_timeout,
+// for a worker so stuck that its own deadline cannot run.
+inline constexpr int kKillGraceMs = 2000;
+
+constexpr int idle_grace_ms(int keepalive_timeout_ms) { return std::min(keepalive_timeout_ms, kIdleGraceMs); }
+
+}  // namespace drain
 
 class Worker;
 
@@ -32,9 +58,17 @@ class Drain {
 public:
     explicit Drain(Worker& worker) : worker_(worker) {}
 
-    void start();                  // on SIGQUIT
-    void connection_closed();      // exit when it was the last one
+    void start();                  // on SIGQUIT: steps 1 to 3, then 4 to 6 for each connection
+    void connection_closed();      // step 7: exit when it was the last one
     bool active() const { return active_; }
+
+    // Step 4: whether a response is the connection's last. While draining it
+    // is, unless the client has already sent another request behind it.
+    bool last_response(bool another_request_buffered) const { return active_ && !another_request_buffered; }
+    // Step 5: how long an idle keep-alive connection waits for its next request.
+    int idle_wait_ms(int keepalive_timeout_ms) const {
+        return active_ ? drain::idle_grace_ms(keepalive_timeout_ms) : keepalive_timeout_ms;
+    }
 
 private:
     Worker& worker_;

@@ -59,11 +59,10 @@ std::string drop_privileges(const ServerConfig& server) {
 
 }  // namespace
 
-Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)), drain_(*this), listener_(setup_.listener_fd) {}
+Worker::Worker(WorkerSetup setup)
+    : setup_(std::move(setup)), drain_(*this), listener_(setup_.listener_fd), channel_(setup_.channel_fd) {}
 
 Worker::~Worker() = default;
-
-int Worker::idle_grace_ms() const { return std::min(group().keepalive_timeout_ms, 500); }
 
 int Worker::run() {
     log::set_role("worker " + group().name + "#" + std::to_string(setup_.slot));
@@ -72,28 +71,37 @@ int Worker::run() {
         return SMOOTH_EXIT_SETUP_FAILED;
     }
     if (!load_and_start()) return exit_status_;
-    if (!watch_listener()) return SMOOTH_EXIT_SETUP_FAILED;
+    // on_worker_start has succeeded: from here every way out goes through
+    // finish(), which owes the module its on_worker_stop.
+    if (!watch_listener() || !tell_master_ready()) return exit_with(SMOOTH_EXIT_SETUP_FAILED, "could not start serving");
+    if (std::string err = loop_.run(); !err.empty()) {
+        log::error("%s", err.c_str());
+        return exit_with(SMOOTH_EXIT_SETUP_FAILED, "the event loop failed");
+    }
+    return exit_status_;
+}
 
+int Worker::exit_with(int status, const char* why) {
+    finish(why);
+    return status;
+}
+
+// READY goes out only now: module loaded, on_worker_start done, listener
+// watched. The master's reload waits for exactly this before it touches the
+// next old worker.
+bool Worker::tell_master_ready() {
     std::snprintf(stats().module_version, sizeof stats().module_version, "%s %s", module().name ? module().name : "?",
                   module().version ? module().version : "?");
     // Logged before it is sent, so everything READY causes (the old worker's
     // drain) comes after this line in the log.
     log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
               module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
-    // READY goes out only now: module loaded, on_worker_start done, listener
-    // watched. The master's reload waits for exactly this before it touches the
-    // next old worker.
     char ready = kMsgReady;
-    if (::send(setup_.channel_fd, &ready, 1, MSG_NOSIGNAL) != 1) {
+    if (::send(channel_.get(), &ready, 1, MSG_NOSIGNAL) != 1) {
         log::error("cannot tell the master READY: %s", errno_text(errno).c_str());
-        return SMOOTH_EXIT_SETUP_FAILED;
+        return false;
     }
-
-    if (std::string err = loop_.run(); !err.empty()) {
-        log::error("%s", err.c_str());
-        return SMOOTH_EXIT_SETUP_FAILED;
-    }
-    return 0;
+    return true;
 }
 
 std::string Worker::setup_process() {
@@ -107,7 +115,7 @@ std::string Worker::setup_process() {
     if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
         return "sigprocmask() failed: " + errno_text(errno);
 
-    if (std::string err = close_all_except({0, 1, 2, setup_.log_fd, setup_.listener_fd, setup_.channel_fd,
+    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.get(),
                                             signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
@@ -115,7 +123,7 @@ std::string Worker::setup_process() {
     if (std::string err = loop_.open(); !err.empty()) return err;
     if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
         return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
-    if (int rc = loop_.watch(setup_.channel_fd, EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
+    if (int rc = loop_.watch(channel_.get(), EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
         return "epoll_ctl(ADD) failed for the master's channel: " + errno_text(-rc);
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
 
@@ -159,7 +167,7 @@ bool Worker::load_and_start() {
 // its own report (the dlerror() text), not only "exited with status 3".
 void Worker::tell_master_failure(const std::string& why) {
     std::string msg = kMsgFailed + why.substr(0, 1000);
-    if (::send(setup_.channel_fd, msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
+    if (::send(channel_.get(), msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
         log::warn("cannot tell the master why: %s", errno_text(errno).c_str());
 }
 
@@ -218,7 +226,7 @@ size_t Worker::accept_pending(size_t at_most) {
                 next_record_ = (next_record_ + n + 1) % kConnRecords;
             }
         }
-        if (!record) stats().conn_overflow.fetch_add(1, std::memory_order_relaxed);
+        if (!record) stats().conn_unlisted.fetch_add(1, std::memory_order_relaxed);
         if (size_t(fd) >= conns_.size()) conns_.resize(size_t(fd) + 256);
         conns_[size_t(fd)] = std::make_unique<Connection>(*this, Fd(fd), id, peer, record);
         live_++;
@@ -271,9 +279,14 @@ void Worker::on_signal_pipe() {
 
 void Worker::on_channel(uint32_t) {
     char msg = 0;
-    ssize_t n = ::recv(setup_.channel_fd, &msg, 1, 0);
+    ssize_t n = ::recv(channel_.get(), &msg, 1, 0);
     if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {
+    if (n == -1) {
+        log::error("recv() failed on the master's channel: %s", errno_text(errno).c_str());
+        stop_now("the master's channel failed");
+        return;
+    }
+    if (n == 0) {
         stop_now("the master closed our channel");
         return;
     }

@@ -42,9 +42,8 @@ struct WorkerSetup {
     uint64_t generation = 0;
     std::string module;                     // stored copy path or "builtin:NAME"
     const LoadedModule* preloaded = nullptr; // set when the group has preload = true
-    int listener_fd = -1;
-    int channel_fd = -1;                    // our end of the socketpair
-    int log_fd = 2;
+    int listener_fd = -1;                   // the group's listener (the Worker takes ownership of this copy)
+    int channel_fd = -1;                    // our end of the socketpair (the Worker takes ownership)
     WorkerRow* stats = nullptr;
     pid_t master_pid = 0;
     sigset_t signal_mask{};                 // the master's mask before it blocked all for fork
@@ -69,8 +68,7 @@ public:
     const smooth_module& module() const { return *module_.api; }
     smooth_worker* handle() { return &handle_; }
     WorkerRow& stats() { return *setup_.stats; }
-    bool draining() const { return drain_.active(); }
-    int idle_grace_ms() const;  // how long an idle connection waits once draining starts
+    const Drain& drain() const { return drain_; }
 
     Connection* find(uint64_t conn_id);
     void on_connection_closed(Connection* c);  // the connection has closed its fd
@@ -92,6 +90,8 @@ private:
     std::string setup_process();
     void tell_master_failure(const std::string& why);
     bool load_and_start();
+    bool tell_master_ready();
+    int exit_with(int status, const char* why);
     void on_listener_readable();
     void on_signal_pipe();
     void on_channel(uint32_t events);
@@ -105,6 +105,7 @@ private:
     LoadedModule module_;
     Drain drain_;
     Fd listener_;
+    Fd channel_;
     bool accepting_ = false;
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks

@@ -1,0 +1,446 @@
+// test_reload: the reload's transition table (master/reload.h), cell by cell,
+// with a fake in place of the master. The fake keeps a little table of worker
+// processes (pid, slot, told to go) and writes down every call the reload
+// makes; a test feeds events (READY, an exit, the start timeout, a stop, more
+// requests) and compares the calls and the story told to the operator.
+#include "master/reload.h"
+
+#include "check.h"
+#include "core/log.h"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace smooth;
+
+namespace {
+
+const ConfigContext kCtx{"server.conf", "/srv/app", 2};
+int quiet_ = 2;  // where log lines go between tests
+
+Config config(const std::string& groups, const std::string& server = "") {
+    std::string error;
+    std::optional<Config> c = parse_config("[server]\nrun_dir = /srv/app/run\n" + server + groups, kCtx, error);
+    if (!c) {
+        std::fprintf(stderr, "test config does not parse: %s\n", error.c_str());
+        std::exit(2);
+    }
+    return *c;
+}
+
+std::string group(const char* name, int count, int port) {
+    return "[group " + std::string(name) + "]\nlisten = http://127.0.0.1:" + std::to_string(port) +
+           "\nmodule = modules/app.so\ncount = " + std::to_string(count) + "\n";
+}
+
+class FakeMaster : public ReloadHost {
+public:
+    struct Proc {
+        int group, slot;
+        bool told = false;
+    };
+
+    FakeMaster(Config running, Config fresh) : running_(std::move(running)), fresh_(std::move(fresh)) {
+        // The old workers: pids 101, 102... in slot order, group after group.
+        pid_t pid = 101;
+        for (size_t g = 0; g < running_.groups.size(); g++)
+            for (int s = 0; s < running_.groups[g].count; s++) procs[pid++] = {int(g), s};
+    }
+
+    // The calls, as "drain 101", "spawn web#0 -> 201", ...
+    std::vector<std::string> calls;
+    std::map<pid_t, Proc> procs;
+    bool refuse = false;
+    int prepared = 0;
+    uint64_t timer = 0;  // the armed start timer (one at most), 0 if none
+    std::function<void()> timer_fire;
+    int64_t now = 1000;
+    std::vector<ReloadTimeline> timelines;
+
+    bool prepare(Prepared& out, std::string& error) override {
+        prepared++;
+        calls.push_back("prepare");
+        if (refuse) {
+            error = "server.conf:3: bad";
+            return false;
+        }
+        out.plan = plan_reload(running_, fresh_);
+        out.versions.assign(out.plan.next.groups.size(), "/run/modules/app-v" + std::to_string(prepared) + ".so");
+        out.generation = uint64_t(prepared);
+        out.previous = running_;
+        return true;
+    }
+    void restore(const Config&) override { calls.push_back("restore"); }
+    pid_t find_worker(int group, int slot) override {
+        for (auto& [pid, p] : procs)
+            if (p.group == group && p.slot == slot && !p.told) return pid;
+        return 0;
+    }
+    pid_t spawn(int group, int slot, const std::string& version, uint64_t generation) override {
+        pid_t pid = next_pid_++;
+        calls.push_back("spawn " + name(group, slot) + " -> " + std::to_string(pid));
+        (void)version;
+        (void)generation;
+        if (fail_spawns) return -1;
+        procs[pid] = {group, slot};
+        return pid;
+    }
+    bool drain(pid_t pid) override {
+        calls.push_back("drain " + std::to_string(pid));
+        auto it = procs.find(pid);
+        if (it == procs.end()) return false;
+        it->second.told = true;
+        return true;
+    }
+    void kill(pid_t pid, const std::string&) override {
+        calls.push_back("kill " + std::to_string(pid));
+        procs[pid].told = true;
+    }
+    Refilled refill(int group, int slot) override {
+        pid_t pid = next_pid_++;
+        calls.push_back("refill " + name(group, slot) + " -> " + std::to_string(pid));
+        procs[pid] = {group, slot};
+        return {pid, "/run/modules/app-good.so"};
+    }
+    uint64_t add_timer(int64_t ms, std::function<void()> fire) override {
+        calls.push_back("timer " + std::to_string(ms));
+        timer_fire = std::move(fire);
+        return timer = next_timer_++;
+    }
+    void cancel_timer(uint64_t id) override {
+        if (id && id == timer) {
+            calls.push_back("cancel timer");
+            timer = 0;
+        }
+    }
+    int64_t now_ms() override { return now; }
+    void finished(const ReloadTimeline& t) override { timelines.push_back(t); }
+
+    // The process table's side of an exit: the fake forgets the process.
+    void exited(Reload& r, pid_t pid, const std::string& how = "status 0") {
+        procs.erase(pid);
+        r.on_exit(pid, how, "");
+    }
+    void fire_timer() {
+        timer = 0;
+        timer_fire();
+    }
+    std::string take_calls() {
+        std::string out;
+        for (const std::string& c : calls) out += (out.empty() ? "" : ", ") + c;
+        calls.clear();
+        return out;
+    }
+
+    bool fail_spawns = false;
+
+private:
+    std::string name(int group, int slot) { return running_.groups[size_t(group)].name + "#" + std::to_string(slot); }
+
+    Config running_, fresh_;
+    pid_t next_pid_ = 201;
+    uint64_t next_timer_ = 1;
+};
+
+// What the operator's `./server reload` receives.
+struct Story {
+    std::vector<std::string> lines;
+    int done = 0;
+    bool ok = false;
+    Reload::Progress progress() {
+        return [this](const std::string& line, bool d, bool o) {
+            lines.push_back(line);
+            if (d) {
+                done++;
+                ok = o;
+            }
+        };
+    }
+    std::string last() const { return lines.empty() ? "" : lines.back(); }
+    bool says(const std::string& part) const {
+        for (const std::string& l : lines)
+            if (l.find(part) != std::string::npos) return true;
+        return false;
+    }
+};
+
+void test_stop_first() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    // The seed: one old worker is told to go first...
+    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101"));
+    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
+    EXPECT(!r.on_ready(101));  // not a READY it waits for
+    // ...and once it has exited, its replacement is forked.
+    m.now += 3;
+    m.exited(r, 101);
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#0 -> 201, timer 10000"));
+    EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
+    m.now += 2;
+    EXPECT(r.on_ready(201));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 102"));
+    EXPECT(s.says("web#0: pid 101 -> 201, drain 3 ms, ready 2 ms"));
+    m.exited(r, 102);
+    EXPECT(r.on_ready(202));
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000, cancel timer"));
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT_EQ(s.done, 1);
+    EXPECT(s.ok);
+    EXPECT_EQ(s.last().rfind("reload complete: 2 workers replaced in", 0), size_t(0));
+    EXPECT_EQ(m.timelines.size(), size_t(1));
+    EXPECT_EQ(m.timelines[0].lanes.size(), size_t(2));
+    EXPECT_EQ(m.timelines[0].lanes[0].ready_ms, int64_t(5));
+}
+
+void test_start_first() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080), "reload_order = start_first\n"));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    // The new worker first; the old one drains only once the new one is READY.
+    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000"));
+    EXPECT(r.on_ready(201));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 101"));
+    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
+    m.exited(r, 101);
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000"));
+    EXPECT(s.says("web#0: pid 101 -> 201"));
+    // The old worker of slot 1 crashes while its replacement starts: the reload
+    // does not wait for an exit that has already happened.
+    m.procs.erase(102);
+    EXPECT(!r.on_exit(102, "signal 11 (Segmentation fault)", ""));
+    EXPECT(r.on_ready(202));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 102"));
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT(s.ok);
+}
+
+void test_abort_when_the_new_worker_exits() {
+    FakeMaster m(config(group("web", 3, 8080)), config(group("web", 3, 8080)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);
+    m.take_calls();
+    // The replacement dies before READY: the reload stops at once.
+    m.procs.erase(201);
+    EXPECT(r.on_exit(201, "status 4 (on_worker_start failed)", "on_worker_start of module app failed"));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill web#0 -> 202"));
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT(!s.ok);
+    EXPECT(s.says("reload aborted: web#0: replacement pid 201 exited with status 4 (on_worker_start failed): "
+                  "on_worker_start of module app failed before READY"));
+    EXPECT(s.says("web#0 refilled with app-good.so, the last version that started"));
+    EXPECT(s.says("2 more workers left untouched"));
+    // The old workers not yet replaced were never told anything.
+    EXPECT(!m.procs[102].told && !m.procs[103].told);
+    // The picture shows them: one lane per slot, plus the rollback.
+    EXPECT_EQ(m.timelines.back().lanes.size(), size_t(4));
+}
+
+void test_abort_at_the_start_timeout() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);
+    m.take_calls();
+    m.fire_timer();
+    // A new worker stuck in on_worker_start is given up on (killed).
+    EXPECT_EQ(m.take_calls(), std::string("kill 201, restore, refill web#0 -> 202"));
+    EXPECT(s.says("not READY within start_timeout (10000 ms)"));
+    EXPECT(!s.ok);
+    // Its READY, should it come late, is not the reload's business any more.
+    EXPECT(!r.on_ready(201));
+}
+
+void test_abort_in_start_first_keeps_the_old_worker() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080), "reload_order = start_first\n"));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.procs.erase(201);
+    r.on_exit(201, "status 3 (module failed to load)", "dlopen() failed: bad ELF");
+    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000, cancel timer, restore"));
+    EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
+    EXPECT(s.says("dlopen() failed: bad ELF"));
+}
+
+void test_abort_puts_added_and_retired_slots_back() {
+    // web grows 1 -> 2 (slot 1 added), then api's replacement fails: the
+    // added worker is retired again.
+    FakeMaster m(config(group("web", 1, 8080) + group("api", 2, 8081)),
+                 config(group("web", 2, 8080) + group("api", 1, 8081)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);      // web#0 drained
+    r.on_ready(201);       // web#0 replaced
+    r.on_ready(202);       // web#1 added
+    m.exited(r, 102);      // api#0 drained
+    m.take_calls();
+    m.procs.erase(203);
+    r.on_exit(203, "signal 11 (Segmentation fault)", "");  // api#0's replacement crashes
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill api#0 -> 204, drain 202"));
+    EXPECT(s.says("1 workers of added slots retired"));
+    EXPECT(s.says("1 more workers left untouched"));  // api#1 was never retired
+
+    // The same, with the retirement done before the failure.
+    FakeMaster m2(config(group("api", 2, 8081) + group("web", 1, 8080)),
+                  config(group("api", 1, 8081) + group("web", 1, 8080)));
+    Reload r2(m2);
+    Story s2;
+    r2.request(s2.progress(), "test");
+    m2.exited(r2, 101);  // api#0 drained
+    r2.on_ready(201);    // api#0 replaced
+    m2.exited(r2, 102);  // api#1 retired
+    m2.exited(r2, 103);  // web#0 drained
+    m2.take_calls();
+    m2.fire_timer();     // web#0's replacement never gets ready
+    EXPECT_EQ(m2.take_calls(), std::string("kill 202, restore, refill web#0 -> 203, refill api#1 -> 204"));
+    EXPECT(s2.says("1 retired slots refilled"));
+}
+
+void test_an_added_slot_that_fails_is_not_refilled() {
+    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 2, 8080)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);
+    r.on_ready(201);
+    m.take_calls();
+    m.procs.erase(202);
+    r.on_exit(202, "status 4 (on_worker_start failed)", "");
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore"));
+    EXPECT(s.says("web#1 was a new slot: not refilled"));
+}
+
+void test_a_fork_that_fails_aborts() {
+    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
+    Reload r(m);
+    Story s;
+    m.fail_spawns = true;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);
+    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101, spawn web#0 -> 201, restore, refill web#0 -> 202"));
+    EXPECT(s.says("fork failed"));
+    EXPECT(!s.ok && r.phase() == Reload::Phase::Idle);
+}
+
+void test_queued_and_merged_requests() {
+    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
+    Reload r(m);
+    Story first, second, third;
+    r.request(first.progress(), "test");
+    r.request(second.progress(), "test");  // queued
+    r.request(third.progress(), "test");   // merged into the queued one
+    EXPECT(r.queued());
+    EXPECT(second.says("reload queued") && third.says("reload queued"));
+    EXPECT_EQ(m.prepared, 1);
+    m.exited(r, 101);
+    r.on_ready(201);
+    // The first ends; the queued one begins at once, and only one.
+    EXPECT(first.ok && first.done == 1);
+    EXPECT_EQ(m.prepared, 2);
+    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
+    m.exited(r, 201);
+    r.on_ready(202);
+    EXPECT_EQ(m.prepared, 2);
+    EXPECT(second.ok && second.done == 1 && third.ok && third.done == 1);
+    EXPECT(second.says("web#0: pid 201 -> 202"));
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+}
+
+void test_a_refused_reload_changes_nothing() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    m.refuse = true;
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    EXPECT_EQ(m.take_calls(), std::string("prepare"));
+    EXPECT_EQ(s.last(), std::string("reload refused: server.conf:3: bad; nothing was changed"));
+    EXPECT(!s.ok && s.done == 1);
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+}
+
+void test_a_stop_wins() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    Reload r(m);
+    Story running, queued, later;
+    r.request(running.progress(), "test");
+    m.exited(r, 101);
+    r.request(queued.progress(), "test");
+    m.take_calls();
+    r.on_stop("the server is stopping");
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer"));  // no drain, spawn or kill: the stop does that
+    EXPECT(running.says("reload interrupted: the server is stopping") && !running.ok);
+    EXPECT(queued.says("reload cancelled: the server is stopping") && !queued.ok);
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT(!r.on_ready(201));
+    // From now on every request is refused.
+    r.request(later.progress(), "SIGHUP");
+    EXPECT_EQ(later.last(), std::string("reload refused: the server is stopping"));
+    EXPECT_EQ(m.prepared, 1);
+}
+
+void test_shrinking_skips_empty_slots() {
+    FakeMaster m(config(group("web", 3, 8080)), config(group("web", 1, 8080)));
+    m.procs.erase(103);  // slot 2 is empty (its worker crashed, the respawn waits)
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    m.exited(r, 101);
+    r.on_ready(201);
+    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101, spawn web#0 -> 201, timer 10000, cancel timer, drain 102"));
+    m.exited(r, 102);
+    EXPECT(s.says("web#1: pid 102 retired (count lowered)"));
+    EXPECT(s.ok && s.says("reload complete: 1 workers replaced"));
+}
+
+// Every phase change goes through one place, and that place logs it.
+void test_every_transition_is_logged() {
+    char path[] = "/tmp/smooth-test-reload-XXXXXX";
+    int fd = mkstemp(path);
+    log::set_output(fd);
+    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
+    Reload r(m);
+    r.request(nullptr, "test");
+    m.exited(r, 101);
+    r.on_ready(201);
+    log::set_output(quiet_);
+    std::string text(8192, '\0');
+    text.resize(size_t(pread(fd, text.data(), text.size(), 0)));
+    close(fd);
+    unlink(path);
+    EXPECT(text.find("reload: idle -> draining_old (web#0: SIGQUIT to old pid 101)") != std::string::npos);
+    EXPECT(text.find("reload: draining_old -> starting_new (web#0: forked new pid 201)") != std::string::npos);
+    EXPECT(text.find("reload: starting_new -> idle (complete)") != std::string::npos);
+}
+
+}  // namespace
+
+int main() {
+    log::set_role("test");
+    quiet_ = open("/dev/null", O_WRONLY | O_CLOEXEC);  // the reload's story goes to the Story, not the terminal
+    log::set_output(quiet_);
+    test_stop_first();
+    test_start_first();
+    test_abort_when_the_new_worker_exits();
+    test_abort_at_the_start_timeout();
+    test_abort_in_start_first_keeps_the_old_worker();
+    test_abort_puts_added_and_retired_slots_back();
+    test_an_added_slot_that_fails_is_not_refilled();
+    test_a_fork_that_fails_aborts();
+    test_queued_and_merged_requests();
+    test_a_refused_reload_changes_nothing();
+    test_a_stop_wins();
+    test_shrinking_skips_empty_slots();
+    test_every_transition_is_logged();
+    return check::summary("reload");
+}

@@ -1,0 +1,106 @@
+// test_timeline: a reload's timeline survives its trip over the control
+// socket (to_text, from_text), and the picture has a lane per step.
+#include "cli/timeline_svg.h"
+#include "master/reload_timeline.h"
+
+#include "check.h"
+
+#include <string>
+
+using namespace smooth;
+
+namespace {
+
+ReloadTimeline sample() {
+    ReloadTimeline t;
+    t.ok = false;
+    t.start_first = true;
+    t.generation = 7;
+    t.finished_ms = 40;
+    t.after_ms = 500;
+    t.summary = "reload aborted: web#1: not READY <in time> & gone; rolled back";
+    ReloadTimeline::Lane a;
+    a.slot = "web#0";
+    a.kind = "replace";
+    a.old_pid = 101;
+    a.new_pid = 201;
+    a.fork_ms = 0;
+    a.ready_ms = 3;
+    a.drain_ms = 3;
+    a.exit_ms = 9;
+    a.version = "app v2.so";  // a space in a file name survives
+    ReloadTimeline::Lane b;
+    b.slot = "web#1";
+    b.kind = "replace";
+    b.old_pid = 102;
+    b.new_pid = 202;
+    b.fork_ms = 9;
+    b.failed_ms = 40;
+    ReloadTimeline::Lane c;
+    c.slot = "web#1";
+    c.kind = "rollback";
+    c.new_pid = 203;
+    c.fork_ms = 40;
+    c.ready_ms = 42;
+    t.lanes = {a, b, c};
+    for (int i = -5; i < 60; i++) t.rate.push_back({i * 10, uint64_t(1000 + i * 37)});
+    return t;
+}
+
+void test_round_trip() {
+    ReloadTimeline t = sample();
+    std::string error;
+    std::optional<ReloadTimeline> back = ReloadTimeline::from_text(t.to_text(), error);
+    EXPECT(back.has_value());
+    if (!back) return;
+    EXPECT_EQ(back->to_text(), t.to_text());
+    EXPECT_EQ(back->summary, t.summary);
+    EXPECT_EQ(back->lanes.size(), size_t(3));
+    EXPECT_EQ(back->lanes[0].version, std::string("app v2.so"));
+    EXPECT_EQ(back->lanes[1].failed_ms, int64_t(40));
+    EXPECT_EQ(back->rate.size(), t.rate.size());
+    EXPECT_EQ(back->rate.front().t_ms, int64_t(-50));
+}
+
+void test_what_is_not_a_timeline() {
+    std::string error;
+    EXPECT(!ReloadTimeline::from_text("error: no reload has run yet\n", error));
+    EXPECT_EQ(error, std::string("error: no reload has run yet"));
+    EXPECT(!ReloadTimeline::from_text("reload ok=1 start_first=0 generation=1 finished=5 after=500\nlane slot=web#0 old=x\n", error));
+    EXPECT_EQ(error.rfind("line 2:", 0), size_t(0));
+    EXPECT(!ReloadTimeline::from_text("", error));
+}
+
+size_t count(const std::string& s, const std::string& part) {
+    size_t n = 0;
+    for (size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) n++;
+    return n;
+}
+
+void test_picture() {
+    std::string svg = timeline_svg(sample());
+    EXPECT_EQ(svg.rfind("<?xml", 0), size_t(0));
+    EXPECT_EQ(count(svg, "<g class=\"lane\""), size_t(3));
+    EXPECT_EQ(count(svg, "<svg "), size_t(1));
+    EXPECT_EQ(count(svg, "</svg>"), size_t(1));
+    EXPECT(svg.find("&lt;in time&gt; &amp; gone") != std::string::npos);  // escaped, so the XML stays well-formed
+    EXPECT(svg.find("aborted, rolled back") != std::string::npos);
+    EXPECT(svg.find("new pid 203 (rollback)") != std::string::npos);
+    EXPECT(svg.find("failed: abort") != std::string::npos);
+    EXPECT(svg.find("<polyline") != std::string::npos);  // the rate
+    // An empty timeline (a refused reload) still draws.
+    ReloadTimeline empty;
+    empty.summary = "reload refused: bad config";
+    std::string blank = timeline_svg(empty);
+    EXPECT_EQ(count(blank, "<g class=\"lane\""), size_t(0));
+    EXPECT(blank.find("(no samples)") != std::string::npos);
+}
+
+}  // namespace
+
+int main() {
+    test_round_trip();
+    test_what_is_not_a_timeline();
+    test_picture();
+    return check::summary("timeline");
+}
