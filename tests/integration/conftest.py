@@ -43,6 +43,19 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def wait_served(srv, more, timeout=20.0, what=None):
+    """Waits until the server has answered `more` requests beyond what it had
+    answered when called (counted by its workers, from `status --json`): the
+    event "the load has been flowing", without guessing how long that takes."""
+    def served():
+        try:
+            return sum(w["requests"] for w in srv.workers())
+        except Exception:
+            return None
+    start = wait_until(lambda: served() is not None and (served(),), timeout, what="status to answer")[0]
+    wait_until(lambda: (served() or 0) - start >= more, timeout, what=what or f"{more} more requests served")
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -233,28 +246,41 @@ class Server:
         return self.cli("reload", *args, timeout=timeout)
 
     def stop(self):
+        """Stops the server if it runs; returns what went wrong ("" if nothing)."""
+        problems = []
         pid = self.master_pid()
         if pid and pid_alive(pid):
-            self.cli("stop", timeout=30)
+            r = self.cli("stop", timeout=30)
+            if r.returncode != 0:
+                problems.append(f"./server stop exited {r.returncode}: {r.stdout}{r.stderr}")
         if self.proc:
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                problems.append("the foreground master did not exit within 10 s of stop")
+        return "; ".join(problems)
 
     def kill_everything(self):
-        """Last resort at teardown: nothing of this test may outlive it."""
+        """Last resort at teardown: nothing of this test may outlive it.
+        Returns the pids it had to kill (none, when stop did its job)."""
         pid = self.master_pid()
         pids = [w["pid"] for w in self._workers_quiet()]
+        killed = []
         for p in ([pid] if pid else []) + pids:
+            if not pid_alive(p):
+                continue
             try:
                 os.kill(p, signal.SIGKILL)
+                killed.append(p)
             except (ProcessLookupError, PermissionError):
                 pass
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            killed.append(self.proc.pid)
+        return killed
 
     def _workers_quiet(self):
         try:
@@ -279,12 +305,22 @@ class ServerFactory:
         return self.make(groups, server).start(daemon=daemon)
 
     def cleanup(self):
+        """Stops every server the test started. Whatever had to be forced is
+        reported as a teardown error: a server that does not stop when told
+        is a bug, not noise."""
+        problems = []
         for s in self.servers:
             try:
-                s.stop()
-            except Exception:
-                pass
-            s.kill_everything()
+                problem = s.stop()
+            except Exception as e:  # reported below, after everything is killed
+                problem = f"stop raised {e!r}"
+            killed = s.kill_everything()
+            if problem:
+                problems.append(f"{s.dir.name}: {problem}")
+            if killed:
+                problems.append(f"{s.dir.name}: had to SIGKILL {killed} after stop")
+        if problems:
+            raise AssertionError("cleanup: " + "; ".join(problems))
 
 
 @pytest.fixture

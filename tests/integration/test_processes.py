@@ -59,11 +59,11 @@ def test_killed_master_takes_its_workers_with_it(smooth):
     workers = [w["pid"] for w in srv.workers()]
     assert len(workers) == 2 and all(pid_alive(p) for p in workers)
     os.kill(master, signal.SIGKILL)
-    t0 = time.monotonic()
-    wait_until(lambda: not pid_alive(master), 2, what="the master to die")
-    wait_until(lambda: not any(pid_alive(p) for p in workers), 2,
+    wait_until(lambda: not pid_alive(master), 10, what="the master to die")
+    # PR_SET_PDEATHSIG makes this immediate; the worker's own check of its
+    # parent (every 100 ms) is the fallback. Either way, well within 10 s.
+    wait_until(lambda: not any(pid_alive(p) for p in workers), 10,
                what=f"workers {workers} to exit after the master was killed")
-    assert time.monotonic() - t0 < 2.5
     # no orphan holds the port
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", srv.port()), timeout=1).close()
@@ -73,12 +73,12 @@ def test_graceful_stop_finishes_the_request_in_flight(smooth):
     srv = smooth.start(groups={"web": {"count": 2, "module": str(MODULES / "slow.so")}},
                        server={"drain_timeout": "5s"})
     master = srv.master_pid()
-    c = HttpConn(srv.port(), timeout=8)
+    c = HttpConn(srv.port(), timeout=15)
     try:
-        c.send("GET /?delay=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.send("GET /?delay=4000 HTTP/1.1\r\nHost: x\r\n\r\n")
         t0 = time.monotonic()
-        # in flight: a worker has the request (it is not answered for 1.5 s)
-        wait_until(lambda: sum(w["requests"] for w in srv.workers()) >= 1, 1, what="the request to reach a worker")
+        # in flight: a worker has the request (it is not answered for 4 s)
+        wait_until(lambda: sum(w["requests"] for w in srv.workers()) >= 1, 3, what="the request to reach a worker")
         stop = subprocess.Popen([str(SERVER), "-c", str(srv.conf), "stop", "-g"], cwd=srv.dir,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -87,13 +87,13 @@ def test_graceful_stop_finishes_the_request_in_flight(smooth):
                 return srv.status()["master"]["stopping"]
             except Exception:
                 return False
-        wait_until(stopping, 1, what="the master to be stopping while the request is in flight")
-        assert time.monotonic() - t0 < 1.2, "too slow to test a request in flight"
+        wait_until(stopping, 3, what="the master to be stopping while the request is in flight")
+        assert time.monotonic() - t0 < 3.5, "too slow to test a request in flight"
         status, headers, body = c.read_response()
         took = time.monotonic() - t0
         assert status == 200, (status, body)
-        assert b"slow reply after 1500 ms" in body, body
-        assert took >= 1.4, f"answered after {took:.2f}s, before its delay"
+        assert b"slow reply after 4000 ms" in body, body
+        assert took >= 3.9, f"answered after {took:.2f}s, before its delay"
         assert headers.get("connection", "").lower() == "close", "a response sent while draining says close"
         assert c.closed_by_peer(3)
     finally:

@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_until
+from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_served, wait_until
 
 TARGET = os.environ.get("SMOOTH_TARGET")
 RELOADS = int(os.environ.get("SMOOTH_RELOADS", "5"))
@@ -46,6 +46,10 @@ class SmoothTarget:
     def marker(self, n):
         return f"version v{n},"
 
+    def settle(self):
+        """The load has flowed for a while: its workers answered 300 more requests."""
+        wait_served(self.srv, 300)
+
 
 class ExternalTarget:
     """Any server, driven by shell commands from the environment."""
@@ -63,18 +67,22 @@ class ExternalTarget:
     def marker(self, n):
         return os.environ.get("SMOOTH_NEW_VERSION_TEXT", "").format(n=n)
 
+    def settle(self):
+        """Another server has no counter to read: let the load run 0.4 s."""
+        time.sleep(0.4)
 
-def reload_under_load(target, tmp_path, keepalive, reloads=RELOADS, seconds_between=0.4):
+
+def reload_under_load(target, tmp_path, keepalive, reloads=RELOADS):
     """Loads target.url for the whole run while deploying and reloading
     `reloads` times; returns the load generator's report."""
     args = ["-c", CLIENTS, "-d", "600", "--stop-file", str(tmp_path / "stop")] + (["-k"] if keepalive else [])
     load = start_loadgen(target.url, *args, out_path=tmp_path / "load.json")
     try:
-        time.sleep(seconds_between)  # the load is flowing before the first reload
+        target.settle()  # the load is flowing before the first reload
         for n in range(1, reloads + 1):
             target.deploy(n)
             target.reload(n)
-            time.sleep(seconds_between)
+            target.settle()
     finally:
         (tmp_path / "stop").touch()
     return finish_loadgen(load, tmp_path / "load.json")
