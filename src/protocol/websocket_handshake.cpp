@@ -88,7 +88,7 @@ Handshake check_handshake(const http::Request& r) {
     // speak, then the key (item 5).
     if (r.method != "GET") return refuse(kBadRequest, "a websocket handshake is a GET");
     if (r.minor_version < 1) return refuse(kBadRequest, "a websocket handshake needs HTTP/1.1");
-    if (trim(r.header("Host")).empty()) return refuse(kBadRequest, "no Host header");
+    if (r.header("Host").empty()) return refuse(kBadRequest, "no Host header");
     if (!has_token(r, "Upgrade", "websocket")) return refuse(kBadRequest, "no \"Upgrade: websocket\"");
     if (!has_token(r, "Connection", "Upgrade")) return refuse(kBadRequest, "no \"Connection: Upgrade\"");
 
