@@ -312,11 +312,6 @@ void Workers::close_listeners() {
 
 // ---- Looking things up ----
 
-const WorkerProcess* Workers::process(pid_t pid) const {
-    auto it = processes_.find(pid);
-    return it == processes_.end() ? nullptr : &it->second;
-}
-
 pid_t Workers::find_worker(int group, int slot) const {
     for (const auto& [pid, w] : processes_)
         if (w.group == group && w.slot == slot && !w.told_to_go()) return pid;

@@ -109,7 +109,6 @@ public:
     void close_listeners();
 
     const std::map<pid_t, WorkerProcess>& processes() const { return processes_; }
-    const WorkerProcess* process(pid_t pid) const;
     const std::vector<Group>& groups() const { return groups_; }
     int ready_count(int group) const;
     bool all_ready() const;
