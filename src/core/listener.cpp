@@ -2,8 +2,12 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace smooth {
 
@@ -37,6 +41,87 @@ Fd open_listener(const ListenAddress& address, std::string& error) {
         return Fd();
     }
     return fd;
+}
+
+namespace {
+
+bool parse_int(const char* s, int& out) {
+    if (!s || !*s) return false;
+    const char* end = s;
+    while (*end) end++;
+    auto [ptr, ec] = std::from_chars(s, end, out);
+    return ec == std::errc() && ptr == end;
+}
+
+}  // namespace
+
+std::string InheritedListeners::take_from_env() {
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    const char* names_env = std::getenv("LISTEN_FDNAMES");
+    std::string names = names_env ? names_env : "";
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int for_pid = 0, count = 0;
+    if (!fds) return "";
+    if (!parse_int(fds, count) || count < 0 || count > 1024) return std::string("LISTEN_FDS=") + fds + ": not a count";
+    // Meant for another process (a parent that did not unset them): not ours.
+    if (!parse_int(pid, for_pid) || for_pid != int(getpid())) return "";
+    return adopt(3, count, names);  // SD_LISTEN_FDS_START
+}
+
+std::string InheritedListeners::adopt(int first_fd, int count, const std::string& names) {
+    size_t name_start = 0;
+    for (int i = 0; i < count; i++) {
+        int fd = first_fd + i;
+        size_t colon = names.find(':', name_start);
+        std::string name = name_start <= names.size() ? names.substr(name_start, colon - name_start) : "";
+        name_start = colon == std::string::npos ? names.size() + 1 : colon + 1;
+        Socket s;
+        s.fd.reset(fd);  // ours from here, whatever happens below
+        s.name = name.empty() ? "fd " + std::to_string(fd) : name;
+        int listening = 0, type = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
+            return "inherited " + s.name + ": getsockopt() failed: " + errno_text(errno);
+        len = sizeof type;
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);  // SO_ACCEPTCONN worked: so does this
+        sockaddr_in sa{};
+        len = sizeof sa;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == -1)
+            return "inherited " + s.name + ": getsockname() failed: " + errno_text(errno);
+        if (!listening || type != SOCK_STREAM || sa.sin_family != AF_INET)
+            return "inherited " + s.name + " is not a listening IPv4 TCP socket";
+        char host[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+        s.host = host;
+        s.port = ntohs(sa.sin_port);
+        // Inherited descriptors come without our flags: the event loop needs
+        // non-blocking, and a process we exec must not keep the port open.
+        int fl = fcntl(fd, F_GETFL);
+        if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+            return "inherited " + s.name + ": fcntl() failed: " + errno_text(errno);
+        sockets_.push_back(std::move(s));
+    }
+    return "";
+}
+
+Fd InheritedListeners::take(const ListenAddress& address) {
+    for (auto it = sockets_.begin(); it != sockets_.end(); ++it) {
+        if (it->host != address.host || it->port != address.port) continue;
+        Fd fd = std::move(it->fd);
+        sockets_.erase(it);
+        return fd;
+    }
+    return Fd();
+}
+
+std::vector<std::string> InheritedListeners::close_leftovers() {
+    std::vector<std::string> names;
+    for (const Socket& s : sockets_) names.push_back(s.name + " (" + s.host + ":" + std::to_string(s.port) + ")");
+    sockets_.clear();
+    return names;
 }
 
 }  // namespace smooth
