@@ -15,21 +15,44 @@
 //   --stop-file PATH  stop starting requests once PATH exists
 //   -o FILE           write the report to FILE instead of stdout
 //
+// Client behaviours (each off by default; they combine):
+//   --slow-send MS    send each request in 4 pieces, MS/3 apart: the last piece
+//                     goes out about MS after the first, so the server holds a
+//                     partly received request for that long
+//   --slow-read BYTES read the response at most BYTES per recv(), and pause 10 ms
+//                     after each read that did not complete it
+//   --think MS        (with -k) between two requests of a client (also after a
+//                     failed one), stay idle for a random time in [MS/2, MS*3/2],
+//                     the connection kept open (if the server kept it): the
+//                     sparse traffic of browsers, where a server may close an idle
+//                     connection just as the client reuses it
+//   --retry           retry once, on a new connection, a request that failed on a
+//                     reused keep-alive connection before any byte of the response
+//                     arrived with a reset or an early EOF, as browsers retry an
+//                     idempotent request (see "Retries" below)
+// Pauses (slow send, slow read) are part of the request and count against -t;
+// thinking is between requests and does not. Pause and think times are checked
+// every 10 ms, which is their precision.
+//
 // Stopping (-d over, -n reached, the stop file, SIGINT or SIGTERM) only stops new
 // requests: one in flight may finish (within its timeout), so the stop itself is
-// never counted as an error.
+// never counted as an error. A thinking client stops at once.
 //
 // The report is one JSON object and the only thing written to stdout:
 //   requests        finished requests, whatever their outcome
 //   ok              complete responses with a 2xx/3xx status
 //   bad_status      complete responses with a 4xx/5xx status
 //   refused         connect() failed with ECONNREFUSED
-//   reset           ECONNRESET or EPIPE at any point
+//   reset           ECONNRESET or EPIPE at any point (unless --retry retried it)
 //   early_eof       the server closed before the response was complete, also on
 //                   a reused connection before any byte of the response came
+//                   (unless --retry retried it)
 //   timeout         no complete response within -t
 //   other_error     anything else; other_error_counts maps errno names to counts
 //                   (EPROTO: the response could not be parsed)
+//   retried         requests that failed as --retry describes and then succeeded on
+//                   their retry: counted in ok, not in any failure (always 0
+//                   without --retry)
 //   errors          requests - ok
 //   status_counts   {"200": n, ...} over complete responses
 //   bodies          {"first N bytes of the body, trailing whitespace trimmed": n}
@@ -44,6 +67,16 @@
 // error: before reusing one, the client peeks for the server's FIN and reconnects
 // if it is there. If the FIN only arrives after the next request went out, that
 // request is an early_eof: a client cannot know whether the server saw it.
+//
+// Retries (--retry). A request that fails with a reset or an early EOF on a
+// reused connection before any byte of its response came is tried once more on a
+// new connection, at once and even after the stop (it was started before). If
+// the retry gets a complete response, the request counts once, in ok (and its
+// status and body), and in retried; its latency runs from the first attempt, and
+// the retry has its own -t. If the retry fails too, the request counts once, as
+// the retry's failure. Other failures (refused, timeout, a failure on a new
+// connection or after a byte of the response) are never retried: a timeout may
+// mean the server is working on the request, and a browser does not resend then.
 //
 // build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tools/loadgen tools/loadgen.cpp -pthread
 
@@ -70,6 +103,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -125,6 +159,10 @@ struct Options {
     long tally_prefix = 200;
     std::string stop_file;
     std::string output;
+    long slow_send_ms = 0;   // 0: send the request at once
+    long slow_read = 0;      // 0: read as much as there is
+    long think_ms = 0;       // 0: the next request at once
+    bool retry = false;
     sockaddr_in addr{};
     std::string authority;  // "HOST:PORT" as written in the URL, for Host:
     std::string path;
@@ -135,6 +173,7 @@ struct Options {
                  "loadgen: %s\n"
                  "usage: loadgen [-c N] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
+                 "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
                  "               http://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
@@ -178,12 +217,16 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
         {"tally-prefix", required_argument, nullptr, kTallyPrefix},
         {"stop-file", required_argument, nullptr, kStopFile},
+        {"slow-send", required_argument, nullptr, kSlowSend},
+        {"slow-read", required_argument, nullptr, kSlowRead},
+        {"think", required_argument, nullptr, kThink},
+        {"retry", no_argument, nullptr, kRetry},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -215,12 +258,17 @@ Options parse_options(int argc, char** argv) {
         case kNoTally: opt.tally = false; break;
         case kTallyPrefix: opt.tally_prefix = parse_long(optarg, 0, 1 << 20, "--tally-prefix"); break;
         case kStopFile: opt.stop_file = optarg; break;
+        case kSlowSend: opt.slow_send_ms = parse_long(optarg, 1, 60000, "--slow-send"); break;
+        case kSlowRead: opt.slow_read = parse_long(optarg, 1, 1 << 20, "--slow-read"); break;
+        case kThink: opt.think_ms = parse_long(optarg, 1, 600000, "--think"); break;
+        case kRetry: opt.retry = true; break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
     }
     if (optind != argc - 1) usage_error("exactly one URL is needed");
     if (opt.duration_s == 0 && opt.count == 0) usage_error("give -d SECONDS or -n COUNT (or both)");
+    if (opt.think_ms > 0 && !opt.keep_alive) usage_error("--think needs -k: it is the idle time on a kept connection");
     parse_url(argv[optind], opt);
     return opt;
 }
@@ -477,7 +525,7 @@ Outcome outcome_of_errno(int err) {
 struct Stats {
     static constexpr size_t kMaxBodies = 1000;
     uint64_t outcomes[7] = {};  // indexed by Outcome
-    uint64_t connections = 0, bodies_overflow = 0;
+    uint64_t connections = 0, bodies_overflow = 0, retried = 0;
     std::map<int, uint64_t> status_counts;
     std::map<std::string, uint64_t> other_error_counts;
     std::map<std::string, uint64_t> bodies;
@@ -493,6 +541,7 @@ struct Stats {
     void merge(const Stats& other) {
         for (int i = 0; i < 7; ++i) outcomes[i] += other.outcomes[i];
         connections += other.connections;
+        retried += other.retried;
         bodies_overflow += other.bodies_overflow;
         for (const auto& [status, n] : other.status_counts) status_counts[status] += n;
         for (const auto& [name, n] : other.other_error_counts) other_error_counts[name] += n;
@@ -511,8 +560,9 @@ struct Shared {
     std::atomic<long> started{0};       // requests claimed, for -n
     std::atomic<bool> stop{false};      // set by main: stop file or signal
 
+    bool stopping() const { return stop.load(std::memory_order_relaxed) || Clock::now() >= end; }
     bool may_start() {
-        if (stop.load(std::memory_order_relaxed) || Clock::now() >= end) return false;
+        if (stopping()) return false;
         return opt.count == 0 || started.fetch_add(1, std::memory_order_relaxed) < opt.count;
     }
 };
@@ -520,23 +570,35 @@ struct Shared {
 // One simulated user, an explicit state machine (only Worker::set_state moves it):
 //
 //   Idle ─> Connecting ─> Sending ─> Receiving ─> Idle   (then the next request)
-//     └────(reused connection)───^
+//     └────(reused connection)───^                 └──> Thinking ─> Idle   (--think)
 //   Idle ─> Done once no further request may start.
+//
+// A slow client (--slow-send, --slow-read) pauses inside Sending and Receiving:
+// `paused` is set, the fd is not watched, and the 10 ms sweep resumes it at
+// resume_at. A failure on a reused connection that --retry may repeat goes back
+// to Idle with retry_pending set, and the next start is that retry.
 struct Client {
-    enum class State { Idle, Connecting, Sending, Receiving, Done };
+    enum class State { Idle, Thinking, Connecting, Sending, Receiving, Done };
     explicit Client(size_t keep_body) : parser(keep_body) {}
     State state = State::Idle;
     Fd fd;
     uint32_t watching = 0;  // the epoll events registered for fd, 0 if none
     size_t sent = 0;        // bytes of the request sent so far
+    int pieces = 0;         // --slow-send: pieces of the request sent so far
     Clock::time_point started, deadline;
+    bool paused = false;             // a slow client's pause inside Sending or Receiving
+    Clock::time_point resume_at;     // the end of a pause, or of Thinking
+    bool reused = false;             // this attempt went out on a kept-alive connection
+    bool response_began = false;     // a byte of the response has arrived
+    bool retry_pending = false;      // the next start is the retry of the last request
+    bool retrying = false;           // this attempt is a retry
     ResponseParser parser;
 };
 
 // One thread: an epoll loop driving its share of the clients until all are Done.
 class Worker {
 public:
-    Worker(Shared& shared, int nclients) : shared_(shared) {
+    Worker(Shared& shared, int nclients, unsigned seed) : shared_(shared), random_(seed) {
         epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
         if (!epoll_) die("epoll_create1() failed while setting up a worker", errno);
         clients_.reserve(static_cast<size_t>(nclients));  // no reallocation: epoll holds Client*
@@ -551,14 +613,23 @@ public:
 
 private:
     using State = Client::State;
+    static constexpr int kSlowPieces = 4;  // --slow-send cuts a request in this many pieces
+    static constexpr auto kSlowReadPause = std::chrono::milliseconds(10);
+
     void set_state(Client& c, State state);
     void watch(Client& c, uint32_t events);
+    void unwatch(Client& c);
     void start_request(Client& c);
     void on_event(Client& c);
     void send_some(Client& c);
     void receive_some(Client& c);
+    void pause(Client& c, Clock::duration how_long);
+    void resume(Client& c);
+    void sweep(Clock::time_point now);
     void complete(Client& c);
     void fail(Client& c, Outcome outcome, int err);
+    bool may_retry(const Client& c, Outcome outcome) const;
+    void next_request(Client& c);
     void close_connection(Client& c) {
         c.fd.reset();  // closing also removes it from the epoll set
         c.watching = 0;
@@ -573,16 +644,20 @@ private:
     // immediate refusal cannot recurse.
     std::vector<Client*> idle_, starting_;
     Stats stats_;
+    std::mt19937 random_;            // think times
     Clock::time_point finished_at_;  // when the last client of this thread was Done
 };
 
 // Connecting waits for writability, Receiving for readability. Sending watches
 // nothing new: the request is sent at once and only an EAGAIN asks for EPOLLOUT,
-// so a request on a kept-alive connection costs no epoll_ctl() at all.
+// so a request on a kept-alive connection costs no epoll_ctl() at all. Thinking
+// watches nothing: level-triggered, the FIN of an idle connection the server
+// closed would wake the loop on every wait until the think time is over.
 void Worker::set_state(Client& c, State state) {
     c.state = state;
     if (state == State::Connecting) watch(c, EPOLLOUT);
     if (state == State::Receiving) watch(c, EPOLLIN);
+    if (state == State::Thinking) unwatch(c);
 }
 
 void Worker::watch(Client& c, uint32_t want) {
@@ -595,6 +670,15 @@ void Worker::watch(Client& c, uint32_t want) {
     c.watching = want;
 }
 
+// EPOLL_CTL_DEL rather than a MOD to no events: epoll reports EPOLLHUP and
+// EPOLLERR whatever the mask, and a reset connection would wake the loop for nothing.
+void Worker::unwatch(Client& c) {
+    if (c.watching == 0) return;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr) == -1)
+        die("epoll_ctl(EPOLL_CTL_DEL) failed for fd " + std::to_string(c.fd.get()), errno);
+    c.watching = 0;
+}
+
 void Worker::run() {
     auto last_sweep = Clock::now();
     size_t done = 0;
@@ -602,7 +686,7 @@ void Worker::run() {
     while (done < clients_.size()) {
         starting_.swap(idle_);
         for (Client* c : starting_) {
-            if (shared_.may_start()) {
+            if (c->retry_pending || shared_.may_start()) {  // a retry was started before the stop
                 start_request(*c);
             } else {
                 close_connection(*c);
@@ -617,22 +701,48 @@ void Worker::run() {
         if (n == -1 && errno != EINTR) die("epoll_wait() failed in a worker", errno);
         for (int i = 0; i < n; ++i) on_event(*static_cast<Client*>(events[i].data.ptr));
 
-        // Timeouts are swept every 10 ms, which is their precision.
+        // Timeouts, pauses and think times are swept every 10 ms, which is their precision.
         auto now = Clock::now();
         if (now - last_sweep < std::chrono::milliseconds(10)) continue;
         last_sweep = now;
-        for (Client& c : clients_)
-            if (c.state != State::Idle && c.state != State::Done && now >= c.deadline)
-                fail(c, Outcome::Timeout, 0);
+        sweep(now);
     }
     finished_at_ = Clock::now();
 }
 
+void Worker::sweep(Clock::time_point now) {
+    bool stopping = shared_.stopping();
+    for (Client& c : clients_) {
+        switch (c.state) {
+        case State::Thinking:  // a stop ends the thinking at once: no new request follows it
+            if (now >= c.resume_at || stopping) {
+                set_state(c, State::Idle);
+                idle_.push_back(&c);
+            }
+            break;
+        case State::Connecting:
+        case State::Sending:
+        case State::Receiving:
+            if (now >= c.deadline) fail(c, Outcome::Timeout, 0);
+            else if (c.paused && now >= c.resume_at) resume(c);
+            break;
+        case State::Idle:
+        case State::Done: break;
+        }
+    }
+}
+
 void Worker::start_request(Client& c) {
+    auto now = Clock::now();
     c.parser.reset();
     c.sent = 0;
-    c.started = Clock::now();
-    c.deadline = c.started + std::chrono::milliseconds(shared_.opt.timeout_ms);
+    c.pieces = 0;
+    c.paused = false;
+    c.response_began = false;
+    c.retrying = std::exchange(c.retry_pending, false);
+    if (!c.retrying) c.started = now;  // a retried request's latency runs from its first attempt
+    c.deadline = now + std::chrono::milliseconds(shared_.opt.timeout_ms);
+    c.reused = false;
     if (c.fd) {
         // The server may have closed this kept-alive connection after the last
         // response (its FIN or RST is already queued): reconnect, no request lost.
@@ -641,6 +751,7 @@ void Worker::start_request(Client& c) {
         if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)) close_connection(c);
     }
     if (c.fd) {
+        c.reused = true;
         set_state(c, State::Sending);
         send_some(c);
         return;
@@ -664,6 +775,7 @@ void Worker::start_request(Client& c) {
 }
 
 void Worker::on_event(Client& c) {
+    if (c.paused) return;  // queued before the pause began: the sweep resumes it
     switch (c.state) {
     case State::Connecting: {
         int err = 0;
@@ -677,14 +789,22 @@ void Worker::on_event(Client& c) {
     case State::Sending: return send_some(c);
     case State::Receiving: return receive_some(c);
     case State::Idle:
+    case State::Thinking:
     case State::Done: return;  // an event that was already queued: nothing to do
     }
 }
 
+// Sends what is left of the request, or with --slow-send what is left of its
+// current piece, then pauses until the next piece is due.
 void Worker::send_some(Client& c) {
     const std::string& request = shared_.request;
-    while (c.sent < request.size()) {
-        ssize_t n = send(c.fd.get(), request.data() + c.sent, request.size() - c.sent, MSG_NOSIGNAL);
+    size_t until = request.size();
+    if (shared_.opt.slow_send_ms > 0) {
+        size_t piece = (request.size() + kSlowPieces - 1) / kSlowPieces;
+        until = std::min(request.size(), piece * static_cast<size_t>(c.pieces + 1));
+    }
+    while (c.sent < until) {
+        ssize_t n = send(c.fd.get(), request.data() + c.sent, until - c.sent, MSG_NOSIGNAL);
         if (n >= 0) {
             c.sent += static_cast<size_t>(n);
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -693,18 +813,26 @@ void Worker::send_some(Client& c) {
             return fail(c, outcome_of_errno(errno), errno);
         }
     }
+    if (c.sent < request.size()) {  // a piece is out: the next one after MS / (pieces - 1)
+        ++c.pieces;
+        return pause(c, std::chrono::milliseconds(shared_.opt.slow_send_ms) / (kSlowPieces - 1));
+    }
     set_state(c, State::Receiving);
 }
 
 void Worker::receive_some(Client& c) {
     char buf[16384];
+    size_t want = sizeof buf;
+    if (shared_.opt.slow_read > 0) want = std::min(want, static_cast<size_t>(shared_.opt.slow_read));
     for (;;) {
-        ssize_t n = recv(c.fd.get(), buf, sizeof buf, 0);
+        ssize_t n = recv(c.fd.get(), buf, want, 0);
         if (n > 0) {
+            c.response_began = true;
             auto result = c.parser.feed(std::string_view(buf, static_cast<size_t>(n)));
             if (result == ResponseParser::Result::Done) return complete(c);
             if (result == ResponseParser::Result::Error) return fail(c, Outcome::OtherError, EPROTO);
-            if (static_cast<size_t>(n) < sizeof buf) return;  // drained; level-triggered epoll calls again
+            if (shared_.opt.slow_read > 0) return pause(c, kSlowReadPause);
+            if (static_cast<size_t>(n) < want) return;  // drained; level-triggered epoll calls again
         } else if (n == 0) {
             if (c.parser.finish_at_eof() == ResponseParser::Result::Done) return complete(c);
             return fail(c, Outcome::EarlyEof, 0);
@@ -716,26 +844,65 @@ void Worker::receive_some(Client& c) {
     }
 }
 
+// A slow client's pause inside Sending or Receiving; the sweep resumes it.
+void Worker::pause(Client& c, Clock::duration how_long) {
+    unwatch(c);
+    c.paused = true;
+    c.resume_at = Clock::now() + how_long;
+}
+
+void Worker::resume(Client& c) {
+    c.paused = false;
+    if (c.state == State::Sending) return send_some(c);
+    watch(c, EPOLLIN);
+    receive_some(c);
+}
+
 void Worker::complete(Client& c) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count();
     stats_.latency.record(static_cast<uint64_t>(std::max<int64_t>(0, us)));
     int status = c.parser.status();
     ++stats_[status < 400 ? Outcome::Ok : Outcome::BadStatus];
     ++stats_.status_counts[status];
+    if (c.retrying) ++stats_.retried;
     if (shared_.opt.tally) {
         std::string body = c.parser.body_prefix();
         while (!body.empty() && std::strchr(" \t\r\n", body.back()) != nullptr) body.pop_back();
         stats_.tally_body(body, 1);
     }
     if (!shared_.opt.keep_alive || !c.parser.keep_alive()) close_connection(c);
-    set_state(c, State::Idle);
-    idle_.push_back(&c);
+    next_request(c);
 }
 
 void Worker::fail(Client& c, Outcome outcome, int err) {
+    c.paused = false;
+    close_connection(c);
+    if (may_retry(c, outcome)) {  // not counted: the retry's outcome is the request's
+        c.retry_pending = true;
+        set_state(c, State::Idle);
+        idle_.push_back(&c);
+        return;
+    }
     ++stats_[outcome];
     if (outcome == Outcome::OtherError) ++stats_.other_error_counts[errno_name(err)];
-    close_connection(c);
+    next_request(c);
+}
+
+// The browser's rule for an idempotent request: the server closed a reused
+// connection under it before answering a byte, so it may never have seen it.
+bool Worker::may_retry(const Client& c, Outcome outcome) const {
+    return shared_.opt.retry && c.reused && !c.retrying && !c.response_began &&
+           (outcome == Outcome::Reset || outcome == Outcome::EarlyEof);
+}
+
+// Between two requests of a client: with --think it stays idle for a random
+// time in [MS/2, MS*3/2], else the next request starts at the top of the loop.
+void Worker::next_request(Client& c) {
+    if (shared_.opt.think_ms > 0) {
+        long ms = std::uniform_int_distribution<long>(shared_.opt.think_ms / 2, shared_.opt.think_ms * 3 / 2)(random_);
+        c.resume_at = Clock::now() + std::chrono::milliseconds(ms);
+        return set_state(c, State::Thinking);
+    }
     set_state(c, State::Idle);
     idle_.push_back(&c);
 }
@@ -802,7 +969,7 @@ std::string report(Stats& s, double duration_s) {
            count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
            count("reset", s[Outcome::Reset]) + count("early_eof", s[Outcome::EarlyEof]) +
            count("timeout", s[Outcome::Timeout]) + count("other_error", s[Outcome::OtherError]) +
-           count("errors", requests - ok) +
+           count("retried", s.retried) + count("errors", requests - ok) +
            field("status_counts", json_counts(s.status_counts, [](int st) { return std::to_string(st); })) + ",\n" +
            field("other_error_counts", json_counts(s.other_error_counts, same)) + ",\n" +
            field("bodies", json_counts(s.bodies, same)) + ",\n" + count("bodies_overflow", s.bodies_overflow) +
@@ -852,7 +1019,8 @@ int main(int argc, char** argv) {
     int nthreads = std::min(opt.clients, 4);
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < nthreads; ++i)
-        workers.push_back(std::make_unique<Worker>(shared, opt.clients / nthreads + (i < opt.clients % nthreads)));
+        workers.push_back(std::make_unique<Worker>(shared, opt.clients / nthreads + (i < opt.clients % nthreads),
+                                                   static_cast<unsigned>(begin.time_since_epoch().count()) + i));
     std::atomic<int> running{nthreads};
     std::vector<std::thread> threads;
     try {
