@@ -1,12 +1,16 @@
 // http_parser: see http_parser.h for the contract.
 //
-// The parser reads a request in three layers, each a small pure function:
+// The head is read in three layers, each a small pure function:
 //
 //   lines    next_line() cuts the head at '\n' (memchr does the scanning);
+//            every line must end with CRLF;
 //   fields   parse_request_line() and parse_field_line() check one line each
 //            against the RFC 9112 grammar and fill string_views into the input;
-//   meaning  interpret_headers() turns Connection, Content-Length and
-//            Transfer-Encoding into keep_alive, content_length and chunked.
+//            parse_target() sorts the request-target into its four forms and
+//            checks a host against RFC 3986 (split_host_port());
+//   meaning  interpret_headers() turns Host, Connection, Content-Length and
+//            Transfer-Encoding into host, keep_alive, content_length and
+//            chunked.
 //
 // A line is only looked at once its '\n' has arrived, so a request cut at any
 // byte is "Incomplete", never an error; a bad line is an error as soon as it
@@ -32,18 +36,22 @@ constexpr size_t kMaxChunkLineBytes = 4096;
 // The trailer section after the last chunk, CRLFs included.
 constexpr size_t kMaxTrailerBytes = 8192;
 
-// ---- character classes (RFC 9110 §5.6.2, §5.5; RFC 9112 §3.2) ----------
+// ---- character classes (RFC 9110 §5.6.2, §5.5; RFC 9112 §3.2; RFC 3986) --
 
 constexpr bool is_alnum(unsigned c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-// tchar: what a method or a header name is made of. A table, because the
-// rule is a list of symbols rather than a range.
-constexpr std::array<bool, 256> kToken = [] {
+constexpr std::array<bool, 256> table_of(std::string_view symbols) {
     std::array<bool, 256> t{};
-    constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
-    for (unsigned c = 0; c < 256; ++c) t[c] = is_alnum(c) || kSymbols.find(char(c)) != std::string_view::npos;
+    for (unsigned c = 0; c < 256; ++c) t[c] = is_alnum(c) || symbols.find(char(c)) != std::string_view::npos;
     return t;
-}();
+}
+// tchar: what a method or a header name is made of. Tables, because the
+// rules are lists of symbols rather than ranges.
+constexpr std::array<bool, 256> kToken = table_of("!#$%&'*+-.^_`|~");
+// What a reg-name is made of besides pct-encoded: unreserved and sub-delims
+// (RFC 3986 §3.2.2); an IPv4 address is one too.
+constexpr std::array<bool, 256> kRegName = table_of("-._~!$&'()*+,;=");
+
 bool is_token_char(char c) { return kToken[static_cast<unsigned char>(c)]; }
 
 // The request target: anything visible. Bytes >= 0x80 are let through, as
@@ -55,7 +63,12 @@ bool is_target_char(char c) { return static_cast<unsigned char>(c) > 0x20 && c !
 bool is_value_char(char c) { return (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) || c == '\t'; }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }  // OWS is SP / HTAB
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+int hex_value(char c) {
+    c = lower(c);
+    return is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -64,10 +77,21 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
     return true;
 }
 
+template <typename Is>
+bool all_of(std::string_view s, Is is) {
+    return std::all_of(s.begin(), s.end(), is);
+}
+bool all_hex(std::string_view s) { return all_of(s, [](char c) { return hex_value(c) >= 0; }); }
+
 std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
+}
+
+size_t skip_token(std::string_view s, size_t i) {
+    while (i < s.size() && is_token_char(s[i])) ++i;
+    return i;
 }
 
 // Calls f(element) for each element of a comma-separated list (RFC 9110
@@ -87,7 +111,7 @@ bool parse_decimal(std::string_view s, size_t& out) {
     if (s.empty()) return false;
     size_t n = 0;
     for (char c : s) {
-        if (c < '0' || c > '9') return false;
+        if (!is_digit(c)) return false;
         const size_t digit = size_t(c - '0');
         if (n > (SIZE_MAX - digit) / 10) return false;
         n = n * 10 + digit;
@@ -107,8 +131,107 @@ struct Problem {
 
 Result error(int status, const char* why) { return {.status = Parse::Error, .error_status = status, .error = why}; }
 Result error(Problem p) { return error(p.status, p.why); }
-Result incomplete() { return {}; }
+Result incomplete(size_t consumed = 0) { return {.status = Parse::Incomplete, .consumed = consumed}; }
 Result complete(size_t consumed) { return {.status = Parse::Complete, .consumed = consumed}; }
+
+// ---- hosts: uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3) --------------
+
+// dec-octet "." dec-octet "." dec-octet "." dec-octet, each 0-255 written
+// without leading zeros ("01" is not an octet).
+bool is_ipv4(std::string_view s) {
+    for (int octet = 0; octet < 4; ++octet) {
+        if (octet > 0) {
+            if (s.empty() || s.front() != '.') return false;
+            s.remove_prefix(1);
+        }
+        size_t n = 0;
+        while (n < s.size() && n < 3 && is_digit(s[n])) ++n;
+        if (n == 0 || (n > 1 && s[0] == '0')) return false;
+        size_t value = 0;
+        parse_decimal(s.substr(0, n), value);
+        if (value > 255) return false;
+        s.remove_prefix(n);
+    }
+    return s.empty();
+}
+
+// IPv6address: eight 16-bit pieces of 1-4 hex digits between colons, where
+// one "::" stands for one or more zero pieces and an IPv4 address may stand
+// for the last two. RFC 3986 §3.2.2 spells this out as nine alternatives;
+// counting pieces says the same.
+bool is_ipv6(std::string_view s) {
+    int pieces = 0;
+    bool elided = false;
+    size_t i = 0;
+    if (s.substr(0, 2) == "::") {
+        elided = true;
+        i = 2;
+    }
+    while (i < s.size()) {
+        const size_t colon = s.find(':', i);
+        const std::string_view piece = s.substr(i, colon == std::string_view::npos ? colon : colon - i);
+        if (colon == std::string_view::npos && piece.find('.') != std::string_view::npos) {
+            if (!is_ipv4(piece)) return false;  // ls32 as an IPv4 address: the last thing
+            pieces += 2;
+            break;
+        }
+        if (piece.empty() || piece.size() > 4 || !all_hex(piece)) return false;
+        ++pieces;
+        if (colon == std::string_view::npos) break;
+        i = colon + 1;
+        if (i == s.size()) return false;  // "1:" ends in a lone colon
+        if (s[i] == ':') {
+            if (elided) return false;  // only one "::"
+            elided = true;
+            ++i;
+        }
+    }
+    return elided ? pieces <= 7 : pieces == 8;
+}
+
+// IP-literal = "[" ( IPv6address / IPvFuture ) "]", with
+// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+bool is_ip_literal(std::string_view s) {
+    if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
+    s = s.substr(1, s.size() - 2);
+    if (s.empty() || lower(s.front()) != 'v') return is_ipv6(s);
+    const size_t dot = s.find('.');
+    if (dot == std::string_view::npos || dot == 1 || dot + 1 == s.size() || !all_hex(s.substr(1, dot - 1))) return false;
+    return all_of(s.substr(dot + 1), [](char c) { return c == ':' || kRegName[static_cast<unsigned char>(c)]; });
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ): may be empty.
+bool is_reg_name(std::string_view s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+            if (i + 2 >= s.size() || !all_hex(s.substr(i + 1, 2))) return false;
+            i += 2;
+        } else if (!kRegName[static_cast<unsigned char>(s[i])]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Splits uri-host [ ":" port ] and checks both; `port` is empty when there
+// is none. A reg-name cannot hold ':' and an IP-literal ends at ']', so the
+// port's colon is never in doubt. port = *DIGIT: "host:" is well formed
+// (RFC 3986 §3.2.3 says it means the default port).
+bool split_host_port(std::string_view s, std::string_view& host, std::string_view& port) {
+    const size_t host_end = s.starts_with('[') ? std::min(s.find(']'), s.size() - 1) + 1 : std::min(s.find(':'), s.size());
+    host = s.substr(0, host_end);
+    port = host_end < s.size() ? s.substr(host_end + 1) : std::string_view();
+    if (host_end < s.size() && s[host_end] != ':') return false;
+    if (!all_of(port, [](char c) { return is_digit(c); })) return false;
+    return host.starts_with('[') ? is_ip_literal(host) : is_reg_name(host);
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2). Empty is a valid value: RFC
+// 9110 §7.2 has a client send it when the target URI has no authority.
+bool is_host_field(std::string_view value) {
+    std::string_view host, port;
+    return split_host_port(value, host, port);
+}
 
 // ---- lines ----------------------------------------------------------------
 
@@ -163,19 +286,77 @@ bool has_control(std::string_view s) {
 // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3).
 // Well-formed but not 1.0 or 1.1 is 505; anything else is not HTTP at all.
 Problem parse_version(std::string_view v, int& minor) {
-    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !digit(v[5]) || v[6] != '.' || !digit(v[7]))
+    if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !is_digit(v[5]) || v[6] != '.' || !is_digit(v[7]))
         return {400, "bad HTTP version"};
     if (v[5] != '1' || v[7] > '1') return {505, "unsupported HTTP version"};
     minor = v[7] - '0';
     return {};
 }
 
+void split_path_and_query(std::string_view s, Request& out) {
+    const size_t question = s.find('?');
+    out.path = s.substr(0, question);
+    out.query = question == std::string_view::npos ? std::string_view() : s.substr(question + 1);
+}
+
+// request-target = origin-form / absolute-form / authority-form / asterisk-form
+// (RFC 9112 §3.2); which one is allowed depends on the method. Anything else
+// ("foo/bar", "GET *", "CONNECT /x") is a 400.
+Problem parse_target(Request& out) {
+    const std::string_view t = out.target;
+    // authority-form = uri-host ":" port, for CONNECT and only CONNECT
+    // (§3.2.3); the port is required (RFC 9110 §9.3.6: "there is no default").
+    if (out.method == "CONNECT") {
+        std::string_view host, port;
+        if (!split_host_port(t, host, port) || host.empty() || port.empty())
+            return {400, "CONNECT target is not host:port"};
+        out.target_form = TargetForm::Authority;
+        out.host = t;
+        return {};
+    }
+    // asterisk-form, for a server-wide OPTIONS only (§3.2.4).
+    if (t == "*") {
+        if (out.method != "OPTIONS") return {400, "asterisk-form target without OPTIONS"};
+        out.target_form = TargetForm::Asterisk;
+        out.path = t;
+        return {};
+    }
+    // origin-form = absolute-path [ "?" query ] (§3.2.1).
+    if (t.front() == '/') {
+        out.target_form = TargetForm::Origin;
+        split_path_and_query(t, out);
+        return {};
+    }
+    // absolute-form = absolute-URI (§3.2.2), which we serve for the http and
+    // https schemes: "http" "://" authority path-abempty [ "?" query ]
+    // (RFC 9110 §4.2.1). The scheme is case-insensitive.
+    const size_t colon = t.find(':');
+    const std::string_view scheme = t.substr(0, colon);
+    if (colon == std::string_view::npos) return {400, "bad request target"};
+    if (!equals_ignoring_case(scheme, "http") && !equals_ignoring_case(scheme, "https"))
+        return {400, "request target is not origin-form, nor an http or https URI"};
+    std::string_view rest = t.substr(colon + 1);
+    if (!rest.starts_with("//")) return {400, "bad request target"};
+    rest.remove_prefix(2);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    // RFC 9110 §4.2.4: userinfo in an http URI is to be treated as an error
+    // (it is how "http://trusted.example@evil.example/" fools a reader).
+    if (authority.find('@') != std::string_view::npos) return {400, "userinfo in request target"};
+    std::string_view host, port;
+    // RFC 9110 §4.2.1: a URI with an empty host MUST be rejected as invalid.
+    if (!split_host_port(authority, host, port) || host.empty()) return {400, "bad host in request target"};
+    out.target_form = TargetForm::Absolute;
+    out.host = authority;
+    split_path_and_query(rest.substr(authority.size()), out);
+    // path-abempty may be empty; as a request target that means "/" (RFC 9110 §4.2.3).
+    if (out.path.empty()) out.path = "/";
+    return {};
+}
+
 // request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
 // Exactly one SP each: a lenient split is a request-smuggling foothold.
-Problem parse_request_line(std::string_view line, Request& out) {
-    size_t i = 0;
-    while (i < line.size() && is_token_char(line[i])) ++i;
+Problem parse_request_line(std::string_view line, size_t max_target_bytes, Request& out) {
+    size_t i = skip_token(line, 0);
     if (i == 0 || i == line.size() || line[i] != ' ') return {400, "bad request line"};
     out.method = line.substr(0, i);
 
@@ -183,12 +364,24 @@ Problem parse_request_line(std::string_view line, Request& out) {
     while (i < line.size() && is_target_char(line[i])) ++i;
     if (i == target_start || i == line.size() || line[i] != ' ') return {400, "bad request target"};
     out.target = line.substr(target_start, i - target_start);
+    // RFC 9112 §3: a target longer than the server wishes to parse MUST be a 414.
+    if (out.target.size() > max_target_bytes) return {414, "request target too long"};
 
-    const size_t question = out.target.find('?');
-    out.path = out.target.substr(0, question);
-    out.query = question == std::string_view::npos ? std::string_view() : out.target.substr(question + 1);
+    if (Problem p = parse_version(line.substr(i + 1), out.minor_version)) return p;
+    return parse_target(out);
+}
 
-    return parse_version(line.substr(i + 1), out.minor_version);
+// Whether a request line still arriving already has a target over the limit:
+// a method, SP, then max_target_bytes + 1 bytes that can only be target. This
+// answers 414 as soon as those bytes are in, rather than 431 once the head
+// limit is passed (a long URI is not a long head). Only looked at when that
+// many bytes are there, and it stops at the first byte that ends a target.
+bool target_too_long_so_far(std::string_view partial_line, size_t max_target_bytes) {
+    if (partial_line.size() <= max_target_bytes) return false;
+    const size_t method_end = skip_token(partial_line, 0);
+    if (method_end == 0 || method_end == partial_line.size() || partial_line[method_end] != ' ') return false;
+    const std::string_view target = partial_line.substr(method_end + 1, max_target_bytes + 1);
+    return target.size() > max_target_bytes && all_of(target, [](char c) { return is_target_char(c); });
 }
 
 // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). `line` is
@@ -198,8 +391,7 @@ Problem parse_field_line(std::string_view line, Header& out) {
     // one. RFC 9112 §5.2 lets a server reject it, and we do.
     if (is_space(line.front())) return {400, "obsolete line folding"};
 
-    size_t colon = 0;
-    while (colon < line.size() && is_token_char(line[colon])) ++colon;
+    const size_t colon = skip_token(line, 0);
     // "Host : x" stops at the space, not at ':'; RFC 9112 §5.1 says 400,
     // because proxies disagree on what such a name means.
     if (colon == 0 || colon == line.size() || line[colon] != ':') return {400, "bad header name"};
@@ -210,36 +402,73 @@ Problem parse_field_line(std::string_view line, Header& out) {
     return {};
 }
 
-// Works out keep_alive, chunked and content_length from the headers.
+// The headers whose meaning the parser works out. Most requests carry only
+// a few of them among many others, so the length is looked at first: most
+// other names are passed over without comparing a byte.
+enum class Known : uint8_t { Other, Host, ContentLength, TransferEncoding, Connection };
+
+Known known_header(std::string_view name) {
+    const auto is = [&](std::string_view known, Known k) { return equals_ignoring_case(name, known) ? k : Known::Other; };
+    switch (name.size()) {
+        case 4: return is("host", Known::Host);
+        case 10: return is("connection", Known::Connection);
+        case 14: return is("content-length", Known::ContentLength);
+        case 17: return is("transfer-encoding", Known::TransferEncoding);
+        default: return Known::Other;
+    }
+}
+
+// Works out host, keep_alive, chunked and content_length from the headers.
 Problem interpret_headers(Request& r, size_t max_body_bytes) {
     bool has_length = false, has_transfer_encoding = false;
     bool close = false, keep_alive = false;
     size_t codings = 0;  // transfer codings listed, over all Transfer-Encoding lines
     bool last_is_chunked = false;
+    size_t hosts = 0;
+    std::string_view host;
 
     for (size_t i = 0; i < r.header_count; ++i) {
         const Header& h = r.headers[i];
-        if (equals_ignoring_case(h.name, "content-length")) {
-            size_t n = 0;
-            if (!parse_decimal(h.value, n)) return {400, "bad Content-Length"};
-            // Repeating the same length is harmless; two lengths mean two
-            // parties could each pick a different one (RFC 9112 §6.3).
-            if (has_length && n != r.content_length) return {400, "conflicting Content-Length"};
-            has_length = true;
-            r.content_length = n;
-        } else if (equals_ignoring_case(h.name, "transfer-encoding")) {
-            has_transfer_encoding = true;
-            for_each_element(h.value, [&](std::string_view coding) {
-                ++codings;
-                last_is_chunked = equals_ignoring_case(coding, "chunked");
-            });
-        } else if (equals_ignoring_case(h.name, "connection")) {
-            for_each_element(h.value, [&](std::string_view option) {
-                close = close || equals_ignoring_case(option, "close");
-                keep_alive = keep_alive || equals_ignoring_case(option, "keep-alive");
-            });
+        switch (known_header(h.name)) {
+            case Known::Other: break;
+            case Known::Host:
+                ++hosts;
+                host = h.value;
+                break;
+            case Known::ContentLength: {
+                size_t n = 0;
+                if (!parse_decimal(h.value, n)) return {400, "bad Content-Length"};
+                // Repeating the same length is harmless; two lengths mean two
+                // parties could each pick a different one (RFC 9112 §6.3).
+                if (has_length && n != r.content_length) return {400, "conflicting Content-Length"};
+                has_length = true;
+                r.content_length = n;
+                break;
+            }
+            case Known::TransferEncoding:
+                has_transfer_encoding = true;
+                for_each_element(h.value, [&](std::string_view coding) {
+                    ++codings;
+                    last_is_chunked = equals_ignoring_case(coding, "chunked");
+                });
+                break;
+            case Known::Connection:
+                for_each_element(h.value, [&](std::string_view option) {
+                    close = close || equals_ignoring_case(option, "close");
+                    keep_alive = keep_alive || equals_ignoring_case(option, "keep-alive");
+                });
+                break;
         }
     }
+
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without
+    // Host, and to any request with more than one Host line or an invalid one.
+    if (hosts == 0 && r.minor_version == 1) return {400, "missing Host"};
+    if (hosts > 1) return {400, "more than one Host"};
+    if (hosts == 1 && !is_host_field(host)) return {400, "invalid Host"};
+    // An absolute- or authority-form target names the host itself, and wins
+    // over the Host header (RFC 9112 §3.2.2, §3.3).
+    if (r.target_form == TargetForm::Origin || r.target_form == TargetForm::Asterisk) r.host = host;
 
     if (has_transfer_encoding) {
         // Both framings at once is the classic smuggling request (RFC 9112 §6.1).
@@ -261,7 +490,8 @@ Problem interpret_headers(Request& r, size_t max_body_bytes) {
 // Sets every field parse_head() fills, without touching the header array
 // (zeroing 64 headers on every request is wasted work).
 void reset(Request& r) {
-    r.method = r.target = r.path = r.query = {};
+    r.method = r.target = r.path = r.query = r.host = {};
+    r.target_form = TargetForm::Origin;
     r.minor_version = 1;
     r.header_count = 0;
     r.keep_alive = true;
@@ -347,6 +577,8 @@ Result walk_chunked(std::string_view in, size_t max_body_bytes, std::string* sin
 
 }  // namespace
 
+// ---- the whole request ----------------------------------------------------
+
 std::string_view Request::header(std::string_view name) const {
     for (size_t i = 0; i < header_count; ++i)
         if (equals_ignoring_case(headers[i].name, name)) return headers[i].value;
@@ -362,18 +594,30 @@ Result parse_head(std::string_view in, const Limits& limits, Request& out) {
     const auto need_more = [&] {
         return in.size() > limits.max_head_bytes ? error(431, "request head too large") : incomplete();
     };
+    // Every line of the head ends with CRLF. RFC 9112 §2.2 lets a recipient
+    // also take a bare LF; we do not, because a proxy in front that does not
+    // is exactly the disagreement request smuggling needs
+    // ("Dummy: y\nContent-Length: 23" is one header to one, two to the other).
+    constexpr const char* kBareLF = "line in the head not ended by CRLF";
 
     Line line;
     size_t pos = 0;
-    int empty_lines = 0;
-    do {
-        if (!next_line(window, pos, line)) return need_more();
+    for (int empty_lines = 0;; ++empty_lines) {
+        if (!next_line(window, pos, line)) {
+            if (target_too_long_so_far(in.substr(pos), limits.max_target_bytes))
+                return error(414, "request target too long");
+            return need_more();
+        }
+        if (!line.crlf) return error(400, kBareLF);
         pos = line.next;
-    } while (line.text.empty() && empty_lines++ < kMaxLeadingEmptyLines);
-    if (Problem p = parse_request_line(line.text, out)) return error(p);
+        if (!line.text.empty()) break;
+        if (empty_lines == kMaxLeadingEmptyLines) return error(400, "too many empty lines before the request");
+    }
+    if (Problem p = parse_request_line(line.text, limits.max_target_bytes, out)) return error(p);
 
     for (;;) {
         if (!next_line(window, pos, line)) return need_more();
+        if (!line.crlf) return error(400, kBareLF);
         pos = line.next;
         if (line.text.empty()) break;  // the blank line ends the head
         if (out.header_count == kMaxHeaders) return error(431, "too many headers");

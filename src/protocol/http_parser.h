@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,11 +26,26 @@ struct Header {
 
 inline constexpr size_t kMaxHeaders = 64;
 
+// The four shapes of request-target (RFC 9112 §3.2).
+enum class TargetForm : uint8_t {
+    Origin,     // "/path?query", what nearly every request carries
+    Absolute,   // "http://host/path?query", what a client sends to a proxy
+    Authority,  // "host:port", CONNECT only
+    Asterisk,   // "*", OPTIONS only
+};
+
 struct Request {
     std::string_view method;
     std::string_view target;  // as sent
-    std::string_view path;    // target before '?'
+    // What a module routes on, whatever the form (for absolute-form the
+    // path of the URI, not the URI):
+    std::string_view path;    // origin/absolute: before '?' ("/" if the URI has none);
+                              // asterisk: "*"; authority (CONNECT): empty
     std::string_view query;   // after '?', empty if none
+    std::string_view host;    // host[:port] of the target URI: the absolute- or
+                              // authority-form target's, else the Host header's;
+                              // empty for HTTP/1.0 without Host
+    TargetForm target_form = TargetForm::Origin;
     int minor_version = 1;    // HTTP/1.<minor_version>
     Header headers[kMaxHeaders];
     size_t header_count = 0;
@@ -44,6 +60,7 @@ struct Request {
 
 struct Limits {
     size_t max_head_bytes = 8192;        // request line + headers; over it: 431
+    size_t max_target_bytes = 8000;      // the request-target alone; over it: 414
     size_t max_body_bytes = 1 << 20;     // Content-Length or de-chunked size; over it: 413
 };
 
@@ -52,7 +69,7 @@ enum class Parse { Complete, Incomplete, Error };
 struct Result {
     Parse status = Parse::Incomplete;
     size_t consumed = 0;      // Complete: bytes of head + body, where the next request starts
-    int error_status = 0;     // Error: 400, 413, 431 or 505
+    int error_status = 0;     // Error: 400, 413, 414, 431 or 505
     const char* error = "";   // Error: a short reason for the log ("bad request line", ...)
 };
 
