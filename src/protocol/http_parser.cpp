@@ -8,9 +8,9 @@
 //            against the RFC 9112 grammar and fill string_views into the input;
 //            parse_target() sorts the request-target into its four forms and
 //            checks a host against RFC 3986 (split_host_port());
-//   meaning  interpret_headers() turns Host, Connection, Content-Length and
-//            Transfer-Encoding into host, keep_alive, content_length and
-//            chunked.
+//   meaning  interpret_headers() turns Host, Connection, Content-Length,
+//            Transfer-Encoding and Expect into host, keep_alive,
+//            content_length, chunked and expect_continue.
 //
 // A line is only looked at once its '\n' has arrived, so a request cut at any
 // byte is "Incomplete", never an error; a bad line is an error as soon as it
@@ -405,12 +405,13 @@ Problem parse_field_line(std::string_view line, Header& out) {
 // The headers whose meaning the parser works out. Most requests carry only
 // a few of them among many others, so the length is looked at first: most
 // other names are passed over without comparing a byte.
-enum class Known : uint8_t { Other, Host, ContentLength, TransferEncoding, Connection };
+enum class Known : uint8_t { Other, Host, ContentLength, TransferEncoding, Connection, Expect };
 
 Known known_header(std::string_view name) {
     const auto is = [&](std::string_view known, Known k) { return equals_ignoring_case(name, known) ? k : Known::Other; };
     switch (name.size()) {
         case 4: return is("host", Known::Host);
+        case 6: return is("expect", Known::Expect);
         case 10: return is("connection", Known::Connection);
         case 14: return is("content-length", Known::ContentLength);
         case 17: return is("transfer-encoding", Known::TransferEncoding);
@@ -418,7 +419,8 @@ Known known_header(std::string_view name) {
     }
 }
 
-// Works out host, keep_alive, chunked and content_length from the headers.
+// Works out host, keep_alive, chunked, content_length and expect_continue
+// from the headers.
 Problem interpret_headers(Request& r, size_t max_body_bytes) {
     bool has_length = false, has_transfer_encoding = false;
     bool close = false, keep_alive = false;
@@ -426,6 +428,7 @@ Problem interpret_headers(Request& r, size_t max_body_bytes) {
     bool last_is_chunked = false;
     size_t hosts = 0;
     std::string_view host;
+    bool expect_continue = false, expect_other = false;
 
     for (size_t i = 0; i < r.header_count; ++i) {
         const Header& h = r.headers[i];
@@ -458,6 +461,12 @@ Problem interpret_headers(Request& r, size_t max_body_bytes) {
                     keep_alive = keep_alive || equals_ignoring_case(option, "keep-alive");
                 });
                 break;
+            case Known::Expect:
+                // Expect = #expectation, case-insensitive (RFC 9110 §10.1.1).
+                for_each_element(h.value, [&](std::string_view expectation) {
+                    (equals_ignoring_case(expectation, "100-continue") ? expect_continue : expect_other) = true;
+                });
+                break;
         }
     }
 
@@ -480,6 +489,12 @@ Problem interpret_headers(Request& r, size_t max_body_bytes) {
         if (codings != 1 || !last_is_chunked) return {400, "unsupported transfer coding"};
         r.chunked = true;
     }
+    // 100-continue is the only expectation there is; a server MAY answer
+    // any other with 417 (RFC 9110 §10.1.1), and we do rather than pretend.
+    if (expect_other) return {417, "unsupported expectation"};
+    // "A server that receives a 100-continue expectation in an HTTP/1.0
+    // request MUST ignore that expectation" (RFC 9110 §10.1.1).
+    r.expect_continue = expect_continue && r.minor_version == 1;
     // Refuse an oversized body now, before the client spends time sending it.
     if (r.content_length > max_body_bytes) return {413, "Content-Length too large"};
 
@@ -496,6 +511,7 @@ void reset(Request& r) {
     r.header_count = 0;
     r.keep_alive = true;
     r.chunked = false;
+    r.expect_continue = false;
     r.content_length = 0;
     r.body = {};
 }
@@ -681,6 +697,7 @@ const char* reason_phrase(int status) {
         case 413: return "Content Too Large";
         case 414: return "URI Too Long";
         case 415: return "Unsupported Media Type";
+        case 417: return "Expectation Failed";
         case 426: return "Upgrade Required";
         case 429: return "Too Many Requests";
         case 431: return "Request Header Fields Too Large";

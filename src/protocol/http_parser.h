@@ -52,10 +52,12 @@ struct Request {
     // What the headers say, worked out once by the parser:
     bool keep_alive = true;   // 1.1 unless "Connection: close"; 1.0 only with "keep-alive"
     bool chunked = false;     // Transfer-Encoding: chunked
+    bool expect_continue = false;  // "Expect: 100-continue" in HTTP/1.1 (1.0 ignores it)
     size_t content_length = 0;
     std::string_view body;    // into the input, or into chunked_body when chunked
 
     std::string_view header(std::string_view name) const;  // case-insensitive; "" if absent
+    bool has_body() const { return chunked || content_length > 0; }
 };
 
 struct Limits {
@@ -69,7 +71,7 @@ enum class Parse { Complete, Incomplete, Error };
 struct Result {
     Parse status = Parse::Incomplete;
     size_t consumed = 0;      // Complete: bytes of head + body, where the next request starts
-    int error_status = 0;     // Error: 400, 413, 414, 431 or 505
+    int error_status = 0;     // Error: 400, 413, 414, 417, 431 or 505
     const char* error = "";   // Error: a short reason for the log ("bad request line", ...)
 };
 
@@ -77,7 +79,13 @@ struct Result {
 Result parse_request(std::string_view in, const Limits& limits, Request& out, std::string& chunked_body);
 
 // The head alone (request line + headers, through the blank line). Complete
-// means `consumed` bytes were the head; the body is not looked at.
+// means `consumed` bytes were the head; the body is not looked at, so a
+// connection can answer "Expect: 100-continue" before the body is sent:
+//
+//   Error (400, 413, 414, 417, 431, 505)  answer it and close; no 100
+//   Complete                               if req.expect_continue and
+//       req.has_body() and none of the body has arrived yet, write
+//       kContinueResponse (http_response.h) at once; then read the body
 Result parse_head(std::string_view in, const Limits& limits, Request& out);
 
 // A chunked body from its first chunk-size line through the last-chunk and

@@ -4,6 +4,7 @@
 // request-target and Host are in test_http_target.cpp.
 #include "check.h"
 #include "protocol/http_parser.h"
+#include "protocol/http_response.h"
 
 #include <cstdlib>
 #include <new>
@@ -93,6 +94,8 @@ const std::vector<Good> kGood = {
      "POST HTTP://Example.com:8080?q=1 HTTP/1.1\r\nHost: example.com:8080\r\nTransfer-Encoding: chunked\r\n\r\n"
      "3;a=\"x;y\"\r\nabc\r\n0;end\r\nX-T: 1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
      "POST", "HTTP://Example.com:8080?q=1", "/", "q=1", "Example.com:8080", 1, true, true, 0, "abc", 2},
+    {"Expect: 100-continue with a body", "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", "",
+     "PUT", "/f", "/f", "", "a", 1, true, false, 3, "abc", 3},
 };
 
 void expect_fields(const Good& g, const Request& r, const std::string& at) {
@@ -245,6 +248,12 @@ const std::vector<Bad> kBad = {
     {"9,000-byte target", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
     {"header flood without a blank line", "GET / HTTP/1.1\r\nX: " + std::string(9000, 'a'), 431},
     {"headers over the head limit", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(8200, 'a') + "\r\n\r\n", 431},
+    // Expect (RFC 9110 §10.1.1): 100-continue is the only expectation there is.
+    {"unknown expectation", kPost + "Expect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417},
+    {"100-continue among others", kPost + "Expect: 100-continue, x-y\r\nContent-Length: 1\r\n\r\nx", 417},
+    {"100-continue with a parameter", kPost + "Expect: 100-continue;a=b\r\nContent-Length: 1\r\n\r\nx", 417},
+    {"unknown expectation in HTTP/1.0", "GET / HTTP/1.0\r\nExpect: 200-ok\r\n\r\n", 417},
+    {"100-continue, but the body is too large", kPost + "Expect: 100-continue\r\nContent-Length: 1048577\r\n\r\n", 413},
 };
 
 void test_bad_requests() {
@@ -386,6 +395,58 @@ void test_smuggling() {
     }
 }
 
+// Expect: 100-continue (RFC 9110 §10.1.1). The head alone says what the
+// connection needs to answer before the body comes: whether a 100 was asked
+// for, how the body is framed, and whether its length is already too much.
+void test_expect() {
+    struct Case {
+        const char* name;
+        std::string head;
+        bool expect_continue;
+    };
+    const std::vector<Case> cases = {
+        {"100-continue", kPost + "Expect: 100-continue\r\nContent-Length: 3\r\n\r\n", true},
+        {"case-insensitive", kPost + "expect: 100-Continue\r\nContent-Length: 3\r\n\r\n", true},
+        {"in a list, twice", kPost + "Expect: 100-continue, ,100-CONTINUE\r\nContent-Length: 3\r\n\r\n", true},
+        {"chunked", kPost + "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n", true},
+        {"no Expect", kPost + "Content-Length: 3\r\n\r\n", false},
+        {"an empty Expect asks nothing", kPost + "Expect:\r\nContent-Length: 3\r\n\r\n", false},
+        // "A server that receives a 100-continue expectation in an HTTP/1.0
+        // request MUST ignore that expectation."
+        {"HTTP/1.0 ignores it", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", false},
+    };
+    for (const Case& c : cases) {
+        Request r;
+        const Result res = parse_head(c.head, Limits{}, r);
+        EXPECT_EQ_AT(res.status, Parse::Complete, c.name);
+        EXPECT_EQ_AT(res.consumed, c.head.size(), c.name);  // complete without a byte of body
+        EXPECT_EQ_AT(r.expect_continue, c.expect_continue, c.name);
+        EXPECT_EQ_AT(r.has_body(), true, c.name);
+    }
+
+    // The decision a connection makes, from the head alone:
+    Request r;
+    Limits limits;
+    limits.max_body_bytes = 10;
+    // a body over the limit: 413 as the final status, and no 100
+    Result res = parse_head(kPost + "Expect: 100-continue\r\nContent-Length: 11\r\n\r\n", limits, r);
+    EXPECT_EQ(res.error_status, 413);
+    // an unknown expectation: 417
+    res = parse_head(kPost + "Expect: 100-continue, x\r\nContent-Length: 1\r\n\r\n", limits, r);
+    EXPECT_EQ(res.error_status, 417);
+    // within the limit: Complete, so 100 Continue (a status line and an
+    // empty line, nothing more), then the body
+    res = parse_head(kPost + "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n", limits, r);
+    EXPECT_EQ(res.status, Parse::Complete);
+    EXPECT_EQ(r.expect_continue, true);
+    EXPECT_EQ(r.content_length, size_t(10));
+    EXPECT_EQ(kContinueResponse, "HTTP/1.1 100 Continue\r\n\r\n");
+    // a request without a body has nothing to continue
+    res = parse_head("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", limits, r);
+    EXPECT_EQ(res.status, Parse::Complete);
+    EXPECT_EQ(r.has_body(), false);
+}
+
 struct Chunked {
     const char* name;
     std::string in;  // the body alone, as parse_chunked sees it
@@ -424,11 +485,12 @@ void test_chunked_bodies() {
 
 void test_reason_phrase() {
     const int known[] = {100, 101, 200, 201, 204, 301, 302, 304, 400, 401, 403, 404, 405, 408,
-                         411, 413, 414, 415, 426, 429, 431, 500, 501, 502, 503, 504, 505};
+                         411, 413, 414, 415, 417, 426, 429, 431, 500, 501, 502, 503, 504, 505};
     for (int status : known)
         EXPECT_EQ_AT(std::string_view(reason_phrase(status)) == "Unknown", false, std::to_string(status));
     EXPECT_EQ(std::string_view(reason_phrase(200)), "OK");
     EXPECT_EQ(std::string_view(reason_phrase(404)), "Not Found");
+    EXPECT_EQ(std::string_view(reason_phrase(417)), "Expectation Failed");
     EXPECT_EQ(std::string_view(reason_phrase(431)), "Request Header Fields Too Large");
     EXPECT_EQ(std::string_view(reason_phrase(505)), "HTTP Version Not Supported");
     EXPECT_EQ(std::string_view(reason_phrase(299)), "Unknown");
@@ -446,6 +508,7 @@ int main() {
     test_value_bytes_at_every_offset();
     test_bare_lf();
     test_smuggling();
+    test_expect();
     test_chunked_bodies();
     test_reason_phrase();
     return check::summary("http_parser");
