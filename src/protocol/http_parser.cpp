@@ -15,6 +15,9 @@
 // A line is only looked at once its '\n' has arrived, so a request cut at any
 // byte is "Incomplete", never an error; a bad line is an error as soon as it
 // is whole, without waiting for the rest of the head.
+//
+// The chunked body is read by ChunkedDecoder, a small state machine whose
+// framing lines use the same field checks.
 #include "protocol/http_parser.h"
 
 #include <algorithm>
@@ -31,10 +34,12 @@ namespace {
 constexpr int kMaxLeadingEmptyLines = 4;
 
 // A chunk-size line carries only a hex number and optional extensions that we
-// ignore; the bound stops a peer from making us buffer endless extensions.
+// ignore; the bound stops a peer from making us gather endless extensions.
 constexpr size_t kMaxChunkLineBytes = 4096;
 // The trailer section after the last chunk, CRLFs included.
 constexpr size_t kMaxTrailerBytes = 8192;
+// Framing allowed besides the data: kMaxFramingBase + max_body_bytes / 16.
+constexpr size_t kMaxFramingBase = 64 * 1024;
 
 // ---- character classes (RFC 9110 §5.6.2, §5.5; RFC 9112 §3.2; RFC 3986) --
 
@@ -87,6 +92,11 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
     return s;
+}
+
+size_t skip_spaces(std::string_view s, size_t i) {
+    while (i < s.size() && is_space(s[i])) ++i;
+    return i;
 }
 
 size_t skip_token(std::string_view s, size_t i) {
@@ -518,80 +528,198 @@ void reset(Request& r) {
 
 // ---- the chunked body -----------------------------------------------------
 
-// chunk-size [ chunk-ext ] (RFC 9112 §7.1). Extensions are not used, only
-// checked for control characters.
+// quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4),
+// starting at s[i] == '"'. Where it ends, or npos if it does not.
+size_t skip_quoted_string(std::string_view s, size_t i) {
+    for (++i; i < s.size(); ++i) {
+        if (s[i] == '"') return i + 1;
+        // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ): a value character.
+        if (s[i] == '\\' && ++i == s.size()) break;
+        if (!is_value_char(s[i])) break;  // qdtext: a value character too
+    }
+    return std::string_view::npos;
+}
+
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+// with chunk-ext-name = token, chunk-ext-val = token / quoted-string (RFC
+// 9112 §7.1.1). Whitespace is allowed only where BWS is: "0 " with no ';'
+// after the space, "2;" and "2;a=b c" are not extensions.
+bool is_chunk_ext(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        i = skip_spaces(s, i);
+        if (i == s.size() || s[i] != ';') return false;
+        i = skip_spaces(s, i + 1);
+        const size_t name_end = skip_token(s, i);
+        if (name_end == i) return false;
+        i = name_end;
+        const size_t equals = skip_spaces(s, i);
+        if (equals == s.size() || s[equals] != '=') continue;  // no value; what follows must be ';'
+        const size_t value = skip_spaces(s, equals + 1);
+        i = value < s.size() && s[value] == '"' ? skip_quoted_string(s, value) : skip_token(s, value);
+        if (i == value || i == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+// chunk-size [ chunk-ext ], chunk-size = 1*HEXDIG (RFC 9112 §7.1).
+// Extensions are checked and then ignored.
 Problem parse_chunk_size(std::string_view line, size_t& size) {
     size_t i = 0;
     size = 0;
-    for (; i < line.size(); ++i) {
-        const char c = lower(line[i]);
-        const int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-        if (digit < 0) break;
+    for (int digit; i < line.size() && (digit = hex_value(line[i])) >= 0; ++i) {
         if (size > (SIZE_MAX >> 4)) return {400, "chunk size overflow"};
         size = (size << 4) | size_t(digit);
     }
     if (i == 0) return {400, "bad chunk size"};
-
-    std::string_view ext = line.substr(i);
-    while (!ext.empty() && is_space(ext.front())) ext.remove_prefix(1);  // BWS before ';'
-    if (ext.empty()) return {};
-    if (ext.front() != ';') return {400, "bad chunk size"};
-    if (has_control(ext)) return {400, "control character in chunk extension"};
+    if (!is_chunk_ext(line.substr(i))) return {400, "bad chunk extension"};
     return {};
 }
 
-// One line of the chunked framing starting at `from`, CRLF included in its
-// `max_len` bytes. Complete when the line is there. Unlike the head, a bare LF
-// is refused here: disagreeing about where a chunk ends is how smuggling
-// through chunked bodies works, so there is only one way to end a line.
-Result framing_line(std::string_view in, size_t from, size_t max_len, Problem too_long, Line& line) {
-    const std::string_view window = in.substr(0, from + max_len);
-    if (!next_line(window, from, line)) return in.size() >= from + max_len ? error(too_long) : incomplete();
-    if (!line.crlf) return error(400, "chunked framing line not ended by CRLF");
-    return complete(line.next - from);
-}
-
-// Walks a chunked body from its first chunk-size line through the empty line
-// after the trailers; appends the data to `sink` when there is one.
-Result walk_chunked(std::string_view in, size_t max_body_bytes, std::string* sink) {
-    static constexpr std::string_view kCRLF = "\r\n";
-    size_t pos = 0;
-    size_t total = 0;
-    Line line;
-
-    for (;;) {  // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
-        Result r = framing_line(in, pos, kMaxChunkLineBytes, {400, "chunk size line too long"}, line);
-        if (r.status != Parse::Complete) return r;
-        size_t size = 0;
-        if (Problem p = parse_chunk_size(line.text, size)) return error(p);
-        if (size > max_body_bytes - total) return error(413, "chunked body too large");
-        pos = line.next;
-        if (size == 0) break;  // last-chunk
-
-        if (in.size() - pos < size) return incomplete();
-        // Whatever has arrived after the data must be the start of "\r\n".
-        const std::string_view after = in.substr(pos + size, 2);
-        if (after != kCRLF.substr(0, after.size())) return error(400, "chunk data not followed by CRLF");
-        if (after.size() < 2) return incomplete();
-        if (sink != nullptr) sink->append(in.data() + pos, size);
-        total += size;
-        pos += size + 2;
-    }
-
-    // trailer-section CRLF: field lines, then an empty line. We check and drop them.
-    const size_t trailers_start = pos;
-    for (;;) {
-        const size_t budget = kMaxTrailerBytes - (pos - trailers_start);
-        Result r = framing_line(in, pos, budget, {431, "trailers too large"}, line);
-        if (r.status != Parse::Complete) return r;
-        pos = line.next;
-        if (line.text.empty()) return complete(pos);
-        Header ignored;
-        if (Problem p = parse_field_line(line.text, ignored)) return error(p);
-    }
-}
-
 }  // namespace
+
+// ---- ChunkedDecoder -------------------------------------------------------
+//
+//   SizeLine ──size > 0──► Data ──► DataCR ──► DataLF ──► SizeLine
+//      │ size 0
+//      ▼
+//   TrailerLine ──empty line──► Done          (any check failing: Failed)
+
+ChunkedDecoder::ChunkedDecoder(size_t max_body_bytes)
+    : max_body_(max_body_bytes), max_framing_(kMaxFramingBase + max_body_bytes / 16) {}
+
+void ChunkedDecoder::fail(int status, const char* why) {
+    state_ = State::Failed;
+    failure_ = error(status, why);
+}
+
+// Takes the framing line at in[pos...], at most `room` more bytes of it, LF
+// included. Whole: `text` is the line without its line ending, a view into
+// `in` when it came in one piece or into line_ when it was cut. Partial: all
+// of `in` was taken into line_. TooLong: `room` bytes came and none was LF.
+// Each byte is searched once (memchr) and copied at most once.
+ChunkedDecoder::LineStep ChunkedDecoder::take_line(std::string_view in, size_t& pos, size_t room,
+                                                   std::string_view& text) {
+    const std::string_view rest = in.substr(pos, room);
+    const void* nl = rest.empty() ? nullptr : std::memchr(rest.data(), '\n', rest.size());
+    if (nl == nullptr) {
+        if (rest.size() == room) return LineStep::TooLong;
+        line_.append(rest);
+        pos += rest.size();
+        return LineStep::Partial;
+    }
+    const size_t n = size_t(static_cast<const char*>(nl) - rest.data()) + 1;
+    pos += n;
+    if (line_.empty()) {
+        text = rest.substr(0, n);
+    } else {
+        line_.append(rest.data(), n);
+        text = line_;
+    }
+    return LineStep::Whole;
+}
+
+// The SizeLine and TrailerLine states: gathers a line and acts on it, moving
+// to the next state (Failed included). False when the line is not whole yet:
+// all of `in` is taken, go on with the next read.
+bool ChunkedDecoder::on_line(std::string_view in, size_t& pos) {
+    const bool trailer = state_ == State::TrailerLine;
+    const size_t line_room = trailer ? kMaxTrailerBytes - trailer_bytes_ : kMaxChunkLineBytes - line_.size();
+    const size_t framing_room = max_framing_ - framing_bytes_;
+
+    std::string_view text;
+    const size_t start = pos;
+    const LineStep step = take_line(in, pos, std::min(line_room, framing_room), text);
+    framing_bytes_ += pos - start;
+    if (trailer) trailer_bytes_ += pos - start;
+    if (step == LineStep::Partial) return false;
+    if (step == LineStep::TooLong) {
+        if (framing_room < line_room)
+            fail(413, "chunked framing too large");
+        else if (trailer)
+            fail(431, "trailers too large");
+        else
+            fail(400, "chunk size line too long");
+        return true;
+    }
+
+    // As in the head, CRLF and nothing else ends a line: two parties that
+    // disagree on where a chunk ends is how smuggling through chunked
+    // bodies works.
+    if (text.size() < 2 || text[text.size() - 2] != '\r') {
+        fail(400, "chunked framing line not ended by CRLF");
+        return true;
+    }
+    text.remove_suffix(2);
+
+    if (trailer) {
+        // trailer-section = *( field-line CRLF ), then CRLF: checked, then dropped.
+        Header ignored;
+        if (text.empty())
+            state_ = State::Done;
+        else if (Problem p = parse_field_line(text, ignored))
+            fail(p.status, p.why);
+    } else {
+        size_t size = 0;
+        if (Problem p = parse_chunk_size(text, size)) {
+            fail(p.status, p.why);
+        } else if (size > max_body_ - body_bytes_) {
+            // The announced size is checked before its data arrives, so an
+            // oversized body is refused without reading it.
+            fail(413, "chunked body too large");
+        } else {
+            body_bytes_ += size;
+            chunk_left_ = size;
+            state_ = size == 0 ? State::TrailerLine : State::Data;  // size 0 is the last-chunk
+        }
+    }
+    line_.clear();  // only now: `text` may have been a view into it
+    return true;
+}
+
+// chunk-data is followed by CRLF, taken one byte at a time as it may be cut.
+void ChunkedDecoder::on_data_end(char c) {
+    const bool cr = state_ == State::DataCR;
+    if (c != (cr ? '\r' : '\n'))
+        fail(400, "chunk data not followed by CRLF");
+    else if (framing_bytes_ == max_framing_)
+        fail(413, "chunked framing too large");
+    else
+        state_ = cr ? State::DataLF : State::SizeLine;
+    ++framing_bytes_;
+}
+
+Result ChunkedDecoder::feed(std::string_view in, std::string& body) {
+    size_t pos = 0;
+    for (;;) {
+        switch (state_) {
+            case State::Done: return complete(pos);
+            case State::Failed: {
+                Result r = failure_;
+                r.consumed = pos;  // where in `in` the error was found (0 on a later call)
+                return r;
+            }
+            case State::SizeLine:
+            case State::TrailerLine:
+                if (!on_line(in, pos)) return incomplete(pos);
+                break;
+            case State::Data: {
+                const size_t n = std::min(chunk_left_, in.size() - pos);
+                body.append(in.data() + pos, n);
+                pos += n;
+                chunk_left_ -= n;
+                if (chunk_left_ > 0) return incomplete(pos);
+                state_ = State::DataCR;
+                break;
+            }
+            case State::DataCR:
+            case State::DataLF:
+                if (pos == in.size()) return incomplete(pos);
+                on_data_end(in[pos++]);
+                break;
+        }
+    }
+}
 
 // ---- the whole request ----------------------------------------------------
 
@@ -647,12 +775,11 @@ Result parse_head(std::string_view in, const Limits& limits, Request& out) {
 
 Result parse_chunked(std::string_view in, size_t max_body_bytes, std::string& body) {
     body.clear();
-    // A body arriving in pieces is re-walked on every call (the parser keeps
-    // no state), so the first walk only checks the framing; the data is
-    // copied once, when all of it is there.
-    Result r = walk_chunked(in, max_body_bytes, nullptr);
-    if (r.status == Parse::Complete) walk_chunked(in, max_body_bytes, &body);
-    return r;
+    ChunkedDecoder decoder(max_body_bytes);
+    const Result r = decoder.feed(in, body);
+    if (r.status == Parse::Complete) return r;
+    body.clear();  // the caller will call again with more, or give up
+    return r.status == Parse::Error ? error(r.error_status, r.error) : incomplete();
 }
 
 Result parse_request(std::string_view in, const Limits& limits, Request& out, std::string& chunked_body) {

@@ -1,7 +1,8 @@
 // Unit tests for http_parser: tables of good requests, each also fed cut at
 // every byte (a prefix must be "need more", never an error), and tables of bad
 // requests with the status each must be answered with. The rules about the
-// request-target and Host are in test_http_target.cpp.
+// request-target and Host are in test_http_target.cpp, the chunked decoder in
+// test_http_chunked.cpp.
 #include "check.h"
 #include "protocol/http_parser.h"
 #include "protocol/http_response.h"
@@ -42,7 +43,7 @@ struct Good {
 const std::string kChunked =
     "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
     "5;name=value\r\nhello\r\n"
-    "6 ; ext\r\n world\r\n"
+    "6 ; ext ; q = \"a \\\"b\\\" c\"\r\n world\r\n"
     "A\r\n0123456789\r\n"
     "0\r\nExpires: never\r\nX-Checksum: 42\r\n\r\n";
 
@@ -234,7 +235,7 @@ const std::vector<Bad> kBad = {
     {"chunked twice", kPost + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
     {"empty Transfer-Encoding", kPost + "Transfer-Encoding: \r\n\r\n", 400},
     {"Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-    // chunked bodies
+    // chunked bodies (the grammar of sizes and extensions in test_http_chunked.cpp)
     {"bad hex", kChunkedPost + "xyz\r\n", 400},
     {"empty chunk size", kChunkedPost + "\r\n", 400},
     {"chunk size with junk", kChunkedPost + "3x\r\nabc\r\n0\r\n\r\n", 400},
@@ -242,6 +243,7 @@ const std::vector<Bad> kBad = {
     {"chunk data without CRLF", kChunkedPost + "3\r\nabc\rX", 400},
     {"chunk size with bare LF", kChunkedPost + "3\nabc\r\n0\r\n\r\n", 400},
     {"chunk size overflow", kChunkedPost + "1ffffffffffffffffffff\r\n", 400},
+    {"space after the size, no extension", kChunkedPost + "0 \r\n\r\n", 400},
     {"chunk over the body limit", kChunkedPost + "100001\r\n", 413},
     {"bad trailer", kChunkedPost + "0\r\nbad trailer\r\n\r\n", 400},
     // RFC 9112 §3: a long target is 414 however long, not 431 for the head it overflows.
@@ -377,6 +379,7 @@ void test_smuggling() {
         {"bare LF in the blank line",
          "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         {"CL and TE", kPost + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n", 400},
+        {"chunk size with a space and no extension", kChunkedPost + "5 \r\nhello\r\n0\r\n\r\n", 400},
         {"chunk size with a bare LF", kChunkedPost + "5\nhello\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n", 400},
         {"chunk data ended by a bare LF", kChunkedPost + "5\r\nhello\n0\r\n\r\n", 400},
         {"chunk extension with a bare CR", kChunkedPost + "5;a\rb\r\nhello\r\n0\r\n\r\n", 400},
