@@ -1,18 +1,51 @@
-// http_parser: HTTP/1.0 and HTTP/1.1 request parsing as a pure function.
+// http_parser: HTTP/1.0 and HTTP/1.1 requests, parsed by the letter of
+// RFC 9110 and RFC 9112.
 //
-// Like picohttpparser, parse_request() does no I/O and keeps no state between
-// calls: give it everything received so far on a connection and it says
-// "complete, and this many bytes were the request", "need more", or "error,
-// answer with this status". A connection calls it again when more bytes come.
-// Re-parsing from the start is cheap because the head is small and limited,
-// and a line is only examined once its '\n' has arrived.
+// Two pieces, both doing no I/O:
+//
+//   parse_head()     a pure function, picohttpparser style: give it the bytes
+//                    received so far and it says "complete, the head was this
+//                    many bytes", "need more", or "error, answer with this
+//                    status". It keeps no state; a connection calls it again
+//                    when more bytes come. Re-parsing from the start is cheap
+//                    because the head is small and limited, and a line is only
+//                    examined once its '\n' has arrived.
+//   ChunkedDecoder   a chunked body decoded as it arrives. It keeps its place
+//                    between reads, so every byte is looked at once and the
+//                    caller drops what was fed at once.
+//
+// parse_request() puts the two together for a caller that holds a whole
+// request (tests, tools); a connection reading from a socket uses the pieces:
+//
+//   1. r = parse_head(buffered, limits, req)
+//        Incomplete: read more and call again (from the start of the request).
+//        Error:      answer r.error_status (400, 413, 414, 417, 431 or 505)
+//                    and close; no body is read, no 100 is sent.
+//        Complete:   the head is r.consumed bytes; req's views point into them,
+//                    so they stay buffered until the response is written.
+//   2. if req.expect_continue and req.has_body() and none of the body has
+//      arrived yet: write kContinueResponse (http_response.h) at once.
+//   3. the body:
+//        Content-Length: wait for req.content_length bytes after the head;
+//                        req.body is a view of them (parse_request does this).
+//        chunked:        ChunkedDecoder d(limits.max_body_bytes); whenever
+//                        bytes arrive, f = d.feed(raw, body) with raw the
+//                        bytes after the head not fed yet, and drop
+//                        f.consumed of them at once. Incomplete: read more.
+//                        Error: answer f.error_status (400, 413 or 431) and
+//                        close. Complete: `body` is the request's body; the
+//                        next request starts f.consumed bytes into raw.
+//      A buffer that cannot drop bytes between the head and the rest can copy
+//      the head aside and call parse_head() on the copy (same result, views
+//      into the copy) before feeding the decoder.
 //
 // Nothing is allocated for a request with a Content-Length body: every
-// string_view points into the caller's input. Only a chunked body is copied,
-// de-chunked, into the caller's `chunked_body` string.
+// string_view points into the caller's input. A chunked body is copied,
+// de-chunked, into the caller's string.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,25 +58,43 @@ struct Header {
 
 inline constexpr size_t kMaxHeaders = 64;
 
+// The four shapes of request-target (RFC 9112 §3.2).
+enum class TargetForm : uint8_t {
+    Origin,     // "/path?query", what nearly every request carries
+    Absolute,   // "http://host/path?query", what a client sends to a proxy
+    Authority,  // "host:port", CONNECT only
+    Asterisk,   // "*", OPTIONS only
+};
+
 struct Request {
     std::string_view method;
     std::string_view target;  // as sent
-    std::string_view path;    // target before '?'
+    // What a module routes on, whatever the form (for absolute-form the
+    // path of the URI, not the URI):
+    std::string_view path;    // origin/absolute: before '?' ("/" if the URI has none);
+                              // asterisk: "*"; authority (CONNECT): empty
     std::string_view query;   // after '?', empty if none
+    std::string_view host;    // host[:port] of the target URI: the absolute- or
+                              // authority-form target's, else the Host header's;
+                              // empty for HTTP/1.0 without Host
+    TargetForm target_form = TargetForm::Origin;
     int minor_version = 1;    // HTTP/1.<minor_version>
     Header headers[kMaxHeaders];
     size_t header_count = 0;
     // What the headers say, worked out once by the parser:
     bool keep_alive = true;   // 1.1 unless "Connection: close"; 1.0 only with "keep-alive"
     bool chunked = false;     // Transfer-Encoding: chunked
+    bool expect_continue = false;  // "Expect: 100-continue" in HTTP/1.1 (1.0 ignores it)
     size_t content_length = 0;
-    std::string_view body;    // into the input, or into chunked_body when chunked
+    std::string_view body;    // parse_request(): into the input, or into chunked_body when chunked
 
     std::string_view header(std::string_view name) const;  // case-insensitive; "" if absent
+    bool has_body() const { return chunked || content_length > 0; }
 };
 
 struct Limits {
     size_t max_head_bytes = 8192;        // request line + headers; over it: 431
+    size_t max_target_bytes = 8000;      // the request-target alone; over it: 414
     size_t max_body_bytes = 1 << 20;     // Content-Length or de-chunked size; over it: 413
 };
 
@@ -51,22 +102,79 @@ enum class Parse { Complete, Incomplete, Error };
 
 struct Result {
     Parse status = Parse::Incomplete;
-    size_t consumed = 0;      // Complete: bytes of head + body, where the next request starts
-    int error_status = 0;     // Error: 400, 413, 431 or 505
+    // parse_*(): Complete gives the bytes of the request (or head, or body),
+    // where what follows starts; otherwise 0. ChunkedDecoder::feed(): the
+    // bytes of its input it used, whatever the status.
+    size_t consumed = 0;
+    int error_status = 0;     // Error: the status to answer with
     const char* error = "";   // Error: a short reason for the log ("bad request line", ...)
 };
 
-// Parses one request from the start of `in`.
-Result parse_request(std::string_view in, const Limits& limits, Request& out, std::string& chunked_body);
-
 // The head alone (request line + headers, through the blank line). Complete
-// means `consumed` bytes were the head; the body is not looked at.
+// means `consumed` bytes were the head; the body is not looked at, so a
+// connection can answer "Expect: 100-continue" before the body is sent.
 Result parse_head(std::string_view in, const Limits& limits, Request& out);
 
-// A chunked body from its first chunk-size line through the last-chunk and
-// trailers. Appends the data to `body` (cleared first); Complete gives the
-// bytes consumed.
+// An incremental chunked-body decoder (RFC 9112 §7.1), one per body.
+//
+// feed() takes the bytes that arrived since the last call, appends the data
+// they carry to `body` and says how many it used. Need more (Incomplete) uses
+// all of them: a framing line cut across reads waits in a small carry buffer
+// (at most one line limit), so input never has to accumulate and no byte is
+// scanned twice. Complete uses the bytes through the end of the trailer
+// section; the rest belongs to the next request. After Complete or an Error,
+// feed() repeats that result and uses nothing.
+//
+// What arrives is bounded on the wire, not only once decoded:
+//   decoded body                    <= max_body_bytes                 else 413
+//   framing (size lines, extensions,
+//     CRLFs, trailers)              <= framing_limit()                else 413
+//   one chunk-size line             <= 4096 bytes, CRLF included      else 400
+//   the trailer section             <= 8192 bytes                     else 431
+// A limit is enforced at the first byte that would cross it, whatever the
+// read sizes, so a peer sending 1-byte chunks with long extensions fails
+// after at most framing_limit() + (the data it carried) bytes.
+class ChunkedDecoder {
+public:
+    explicit ChunkedDecoder(size_t max_body_bytes);
+
+    Result feed(std::string_view in, std::string& body);
+
+    // 64 KiB + max_body_bytes / 16: a generous allowance for chunk sizes,
+    // extensions and trailers, and no more, so a peer cannot make framing
+    // the bulk of what it sends (1-byte chunks with 4 KB extensions).
+    size_t framing_limit() const { return max_framing_; }
+
+private:
+    enum class State : uint8_t { SizeLine, Data, DataCR, DataLF, TrailerLine, Done, Failed };
+    enum class LineStep : uint8_t { Whole, Partial, TooLong };
+
+    LineStep take_line(std::string_view in, size_t& pos, size_t room, std::string_view& text);
+    bool on_line(std::string_view in, size_t& pos);
+    void on_data_end(char c);
+    void fail(int status, const char* why);
+
+    State state_ = State::SizeLine;
+    size_t max_body_;
+    size_t max_framing_;
+    size_t chunk_left_ = 0;     // data bytes of the current chunk still to come
+    size_t body_bytes_ = 0;     // chunk sizes announced so far
+    size_t framing_bytes_ = 0;  // every byte taken that was not data
+    size_t trailer_bytes_ = 0;  // bytes of the trailer section taken so far
+    std::string line_;          // the framing line being gathered, when it was cut
+    Result failure_;
+};
+
+// A whole chunked body, from its first chunk-size line through the trailer
+// section: ChunkedDecoder over `in`. Complete appends the data to `body`
+// (cleared first) and gives the bytes consumed; Incomplete leaves `body`
+// empty. For a caller holding everything; a reading connection feeds a
+// ChunkedDecoder instead, as calling this again per read re-decodes.
 Result parse_chunked(std::string_view in, size_t max_body_bytes, std::string& body);
+
+// One request from the start of `in`, head and body: parse_head(), then the
+// body, de-chunked into `chunked_body` when chunked.
+Result parse_request(std::string_view in, const Limits& limits, Request& out, std::string& chunked_body);
 
 // "Not Found" for 404, etc.; "Unknown" for codes it does not know.
 const char* reason_phrase(int status);

@@ -13,10 +13,16 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 namespace smooth::http {
 
 inline constexpr size_t kMaxResponseHead = 512;
+
+// The interim answer to "Expect: 100-continue" (RFC 9110 §10.1.1, §15.2.1),
+// sent before reading the body. A 1xx response is a status line and an empty
+// line: no Content-Length, no body, and the final response still follows.
+inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 struct ResponseHead {
     int status = 200;
