@@ -103,6 +103,10 @@ void test_handshakes() {
     for (const HandshakeRow& row : kHandshakes) {
         http::Request r;
         const http::Result parsed = http::parse_head(row.request, http::Limits{}, r);
+        if (parsed.status == http::Parse::Error) {  // the HTTP parser refuses it first (no Host in HTTP/1.1)
+            EXPECT_EQ_AT(parsed.error_status, row.status, row.name);
+            continue;
+        }
         EXPECT_EQ_AT(parsed.status, http::Parse::Complete, row.name);
         const Handshake h = check_handshake(r);
         EXPECT_EQ_AT(h.status, row.status, row.name);
