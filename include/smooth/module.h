@@ -61,6 +61,8 @@ typedef enum smooth_protocol {
     SMOOTH_TEXT = 2,  /* one message per '\n'-terminated line (newline removed) */
     SMOOTH_FRAME = 3, /* 4-byte big-endian length (header included), then payload */
     SMOOTH_TCP = 4,   /* whatever bytes arrived, as they arrived */
+    SMOOTH_WS_TEXT = 5,   /* a whole WebSocket text message (valid UTF-8) */
+    SMOOTH_WS_BINARY = 6, /* a whole WebSocket binary message */
 } smooth_protocol;
 
 typedef struct smooth_header {
@@ -77,6 +79,7 @@ typedef struct smooth_http_request {
     const smooth_header *headers;
     size_t header_count;
     smooth_str body; /* de-chunked when the request was chunked */
+    smooth_str host; /* host[:port]: the Host header, or the authority of an absolute-form target */
 } smooth_http_request;
 
 typedef struct smooth_message {
@@ -141,9 +144,14 @@ typedef const smooth_module *(*smooth_entry_fn)(void);
 /* ---- What a module can ask of the worker that called it. ---- */
 
 /* Send bytes on a connection, framed for its protocol: text adds '\n', frame
- * adds the 4-byte length header, tcp sends as is. Not for HTTP (use
+ * adds the 4-byte length header, tcp sends as is, a WebSocket connection
+ * sends one text message (the bytes must be UTF-8). Not for HTTP (use
  * smooth_http_respond). Returns 0, or -1 if the connection is gone. */
 int smooth_send(smooth_worker *w, smooth_conn_id conn, const void *data, size_t len);
+
+/* A WebSocket message: binary (non-zero) or text. Returns 0, or -1 if the
+ * connection is gone or is not a WebSocket. */
+int smooth_ws_send(smooth_worker *w, smooth_conn_id conn, const void *data, size_t len, int binary);
 
 /* Answer the HTTP request this connection is waiting on. content_type may be
  * NULL (no Content-Type header). The server adds Date, Content-Length and
@@ -152,7 +160,8 @@ int smooth_send(smooth_worker *w, smooth_conn_id conn, const void *data, size_t 
 int smooth_http_respond(smooth_worker *w, smooth_conn_id conn, int status,
                         const char *content_type, const void *body, size_t len);
 
-/* Close after what was already sent has been flushed. Returns 0 or -1. */
+/* Close after what was already sent has been flushed (a WebSocket first
+ * sends its close frame, 1000, and waits for the client's). Returns 0 or -1. */
 int smooth_close(smooth_worker *w, smooth_conn_id conn);
 
 /* Run cb once after `ms` milliseconds. Returns a timer id (> 0). */

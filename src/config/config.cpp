@@ -27,6 +27,7 @@ const char* protocol_name(Protocol p) {
         case Protocol::Text: return "text";
         case Protocol::Frame: return "frame";
         case Protocol::Tcp: return "tcp";
+        case Protocol::Ws: return "ws";
     }
     return "?";
 }
@@ -117,7 +118,7 @@ bool is_ipv4(std::string_view s) {
     return parts == 4;
 }
 
-// "http://127.0.0.1:8080". ws:// is caught by the caller, which says why.
+// "http://127.0.0.1:8080".
 std::optional<ListenAddress> parse_listen(std::string_view s) {
     size_t sep = s.find("://");
     if (sep == std::string_view::npos) return std::nullopt;
@@ -128,6 +129,7 @@ std::optional<ListenAddress> parse_listen(std::string_view s) {
     else if (scheme == "text") a.protocol = Protocol::Text;
     else if (scheme == "frame") a.protocol = Protocol::Frame;
     else if (scheme == "tcp") a.protocol = Protocol::Tcp;
+    else if (scheme == "ws") a.protocol = Protocol::Ws;
     else return std::nullopt;
 
     size_t colon = rest.rfind(':');
@@ -354,10 +356,8 @@ private:
         GroupConfig& g = config_.groups.back();
         const std::string_view k = key_, v = value_;
         if (k == "listen") {
-            if (v.starts_with("ws://"))
-                return fail("ws:// is not supported yet; use http://, text://, frame:// or tcp://, got " + quote(v));
             return assign(g.listen, parse_listen(v),
-                          "SCHEME://HOST:PORT with SCHEME one of http, text, frame, tcp, "
+                          "SCHEME://HOST:PORT with SCHEME one of http, ws, text, frame, tcp, "
                           "HOST a numeric IPv4 address or localhost, PORT from 1 to 65535");
         }
         if (k == "count") return assign(g.count, parse_count(v, ctx_.cores), "a whole number from 1 to 256 (or auto)");

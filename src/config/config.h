@@ -19,10 +19,10 @@
 
 namespace smooth {
 
-enum class Protocol { Http, Text, Frame, Tcp };
+enum class Protocol { Http, Text, Frame, Tcp, Ws };
 enum class ReloadOrder { StopFirst, StartFirst };
 
-const char* protocol_name(Protocol p);  // "http", "text", ...
+const char* protocol_name(Protocol p);  // "http", "text", ...; "ws": HTTP with the WebSocket upgrade
 
 struct ListenAddress {
     Protocol protocol = Protocol::Http;

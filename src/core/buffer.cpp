@@ -1,5 +1,6 @@
 #include "core/buffer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -12,6 +13,14 @@ void Buffer::consume(size_t n) {
         return;
     }
     read_pos_ += n;
+}
+
+void Buffer::erase(size_t offset, size_t n) {
+    if (offset >= size() || n == 0) return;
+    n = std::min(n, size() - offset);
+    char* at = data_.data() + read_pos_ + offset;
+    std::memmove(at, at + n, size() - offset - n);
+    write_pos_ -= n;
 }
 
 void Buffer::reserve(size_t n) {

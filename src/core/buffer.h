@@ -26,7 +26,13 @@ public:
     bool empty() const { return read_pos_ == write_pos_; }
 
     void consume(size_t n);
+    // Drops n readable bytes starting `offset` bytes in; what follows moves
+    // back (only the tail after them is copied). A chunked body's framing goes
+    // this way while the request's head stays where it is.
+    void erase(size_t offset, size_t n);
     void clear() { read_pos_ = write_pos_ = 0; }
+    // The readable bytes, writable in place (a WebSocket payload is unmasked there).
+    char* mutable_data() { return data_.data() + read_pos_; }
     void append(const char* data, size_t n);
     void append(std::string_view s) { append(s.data(), s.size()); }
 

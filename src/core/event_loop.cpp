@@ -65,6 +65,14 @@ int EventLoop::unwatch(int fd) {
     return 0;
 }
 
+void EventLoop::forget(int fd) {
+    if (!watching(fd)) return;
+    Watch& w = watches_[size_t(fd)];
+    w.active = false;
+    w.generation++;  // an event for it already in this batch is dropped
+    w.callback.reset();
+}
+
 bool EventLoop::watching(int fd) const {
     return fd >= 0 && size_t(fd) < watches_.size() && watches_[size_t(fd)].active;
 }

@@ -47,6 +47,10 @@ public:
     int watch(int fd, uint32_t events, FdCallback callback);
     int change(int fd, uint32_t events);
     int unwatch(int fd);
+    // For an fd about to be closed, with no duplicate anywhere: closing it
+    // takes it out of the epoll set by itself, so only our record of it goes
+    // (no epoll_ctl(DEL), one syscall saved per connection).
+    void forget(int fd);
     bool watching(int fd) const;
 
     uint64_t add_timer(int64_t ms, TimerCallback callback);

@@ -47,8 +47,10 @@ size_t format_response_head(const ResponseHead& head, char* out) {
         p = put(p, "\r\nContent-Type: ");
         p = put(p, head.content_type);
     }
-    p = put(p, "\r\nContent-Length: ");
-    p = put_number(p, head.content_length);
+    if (status_has_length(head.status)) {
+        p = put(p, "\r\nContent-Length: ");
+        p = put_number(p, head.content_length);
+    }
     if (head.close)
         p = put(p, "\r\nConnection: close");
     else if (head.minor_version == 0)

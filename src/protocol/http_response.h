@@ -32,6 +32,14 @@ struct ResponseHead {
     int minor_version = 1;      // the request's; 1.0 keep-alive must be said explicitly
 };
 
+// Whether a response with this status may carry content at all: 1xx, 204 and
+// 304 end at the blank line after the head (RFC 9110 §6.4.1, RFC 9112 §6.3).
+constexpr bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+// Whether its head says Content-Length: never on 1xx and 204 (RFC 9110
+// §8.6); a 304 may only repeat the length a 200 would have had, which the
+// server cannot know, so it sends none either.
+constexpr bool status_has_length(int status) { return status_has_body(status); }
+
 // Writes the head into out (at least kMaxResponseHead bytes, content_type
 // under 256 bytes). Returns its length.
 size_t format_response_head(const ResponseHead& head, char* out);

@@ -81,6 +81,8 @@ char* put(char* p, std::string_view s) {
 
 }  // namespace
 
+bool wants_websocket(const http::Request& request) { return has_token(request, "Upgrade", "websocket"); }
+
 Handshake check_handshake(const http::Request& r) {
     // §4.2.1, in the order that makes the most useful refusal: first whether
     // this is a WebSocket handshake at all (items 1-4), then the version

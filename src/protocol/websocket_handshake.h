@@ -38,6 +38,11 @@ struct Handshake {
     char accept[kAcceptLength + 1] = {};  // 101: the Sec-WebSocket-Accept value, NUL-terminated
 };
 
+// Whether the request asks to become a WebSocket at all ("Upgrade:" lists
+// the websocket token): the server then answers it with check_handshake()'s
+// verdict rather than as a plain HTTP request.
+bool wants_websocket(const http::Request& request);
+
 // §4.2.1: GET, HTTP/1.1, Host, "Upgrade: websocket", "Connection: Upgrade"
 // (tokens in comma-separated lists, any case), exactly one
 // Sec-WebSocket-Version, which is 13 (else 426), exactly one

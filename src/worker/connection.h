@@ -1,4 +1,4 @@
-// connection: one client connection, as an explicit state machine.
+// connection: one client connection: its socket, its bytes, its state.
 //
 //            bytes arrive           request complete        module responds
 //   Idle ───────────────► Reading ──────────────────► Handling ─────────┐
@@ -6,74 +6,109 @@
 //    └───────────────────────┴───────── keep-alive ◄────────────────────┘
 //                                       │ close wanted
 //                                       ▼
-//                        (flush output) Lingering ──► closed
+//                        (flush output) Lingering ──► Closed
 //
-//   Streaming: text, frame and tcp connections, which have no request/response
-//   rhythm: every message is handed to the module as it is cut.
+//   Streaming: text, frame, tcp and WebSocket connections, which have no
+//   request/response rhythm: messages go both ways as they come.
+//   Closing: a WebSocket close handshake we began, waiting for the client's.
+//
+// A Connection moves bytes: it reads into its input buffer, writes with one
+// writev (keeping what the socket would not take), stops reading while the
+// client does not read its answers (back-pressure), keeps one deadline, and
+// ends with a lingering close where the client may still be sending. What the
+// bytes mean is its Session's business (session.h).
 //
 // set_state() is the only place the state changes, so one log line there
 // traces a connection (SMOOTH_TRACE=1).
 //
 // Ownership: the Worker owns every Connection (by fd) and frees it after it
-// has closed; a Connection owns its socket and its buffers. Modules name
-// connections by id, never by pointer.
+// has closed; a Connection owns its socket, its buffers and its Session.
+// Modules name connections by id, never by pointer.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <netinet/in.h>
 #include <string>
 
-#include "core/buffer.h"
 #include "config/config.h"
+#include "core/buffer.h"
 #include "core/fd.h"
-#include "protocol/http_parser.h"
 #include "smooth/module.h"
 
 namespace smooth {
 
 class Worker;
+class Session;
 struct ConnRecord;
 
 class Connection {
 public:
-    enum class State : uint8_t { Idle, Reading, Handling, Streaming, Lingering, Closed };
+    enum class State : uint8_t { Idle, Reading, Handling, Streaming, Closing, Lingering, Closed };
     static const char* state_name(State s);
 
     Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& peer, ConnRecord* record);
     ~Connection();
 
-    // Starts watching the socket and tells the module. False if it closed at once.
+    // Starts watching the socket, gives it its session, tells the module.
     void open();
 
     uint64_t id() const { return id_; }
     int fd() const { return fd_.get(); }
     State state() const { return state_; }
+    Worker& worker() { return worker_; }
+    const GroupConfig& group() const;
+    std::string peer() const;  // "127.0.0.1:51234", for the log
 
-    // ---- What a module can do (module_api.cpp). Each returns 0 or -1. ----
+    // ---- What a module asks (module_api.cpp), passed to the session ----
     int send(const char* data, size_t len);
+    int send_ws(const char* data, size_t len, bool binary);
     int respond(int status, const char* content_type, const char* body, size_t len);
-    int close_soon();  // after the output is flushed
+    int close_soon();
 
-    // ---- What the worker asks. ----
+    // ---- What the worker asks ----
     void begin_drain();          // the worker started draining (drain.h, steps 4-6)
     void check_deadline(int64_t now_ms);
     void close_now();            // no flush, no linger: hard stop
 
-private:
+    // ---- What its session uses ----
+    Buffer& in() { return in_; }
     void set_state(State s);
-    int64_t idle_deadline() const;
+    void set_deadline_in(int64_t ms);  // from now; the session's on_deadline() runs then
+    void clear_deadline() { deadline_ms_ = 0; }
+    // Idle between requests: the keep-alive deadline (the short grace while
+    // draining), and the input buffer's memory given back.
+    void wait_idle();
+    // Sends head then body (either may be empty), in one writev when the
+    // socket takes it all. False if the connection closed (the client is gone).
+    bool write(const char* head, size_t head_len, const char* body, size_t body_len);
+    // After what is written has gone out, close: at once where the client has
+    // said it sends nothing more (`client_done`), else with a lingering close.
+    void close_after_output(bool client_done);
+    bool closing() const { return close_after_flush_; }
+    // The client's side of the stream is closed (read returned EOF).
+    bool peer_closed() const { return peer_closed_; }
+    // The last read filled all the room it had: more bytes may be waiting in
+    // the socket that were never read.
+    bool may_have_unread_input() const { return last_read_filled_; }
+    void count_message();        // one request or message, for `status`
+    // The WebSocket upgrade. The old session may be running (it is the
+    // caller): it is kept alive until the input it is handling is done.
+    void replace_session(std::unique_ptr<Session> next);
+    void set_nodelay();          // TCP_NODELAY: small messages go out at once
+    // Goes on with buffered input after a response sent from outside the
+    // input's handling (a timer): a pipelined request may be waiting.
+    void resume_input() { process_input(); }
+
+private:
     void on_event(uint32_t events);
     void on_readable();
     void process_input();
-    void process_http();
-    void process_stream();
-    void deliver_http(const http::Request& req);
-    void respond_error(int status, const char* why);
-    bool write_out(const char* head, size_t head_len, const char* body, size_t body_len);
     void flush();
     void update_interest();
     void linger();
-    void after_response();
+    bool input_waiting() const;  // bytes in the socket we have not read
+    void count_in(size_t n);
     void count_out(size_t n);
 
     Worker& worker_;
@@ -81,16 +116,15 @@ private:
     uint64_t id_;
     sockaddr_in peer_;
     ConnRecord* record_;  // our row in the shared stats table, or nullptr if it is full
+    std::unique_ptr<Session> session_;
+    std::unique_ptr<Session> retired_session_;  // replaced while it ran; freed after
     State state_ = State::Idle;
     Buffer in_;
     Buffer out_;
-    std::string chunked_body_;    // the de-chunked body of the request being handled
-    size_t request_bytes_ = 0;    // input bytes of the request being handled
-    bool request_keep_alive_ = true;
-    int request_minor_ = 1;
     bool close_after_flush_ = false;
+    bool client_done_ = false;    // no lingering: the client sends nothing more
     bool peer_closed_ = false;    // read returned EOF
-    bool client_done_ = false;    // the client's last request (it asked to close) is answered
+    bool last_read_filled_ = false;
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed
@@ -98,5 +132,9 @@ private:
     int64_t deadline_ms_ = 0;     // 0: none
     int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
 };
+
+// Never a null pointer, even for an empty field: a module may pass it to
+// memcpy or strncmp with its length, and a null there is undefined even for 0.
+inline smooth_str module_str(std::string_view s) { return {s.empty() ? "" : s.data(), s.size()}; }
 
 }  // namespace smooth

@@ -44,6 +44,9 @@ inline constexpr int kIdleGraceMs = 500;
 // most this long. The same lingering close ends every connection whose last
 // response was sent, draining or not.
 inline constexpr int kLingerMs = 2000;
+// Step 6 for a WebSocket: after our Close frame (1001, going away), wait this
+// long for the client's Close before closing the TCP connection anyway.
+inline constexpr int kWsCloseWaitMs = 2000;
 // Step 7: the master's SIGKILL comes this long after a worker's drain_timeout,
 // for a worker so stuck that its own deadline cannot run.
 inline constexpr int kKillGraceMs = 2000;

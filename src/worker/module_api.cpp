@@ -23,6 +23,11 @@ SMOOTH_API int smooth_send(smooth_worker* w, smooth_conn_id conn, const void* da
     return c ? c->send(static_cast<const char*>(data), len) : -1;
 }
 
+SMOOTH_API int smooth_ws_send(smooth_worker* w, smooth_conn_id conn, const void* data, size_t len, int binary) {
+    Connection* c = w->worker->find(conn);
+    return c ? c->send_ws(static_cast<const char*>(data), len, binary != 0) : -1;
+}
+
 SMOOTH_API int smooth_http_respond(smooth_worker* w, smooth_conn_id conn, int status, const char* content_type,
                                    const void* body, size_t len) {
     Connection* c = w->worker->find(conn);
@@ -53,7 +58,7 @@ SMOOTH_API void smooth_log(smooth_worker*, const char* fmt, ...) {
 }
 
 SMOOTH_API smooth_worker_info smooth_whoami(smooth_worker* w) {
-    return {int(getpid()), w->worker->group().name.c_str(), w->worker->slot(), w->worker->generation()};
+    return {int(w->worker->pid()), w->worker->group().name.c_str(), w->worker->slot(), w->worker->generation()};
 }
 
 SMOOTH_API void smooth_set_userdata(smooth_worker* w, void* data) { w->worker->userdata = data; }

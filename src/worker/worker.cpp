@@ -132,7 +132,8 @@ std::string Worker::setup_process() {
     // line, when the signal could no longer be sent: check the parent after.
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1) return "prctl(PR_SET_PDEATHSIG) failed: " + errno_text(errno);
     if (getppid() != setup_.master_pid) return "the master exited before this worker started";
-    stats().pid = getpid();
+    pid_ = getpid();
+    stats().pid = pid_;
     return "";
 }
 
@@ -211,8 +212,6 @@ size_t Worker::accept_pending(size_t at_most) {
             break;  // EAGAIN: the queue is empty; EMFILE and friends: try again on the next wake-up
         }
         accepted++;
-        int on = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // cannot fail on a TCP socket
 
         // The id is the fd plus a serial, so a stale id never names the fd's next user.
         uint64_t id = (uint64_t(next_serial_++) << 32) | uint32_t(fd);

@@ -73,6 +73,7 @@ public:
     Connection* find(uint64_t conn_id);
     void on_connection_closed(Connection* c);  // the connection has closed its fd
     uint64_t generation() const { return setup_.generation; }
+    pid_t pid() const { return pid_; }  // getpid() once: glibc does not cache it
     int slot() const { return setup_.slot; }
     void* userdata = nullptr;
 
@@ -106,6 +107,7 @@ private:
     Drain drain_;
     Fd listener_;
     Fd channel_;
+    pid_t pid_ = 0;
     bool accepting_ = false;
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks

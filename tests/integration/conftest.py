@@ -89,8 +89,10 @@ class HttpConn:
             raise ConnectionError(f"connection closed; unparsed bytes: {self.buf!r}")
         self.buf += chunk
 
-    def read_response(self):
-        """Returns (status, headers with lower-case names, body bytes)."""
+    def read_response(self, head_request=False):
+        """Returns (status, headers with lower-case names, body bytes). A
+        response to HEAD (head_request) has no body whatever its
+        Content-Length says; nor has one without Content-Length (204, 304)."""
         self.sock.settimeout(self.timeout)
         while b"\r\n\r\n" not in self.buf:
             self._fill()
@@ -101,7 +103,7 @@ class HttpConn:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
+        length = 0 if head_request else int(headers.get("content-length", "0"))
         while len(self.buf) < length:
             self._fill()
         body, self.buf = self.buf[:length], self.buf[length:]

@@ -230,8 +230,7 @@ void test_errors() {
         {"0.0.0.0 takes every address",
          group("") + "[group api]\nmodule = m.so\nlisten = text://0.0.0.0:8080\n", 7, {"already used by [group web]"}},
         {"preload with builtin", group("preload = true"), 4, {"[group web] preload: ", "builtin"}},
-        {"ws", "[group web]\nlisten = ws://127.0.0.1:80\n", 2, {"[group web] listen: ", "ws:// is not supported yet"}},
-        {"bad scheme", "[group web]\nlisten = udp://127.0.0.1:80\n", 2, {"listen: ", "http, text, frame, tcp"}},
+        {"bad scheme", "[group web]\nlisten = udp://127.0.0.1:80\n", 2, {"listen: ", "http, ws, text, frame, tcp"}},
         {"count word", group("count = many"), 4,
          {"[group web] count: expected a whole number from 1 to 256", "got \"many\""}},
         {"count 0", group("count = 0"), 4, {"count: "}},
@@ -281,6 +280,7 @@ void test_listen() {
         {"tcp://0.0.0.0:65535", "tcp://0.0.0.0:65535"},
         {"text://255.255.255.255:1", "text://255.255.255.255:1"},
         {"frame://10.1.2.3:443", "frame://10.1.2.3:443"},
+        {"ws://127.0.0.1:8090", "ws://127.0.0.1:8090"},
         {"http://127.0.0.1:0", nullptr},
         {"http://127.0.0.1:65536", nullptr},
         {"http://127.0.0.1:", nullptr},
@@ -296,7 +296,7 @@ void test_listen() {
         {"http://127.0.0.1:+80", nullptr},
         {"HTTP://127.0.0.1:80", nullptr},
         {"127.0.0.1:80", nullptr},
-        {"ws://127.0.0.1:80", nullptr},
+        {"wss://127.0.0.1:80", nullptr},
         {"", nullptr},
     };
     for (const Row& r : rows) {

@@ -62,8 +62,14 @@ const std::vector<Case> kCases = {
     {"404 reason phrase", make(404, "text/html; charset=utf-8", 9, false, 1),
      "HTTP/1.1 404 Not Found\r\nServer: smooth\r\nDate: <date>\r\nContent-Type: text/html; charset=utf-8\r\n"
      "Content-Length: 9\r\n\r\n"},
-    {"content length 0", make(204, nullptr, 0, false, 1),
-     "HTTP/1.1 204 No Content\r\nServer: smooth\r\nDate: <date>\r\nContent-Length: 0\r\n\r\n"},
+    {"content length 0", make(200, nullptr, 0, false, 1),
+     "HTTP/1.1 200 OK\r\nServer: smooth\r\nDate: <date>\r\nContent-Length: 0\r\n\r\n"},
+    // RFC 9110 §8.6: never a Content-Length on 204; none on 304 either (the
+    // server cannot know the length a 200 would have had).
+    {"204: no Content-Length", make(204, nullptr, 7, false, 1),
+     "HTTP/1.1 204 No Content\r\nServer: smooth\r\nDate: <date>\r\n\r\n"},
+    {"304: no Content-Length", make(304, "text/plain", 7, false, 1),
+     "HTTP/1.1 304 Not Modified\r\nServer: smooth\r\nDate: <date>\r\nContent-Type: text/plain\r\n\r\n"},
     {"content length 10 GB", make(200, "application/octet-stream", 10000000000ull, false, 1),
      "HTTP/1.1 200 OK\r\nServer: smooth\r\nDate: <date>\r\nContent-Type: application/octet-stream\r\n"
      "Content-Length: 10000000000\r\n\r\n"},

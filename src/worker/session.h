@@ -1,0 +1,53 @@
+// session: what the bytes on a connection mean.
+//
+// A Connection (connection.h) moves bytes: it reads, writes, keeps deadlines
+// and closes. Its Session cuts the bytes into messages, hands them to the
+// module, and frames what the module answers:
+//
+//   HttpSession    requests and responses (http_session.h), and the upgrade
+//                  of a ws:// group's connection to WebSocket
+//   StreamSession  text lines, length-prefixed frames, raw tcp (stream_session.h)
+//   WsSession      WebSocket messages, pings, the close handshake (ws_session.h)
+//
+// The connection owns its session and calls it from its own callbacks; a
+// session never outlives its connection and holds no pointer to anything the
+// connection does not own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace smooth {
+
+class Session {
+public:
+    virtual ~Session() = default;
+
+    // The connection is watched and the module told (on_connect).
+    virtual void on_open() = 0;
+    // New bytes are in the connection's input buffer: consume whole messages.
+    virtual void on_input() = 0;
+    // The connection's deadline passed in a state the session set (Reading,
+    // Streaming, Closing): a 408, a grace that ran out, a close handshake
+    // the client never finished.
+    virtual void on_deadline() = 0;
+    // The worker began draining (worker/drain.h, steps 4 to 6).
+    virtual void on_drain() = 0;
+
+    // What a module asks (module_api.cpp): each returns 0 or -1.
+    virtual int respond(int status, const char* content_type, const char* body, size_t len) {
+        (void)status, (void)content_type, (void)body, (void)len;
+        return -1;  // not an HTTP connection
+    }
+    virtual int send(const char* data, size_t len) {
+        (void)data, (void)len;
+        return -1;  // not a stream
+    }
+    virtual int send_message(const char* data, size_t len, bool binary) {
+        (void)data, (void)len, (void)binary;
+        return -1;  // not a WebSocket
+    }
+    virtual int close_soon() = 0;
+};
+
+}  // namespace smooth

@@ -1,0 +1,85 @@
+// stream_session: see stream_session.h.
+#include "worker/stream_session.h"
+
+#include "core/log.h"
+#include "protocol/framing.h"
+#include "worker/connection.h"
+#include "worker/drain.h"
+#include "worker/worker.h"
+
+namespace smooth {
+
+namespace {
+
+smooth_protocol module_protocol(Protocol p) {
+    switch (p) {
+        case Protocol::Text: return SMOOTH_TEXT;
+        case Protocol::Frame: return SMOOTH_FRAME;
+        default: return SMOOTH_TCP;
+    }
+}
+
+}  // namespace
+
+void StreamSession::on_open() {
+    conn_.set_state(Connection::State::Streaming);
+    conn_.set_nodelay();  // messages are small and interactive
+    if (conn_.worker().drain().active()) on_drain();
+}
+
+void StreamSession::on_input() {
+    const GroupConfig& g = conn_.group();
+    const smooth_protocol proto = module_protocol(g.listen.protocol);
+    Buffer& in = conn_.in();
+    Worker& w = conn_.worker();
+    while (conn_.state() == Connection::State::Streaming && !conn_.closing() && !in.empty()) {
+        framing::Piece piece;
+        if (proto == SMOOTH_TEXT)
+            piece = framing::cut_line(in.readable(), g.max_request_bytes);
+        else if (proto == SMOOTH_FRAME)
+            piece = framing::cut_frame(in.readable(), g.max_request_bytes);
+        else
+            piece = {framing::Cut::Message, in.readable(), in.size()};
+        if (piece.status == framing::Cut::Incomplete) return;
+        if (piece.status != framing::Cut::Message) {
+            log::warn("closing %s connection from %s: %s", protocol_name(g.listen.protocol), conn_.peer().c_str(),
+                      piece.status == framing::Cut::TooLarge ? "message larger than max_request_bytes"
+                                                             : "malformed frame header");
+            in.clear();
+            conn_.close_after_output(false);
+            return;
+        }
+        conn_.count_message();
+        smooth_message msg{proto, module_str(piece.payload), nullptr};
+        if (w.module().on_message) w.module().on_message(w.handle(), conn_.id(), &msg);
+        in.consume(piece.consumed);
+    }
+}
+
+int StreamSession::send(const char* data, size_t len) {
+    if (conn_.closing()) return -1;
+    switch (conn_.group().listen.protocol) {
+        case Protocol::Text: conn_.write(data, len, "\n", 1); break;
+        case Protocol::Frame: {
+            char header[4];
+            framing::frame_header(len, header);
+            conn_.write(header, 4, data, len);
+            break;
+        }
+        default: conn_.write(data, len, nullptr, 0); break;
+    }
+    return 0;
+}
+
+int StreamSession::close_soon() {
+    conn_.close_after_output(false);
+    return 0;
+}
+
+// The drain grace, then a close: a stream has no "between requests" moment
+// to wait for, so the grace is all it gets.
+void StreamSession::on_drain() { conn_.set_deadline_in(drain::idle_grace_ms(conn_.group().keepalive_timeout_ms)); }
+
+void StreamSession::on_deadline() { conn_.close_after_output(false); }
+
+}  // namespace smooth

@@ -1,0 +1,123 @@
+// ws_session: see ws_session.h.
+#include "worker/ws_session.h"
+
+#include "core/log.h"
+#include "protocol/websocket.h"
+#include "worker/connection.h"
+#include "worker/drain.h"
+#include "worker/worker.h"
+
+namespace smooth {
+
+WsSession::WsSession(Connection& conn) : conn_(conn), messages_(conn.group().max_request_bytes) {}
+
+void WsSession::on_open() {
+    conn_.set_state(Connection::State::Streaming);
+    conn_.clear_deadline();  // a WebSocket is long-lived: no keep-alive timeout
+    conn_.set_nodelay();     // messages are small and interactive
+    if (conn_.worker().drain().active()) on_drain();
+    if (!conn_.in().empty()) on_input();  // frames that came with the handshake
+}
+
+void WsSession::on_input() {
+    Buffer& in = conn_.in();
+    while (!in.empty() && conn_.state() != Connection::State::Closed && !conn_.closing()) {
+        ws::FrameRules rules;
+        rules.max_payload = messages_.room();  // a message growing past its limit is refused from its header
+        ws::FrameResult r = ws::parse_frame(in.readable(), rules);
+        if (r.status == ws::FrameParse::Error) {
+            begin_close(r.close_code, r.error);
+            return;
+        }
+        if (r.status == ws::FrameParse::Incomplete) {
+            ws::FrameResult h = ws::parse_frame_header(in.readable(), rules);
+            if (h.status == ws::FrameParse::Complete) in.reserve(h.consumed - in.size());  // room for the whole frame at once
+            return;
+        }
+        const ws::Frame& f = r.frame;
+        char* payload = in.mutable_data() + f.payload_offset;
+        ws::unmask(payload, f.payload_length, f.mask, 0);
+        ws::Event e = messages_.feed(f.opcode, f.fin, std::string_view(payload, f.payload_length));
+        bool more = handle(e);  // a whole-frame message points into the buffer: handled before it is consumed
+        in.consume(r.consumed);
+        if (!more) return;
+    }
+}
+
+bool WsSession::handle(const ws::Event& e) {
+    Worker& w = conn_.worker();
+    switch (e.kind) {
+        case ws::Event::Kind::None:
+        case ws::Event::Kind::Pong: return true;
+        case ws::Event::Kind::Text:
+        case ws::Event::Kind::Binary: {
+            conn_.count_message();
+            smooth_message msg{e.kind == ws::Event::Kind::Text ? SMOOTH_WS_TEXT : SMOOTH_WS_BINARY,
+                               module_str(e.payload), nullptr};
+            if (w.module().on_message) w.module().on_message(w.handle(), conn_.id(), &msg);
+            return conn_.state() != Connection::State::Closed;
+        }
+        case ws::Event::Kind::Ping: return write_frame(ws::Opcode::Pong, e.payload);  // §5.5.2
+        case ws::Event::Kind::Close:
+            if (!close_sent_) {
+                // §5.5.1: answer with a Close (echoing the code), then the
+                // server closes the TCP connection first (§7.1.1).
+                char payload[ws::kMaxControlPayload];
+                size_t n = e.code == ws::kCloseNoStatus ? 0 : ws::write_close_payload(e.code, "", payload);
+                close_sent_ = true;
+                if (!write_frame(ws::Opcode::Close, std::string_view(payload, n))) return false;
+            }
+            conn_.close_after_output(true);  // after its Close the client sends nothing more
+            return false;
+        case ws::Event::Kind::Error:
+            log::info("closing WebSocket %s: %u %s", conn_.peer().c_str(), unsigned(e.code), e.error);
+            begin_close(e.code, e.error);
+            return false;
+    }
+    return true;
+}
+
+int WsSession::send(const char* data, size_t len) { return send_message(data, len, false); }
+
+int WsSession::send_message(const char* data, size_t len, bool binary) {
+    if (close_sent_ || conn_.closing()) return -1;
+    return write_frame(binary ? ws::Opcode::Binary : ws::Opcode::Text, std::string_view(data, len)) ? 0 : -1;
+}
+
+bool WsSession::write_frame(ws::Opcode opcode, std::string_view payload) {
+    char header[ws::kMaxServerHeader];
+    size_t n = ws::write_frame_header(opcode, true, payload.size(), header);
+    return conn_.write(header, n, payload.data(), payload.size());
+}
+
+// Our side of the close handshake: the Close frame, then wait (bounded) for
+// the client's; reading goes on only to find it.
+void WsSession::begin_close(uint16_t code, std::string_view reason) {
+    if (close_sent_) return;
+    close_sent_ = true;
+    char payload[ws::kMaxControlPayload];
+    size_t n = ws::write_close_payload(code, reason, payload);
+    if (!write_frame(ws::Opcode::Close, std::string_view(payload, n))) return;
+    if (code == ws::kCloseProtocolError || code == ws::kCloseInvalidPayload || code == ws::kCloseMessageTooBig) {
+        // §7.1.7: a failed connection is closed; what else the client sends
+        // is not read as frames any more (the lingering close drops it).
+        conn_.in().clear();
+        conn_.close_after_output(false);
+        return;
+    }
+    conn_.set_state(Connection::State::Closing);
+    conn_.set_deadline_in(drain::kWsCloseWaitMs);
+}
+
+int WsSession::close_soon() {
+    begin_close(ws::kCloseNormal, "");
+    return 0;
+}
+
+void WsSession::on_drain() { begin_close(ws::kCloseGoingAway, "server reloading"); }
+
+void WsSession::on_deadline() {
+    if (conn_.state() == Connection::State::Closing) conn_.close_after_output(false);  // the client never answered
+}
+
+}  // namespace smooth
