@@ -85,9 +85,7 @@ run: all
 # pytest comes from Debian; the python3 first on PATH may be another install.
 PYTEST := /usr/bin/python3 -m pytest
 test: all
-	@/usr/bin/python3 -c 'import pytest' 2>/dev/null || { \
-	  echo "make test: python3-pytest is missing; installing it from Debian (apt-get)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest; }
+	@tests/setup-deps
 	SMOOTH_BUILD=$(BUILD) ctest --test-dir . --output-on-failure
 	SMOOTH_SERVER=$(abspath $(SERVER)) $(PYTEST) -q tests/integration
 
