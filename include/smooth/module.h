@@ -164,6 +164,21 @@ int smooth_http_respond(smooth_worker *w, smooth_conn_id conn, int status,
  * sends its close frame, 1000, and waits for the client's). Returns 0 or -1. */
 int smooth_close(smooth_worker *w, smooth_conn_id conn);
 
+/* ---- The gateway pattern (a group with role = business) ----
+ *
+ * In a business worker the connection ids a module receives name the
+ * clients of the gateway group in front of it, wherever they are held: any
+ * business worker reaches any client. smooth_send, smooth_ws_send and
+ * smooth_close work on them as on local connections, and two more reach many
+ * at once. (In any other worker these two return -1.) */
+
+/* The same message to each of n clients (a text message, or binary). */
+int smooth_send_many(smooth_worker *w, const smooth_conn_id *conns, size_t n, const void *data, size_t len,
+                     int binary);
+/* The same message to every client of every gateway worker linked to this
+ * business worker. */
+int smooth_broadcast(smooth_worker *w, const void *data, size_t len, int binary);
+
 /* Run cb once after `ms` milliseconds. Returns a timer id (> 0). */
 typedef void (*smooth_timer_fn)(smooth_worker *w, void *arg);
 uint64_t smooth_timer_add(smooth_worker *w, uint64_t ms, smooth_timer_fn cb, void *arg);

@@ -32,6 +32,15 @@ const char* protocol_name(Protocol p) {
     return "?";
 }
 
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::Plain: return "plain";
+        case Role::Gateway: return "gateway";
+        case Role::Business: return "business";
+    }
+    return "?";
+}
+
 std::string ListenAddress::text() const {
     return std::string(protocol_name(protocol)) + "://" + host + ":" + std::to_string(port);
 }
@@ -144,10 +153,19 @@ std::optional<ListenAddress> parse_listen(std::string_view s) {
     return a;
 }
 
-// Two listeners collide on the same port when their hosts are equal, or when
-// either is 0.0.0.0, which takes the port on every address.
-bool same_socket(const ListenAddress& a, const ListenAddress& b) {
-    return a.port == b.port && (a.host == b.host || a.host == "0.0.0.0" || b.host == "0.0.0.0");
+// Two groups collide when their port ranges overlap (a business group takes
+// one port per worker) and their hosts are equal, or either is 0.0.0.0, which
+// takes the port on every address.
+bool same_socket(const GroupConfig& a, const GroupConfig& b) {
+    const int a_end = a.listen.port + a.ports(), b_end = b.listen.port + b.ports();
+    const bool overlap = a.listen.port < b_end && b.listen.port < a_end;
+    return overlap && (a.listen.host == b.listen.host || a.listen.host == "0.0.0.0" || b.listen.host == "0.0.0.0");
+}
+
+std::optional<Role> parse_role(std::string_view s) {
+    if (s == "gateway") return Role::Gateway;
+    if (s == "business") return Role::Business;
+    return std::nullopt;
 }
 
 // Joins a relative path to `base` and tidies it ("a/./b/../c" -> "a/c"). The
@@ -235,6 +253,7 @@ public:
         }
         key_ = {};
         if (!close_section()) return std::nullopt;
+        if (!resolve_backends()) return std::nullopt;
         if (config_.groups.empty()) {
             fail("no [group NAME] section: there is nothing to run");
             return std::nullopt;
@@ -317,15 +336,21 @@ private:
         auto listen = seen_.find("listen");
         if (listen == seen_.end())
             return fail_at(g.line, "listen", "missing; every group needs one, e.g. listen = http://127.0.0.1:8080");
-        if (seen_.find("module") == seen_.end())
-            return fail_at(g.line, "module", "missing; every group needs one, e.g. module = modules/hello.so");
+        if (seen_.find("module") == seen_.end()) {
+            // A gateway's own module only answers plain HTTP requests (a page);
+            // without one they get 404. Every other group needs its code.
+            if (g.role != Role::Gateway)
+                return fail_at(g.line, "module", "missing; every group needs one, e.g. module = modules/hello.so");
+            config_.groups.back().module = "builtin:none";
+        }
+        if (!check_role(g)) return false;
         if (g.preload && g.is_builtin())
             return fail_at(seen_.find("preload")->second, "preload",
                            "a builtin module is part of the binary, there is nothing to preload; "
                            "preload = true is for .so modules");
         for (size_t i = 0; i + 1 < config_.groups.size(); ++i) {
             const GroupConfig& other = config_.groups[i];
-            if (!same_socket(g.listen, other.listen)) continue;
+            if (!same_socket(g, other)) continue;
             std::string theirs = other.listen.host + ":" + std::to_string(other.listen.port);
             std::string mine = g.listen.host + ":" + std::to_string(g.listen.port);
             return fail_at(listen->second, "listen",
@@ -333,6 +358,61 @@ private:
                                std::to_string(listen_lines_[i]) + (mine == theirs ? "" : ": " + theirs) + ")");
         }
         listen_lines_.push_back(listen->second);
+        return true;
+    }
+
+    // The gateway pattern's rules for one group; the backend is resolved once
+    // every group is read (resolve_backends).
+    bool check_role(const GroupConfig& g) {
+        auto line_of = [&](const char* key) {
+            auto it = seen_.find(key);
+            return it == seen_.end() ? g.line : it->second;
+        };
+        if (g.role != Role::Gateway) {
+            for (const char* key : {"backend", "queue_limit"})
+                if (seen_.count(key)) return fail_at(line_of(key), key, "only a group with role = gateway takes it");
+        }
+        if (g.role == Role::Gateway) {
+            if (!seen_.count("backend"))
+                return fail_at(g.line, "backend",
+                               "missing; a gateway needs one: a business group's name, or tcp://HOST:PORT");
+            const Protocol p = g.listen.protocol;
+            if (p != Protocol::Ws && p != Protocol::Text && p != Protocol::Frame)
+                return fail_at(line_of("listen"), "listen", "a gateway holds ws://, text:// or frame:// clients");
+            if (seen_.count("reloadable") && g.reloadable)
+                return fail_at(line_of("reloadable"), "reloadable",
+                               "a gateway is never reloaded: it holds the client connections (reload its backend)");
+            config_.groups.back().reloadable = false;
+            backend_lines_.emplace_back(config_.groups.size() - 1, line_of("backend"));
+        }
+        if (g.role == Role::Business) {
+            if (g.listen.protocol != Protocol::Tcp)
+                return fail_at(line_of("listen"), "listen", "a business group listens on tcp://HOST:PORT (its gateways connect there)");
+            if (int(g.listen.port) + g.count - 1 > 65535)
+                return fail_at(line_of("listen"), "listen",
+                               "a business group takes one port per worker (port to port + count - 1): "
+                               "too few left above " + std::to_string(g.listen.port));
+            if (!g.reloadable)
+                return fail_at(line_of("reloadable"), "reloadable", "a business group is what a reload replaces");
+        }
+        return true;
+    }
+
+    // backend = GROUP names a business group of this file; its listen is where
+    // business worker 0 listens.
+    bool resolve_backends() {
+        for (auto [index, line] : backend_lines_) {
+            GroupConfig& g = config_.groups[index];
+            if (g.backend.starts_with("tcp://")) continue;  // parsed with the key
+            const GroupConfig* b = config_.find_group(g.backend);
+            section_ = Section::None;
+            if (!b || b->role != Role::Business)
+                return fail_at(line, "", "[group " + g.name + "] backend: " +
+                                             (b ? "group " + g.backend + " has no role = business"
+                                                : "no group named " + quote(g.backend)) +
+                                             "; name a group with role = business, or tcp://HOST:PORT");
+            g.backend_address = b->listen;
+        }
         return true;
     }
 
@@ -368,13 +448,22 @@ private:
             return assign(g.max_connections, parse_int_in(v, 1, 1000000), "a whole number from 1 to 1000000");
         if (k == "max_request_bytes") {
             std::optional<size_t> size = parse_size(v);
-            if (size && *size > kGiB) size.reset();
-            return assign(g.max_request_bytes, size, "a size from 1 byte to 1g, like 65536, 64k or 1m");
+            if (!size || *size > kGiB) return fail("expected a size from 1 byte to 1g, like 65536, 64k or 1m, got " + quote(v));
+            g.max_request_bytes = *size;
+            return true;
         }
         if (k == "keepalive_timeout") return assign(g.keepalive_timeout_ms, parse_duration_ms(v), kDurationExpected);
         if (k == "request_timeout") return assign(g.request_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "role") return assign(g.role, parse_role(v), "gateway or business");
+        if (k == "backend") {
+            g.backend = std::string(v);
+            if (!v.starts_with("tcp://")) return is_name(v) ? true : fail("expected a group name or tcp://HOST:PORT, got " + quote(v));
+            return assign(g.backend_address, parse_listen(v), "tcp://HOST:PORT with HOST a numeric IPv4 address");
+        }
+        if (k == "queue_limit")
+            return assign(g.queue_limit, parse_size(v), "a number of messages, like 10000 or 10k");
         return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
-                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout");
+                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout, role, backend, queue_limit");
     }
 
     std::optional<std::string> path(std::string_view v) const {
@@ -418,6 +507,7 @@ private:
     std::map<std::string, int, std::less<>> seen_;  // key -> line, in the current section
     int server_line_ = 0;
     std::vector<int> listen_lines_;  // per finished group, for the "already used" message
+    std::vector<std::pair<size_t, int>> backend_lines_;  // gateway group index, line of its backend key
 };
 
 bool read_whole_file(const std::string& path, std::string& out, std::string& error) {

@@ -4,7 +4,8 @@
 //                   drain_timeout, start_timeout, reload_order
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
-//                   request_timeout
+//                   request_timeout; for the gateway pattern role, backend,
+//                   queue_limit
 //
 // parse_config() is pure: text in, Config or an error out. The error names the
 // file, the line and the key, e.g.
@@ -21,8 +22,13 @@ namespace smooth {
 
 enum class Protocol { Http, Text, Frame, Tcp, Ws };
 enum class ReloadOrder { StopFirst, StartFirst };
+// The gateway pattern (worker/gateway.h): a gateway group holds the client
+// connections and is never reloaded; it passes every event to the business
+// group behind it, whose workers are reloaded.
+enum class Role { Plain, Gateway, Business };
 
-const char* protocol_name(Protocol p);  // "http", "text", ...; "ws": HTTP with the WebSocket upgrade
+const char* protocol_name(Protocol p);
+const char* role_name(Role r);  // "plain", "gateway", "business"  // "http", "text", ...; "ws": HTTP with the WebSocket upgrade
 
 struct ListenAddress {
     Protocol protocol = Protocol::Http;
@@ -43,9 +49,17 @@ struct GroupConfig {
     size_t max_request_bytes = 1 << 20;
     int keepalive_timeout_ms = 5000;
     int request_timeout_ms = 10000;  // a started request must be complete by then: 408
+    Role role = Role::Plain;
+    // role = gateway: where business worker 0 listens (worker k: port + k),
+    // from `backend = GROUP` (that group's listen) or `backend = tcp://HOST:PORT`.
+    std::string backend;             // as written
+    ListenAddress backend_address;
+    size_t queue_limit = 10000;      // gateway: events waiting for a business worker, per gateway worker
     int line = 0;                    // where its [group] header is, for messages
 
     bool is_builtin() const { return module.rfind("builtin:", 0) == 0; }
+    // Ports this group listens on: one, or one per worker for a business group.
+    int ports() const { return role == Role::Business ? count : 1; }
     bool operator==(const GroupConfig&) const = default;
 };
 

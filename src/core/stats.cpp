@@ -31,6 +31,8 @@ int StatsTable::allocate() {
         r.bytes_in = 0;
         r.bytes_out = 0;
         r.conn_unlisted = 0;
+        r.links = 0;
+        r.queued = 0;
         r.module_version[0] = '\0';
         for (ConnRecord& c : r.conns) c.id = 0;
         return int(i);

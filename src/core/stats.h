@@ -37,6 +37,8 @@ struct WorkerRow {
     std::atomic<uint64_t> requests;
     std::atomic<uint64_t> bytes_in;
     std::atomic<uint64_t> bytes_out;
+    std::atomic<uint32_t> links;          // gateway pattern: links to the other side
+    std::atomic<uint32_t> queued;         // gateway: events waiting for a business worker
     std::atomic<uint32_t> conn_unlisted;  // open connections without a record (the table was full when they opened)
     char module_version[48];              // written once before READY, read after it
     ConnRecord conns[kConnRecords];

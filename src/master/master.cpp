@@ -83,8 +83,12 @@ std::string Master::open_before_fork() {
     for (const GroupConfig& gc : config_.groups) {
         Group g;
         std::string err;
-        g.listener = open_listener(gc.listen, err);
-        if (!g.listener) return "group " + gc.name + ": " + err;
+        for (int port = 0; port < gc.ports(); port++) {  // a business group: one per worker slot
+            ListenAddress at = gc.listen;
+            at.port = uint16_t(at.port + port);
+            g.listeners.push_back(open_listener(at, err));
+            if (!g.listeners.back()) return "group " + gc.name + ": " + err;
+        }
         g.good_version = store_module_version(gc.module, s.run_dir, err);
         if (g.good_version.empty()) return "group " + gc.name + ": " + err;
         if (gc.preload) {
@@ -206,6 +210,13 @@ bool Master::prepare(Prepared& out, std::string& error) {
     out.previous = config_;
     out.generation = ++generation_;
     config_ = out.plan.next;
+    for (size_t i = 0; i < config_.groups.size(); i++)
+        if (std::string err = workers_.fit_slot_listeners(int(i), config_.groups[i].count); !err.empty()) {
+            config_ = out.previous;
+            generation_--;
+            error = err;
+            return false;
+        }
     for (int group : out.plan.told) {
         // Step 3: they keep their connections; their on_worker_reload runs.
         workers_.tell_not_reloadable(group);

@@ -85,8 +85,11 @@ std::string status_text(const MasterView& m) {
     out << "reload: " << m.reload.describe() << "\n";
     char line[512];
     for (const GroupConfig& c : m.config.groups) {
-        std::snprintf(line, sizeof line, "group %-10s %-28s count %-3d %s\n", c.name.c_str(), c.listen.text().c_str(),
-                      c.count, c.reloadable ? "reloadable" : "not reloadable (a reload leaves it running)");
+        std::string role = c.role == Role::Gateway    ? ", gateway to " + c.backend
+                           : c.role == Role::Business ? ", business (worker k on port + k)"
+                                                      : "";
+        std::snprintf(line, sizeof line, "group %-10s %-28s count %-3d %s%s\n", c.name.c_str(), c.listen.text().c_str(),
+                      c.count, c.reloadable ? "reloadable" : "not reloadable (a reload leaves it running)", role.c_str());
         out << line;
     }
     std::snprintf(line, sizeof line, "%-8s %-10s %4s %4s %-9s %6s %10s %9s  %s\n", "PID", "GROUP", "SLOT", "GEN", "STATE",
@@ -117,7 +120,7 @@ std::string status_json(const MasterView& m) {
     for (size_t g = 0; g < m.config.groups.size(); g++) {
         const GroupConfig& c = m.config.groups[g];
         out << (g ? ",\n  " : "\n  ") << "{\"name\": " << json_string(c.name) << ", \"listen\": "
-            << json_string(c.listen.text()) << ", \"count\": " << c.count
+            << json_string(c.listen.text()) << ", \"count\": " << c.count << ", \"role\": " << json_string(role_name(c.role))
             << ", \"reloadable\": " << (c.reloadable ? "true" : "false") << ", \"module\": " << json_string(c.module)
             << "}";
     }
@@ -130,6 +133,7 @@ std::string status_json(const MasterView& m) {
             << ", \"generation\": " << w.generation << ", \"state\": " << json_string(worker_state_name(w.state))
             << ", \"connections\": " << row.connections.load() << ", \"requests\": " << row.requests.load()
             << ", \"bytes_in\": " << row.bytes_in.load() << ", \"bytes_out\": " << row.bytes_out.load()
+            << ", \"links\": " << row.links.load() << ", \"queued\": " << row.queued.load()
             << ", \"rss_bytes\": " << rss_bytes(pid) << ", \"module\": " << json_string(w.version)
             << ", \"version\": " << json_string(w.state == WorkerState::Starting ? "" : row.module_version) << "}";
         first = false;

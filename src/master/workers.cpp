@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/listener.h"
 #include "core/log.h"
 #include "worker/drain.h"
 #include "worker/worker.h"
@@ -92,7 +93,7 @@ pid_t Workers::spawn(int group, int slot, const std::string& version, uint64_t g
         setup.generation = generation;
         setup.module = version;
         setup.preloaded = setup.group->preload ? &g.preloaded : nullptr;
-        setup.listener_fd = g.listener.get();
+        setup.listener_fd = g.listeners[g.listeners.size() == 1 ? 0 : size_t(slot)].get();
         setup.channel_fd = theirs.get();
         setup.stats = &stats_.row(size_t(row));
         setup.master_pid = master_pid;
@@ -307,7 +308,23 @@ void Workers::tell_not_reloadable(int group) {
 }
 
 void Workers::close_listeners() {
-    for (Group& g : groups_) g.listener.reset();
+    for (Group& g : groups_) g.listeners.clear();
+}
+
+std::string Workers::fit_slot_listeners(int group, int count) {
+    const GroupConfig& gc = config_.groups[size_t(group)];
+    std::vector<Fd>& fds = groups_[size_t(group)].listeners;
+    if (gc.role != Role::Business) return "";
+    while (fds.size() < size_t(count)) {
+        ListenAddress at = gc.listen;
+        at.port = uint16_t(at.port + fds.size());
+        std::string err;
+        Fd fd = open_listener(at, err);
+        if (!fd) return "group " + gc.name + ", slot " + std::to_string(fds.size()) + ": " + err;
+        fds.push_back(std::move(fd));
+    }
+    fds.resize(size_t(count));  // a retired slot's worker still holds its own copy until it exits
+    return "";
 }
 
 // ---- Looking things up ----

@@ -58,7 +58,9 @@ struct WorkerProcess {
 };
 
 struct Group {
-    Fd listener;
+    // The group's listener; for a business group one per worker slot (slot k
+    // on port + k), so a gateway reaches each business worker by its address.
+    std::vector<Fd> listeners;
     std::string good_version;      // the version that last reached READY
     uint64_t good_generation = 0;
     LoadedModule preloaded;        // preload = true: loaded once, before fork
@@ -107,6 +109,10 @@ public:
     // Non-reloadable groups during a reload: their on_worker_reload runs.
     void tell_not_reloadable(int group);
     void close_listeners();
+    // A business group's listeners follow its count at a reload: the ones a
+    // new slot needs are opened (before its worker is forked), the ones of
+    // retired slots closed. Returns "" or what failed.
+    std::string fit_slot_listeners(int group, int count);
 
     const std::map<pid_t, WorkerProcess>& processes() const { return processes_; }
     const std::vector<Group>& groups() const { return groups_; }

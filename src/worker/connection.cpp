@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/stats.h"
+#include "worker/business.h"
 #include "worker/drain.h"
 #include "worker/http_session.h"
 #include "worker/stream_session.h"
@@ -92,13 +93,25 @@ void Connection::open() {
         close_now();
         return;
     }
-    if (group().listen.protocol == Protocol::Http || group().listen.protocol == Protocol::Ws)
+    const Protocol p = group().listen.protocol;
+    if (Business* business = worker_.business()) {
+        // A business worker's connections are gateway workers' links, not
+        // clients: their events are the clients' (business.h).
+        session_ = std::make_unique<LinkSession>(*this, *business);
+    } else if (p == Protocol::Http || p == Protocol::Ws) {
         session_ = std::make_unique<HttpSession>(*this);
-    else
+        if (p == Protocol::Http) tell_connected();
+    } else {
         session_ = std::make_unique<StreamSession>(*this);
-    connect_told_ = true;
-    if (worker_.module().on_connect) worker_.module().on_connect(worker_.handle(), id_);
+        tell_connected();
+    }
     if (state_ != State::Closed) session_->on_open();
+}
+
+void Connection::tell_connected() {
+    if (connect_told_) return;
+    connect_told_ = true;
+    worker_.client_connected(*this);
 }
 
 void Connection::replace_session(std::unique_ptr<Session> next) {
@@ -295,6 +308,10 @@ int Connection::respond(int status, const char* content_type, const char* body, 
 
 int Connection::close_soon() { return state_ == State::Closed ? -1 : session_->close_soon(); }
 
+int Connection::close_with(uint16_t code, const char* reason) {
+    return state_ == State::Closed ? -1 : session_->close_with(code, reason);
+}
+
 void Connection::begin_drain() {
     if (state_ != State::Closed && state_ != State::Lingering) session_->on_drain();
 }
@@ -345,7 +362,7 @@ void Connection::close_now() {
     // Closing the socket takes it out of the epoll set: no epoll_ctl(DEL).
     worker_.loop().forget(fd());
     set_state(State::Closed);
-    if (connect_told_ && worker_.module().on_close) worker_.module().on_close(worker_.handle(), id_);
+    if (connect_told_) worker_.client_closed(*this);
     worker_.on_connection_closed(this);  // frees us later
     fd_.reset();
 }

@@ -65,6 +65,7 @@ public:
     int send_ws(const char* data, size_t len, bool binary);
     int respond(int status, const char* content_type, const char* body, size_t len);
     int close_soon();
+    int close_with(uint16_t code, const char* reason);  // a WebSocket says why; others just close
 
     // ---- What the worker asks ----
     void begin_drain();          // the worker started draining (drain.h, steps 4-6)
@@ -92,6 +93,9 @@ public:
     // the socket that were never read.
     bool may_have_unread_input() const { return last_read_filled_; }
     void count_message();        // one request or message, for `status`
+    // Tells the module (or the gateway) that a client is here. At accept for
+    // most groups; in a ws:// group when the connection becomes a WebSocket.
+    void tell_connected();
     // The WebSocket upgrade. The old session may be running (it is the
     // caller): it is kept alive until the input it is handling is done.
     void replace_session(std::unique_ptr<Session> next);

@@ -9,23 +9,40 @@
 #include <string>
 #include <unistd.h>
 
+#include "worker/business.h"
 #include "worker/connection.h"
 #include "core/log.h"
 #include "smooth/module.h"
 #include "worker/worker.h"
 
+using smooth::Business;
 using smooth::Connection;
 
 #define SMOOTH_API extern "C" __attribute__((visibility("default")))
 
+// In a business worker a connection id is a gateway's client: the message
+// goes back over the link to the gateway worker that holds it.
 SMOOTH_API int smooth_send(smooth_worker* w, smooth_conn_id conn, const void* data, size_t len) {
+    if (Business* b = w->worker->business()) return b->send(conn, false, {static_cast<const char*>(data), len});
     Connection* c = w->worker->find(conn);
     return c ? c->send(static_cast<const char*>(data), len) : -1;
 }
 
 SMOOTH_API int smooth_ws_send(smooth_worker* w, smooth_conn_id conn, const void* data, size_t len, int binary) {
+    if (Business* b = w->worker->business()) return b->send(conn, binary != 0, {static_cast<const char*>(data), len});
     Connection* c = w->worker->find(conn);
     return c ? c->send_ws(static_cast<const char*>(data), len, binary != 0) : -1;
+}
+
+SMOOTH_API int smooth_send_many(smooth_worker* w, const smooth_conn_id* conns, size_t n, const void* data, size_t len,
+                                int binary) {
+    Business* b = w->worker->business();
+    return b ? b->send_many(conns, n, binary != 0, {static_cast<const char*>(data), len}) : -1;
+}
+
+SMOOTH_API int smooth_broadcast(smooth_worker* w, const void* data, size_t len, int binary) {
+    Business* b = w->worker->business();
+    return b ? b->broadcast(binary != 0, {static_cast<const char*>(data), len}) : -1;
 }
 
 SMOOTH_API int smooth_http_respond(smooth_worker* w, smooth_conn_id conn, int status, const char* content_type,
@@ -35,6 +52,7 @@ SMOOTH_API int smooth_http_respond(smooth_worker* w, smooth_conn_id conn, int st
 }
 
 SMOOTH_API int smooth_close(smooth_worker* w, smooth_conn_id conn) {
+    if (Business* b = w->worker->business()) return b->close(conn, 1000);
     Connection* c = w->worker->find(conn);
     return c ? c->close_soon() : -1;
 }

@@ -12,6 +12,14 @@ namespace smooth {
 
 namespace {
 
+// builtin:none: no callbacks at all. A gateway group without a module of its
+// own gets it: its clients' messages go to the business group, and a plain
+// HTTP request on it is answered 404.
+const smooth_module* smooth_builtin_none() {
+    static const smooth_module m = {SMOOTH_API_VERSION, "none", "-", nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    return &m;
+}
+
 struct Builtin {
     const char* name;
     smooth_entry_fn entry;
@@ -20,6 +28,7 @@ struct Builtin {
 const Builtin kBuiltins[] = {
     {"hello", smooth_builtin_hello},
     {"echo", smooth_builtin_echo},
+    {"none", smooth_builtin_none},
 };
 
 const smooth_module* check_version(const smooth_module* api, const std::string& spec, std::string& error) {

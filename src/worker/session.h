@@ -48,6 +48,12 @@ public:
         return -1;  // not a WebSocket
     }
     virtual int close_soon() = 0;
+    // Close with a reason where the protocol has a way to say one (a
+    // WebSocket close code); elsewhere the same as close_soon().
+    virtual int close_with(uint16_t code, const char* reason) {
+        (void)code, (void)reason;
+        return close_soon();
+    }
 };
 
 }  // namespace smooth

@@ -51,7 +51,7 @@ void StreamSession::on_input() {
         }
         conn_.count_message();
         smooth_message msg{proto, module_str(piece.payload), nullptr};
-        if (w.module().on_message) w.module().on_message(w.handle(), conn_.id(), &msg);
+        w.client_message(conn_, msg);
         in.consume(piece.consumed);
     }
 }

@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "worker/business.h"
 #include "worker/connection.h"
+#include "worker/gateway.h"
 #include "core/listener.h"
 #include "core/log.h"
 
@@ -73,6 +75,11 @@ int Worker::run() {
     if (!load_and_start()) return exit_status_;
     // on_worker_start has succeeded: from here every way out goes through
     // finish(), which owes the module its on_worker_stop.
+    if (group().role == Role::Gateway) {
+        gateway_ = std::make_unique<Gateway>(*this);
+        gateway_->start();  // clients are taken at once; their events wait for the links
+    }
+    if (group().role == Role::Business) business_ = std::make_unique<Business>(*this);
     if (!watch_listener() || !tell_master_ready()) return exit_with(SMOOTH_EXIT_SETUP_FAILED, "could not start serving");
     if (std::string err = loop_.run(); !err.empty()) {
         log::error("%s", err.c_str());
@@ -235,6 +242,31 @@ size_t Worker::accept_pending(size_t at_most) {
     return accepted;
 }
 
+std::string Worker::module_version() const {
+    return std::string(module().name ? module().name : "?") + " " + (module().version ? module().version : "?");
+}
+
+void Worker::client_connected(Connection& c) {
+    if (gateway_)
+        gateway_->client_connected(c);
+    else if (module().on_connect)
+        module().on_connect(handle(), c.id());
+}
+
+void Worker::client_message(Connection& c, const smooth_message& msg) {
+    if (gateway_)
+        gateway_->client_message(c, msg);
+    else if (module().on_message)
+        module().on_message(handle(), c.id(), &msg);
+}
+
+void Worker::client_closed(Connection& c) {
+    if (gateway_)
+        gateway_->client_closed(c);
+    else if (module().on_close)
+        module().on_close(handle(), c.id());
+}
+
 Connection* Worker::find(uint64_t conn_id) {
     size_t fd = size_t(uint32_t(conn_id));
     if (fd >= conns_.size() || !conns_[fd] || conns_[fd]->id() != conn_id) return nullptr;
@@ -299,6 +331,7 @@ void Worker::stop_now(const char* why) {
     if (finished_) return;
     log::info("stopping now (%s): closing %zu connections", why, live_);
     close_listener();
+    if (gateway_) gateway_->stop();
     for_each_connection([](Connection& c) { c.close_now(); });
     finish(why);
 }
@@ -306,6 +339,7 @@ void Worker::stop_now(const char* why) {
 void Worker::finish(const char* why) {
     if (finished_) return;
     finished_ = true;
+    if (gateway_) gateway_->stop();
     if (started_ && module().on_worker_stop) module().on_worker_stop(handle());
     log::info("exiting: %s", why);
     loop_.stop();

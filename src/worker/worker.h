@@ -32,6 +32,8 @@ struct smooth_worker {
 namespace smooth {
 
 class Connection;
+class Gateway;
+class Business;
 
 // Everything the master hands over at fork. Pointers stay valid: the child has
 // its own copy of the master's memory and never returns into master code.
@@ -69,6 +71,15 @@ public:
     smooth_worker* handle() { return &handle_; }
     WorkerRow& stats() { return *setup_.stats; }
     const Drain& drain() const { return drain_; }
+
+    std::string module_version() const;  // "hello 2"
+
+    // ---- Where a client's events go: the module, or (role = gateway) the
+    // business group behind this gateway (gateway.h). ----
+    void client_connected(Connection& c);
+    void client_message(Connection& c, const smooth_message& msg);
+    void client_closed(Connection& c);
+    Business* business() { return business_.get(); }  // role = business, else null
 
     Connection* find(uint64_t conn_id);
     void on_connection_closed(Connection* c);  // the connection has closed its fd
@@ -108,6 +119,8 @@ private:
     Fd listener_;
     Fd channel_;
     pid_t pid_ = 0;
+    std::unique_ptr<Gateway> gateway_;
+    std::unique_ptr<Business> business_;
     bool accepting_ = false;
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks

@@ -13,6 +13,7 @@ WsSession::WsSession(Connection& conn) : conn_(conn), messages_(conn.group().max
 
 void WsSession::on_open() {
     conn_.set_state(Connection::State::Streaming);
+    conn_.tell_connected();  // in a ws:// group, a client is a WebSocket: from now
     conn_.clear_deadline();  // a WebSocket is long-lived: no keep-alive timeout
     conn_.set_nodelay();     // messages are small and interactive
     if (conn_.worker().drain().active()) on_drain();
@@ -54,7 +55,7 @@ bool WsSession::handle(const ws::Event& e) {
             conn_.count_message();
             smooth_message msg{e.kind == ws::Event::Kind::Text ? SMOOTH_WS_TEXT : SMOOTH_WS_BINARY,
                                module_str(e.payload), nullptr};
-            if (w.module().on_message) w.module().on_message(w.handle(), conn_.id(), &msg);
+            w.client_message(conn_, msg);
             return conn_.state() != Connection::State::Closed;
         }
         case ws::Event::Kind::Ping: return write_frame(ws::Opcode::Pong, e.payload);  // §5.5.2
@@ -111,6 +112,11 @@ void WsSession::begin_close(uint16_t code, std::string_view reason) {
 
 int WsSession::close_soon() {
     begin_close(ws::kCloseNormal, "");
+    return 0;
+}
+
+int WsSession::close_with(uint16_t code, const char* reason) {
+    begin_close(code, reason);
     return 0;
 }
 

@@ -37,6 +37,7 @@ public:
     void on_drain() override;
     int send(const char* data, size_t len) override;  // a text message
     int close_soon() override;                         // Close 1000
+    int close_with(uint16_t code, const char* reason) override;
 
     int send_message(const char* data, size_t len, bool binary) override;
 

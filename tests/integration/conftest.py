@@ -43,6 +43,28 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def free_port_range(n):
+    """The first of n consecutive ports nothing listens on right now (a
+    business group listens on port, port + 1, ... one per worker)."""
+    for _ in range(100):
+        base = free_port()
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports")
+
+
 def wait_served(srv, more, timeout=20.0, what=None):
     """Waits until the server has answered `more` requests beyond what it had
     answered when called (counted by its workers, from `status --json`): the
@@ -151,8 +173,9 @@ class Server:
     """One smooth master in a temporary directory. Build it with groups, start()
     it, talk to it, and the fixture stops whatever is left at the end."""
 
-    def __init__(self, tmp_path, groups, server=None):
+    def __init__(self, tmp_path, groups, server=None, env=None):
         self.dir = Path(tmp_path)
+        self.env = dict(os.environ, **(env or {}))  # the server's environment (its workers inherit it)
         self.run_dir = self.dir / "run"
         self.conf = self.dir / "server.conf"
         self.ports = {}
@@ -168,7 +191,8 @@ class Server:
         for name, g in groups.items():
             g = dict(g)
             proto = g.pop("listen", "http")
-            port = g.pop("port", None) or free_port()
+            # a business group takes one port per worker: room for its count to grow
+            port = g.pop("port", None) or (free_port_range(8) if g.get("role") == "business" else free_port())
             self.ports[name] = port
             g.setdefault("module", str(MODULES / "hello.so"))
             g.setdefault("count", 2)
@@ -179,7 +203,7 @@ class Server:
     # -- command line --
     def cli(self, *args, timeout=60, check=False):
         r = subprocess.run([str(SERVER), "-c", str(self.conf), *args], capture_output=True, text=True,
-                           timeout=timeout, cwd=self.dir)
+                           timeout=timeout, cwd=self.dir, env=self.env)
         if check and r.returncode != 0:
             raise AssertionError(f"./server {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}")
         return r
@@ -190,7 +214,7 @@ class Server:
             assert r.returncode == 0, f"start -d failed ({r.returncode}): {r.stdout}{r.stderr}\nlog: {self.log()}"
         else:
             self.err_path = self.dir / "foreground.err"
-            self.proc = subprocess.Popen([str(SERVER), "-c", str(self.conf), "start"], cwd=self.dir,
+            self.proc = subprocess.Popen([str(SERVER), "-c", str(self.conf), "start"], cwd=self.dir, env=self.env,
                                          stdout=subprocess.PIPE, stderr=open(self.err_path, "w"), text=True)
         if wait_ready:
             self.wait_ready()
@@ -296,15 +320,15 @@ class ServerFactory:
         self.tmp_path = tmp_path
         self.servers = []
 
-    def make(self, groups=None, server=None, name="srv"):
+    def make(self, groups=None, server=None, name="srv", env=None):
         d = self.tmp_path / f"{name}{len(self.servers)}"
         d.mkdir()
-        s = Server(d, groups or {"web": {}}, server)
+        s = Server(d, groups or {"web": {}}, server, env)
         self.servers.append(s)
         return s
 
-    def start(self, groups=None, server=None, daemon=True):
-        return self.make(groups, server).start(daemon=daemon)
+    def start(self, groups=None, server=None, daemon=True, env=None):
+        return self.make(groups, server, env=env).start(daemon=daemon)
 
     def cleanup(self):
         """Stops every server the test started. Whatever had to be forced is

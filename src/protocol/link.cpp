@@ -1,0 +1,194 @@
+// link: see link.h for the frames.
+#include "protocol/link.h"
+
+namespace smooth::link {
+
+namespace {
+
+// Reads big-endian integers off the front of a frame's fields.
+struct Reader {
+    std::string_view rest;
+    bool ok = true;
+
+    uint64_t take(size_t bytes) {
+        if (rest.size() < bytes) {
+            ok = false;
+            return 0;
+        }
+        uint64_t v = 0;
+        for (size_t i = 0; i < bytes; i++) v = v << 8 | static_cast<unsigned char>(rest[i]);
+        rest.remove_prefix(bytes);
+        return v;
+    }
+    uint8_t u8() { return uint8_t(take(1)); }
+    uint16_t u16() { return uint16_t(take(2)); }
+    uint32_t u32() { return uint32_t(take(4)); }
+    uint64_t u64() { return take(8); }
+};
+
+void put(std::string& out, uint64_t v, size_t bytes) {
+    for (size_t i = bytes; i-- > 0;) out += char(v >> (8 * i));
+}
+
+// Starts a frame of `fields` bytes after the type; the caller appends them.
+void begin(std::string& out, Type type, size_t fields) {
+    put(out, 1 + fields, 4);
+    out += char(type);
+}
+
+}  // namespace
+
+uint64_t Frame::client_at(size_t i) const {
+    Reader r{clients.substr(i * 8, 8)};
+    return r.u64();
+}
+
+Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
+    Result out;
+    if (in.size() < kHeaderBytes) return out;  // Incomplete
+    Reader head{in};
+    const uint64_t length = head.u32();  // of the type and the fields
+    if (length < 1 || length + 4 > max_frame_bytes) {
+        out.status = Parse::Error;
+        out.error = length < 1 ? "empty link frame" : "link frame larger than the limit";
+        return out;
+    }
+    if (in.size() < length + 4) return out;  // Incomplete: judged from the header alone
+    Reader r{in.substr(kHeaderBytes, length - 1)};
+    Frame& f = out.frame;
+    f.type = Type(static_cast<unsigned char>(in[4]));
+    switch (f.type) {
+        case Type::Hello: f.token = r.u32(); break;
+        case Type::Event:
+            f.seq = r.u64();
+            f.client = r.u64();
+            f.kind = r.u8();
+            f.payload = r.rest;
+            break;
+        case Type::DrainAck:
+        case Type::Draining: break;
+        case Type::Welcome:
+            f.pid = r.u32();
+            f.slot = r.u16();
+            f.count = r.u16();
+            f.generation = r.u32();
+            f.payload = r.rest;
+            break;
+        case Type::Done: f.seq = r.u64(); break;
+        case Type::Send:
+            f.client = r.u64();
+            f.binary = r.u8() != 0;
+            f.payload = r.rest;
+            break;
+        case Type::SendMany: {
+            const uint32_t n = r.u32();
+            if (r.ok && r.rest.size() / 8 < n) r.ok = false;
+            if (r.ok) {
+                f.clients = r.rest.substr(0, size_t(n) * 8);
+                r.rest.remove_prefix(size_t(n) * 8);
+            }
+            f.binary = r.u8() != 0;
+            f.payload = r.rest;
+            break;
+        }
+        case Type::Broadcast:
+            f.binary = r.u8() != 0;
+            f.payload = r.rest;
+            break;
+        case Type::Kick:
+            f.client = r.u64();
+            f.code = r.u16();
+            break;
+        default:
+            out.status = Parse::Error;
+            out.error = "unknown link frame type";
+            return out;
+    }
+    const bool has_payload = f.type == Type::Event || f.type == Type::Welcome || f.type == Type::Send ||
+                             f.type == Type::SendMany || f.type == Type::Broadcast;
+    if (!r.ok || (!has_payload && !r.rest.empty())) {
+        out.status = Parse::Error;
+        out.error = "link frame fields do not fit its length";
+        return out;
+    }
+    out.status = Parse::Complete;
+    out.consumed = size_t(length) + 4;
+    return out;
+}
+
+void write_hello(std::string& out, uint32_t token) {
+    begin(out, Type::Hello, 4);
+    put(out, token, 4);
+}
+
+void write_event(std::string& out, uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload) {
+    begin(out, Type::Event, kEventFields + payload.size());
+    put(out, seq, 8);
+    put(out, client, 8);
+    put(out, kind, 1);
+    out += payload;
+}
+
+void write_drain_ack(std::string& out) { begin(out, Type::DrainAck, 0); }
+
+void write_welcome(std::string& out, uint32_t pid, uint16_t slot, uint16_t count, uint32_t generation,
+                   std::string_view version) {
+    begin(out, Type::Welcome, 12 + version.size());
+    put(out, pid, 4);
+    put(out, slot, 2);
+    put(out, count, 2);
+    put(out, generation, 4);
+    out += version;
+}
+
+void write_done(std::string& out, uint64_t seq) {
+    begin(out, Type::Done, 8);
+    put(out, seq, 8);
+}
+
+void write_send(std::string& out, uint64_t client, bool binary, std::string_view payload) {
+    begin(out, Type::Send, 9 + payload.size());
+    put(out, client, 8);
+    put(out, binary, 1);
+    out += payload;
+}
+
+void write_send_many(std::string& out, const uint64_t* clients, size_t n, bool binary, std::string_view payload) {
+    begin(out, Type::SendMany, 4 + n * 8 + 1 + payload.size());
+    put(out, n, 4);
+    for (size_t i = 0; i < n; i++) put(out, clients[i], 8);
+    put(out, binary, 1);
+    out += payload;
+}
+
+void write_broadcast(std::string& out, bool binary, std::string_view payload) {
+    begin(out, Type::Broadcast, 1 + payload.size());
+    put(out, binary, 1);
+    out += payload;
+}
+
+void write_kick(std::string& out, uint64_t client, uint16_t code) {
+    begin(out, Type::Kick, 10);
+    put(out, client, 8);
+    put(out, code, 2);
+}
+
+void write_draining(std::string& out) { begin(out, Type::Draining, 0); }
+
+const char* type_name(Type t) {
+    switch (t) {
+        case Type::Hello: return "HELLO";
+        case Type::Event: return "EVENT";
+        case Type::DrainAck: return "DRAIN_ACK";
+        case Type::Welcome: return "WELCOME";
+        case Type::Done: return "DONE";
+        case Type::Send: return "SEND";
+        case Type::SendMany: return "SEND_MANY";
+        case Type::Broadcast: return "BROADCAST";
+        case Type::Kick: return "KICK";
+        case Type::Draining: return "DRAINING";
+    }
+    return "?";
+}
+
+}  // namespace smooth::link

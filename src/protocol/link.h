@@ -1,0 +1,102 @@
+// link: what a gateway worker and a business worker say to each other over
+// TCP (the gateway pattern, worker/gateway.h and worker/business.h).
+//
+// A frame is [ 4-byte big-endian length of the rest ][ 1-byte type ][ fields ],
+// integers big-endian, a payload running to the frame's end:
+//
+//   gateway -> business
+//     HELLO      token:u32                       who this gateway worker is
+//     EVENT      seq:u64 client:u64 kind:u8 payload
+//                                                a client connected (kind CONNECT),
+//                                                sent a message (a smooth_protocol
+//                                                value), or closed (kind CLOSE)
+//     DRAIN_ACK                                  after DRAINING: nothing more will come
+//   business -> gateway
+//     WELCOME    pid:u32 slot:u16 count:u16 generation:u32 version
+//                                                who answered HELLO; count: the
+//                                                business group's size now
+//     DONE       seq:u64                         that event was handled
+//     SEND       client:u64 binary:u8 payload    to one client
+//     SEND_MANY  n:u32 client:u64 × n binary:u8 payload
+//     BROADCAST  binary:u8 payload               to every client of the gateway worker
+//     KICK       client:u64 code:u16             close that client
+//     DRAINING                                   this worker drains: send nothing new
+//
+// No I/O, like the other parsers: parse_link_frame() looks at the bytes
+// received so far; the write_* functions append a whole frame to a string.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace smooth::link {
+
+enum class Type : uint8_t {
+    Hello = 1,
+    Event = 2,
+    DrainAck = 3,
+    Welcome = 16,
+    Done = 17,
+    Send = 18,
+    SendMany = 19,
+    Broadcast = 20,
+    Kick = 21,
+    Draining = 22,
+};
+
+// EVENT kinds besides a message's smooth_protocol value (1 to 6).
+inline constexpr uint8_t kConnect = 100;
+inline constexpr uint8_t kClose = 101;
+
+inline constexpr size_t kHeaderBytes = 5;  // length + type
+// Fixed fields before an EVENT's payload, for sizing limits: seq, client, kind.
+inline constexpr size_t kEventFields = 8 + 8 + 1;
+
+struct Frame {
+    Type type = Type::Hello;
+    uint32_t token = 0;        // HELLO
+    uint64_t seq = 0;          // EVENT, DONE
+    uint64_t client = 0;       // EVENT, SEND, KICK
+    uint8_t kind = 0;          // EVENT
+    bool binary = false;       // SEND, SEND_MANY, BROADCAST
+    uint16_t code = 0;         // KICK
+    uint32_t pid = 0;          // WELCOME
+    uint16_t slot = 0;         // WELCOME
+    uint16_t count = 0;        // WELCOME
+    uint32_t generation = 0;   // WELCOME
+    std::string_view clients;  // SEND_MANY: n × 8 bytes, read with client_at()
+    std::string_view payload;  // EVENT, SEND*, BROADCAST; WELCOME: the version
+    size_t client_count() const { return clients.size() / 8; }
+    uint64_t client_at(size_t i) const;
+};
+
+enum class Parse { Complete, Incomplete, Error };
+
+struct Result {
+    Parse status = Parse::Incomplete;
+    Frame frame;              // Complete: its fields; views point into the input
+    size_t consumed = 0;      // Complete: the frame's bytes
+    const char* error = "";   // Error: why (an unknown type, fields that do not fit...)
+};
+
+// One frame from the start of `in`. A frame longer than max_frame_bytes is an
+// Error as soon as its length is read.
+Result parse_link_frame(std::string_view in, size_t max_frame_bytes);
+
+void write_hello(std::string& out, uint32_t token);
+void write_event(std::string& out, uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload);
+void write_drain_ack(std::string& out);
+void write_welcome(std::string& out, uint32_t pid, uint16_t slot, uint16_t count, uint32_t generation,
+                   std::string_view version);
+void write_done(std::string& out, uint64_t seq);
+void write_send(std::string& out, uint64_t client, bool binary, std::string_view payload);
+void write_send_many(std::string& out, const uint64_t* clients, size_t n, bool binary, std::string_view payload);
+void write_broadcast(std::string& out, bool binary, std::string_view payload);
+void write_kick(std::string& out, uint64_t client, uint16_t code);
+void write_draining(std::string& out);
+
+const char* type_name(Type t);
+
+}  // namespace smooth::link

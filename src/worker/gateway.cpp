@@ -1,0 +1,269 @@
+// gateway: see gateway.h. The clients' side first, then the links' side.
+#include "worker/gateway.h"
+
+#include <algorithm>
+#include <sys/random.h>
+
+#include "core/log.h"
+#include "protocol/link.h"
+#include "protocol/websocket.h"
+#include "worker/connection.h"
+#include "worker/worker.h"
+
+namespace smooth {
+
+namespace {
+
+constexpr int64_t kFirstRelinkMs = 50;    // a link that failed is tried again after this...
+constexpr int64_t kMaxRelinkMs = 2000;    // ...doubling up to this
+constexpr size_t kLinkFrameRoom = 65536;  // a link frame may be this much larger than a message
+
+uint32_t random_token() {
+    uint32_t token = 0;
+    while (token == 0)
+        if (getrandom(&token, sizeof token, 0) != sizeof token) token = uint32_t(getpid()) * 2654435761u;
+    return token;
+}
+
+}  // namespace
+
+Gateway::Gateway(Worker& worker) : worker_(worker), token_(random_token()) {}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::start() {
+    const ListenAddress& at = worker_.group().backend_address;
+    log::info("gateway: linking to the business workers at %s:%d and up (queue_limit %zu)", at.host.c_str(),
+              int(at.port), worker_.group().queue_limit);
+    ensure_links();
+}
+
+void Gateway::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (relink_timer_) worker_.loop().cancel_timer(std::exchange(relink_timer_, 0));
+    for (auto& l : links_) l->close();
+}
+
+// ---- The clients' side ----
+
+void Gateway::client_connected(Connection& c) {
+    uint32_t number = next_client_++;
+    if (next_client_ == 0) next_client_ = 1;  // 2^32 clients later: 0 stays "none"
+    clients_[number].conn_id = c.id();
+    numbers_[c.id()] = number;
+    enqueue(number, link::kConnect, "");
+}
+
+void Gateway::client_message(Connection& c, const smooth_message& msg) {
+    auto it = numbers_.find(c.id());
+    if (it == numbers_.end()) return;
+    const uint32_t number = it->second;
+    if (waiting_ >= worker_.group().queue_limit) {
+        // Full: this client is told to come back later, and what it had
+        // waiting is dropped with it, loudly: never a silent loss.
+        Client& cl = clients_[number];
+        const size_t keep = cl.in_flight ? 1 : 0;  // the one on a link goes on
+        log::warn("gateway: %zu events waiting for a business worker (queue_limit): closing %s with 1013, "
+                  "%zu of its messages not delivered", waiting_, c.peer().c_str(), cl.waiting.size() - keep + 1);
+        waiting_ -= cl.waiting.size() - keep;
+        cl.waiting.resize(keep);
+        c.close_with(ws::kCloseTryAgainLater, "gateway queue full: try again later");
+        return;
+    }
+    enqueue(number, uint8_t(msg.protocol), std::string_view(msg.data.data, msg.data.len));
+}
+
+void Gateway::client_closed(Connection& c) {
+    auto it = numbers_.find(c.id());
+    if (it == numbers_.end()) return;
+    const uint32_t number = it->second;
+    numbers_.erase(it);
+    clients_[number].conn_id = 0;
+    enqueue(number, link::kClose, "");
+}
+
+void Gateway::enqueue(uint32_t number, uint8_t kind, std::string_view payload) {
+    clients_[number].waiting.push_back({next_seq_++, kind, std::string(payload)});
+    waiting_++;
+    dispatch(number);
+    publish_stats();
+}
+
+// A client's next event leaves only once the last one is DONE: its events
+// are handled in the order sent, whichever business worker takes each.
+void Gateway::dispatch(uint32_t number) {
+    auto it = clients_.find(number);
+    if (it == clients_.end()) return;
+    Client& c = it->second;
+    if (c.in_flight || c.waiting.empty()) return;
+    GatewayLink* link = pick_link();
+    if (!link) return;  // no business worker ready: it waits, in order
+    // The event in flight stays first in line (no longer counted as waiting)
+    // until its DONE: if its link is lost, it is sent again from there.
+    const Event& ev = c.waiting.front();
+    waiting_--;
+    c.in_flight = ev.seq;
+    link->send_event(ev.seq, client_id(number), ev.kind, ev.payload, number);
+}
+
+void Gateway::dispatch_all() {
+    std::vector<uint32_t> numbers;
+    numbers.reserve(clients_.size());
+    for (auto& [number, c] : clients_)
+        if (!c.in_flight && !c.waiting.empty()) numbers.push_back(number);
+    std::sort(numbers.begin(), numbers.end());  // the oldest clients first
+    for (uint32_t n : numbers) dispatch(n);
+    publish_stats();
+}
+
+GatewayLink* Gateway::pick_link() {
+    for (size_t tried = 0; tried < links_.size(); tried++) {
+        GatewayLink& l = *links_[next_link_++ % links_.size()];
+        if (l.state() == GatewayLink::State::Ready) return &l;
+    }
+    return nullptr;
+}
+
+Gateway::Client* Gateway::client_of(uint64_t id) {
+    if (uint32_t(id >> 32) != token_) return nullptr;  // another gateway worker's client
+    auto it = clients_.find(uint32_t(id));
+    return it == clients_.end() ? nullptr : &it->second;
+}
+
+// ---- The links' side ----
+
+void Gateway::ensure_links() {
+    if (stopped_) return;
+    const ListenAddress& at = worker_.group().backend_address;
+    const size_t max_frame = worker_.group().max_request_bytes + kLinkFrameRoom;
+    bool failed = false;
+    for (int slot = 0; slot < business_count_; slot++) {
+        bool linked = std::any_of(links_.begin(), links_.end(), [slot](const auto& l) {
+            return l->slot() == slot && l->state() != GatewayLink::State::Draining &&
+                   l->state() != GatewayLink::State::Closed;
+        });
+        if (linked) continue;
+        auto link = std::make_unique<GatewayLink>(*this, worker_.loop(), slot, at, max_frame);
+        if (std::string err = link->connect(token_); !err.empty()) {
+            log::warn("gateway: cannot link to business slot %d: %s", slot, err.c_str());
+            failed = true;
+            continue;
+        }
+        links_.push_back(std::move(link));
+    }
+    if (failed && !relink_timer_) {
+        relink_backoff_ms_ = std::min(std::max(relink_backoff_ms_ * 2, kFirstRelinkMs), kMaxRelinkMs);
+        relink_timer_ = worker_.loop().add_timer(relink_backoff_ms_, [this] {
+            relink_timer_ = 0;
+            ensure_links();
+            return EventLoop::kNoMore;
+        });
+    }
+}
+
+void Gateway::link_ready(GatewayLink& link, int business_count) {
+    log::info("gateway: linked to business %s", link.describe().c_str());
+    relink_backoff_ms_ = 0;
+    if (business_count > 0) business_count_ = business_count;
+    ensure_links();  // the count may have grown
+    dispatch_all();
+}
+
+void Gateway::link_done(GatewayLink& link, uint64_t seq) {
+    auto it = link.in_flight().find(seq);
+    if (it == link.in_flight().end()) return;  // not ours to count (cannot happen with a well-behaved peer)
+    const uint32_t number = it->second;
+    link.in_flight().erase(it);
+    auto c = clients_.find(number);
+    if (c == clients_.end() || c->second.in_flight != seq) return;
+    c->second.waiting.pop_front();  // the event in flight: done
+    c->second.in_flight = 0;
+    if (c->second.conn_id == 0 && c->second.waiting.empty()) {
+        clients_.erase(c);  // its CLOSE was the last: the client is gone everywhere
+        publish_stats();
+        return;
+    }
+    dispatch(number);
+    publish_stats();
+}
+
+void Gateway::link_draining(GatewayLink& link) {
+    log::info("gateway: business %s drains: nothing new goes to it", link.describe().c_str());
+    ensure_links();  // its successor takes the slot's queued link
+    publish_stats();
+}
+
+void Gateway::link_lost(GatewayLink& link, const std::string& why) {
+    bool clean = link.state() == GatewayLink::State::Draining && link.in_flight().empty();
+    if (clean)
+        log::info("gateway: business %s has finished and closed its link", link.describe().c_str());
+    else
+        log::warn("gateway: link to business %s lost (%s); %zu events in flight go back in line", link.describe().c_str(),
+                  why.c_str(), link.in_flight().size());
+    for (auto& [seq, number] : link.in_flight()) {
+        auto c = clients_.find(number);
+        if (c != clients_.end() && c->second.in_flight == seq) {
+            waiting_++;  // first in line again: sent to another worker
+            c->second.in_flight = 0;
+        }
+    }
+    link.in_flight().clear();
+    link.close();
+    for (auto it = links_.begin(); it != links_.end(); ++it)
+        if (it->get() == &link) {
+            if (lost_.empty())
+                worker_.loop().add_timer(0, [this] {
+                    lost_.clear();
+                    return EventLoop::kNoMore;
+                });
+            lost_.push_back(std::move(*it));
+            links_.erase(it);
+            break;
+        }
+    if (!clean && !relink_timer_) {
+        // A worker that went away without draining, or a connect that failed:
+        // try again after a pause that grows, not in a tight loop.
+        relink_backoff_ms_ = std::min(std::max(relink_backoff_ms_ * 2, kFirstRelinkMs), kMaxRelinkMs);
+        relink_timer_ = worker_.loop().add_timer(relink_backoff_ms_, [this] {
+            relink_timer_ = 0;
+            ensure_links();
+            return EventLoop::kNoMore;
+        });
+    } else {
+        ensure_links();
+    }
+    dispatch_all();
+}
+
+void Gateway::deliver(uint64_t client, bool binary, std::string_view payload) {
+    Client* c = client_of(client);
+    if (!c || !c->conn_id) return;  // gone meanwhile: nothing to deliver to
+    if (Connection* conn = worker_.find(c->conn_id)) {
+        if (conn->group().listen.protocol == Protocol::Ws)
+            conn->send_ws(payload.data(), payload.size(), binary);
+        else
+            conn->send(payload.data(), payload.size());
+    }
+}
+
+void Gateway::broadcast(bool binary, std::string_view payload) {
+    for (auto& [number, c] : clients_)
+        if (c.conn_id) deliver(client_id(number), binary, payload);
+}
+
+void Gateway::kick(uint64_t client, uint16_t code) {
+    Client* c = client_of(client);
+    if (!c || !c->conn_id) return;
+    if (Connection* conn = worker_.find(c->conn_id)) conn->close_with(code ? code : ws::kCloseNormal, "");
+}
+
+void Gateway::publish_stats() {
+    uint32_t ready = uint32_t(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
+        return l->state() == GatewayLink::State::Ready;
+    }));
+    worker_.stats().links.store(ready, std::memory_order_relaxed);
+    worker_.stats().queued.store(uint32_t(waiting_), std::memory_order_relaxed);
+}
+
+}  // namespace smooth

@@ -1,0 +1,115 @@
+// gateway: the seed's answer for long connections, in a gateway worker.
+//
+// The seed: "a group of processes holds the connections, its reloadable is
+// false; the business logic runs in another group, and the two talk over TCP.
+// A business change only needs the business processes restarted." Here:
+//
+//     clients ──► gateway worker ──── one link per business worker ────► business workers
+//     (ws, text,   holds them,         (gateway_link.h, protocol/link.h)   run the module:
+//      frame)      never reloaded                                          reloaded freely
+//
+// Every client event (connected, a message, closed) becomes an EVENT on a
+// link, and the business module's answers (send to one client, to several,
+// to all, close one) come back on it. What GatewayWorker loses, this keeps:
+//
+//   - No event is lost or answered twice across a business reload. A
+//     draining business worker says DRAINING; the gateway answers DRAIN_ACK and
+//     sends it nothing more; the worker answers (DONE) everything it received
+//     before the ACK, then closes. An event is always either DONE or on
+//     exactly one link.
+//   - A client's events are handled in the order sent: each client has at
+//     most one event in flight, the next leaves when the last is DONE. So
+//     the events of all clients spread over every ready business worker,
+//     while each client's stay in order.
+//   - With no business worker ready (count = 1 while it is replaced, the
+//     business instance restarting), events wait here in order, up to
+//     queue_limit; a client whose message finds it full is closed with 1013
+//     (try again later), never silently dropped.
+//   - A link lost without that hand-over (a business worker crashed) gives
+//     its events in flight back to their queues: they are sent again, to
+//     another worker (at least once; the drain path is exactly once).
+//
+// Business worker k listens on the backend's port + k (the master keeps that
+// listener, so a link made while slot k is being replaced waits in its queue
+// for the new worker). The gateway links every slot 0..count-1, count as the
+// business workers themselves report it (WELCOME), so a reload that changes
+// the count is followed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "smooth/module.h"
+#include "worker/gateway_link.h"
+
+namespace smooth {
+
+class Connection;
+class Worker;
+
+class Gateway {
+public:
+    explicit Gateway(Worker& worker);
+    ~Gateway();
+
+    void start();  // begin linking to the business workers
+    void stop();   // the worker exits: links close
+
+    // ---- A client's events (Worker::client_*) ----
+    void client_connected(Connection& c);
+    void client_message(Connection& c, const smooth_message& msg);
+    void client_closed(Connection& c);
+
+    // ---- What a link hears (gateway_link.cpp) ----
+    void link_ready(GatewayLink& link, int business_count);
+    void link_done(GatewayLink& link, uint64_t seq);
+    void link_draining(GatewayLink& link);
+    void link_lost(GatewayLink& link, const std::string& why);
+    void deliver(uint64_t client, bool binary, std::string_view payload);
+    void broadcast(bool binary, std::string_view payload);
+    void kick(uint64_t client, uint16_t code);
+
+private:
+    struct Event {
+        uint64_t seq;
+        uint8_t kind;  // a smooth_protocol value, or link::kConnect / link::kClose
+        std::string payload;
+    };
+    struct Client {
+        uint64_t conn_id = 0;       // the local connection; 0 once it has closed
+        std::deque<Event> waiting;  // in order; while one is in flight, it is the first
+        uint64_t in_flight = 0;     // the seq of the event on a link, 0 if none
+    };
+
+    uint64_t client_id(uint32_t number) const { return uint64_t(token_) << 32 | number; }
+    Client* client_of(uint64_t client_id);
+    void enqueue(uint32_t number, uint8_t kind, std::string_view payload);
+    void dispatch(uint32_t number);
+    void dispatch_all();
+    GatewayLink* pick_link();
+    void ensure_links();
+    void forget_closed_links();
+    void publish_stats();
+
+    Worker& worker_;
+    uint32_t token_;             // who we are to the business workers (random, per process)
+    uint32_t next_client_ = 1;
+    uint64_t next_seq_ = 1;
+    size_t waiting_ = 0;         // events waiting in all queues
+    int business_count_ = 1;     // as the business workers last said
+    size_t next_link_ = 0;       // round-robin position
+    std::unordered_map<uint32_t, Client> clients_;     // by client number
+    std::unordered_map<uint64_t, uint32_t> numbers_;   // local connection id -> client number
+    std::vector<std::unique_ptr<GatewayLink>> links_;
+    std::vector<std::unique_ptr<GatewayLink>> lost_;   // freed outside their own callbacks
+    uint64_t relink_timer_ = 0;
+    int64_t relink_backoff_ms_ = 0;
+    bool stopped_ = false;
+};
+
+}  // namespace smooth

@@ -1,0 +1,173 @@
+// gateway_link: see gateway_link.h.
+#include "worker/gateway_link.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "protocol/link.h"
+#include "worker/gateway.h"
+
+namespace smooth {
+
+namespace {
+
+constexpr size_t kReadChunk = 65536;
+
+}  // namespace
+
+GatewayLink::GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame)
+    : gateway_(gateway), loop_(loop), slot_(slot), at_(at), max_frame_(max_frame) {}
+
+GatewayLink::~GatewayLink() {
+    if (fd_ && loop_.watching(fd_.get())) loop_.forget(fd_.get());
+}
+
+std::string GatewayLink::describe() const {
+    std::string s = "slot " + std::to_string(slot_);
+    if (pid_) s += " (pid " + std::to_string(pid_) + ", " + version_ + ")";
+    return s;
+}
+
+std::string GatewayLink::connect(uint32_t token) {
+    fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd_) return "socket() failed: " + errno_text(errno);
+    int on = 1;
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // events are small: no Nagle delay
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(uint16_t(at_.port + slot_));
+    inet_pton(AF_INET, at_.host.c_str(), &sa.sin_addr);  // checked by the config reader
+    int rc;
+    do rc = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    while (rc == -1 && errno == EINTR);
+    if (rc == -1 && errno != EINPROGRESS) return "connect() failed: " + errno_text(errno);
+    // HELLO goes out first, whenever the connection is up.
+    link::write_hello(frame_, token);
+    out_.append(frame_);
+    frame_.clear();
+    interest_ = EPOLLIN | EPOLLOUT;
+    if (int err = loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); }); err < 0)
+        return "epoll_ctl(ADD) failed: " + errno_text(-err);
+    return "";
+}
+
+void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload,
+                             uint32_t client_number) {
+    link::write_event(frame_, seq, client, kind, payload);
+    out_.append(frame_);
+    frame_.clear();
+    in_flight_[seq] = client_number;
+    flush();
+}
+
+void GatewayLink::close() {
+    if (state_ == State::Closed) return;
+    state_ = State::Closed;
+    if (fd_ && loop_.watching(fd_.get())) loop_.forget(fd_.get());
+    fd_.reset();
+}
+
+void GatewayLink::on_event(uint32_t events) {
+    if (state_ == State::Connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        on_connected();
+        if (state_ == State::Closed) return;
+    }
+    if (events & EPOLLOUT) flush();
+    if (state_ != State::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable();
+}
+
+void GatewayLink::on_connected() {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) == -1) err = errno;
+    if (err != 0) {
+        gateway_.link_lost(*this, "connect() failed: " + errno_text(err));
+        return;
+    }
+    state_ = State::Greeting;
+}
+
+void GatewayLink::on_readable() {
+    in_.reserve(kReadChunk);
+    ssize_t n;
+    do n = ::read(fd_.get(), in_.write_ptr(), in_.writable());
+    while (n == -1 && errno == EINTR);
+    if (n == -1 && errno == EAGAIN) return;
+    if (n <= 0) {
+        gateway_.link_lost(*this, n == 0 ? "the business worker closed the link" : "read() failed: " + errno_text(errno));
+        return;
+    }
+    in_.commit(size_t(n));
+    while (state_ != State::Closed) {
+        link::Result r = link::parse_link_frame(in_.readable(), max_frame_);
+        if (r.status == link::Parse::Incomplete) break;
+        if (r.status == link::Parse::Error) {
+            gateway_.link_lost(*this, std::string("a bad frame from the business worker: ") + r.error);
+            return;
+        }
+        // The handlers may close this link (a KICK does not, a lost link does):
+        // the frame's views stay valid until the bytes are consumed below.
+        handle(in_.readable().substr(0, r.consumed));
+        if (state_ == State::Closed) return;
+        in_.consume(r.consumed);
+    }
+}
+
+void GatewayLink::handle(std::string_view bytes) {
+    const link::Frame f = link::parse_link_frame(bytes, max_frame_).frame;
+    switch (f.type) {
+        case link::Type::Welcome:
+            pid_ = f.pid;
+            generation_ = f.generation;
+            version_ = std::string(f.payload);
+            if (state_ == State::Greeting) state_ = State::Ready;
+            gateway_.link_ready(*this, f.count);
+            break;
+        case link::Type::Done: gateway_.link_done(*this, f.seq); break;
+        case link::Type::Send: gateway_.deliver(f.client, f.binary, f.payload); break;
+        case link::Type::SendMany:
+            for (size_t i = 0; i < f.client_count(); i++) gateway_.deliver(f.client_at(i), f.binary, f.payload);
+            break;
+        case link::Type::Broadcast: gateway_.broadcast(f.binary, f.payload); break;
+        case link::Type::Kick: gateway_.kick(f.client, f.code); break;
+        case link::Type::Draining: {
+            // The business worker drains: from our DRAIN_ACK on, nothing more
+            // goes to it. What it already has it answers (DONE) before it
+            // closes, so no event is in the gap between it and its successor.
+            state_ = State::Draining;
+            link::write_drain_ack(frame_);
+            out_.append(frame_);
+            frame_.clear();
+            flush();
+            gateway_.link_draining(*this);
+            break;
+        }
+        default: gateway_.link_lost(*this, std::string("unexpected ") + link::type_name(f.type) + " from business");
+    }
+}
+
+void GatewayLink::flush() {
+    if (state_ == State::Connecting || state_ == State::Closed) return;
+    while (!out_.empty()) {
+        ssize_t n = out_.write_to(fd_.get());
+        if (n == -1 && errno == EAGAIN) break;
+        if (n <= 0) {
+            gateway_.link_lost(*this, "write() failed: " + errno_text(errno));
+            return;
+        }
+    }
+    update_interest();
+}
+
+void GatewayLink::update_interest() {
+    uint32_t want = EPOLLIN | (out_.empty() ? 0u : uint32_t(EPOLLOUT));
+    if (want == interest_ || state_ == State::Closed) return;
+    if (loop_.change(fd_.get(), want) == 0) interest_ = want;
+}
+
+}  // namespace smooth

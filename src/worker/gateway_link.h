@@ -1,0 +1,72 @@
+// gateway_link: a gateway worker's TCP link to one business worker.
+//
+//   Connecting ──► Greeting ──(WELCOME)──► Ready ──(DRAINING)──► Draining ──► Closed
+//   (connect(2)     (HELLO sent)            events flow           DRAIN_ACK sent;
+//    in progress)                                                 the business closes
+//                                                                 once it answered all
+//
+// The link speaks protocol/link.h. It owns its socket and its buffers, and
+// keeps the events it sent that are not DONE yet (`in_flight`), so that if it
+// is lost without the drain's hand-over (a crash) the gateway can send them
+// again elsewhere. Everything it hears it passes to its Gateway.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "config/config.h"
+#include "core/buffer.h"
+#include "core/event_loop.h"
+#include "core/fd.h"
+
+namespace smooth {
+
+class Gateway;
+
+class GatewayLink {
+public:
+    enum class State { Connecting, Greeting, Ready, Draining, Closed };
+
+    GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame);
+    ~GatewayLink();
+
+    // Starts the non-blocking connect. "" or what failed at once.
+    std::string connect(uint32_t token);
+    void send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload, uint32_t client_number);
+    void close();  // no more sending or receiving; Gateway::link_lost follows
+
+    State state() const { return state_; }
+    int slot() const { return slot_; }           // the port it connected to: business slot
+    uint32_t pid() const { return pid_; }        // from WELCOME
+    std::string describe() const;                // "slot 1 (pid 4242, chat 2)"
+    // Events sent and not DONE: seq -> the client's number.
+    std::unordered_map<uint64_t, uint32_t>& in_flight() { return in_flight_; }
+
+private:
+    void on_event(uint32_t events);
+    void on_connected();
+    void on_readable();
+    void handle(std::string_view frame_bytes);
+    void flush();
+    void update_interest();
+
+    Gateway& gateway_;
+    EventLoop& loop_;
+    int slot_;
+    ListenAddress at_;
+    size_t max_frame_;
+    Fd fd_;
+    State state_ = State::Connecting;
+    Buffer in_;
+    Buffer out_;
+    std::string frame_;  // scratch for the frame being written
+    uint32_t interest_ = 0;
+    uint32_t pid_ = 0;
+    uint32_t generation_ = 0;
+    std::string version_;
+    std::unordered_map<uint64_t, uint32_t> in_flight_;
+};
+
+}  // namespace smooth
