@@ -23,6 +23,7 @@
 #include "worker/module_loader.h"
 #include "master/pidfile.h"
 #include "master/reload_timeline.h"
+#include "master/run_dir.h"
 
 namespace smooth {
 
@@ -101,9 +102,9 @@ int cmd_start(const Invocation& inv, bool daemon) {
         return 1;
     }
     if (check.pid > 0) std::fprintf(stderr, "note: %s; it is not signalled, and will be replaced\n", check.why_not.c_str());
-    const std::string& run_dir = inv.config.server.run_dir;
-    if (mkdir(run_dir.c_str(), 0755) == -1 && errno != EEXIST) {
-        std::fprintf(stderr, "mkdir(%s) failed: %s\n", run_dir.c_str(), errno_text(errno).c_str());
+    // Before anything is written there (the log file, below): run_dir.h.
+    if (std::string err = prepare_private_dir(inv.config.server.run_dir, "run_dir"); !err.empty()) {
+        std::fprintf(stderr, "error: %s\n", err.c_str());
         return 1;
     }
     if (!daemon) {
@@ -137,8 +138,9 @@ int cmd_start(const Invocation& inv, bool daemon) {
         pid_t grandchild = fork();
         if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
         if (grandchild != 0) _exit(0);
-        Fd log_fd(::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-        if (!log_fd) give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
+        std::string log_error;
+        Fd log_fd = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644, "log file", log_error);
+        if (!log_fd) give_up(log_error);
         Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.

@@ -6,12 +6,12 @@
 #include <cerrno>
 #include <csignal>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/listener.h"
 #include "core/log.h"
 #include "master/module_versions.h"
+#include "master/run_dir.h"
 #include "master/status.h"
 
 namespace smooth {
@@ -65,8 +65,7 @@ int Master::run(StartOptions options) {
 // own copy of a listener with it (the queue stays, with the master's copy).
 std::string Master::open_before_fork() {
     const ServerConfig& s = config_.server;
-    if (mkdir(s.run_dir.c_str(), 0755) == -1 && errno != EEXIST)
-        return "mkdir(" + s.run_dir + ") failed: " + errno_text(errno);
+    if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
     if (std::string err = pid_file_.acquire(s.pid_file); !err.empty()) return err;
 
     if (std::string err = loop_.open(); !err.empty()) return err;
