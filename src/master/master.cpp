@@ -184,6 +184,14 @@ bool Master::prepare(Prepared& out, std::string& error) {
         fresh = std::move(*parsed);
     }
     out.plan = plan_reload(config_, fresh);
+    // The file passed the reader's limit, but a group removed from it keeps
+    // running (that needs a restart): what runs after the reload must fit too.
+    if (int total = total_workers(out.plan.next); total > kMaxWorkers) {
+        error = "after this reload the running groups would have " + std::to_string(total) +
+                " workers (groups removed from the file keep theirs until a restart); this server runs at most " +
+                std::to_string(kMaxWorkers);
+        return false;
+    }
 
     const std::vector<Group>& groups = workers_.groups();
     out.versions.assign(groups.size(), "");
