@@ -20,7 +20,7 @@
 #include "master/control.h"
 #include "core/log.h"
 #include "master/master.h"
-#include "worker/module_loader.h"
+#include "master/module_trial.h"
 #include "master/pidfile.h"
 #include "master/reload_timeline.h"
 #include "master/run_dir.h"
@@ -252,33 +252,21 @@ int cmd_query(const Invocation& inv, const std::string& command) {
     return 0;
 }
 
-// Loads each module in a child, so a module that crashes while loading (a
-// static constructor gone wrong) takes the child down, not the checker.
+// Loads each module in a child (module_trial.h), so a module that crashes
+// while loading (a static constructor gone wrong, a truncated file) takes the
+// child down, not the checker; one that hangs is killed at start_timeout.
 int cmd_check(const Invocation& inv) {
     std::printf("config %s: ok, %zu groups\n", inv.config_path.empty() ? inv.config.source.c_str() : inv.config_path.c_str(),
                 inv.config.groups.size());
     int failures = 0;
     for (const GroupConfig& g : inv.config.groups) {
-        std::fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            std::string error;
-            LoadedModule m = load_module(g.module, error);
-            if (!m.api) {
-                std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), error.c_str());
-                std::fflush(stdout);
-                _exit(1);
-            }
-            std::printf("group %s: %s, module %s: ok (%s version %s)\n", g.name.c_str(), g.listen.text().c_str(),
-                        g.module.c_str(), m.api->name ? m.api->name : "?", m.api->version ? m.api->version : "?");
-            std::fflush(stdout);
-            _exit(0);
-        }
-        int status = 0;
-        if (pid == -1 || waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            if (pid != -1 && WIFSIGNALED(status))
-                std::printf("group %s: module %s: FAILED: the loader died of signal %d\n", g.name.c_str(), g.module.c_str(),
-                            WTERMSIG(status));
+        std::fflush(stdout);  // nothing buffered may be written twice by a child
+        ModuleTrial trial = try_loading_module(g.module, inv.config.server.start_timeout_ms);
+        if (trial.ok) {
+            std::printf("group %s: %s, module %s: ok (%s)\n", g.name.c_str(), g.listen.text().c_str(), g.module.c_str(),
+                        trial.text.c_str());
+        } else {
+            std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), trial.text.c_str());
             failures++;
         }
     }

@@ -5,11 +5,13 @@
 
 #include <cerrno>
 #include <csignal>
+#include <set>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "core/listener.h"
 #include "core/log.h"
+#include "master/module_trial.h"
 #include "master/module_versions.h"
 #include "master/run_dir.h"
 #include "master/status.h"
@@ -208,6 +210,22 @@ bool Master::prepare(Prepared& out, std::string& error) {
             return false;
         }
         out.versions[size_t(m.group)] = version;
+    }
+    // Before a single worker is drained: does each new version load at all?
+    // Tried in a child we can lose (module_trial.h), once per version; the
+    // version a group already runs has loaded already.
+    std::set<std::string> tried;
+    for (const ModuleToStore& m : out.plan.store) {
+        const std::string& version = out.versions[size_t(m.group)];
+        if (version == groups[size_t(m.group)].good_version || !tried.insert(version).second) continue;
+        const std::string& name = out.plan.next.groups[size_t(m.group)].name;
+        ModuleTrial trial = try_loading_module(version, out.plan.next.server.start_timeout_ms);
+        if (!trial.ok) {
+            error = "group " + name + ": the new module " + m.path + " failed to load in a trial process: " + trial.text;
+            return false;
+        }
+        log::info("group %s: the new module %s loads in a trial process (%s)", name.c_str(), m.path.c_str(),
+                  trial.text.c_str());
     }
 
     out.previous = config_;
