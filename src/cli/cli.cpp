@@ -20,9 +20,10 @@
 #include "master/control.h"
 #include "core/log.h"
 #include "master/master.h"
-#include "worker/module_loader.h"
+#include "master/module_trial.h"
 #include "master/pidfile.h"
 #include "master/reload_timeline.h"
+#include "master/run_dir.h"
 
 namespace smooth {
 
@@ -101,9 +102,9 @@ int cmd_start(const Invocation& inv, bool daemon) {
         return 1;
     }
     if (check.pid > 0) std::fprintf(stderr, "note: %s; it is not signalled, and will be replaced\n", check.why_not.c_str());
-    const std::string& run_dir = inv.config.server.run_dir;
-    if (mkdir(run_dir.c_str(), 0755) == -1 && errno != EEXIST) {
-        std::fprintf(stderr, "mkdir(%s) failed: %s\n", run_dir.c_str(), errno_text(errno).c_str());
+    // Before anything is written there (the log file, below): run_dir.h.
+    if (std::string err = prepare_private_dir(inv.config.server.run_dir, "run_dir"); !err.empty()) {
+        std::fprintf(stderr, "error: %s\n", err.c_str());
         return 1;
     }
     if (!daemon) {
@@ -137,8 +138,9 @@ int cmd_start(const Invocation& inv, bool daemon) {
         pid_t grandchild = fork();
         if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
         if (grandchild != 0) _exit(0);
-        Fd log_fd(::open(inv.config.server.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-        if (!log_fd) give_up("cannot open log file " + inv.config.server.log_file + ": " + errno_text(errno));
+        std::string log_error;
+        Fd log_fd = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644, "log file", log_error);
+        if (!log_fd) give_up(log_error);
         Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
@@ -250,33 +252,21 @@ int cmd_query(const Invocation& inv, const std::string& command) {
     return 0;
 }
 
-// Loads each module in a child, so a module that crashes while loading (a
-// static constructor gone wrong) takes the child down, not the checker.
+// Loads each module in a child (module_trial.h), so a module that crashes
+// while loading (a static constructor gone wrong, a truncated file) takes the
+// child down, not the checker; one that hangs is killed at start_timeout.
 int cmd_check(const Invocation& inv) {
     std::printf("config %s: ok, %zu groups\n", inv.config_path.empty() ? inv.config.source.c_str() : inv.config_path.c_str(),
                 inv.config.groups.size());
     int failures = 0;
     for (const GroupConfig& g : inv.config.groups) {
-        std::fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            std::string error;
-            LoadedModule m = load_module(g.module, error);
-            if (!m.api) {
-                std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), error.c_str());
-                std::fflush(stdout);
-                _exit(1);
-            }
-            std::printf("group %s: %s, module %s: ok (%s version %s)\n", g.name.c_str(), g.listen.text().c_str(),
-                        g.module.c_str(), m.api->name ? m.api->name : "?", m.api->version ? m.api->version : "?");
-            std::fflush(stdout);
-            _exit(0);
-        }
-        int status = 0;
-        if (pid == -1 || waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            if (pid != -1 && WIFSIGNALED(status))
-                std::printf("group %s: module %s: FAILED: the loader died of signal %d\n", g.name.c_str(), g.module.c_str(),
-                            WTERMSIG(status));
+        std::fflush(stdout);  // nothing buffered may be written twice by a child
+        ModuleTrial trial = try_loading_module(g.module, inv.config.server.start_timeout_ms);
+        if (trial.ok) {
+            std::printf("group %s: %s, module %s: ok (%s)\n", g.name.c_str(), g.listen.text().c_str(), g.module.c_str(),
+                        trial.text.c_str());
+        } else {
+            std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), trial.text.c_str());
             failures++;
         }
     }

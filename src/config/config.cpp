@@ -15,8 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fcntl.h>
 #include <map>
-#include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace smooth {
@@ -49,6 +50,12 @@ const GroupConfig* Config::find_group(std::string_view name) const {
     for (const GroupConfig& g : groups)
         if (g.name == name) return &g;
     return nullptr;
+}
+
+int total_workers(const Config& config) {
+    int total = 0;
+    for (const GroupConfig& g : config.groups) total += g.count;
+    return total;
 }
 
 // ---- values: pure functions from the text after '=' to a typed value ----
@@ -273,6 +280,9 @@ private:
         std::string_view line = trim(raw);
         if (line.empty() || line[0] == '#' || line[0] == ';') return true;
         line = trim(strip_comment(line));
+        // A NUL byte would cut the value short in every C call it reaches
+        // (dlopen, open, getpwnam): a different value from the one written.
+        if (size_t nul = line.find('\0'); nul != std::string_view::npos) return fail_nul(line, nul);
         if (line[0] == '[') return open_section(line);
 
         size_t eq = line.find('=');
@@ -290,6 +300,16 @@ private:
         auto [first, fresh] = seen_.emplace(std::string(key_), line_);
         if (!fresh) return fail("set twice in this section (first on line " + std::to_string(first->second) + ")");
         return section_ == Section::Server ? set_server_key() : set_group_key();
+    }
+
+    bool fail_nul(std::string_view line, size_t nul) {
+        const char* what = "a NUL byte (\\0) in this line; a config file is text";
+        if (line[0] == '[') return close_section() && fail(what);
+        size_t eq = line.find('=');
+        if (eq == std::string_view::npos || nul < eq) return fail(what);
+        key_ = trim(line.substr(0, eq));
+        return fail("the value holds a NUL byte (\\0) after " + quote(trim(line.substr(eq + 1, nul - eq - 1))) +
+                    "; a config file is text");
     }
 
     bool open_section(std::string_view header) {
@@ -358,6 +378,15 @@ private:
                                std::to_string(listen_lines_[i]) + (mine == theirs ? "" : ": " + theirs) + ")");
         }
         listen_lines_.push_back(listen->second);
+        // What the server can run: see kMaxWorkers (config.h).
+        total_workers_ += g.count;
+        if (total_workers_ > kMaxWorkers) {
+            auto count = seen_.find("count");
+            return fail_at(count == seen_.end() ? g.line : count->second, "count",
+                           "the groups ask for " + std::to_string(total_workers_) +
+                               " workers in all; this server runs at most " + std::to_string(kMaxWorkers) +
+                               " (its stats table holds each twice, for a reload's overlap); lower a count");
+        }
         return true;
     }
 
@@ -508,31 +537,51 @@ private:
     int server_line_ = 0;
     std::vector<int> listen_lines_;  // per finished group, for the "already used" message
     std::vector<std::pair<size_t, int>> backend_lines_;  // gateway group index, line of its backend key
+    int total_workers_ = 0;          // count summed over the finished groups
 };
 
+const char* file_type(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    return "not a file";
+}
+
 bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
+    // O_NONBLOCK: opening a FIFO to read waits for a writer, forever if none
+    // comes (`check -c /tmp/fifo` hung); with it the open returns at once,
+    // and the file is refused below. It changes nothing for a regular file.
     struct Closer {
-        void operator()(FILE* f) const { std::fclose(f); }  // read-only: nothing to lose on close
-    };
-    std::unique_ptr<FILE, Closer> f(std::fopen(path.c_str(), "re"));  // "e": O_CLOEXEC
-    if (!f) {
+        int fd;
+        ~Closer() {
+            if (fd >= 0) ::close(fd);  // read-only: nothing to lose on close
+        }
+    } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    struct stat st;
+    if (f.fd < 0 || fstat(f.fd, &st) == -1) {
         error = "cannot read " + path + ": " + std::strerror(errno);
         return false;
     }
+    if (!S_ISREG(st.st_mode)) {  // a FIFO, a device (/dev/zero), a directory...
+        error = "cannot read " + path + ": it is " + file_type(st.st_mode) + ", not a regular file";
+        return false;
+    }
     char buf[8192];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
-        out.append(buf, n);
-        if (out.size() > (size_t(1) << 20)) {  // e.g. -c /dev/zero
+    for (;;) {
+        ssize_t n = ::read(f.fd, buf, sizeof buf);
+        if (n == -1 && errno == EINTR) continue;
+        if (n == -1) {
+            error = "cannot read " + path + ": " + std::strerror(errno);
+            return false;
+        }
+        if (n == 0) return true;
+        out.append(buf, size_t(n));
+        if (out.size() > (size_t(1) << 20)) {
             error = "cannot read " + path + ": larger than 1 MiB, not a config file";
             return false;
         }
     }
-    if (std::ferror(f.get())) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    return true;
 }
 
 // The absolute directory a config file sits in; its relative paths start there.

@@ -89,6 +89,16 @@ struct ConfigContext {
     int cores = 1;            // what `count = auto` means
 };
 
+// The most workers a config may ask for: the total of `count` over all its
+// groups. The master's stats table has a row per worker process, and it is
+// sized from this (core/stats.h: kStatsRows, with the reasoning); a config
+// the table cannot hold is refused here, instead of leaving groups without a
+// worker at run time while their ports accept.
+inline constexpr int kMaxWorkers = 512;
+
+// The total of `count` over the groups.
+int total_workers(const Config& config);
+
 // Parses `text`. On failure returns nullopt and sets `error`.
 std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error);
 

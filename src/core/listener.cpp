@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +42,24 @@ Fd open_listener(const ListenAddress& address, std::string& error) {
         return Fd();
     }
     return fd;
+}
+
+std::string refuse_new_connections(int listener_fd) {
+    // Classic BPF. TCP runs a listener's filter on every packet that reaches
+    // it (tcp_filter in tcp_v4_rcv) with the TCP header at offset 0, so byte
+    // 13 holds the flags. A SYN: keep 0 bytes (drop it); anything else (the
+    // last ACK of a handshake under way): keep it whole.
+    constexpr uint32_t kTcpFlagsOffset = 13, kSyn = 0x02;
+    sock_filter drop_syn[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTcpFlagsOffset),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kSyn, 0, 1),  // SYN set: next; else skip one
+        BPF_STMT(BPF_RET | BPF_K, 0),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+    };
+    sock_fprog program = {sizeof drop_syn / sizeof drop_syn[0], drop_syn};
+    if (setsockopt(listener_fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) == -1)
+        return "setsockopt(SO_ATTACH_FILTER) failed: " + errno_text(errno);
+    return "";
 }
 
 namespace {

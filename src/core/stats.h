@@ -16,9 +16,28 @@
 #include <cstdint>
 #include <string>
 
+#include "config/config.h"
+
 namespace smooth {
 
-inline constexpr size_t kStatsRows = 512;
+// A row is taken at fork and given back at reap, so the table must hold every
+// process alive at once, not every slot. The config keeps the slots of the
+// running groups at kMaxWorkers or fewer (the reader for a file, the reload's
+// prepare for what a reload leaves running). The worst case is a reload from
+// config A to config B:
+//   - it visits the groups in order, so one group may grow (its slots added)
+//     before another shrinks (its slots retired): per group it runs at most
+//     max(a, b) <= a + b - 1 slots at once (both counts are at least 1), in
+//     all at most |A| + |B| - 1 <= 2 * kMaxWorkers - 1;
+//   - one step may overlap: with start_first the new worker runs beside the
+//     old one until the old one has drained (with stop_first the old one is
+//     reaped, and its row given back, before the new one is forked).
+// Hence twice kMaxWorkers. Beyond that bound are only leftovers of failures
+// (workers of added slots still draining after an aborted reload while the
+// next reload starts, a killed worker not reaped yet): a fork that finds the
+// table full then fails like any failed fork, loudly, and the slot is
+// retried with back-off.
+inline constexpr size_t kStatsRows = 2 * size_t(kMaxWorkers);
 inline constexpr size_t kConnRecords = 256;
 
 struct ConnRecord {

@@ -97,6 +97,12 @@ std::string ControlServer::open(const std::string& path, EventLoop& loop, Master
     listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!listener_) return "socket(AF_UNIX) failed for the control socket: " + errno_text(errno);
     // We hold the pid file lock, so a socket file left here is a dead master's.
+    // Anything else at that name was not left by us: say so rather than
+    // remove it (run_dir.h).
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+        return "control socket path " + path + " exists and is not a socket" +
+               (S_ISLNK(st.st_mode) ? " (a symbolic link)" : "") + "; fix: rm " + path;
     if (unlink(path.c_str()) == -1 && errno != ENOENT)
         return "cannot remove the old control socket " + path + ": " + errno_text(errno);
     // Create it with mode 0600 from the start: no window in which others could connect.

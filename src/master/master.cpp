@@ -5,13 +5,15 @@
 
 #include <cerrno>
 #include <csignal>
+#include <set>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/listener.h"
 #include "core/log.h"
+#include "master/module_trial.h"
 #include "master/module_versions.h"
+#include "master/run_dir.h"
 #include "master/status.h"
 
 namespace smooth {
@@ -65,8 +67,7 @@ int Master::run(StartOptions options) {
 // own copy of a listener with it (the queue stays, with the master's copy).
 std::string Master::open_before_fork() {
     const ServerConfig& s = config_.server;
-    if (mkdir(s.run_dir.c_str(), 0755) == -1 && errno != EEXIST)
-        return "mkdir(" + s.run_dir + ") failed: " + errno_text(errno);
+    if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
     if (std::string err = pid_file_.acquire(s.pid_file); !err.empty()) return err;
 
     if (std::string err = loop_.open(); !err.empty()) return err;
@@ -189,6 +190,14 @@ bool Master::prepare(Prepared& out, std::string& error) {
         fresh = std::move(*parsed);
     }
     out.plan = plan_reload(config_, fresh);
+    // The file passed the reader's limit, but a group removed from it keeps
+    // running (that needs a restart): what runs after the reload must fit too.
+    if (int total = total_workers(out.plan.next); total > kMaxWorkers) {
+        error = "after this reload the running groups would have " + std::to_string(total) +
+                " workers (groups removed from the file keep theirs until a restart); this server runs at most " +
+                std::to_string(kMaxWorkers);
+        return false;
+    }
 
     const std::vector<Group>& groups = workers_.groups();
     out.versions.assign(groups.size(), "");
@@ -205,6 +214,22 @@ bool Master::prepare(Prepared& out, std::string& error) {
             return false;
         }
         out.versions[size_t(m.group)] = version;
+    }
+    // Before a single worker is drained: does each new version load at all?
+    // Tried in a child we can lose (module_trial.h), once per version; the
+    // version a group already runs has loaded already.
+    std::set<std::string> tried;
+    for (const ModuleToStore& m : out.plan.store) {
+        const std::string& version = out.versions[size_t(m.group)];
+        if (version == groups[size_t(m.group)].good_version || !tried.insert(version).second) continue;
+        const std::string& name = out.plan.next.groups[size_t(m.group)].name;
+        ModuleTrial trial = try_loading_module(version, out.plan.next.server.start_timeout_ms);
+        if (!trial.ok) {
+            error = "group " + name + ": the new module " + m.path + " failed to load in a trial process: " + trial.text;
+            return false;
+        }
+        log::info("group %s: the new module %s loads in a trial process (%s)", name.c_str(), m.path.c_str(),
+                  trial.text.c_str());
     }
 
     out.previous = config_;

@@ -2,11 +2,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fd.h"
+#include "master/run_dir.h"
 
 namespace smooth {
 
@@ -67,25 +69,32 @@ std::string store_module_version(const std::string& module, const std::string& r
     std::string content;
     if (!read_all(module, content, error)) return "";
 
+    // Workers dlopen() what is stored here, as whoever they run as: no one
+    // else may be able to put a file (or a link) in this directory (run_dir.h).
     std::string dir = run_dir + "/modules";
-    if (mkdir(dir.c_str(), 0755) == -1 && errno != EEXIST) {
-        error = "mkdir(" + dir + ") failed: " + errno_text(errno);
-        return "";
-    }
+    if (error = prepare_private_dir(dir, "module directory"); !error.empty()) return "";
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(content)));
     std::string stored = dir + "/" + stem(module) + "-" + hash + ".so";
-    if (access(stored.c_str(), R_OK) == 0) return stored;  // this version is already there
-
-    // Write a temporary file and rename it into place: a worker that opens
-    // `stored` sees either nothing or the whole file, never half of it.
-    std::string tmp = stored + ".tmp." + std::to_string(getpid());
-    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!out) {
-        error = "cannot create " + tmp + ": " + errno_text(errno);
+    struct stat st;
+    if (lstat(stored.c_str(), &st) == 0) {
+        if (S_ISREG(st.st_mode)) return stored;  // this version is already there
+        error = stored + " exists and is not a regular file; fix: rm " + stored;
         return "";
     }
-    if (!write_all(out.get(), content)) {
+
+    // Write a temporary file and rename it into place: a worker that opens
+    // `stored` sees either nothing or the whole file, never half of it. The
+    // temporary name is mkostemp()'s: random, and created with O_EXCL, so
+    // nothing can be waiting at it (a link would be written through).
+    std::string tmp = stored + ".tmp.XXXXXX";
+    Fd out(mkostemp(tmp.data(), O_CLOEXEC));
+    if (!out) {
+        error = "cannot create a temporary file like " + tmp + ": " + errno_text(errno);
+        return "";
+    }
+    // mkostemp() creates it 0600; workers that drop privileges must read it.
+    if (fchmod(out.get(), 0644) == -1 || !write_all(out.get(), content)) {
         error = "cannot write " + tmp + ": " + errno_text(errno);
         unlink(tmp.c_str());
         return "";

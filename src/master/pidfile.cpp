@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "master/run_dir.h"
 
 namespace smooth {
 
@@ -58,8 +59,9 @@ double start_time_of(pid_t pid) {
 }  // namespace
 
 std::string PidFile::acquire(const std::string& path) {
-    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd_) return "cannot open pid file " + path + ": " + errno_text(errno);
+    std::string error;
+    fd_ = open_private_file(path, O_RDWR | O_CREAT, 0644, "pid file", error);  // a link there is refused
+    if (!fd_) return error;
     if (flock(fd_.get(), LOCK_EX | LOCK_NB) == -1) {
         int err = errno;
         pid_t other = read_pid(fd_.get());
@@ -109,9 +111,11 @@ bool process_gone(pid_t pid) {
 
 MasterCheck check_master(const std::string& pid_file) {
     MasterCheck check;
-    Fd fd(::open(pid_file.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd fd(::open(pid_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
-        check.why_not = errno == ENOENT ? "no pid file at " + pid_file : "cannot open " + pid_file + ": " + errno_text(errno);
+        check.why_not = errno == ENOENT ? "no pid file at " + pid_file
+                        : errno == ELOOP ? "pid file " + pid_file + " is a symbolic link: not trusted"
+                                         : "cannot open " + pid_file + ": " + errno_text(errno);
         return check;
     }
     check.pid = read_pid(fd.get());

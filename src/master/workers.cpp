@@ -282,6 +282,22 @@ void Workers::kill(pid_t pid, const std::string& why) {
 
 void Workers::stop_all(bool graceful) {
     stopping_ = true;
+    // The master never accepts, and after a stop no worker will for long: its
+    // copy of a listener would only go on completing handshakes into a queue
+    // no one takes from, all reset when the master exits. So each door is
+    // shut first (no new connection enters the queue; a client arriving now
+    // is refused), then the master's copy closes. The queue then lives as long
+    // as a worker holds it, and a draining worker's last pass (drain.h, step
+    // 2) takes what it holds: on a graceful stop no queued connection is reset.
+    for (size_t i = 0; i < groups_.size(); i++) {
+        for (Fd& listener : groups_[i].listeners) {
+            if (!listener) continue;
+            if (std::string err = refuse_new_connections(listener.get()); !err.empty())
+                log::error("group %s: cannot refuse new connections before the stop: %s", config_.groups[i].name.c_str(),
+                           err.c_str());
+            listener.reset();
+        }
+    }
     for (Group& g : groups_)
         for (Group::Slot& s : g.slots)
             if (s.respawn_timer) loop_.cancel_timer(std::exchange(s.respawn_timer, 0));

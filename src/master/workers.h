@@ -103,7 +103,8 @@ public:
     pid_t find_worker(int group, int slot) const;
     // SIGCHLD: reap every exited child.
     void reap();
-    // Every worker drains (graceful) or gets SIGTERM, then SIGKILL after
+    // New connections are refused and the master's listener copies closed;
+    // then every worker drains (graceful) or gets SIGTERM, then SIGKILL after
     // stop_timeout; nothing is forked any more.
     void stop_all(bool graceful);
     // Non-reloadable groups during a reload: their on_worker_reload runs.

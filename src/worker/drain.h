@@ -8,7 +8,10 @@
 //      connections (with EPOLLEXCLUSIVE it wakes only some of them);
 //   2. accept, in one bounded pass, what is already queued: a wake-up this
 //      worker took may be the only one the kernel sends for those connections;
-//   3. close our copy of the listener: the master's copy keeps the queue alive;
+//   3. close our copy of the listener: the master's copy keeps the queue alive
+//      (on a reload; on a stop the master has refused new connections and
+//      closed its copy first, so the last worker's pass leaves nothing queued
+//      to be reset: Workers::stop_all);
 //   4. let every request in flight finish; every response sent from now on says
 //      "Connection: close" (unless the client already pipelined another
 //      request, which is answered too);
@@ -35,8 +38,8 @@ namespace smooth {
 
 namespace drain {
 
-// Step 2: the queue holds at most the listen backlog; take no more than that.
-inline constexpr size_t kMaxQueuedAccepts = kListenBacklog;
+// Step 2: the queue holds at most kMaxQueued connections; take no more than that.
+inline constexpr size_t kMaxQueuedAccepts = kMaxQueued;
 // Step 5: an idle keep-alive connection waits this long for one more request
 // (or keepalive_timeout, if that is shorter), then it is closed.
 inline constexpr int kIdleGraceMs = 500;

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 #include "worker/business.h"
 #include "worker/connection.h"
@@ -25,6 +26,19 @@ namespace smooth {
 namespace {
 
 constexpr int kSweepMs = 100;  // how often deadlines are checked (timeouts are this coarse)
+
+// accept4() out of descriptors (EMFILE, ENFILE) or of kernel memory (ENOBUFS,
+// ENOMEM) leaves the connection in the queue, so the listener stays readable:
+// a worker that goes back to epoll_wait is woken again at once, and spins at
+// 100% CPU writing the same log line. So it stops watching the listener for
+// this long (nginx waits the same 500 ms), serving the connections it has;
+// one of them closing frees a descriptor and ends the pause early.
+constexpr int kAcceptPauseMs = 500;
+// And it says so at most once per this long, with the count of failures since
+// the last line: a pause ended early by every close can fail again at once.
+constexpr int64_t kAcceptReportEveryMs = 1000;
+
+bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
 // Closes every inherited descriptor except `keep`: other groups' listeners,
 // other workers' channels, the master's control socket and pid file (whose
@@ -199,7 +213,37 @@ void Worker::stop_accepting() {
 
 void Worker::close_listener() {
     stop_accepting();
+    if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
     listener_.reset();
+}
+
+// Out of descriptors or memory (see kAcceptPauseMs): stop watching the
+// listener for a moment; the queued connections wait in the kernel.
+void Worker::pause_accepting(int err) {
+    stop_accepting();
+    accept_failures_++;
+    int64_t now = EventLoop::now_ms();
+    if (accept_reported_ms_ == 0 || now - accept_reported_ms_ >= kAcceptReportEveryMs) {
+        log::error("accept4() failed on %s: %s; not accepting for %d ms (%llu %s since the last report)",
+                   group().listen.text().c_str(), errno_text(err).c_str(), kAcceptPauseMs,
+                   static_cast<unsigned long long>(accept_failures_), accept_failures_ == 1 ? "time" : "times");
+        accept_reported_ms_ = now;
+        accept_failures_ = 0;
+    }
+    // Draining: step 3 closes the listener right after this pass; nothing to resume.
+    if (accept_pause_timer_ || drain_.active()) return;
+    accept_pause_timer_ = loop_.add_timer(kAcceptPauseMs, [this] {
+        accept_pause_timer_ = 0;
+        resume_accepting();
+        return EventLoop::kNoMore;
+    });
+}
+
+// Called when the pause ends and whenever a connection closes: accept again
+// unless the listener is gone (draining), or max_connections still holds.
+void Worker::resume_accepting() {
+    if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
+    if (!accepting_ && listener_ && !drain_.active() && live_ < size_t(group().max_connections)) watch_listener();
 }
 
 void Worker::on_listener_readable() {
@@ -215,8 +259,11 @@ size_t Worker::accept_pending(size_t at_most) {
         int fd = accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN) log::error("accept4() failed on %s: %s", group().listen.text().c_str(), errno_text(errno).c_str());
-            break;  // EAGAIN: the queue is empty; EMFILE and friends: try again on the next wake-up
+            if (out_of_resources(errno))
+                pause_accepting(errno);
+            else if (errno != EAGAIN)  // EAGAIN: the queue is empty
+                log::error("accept4() failed on %s: %s", group().listen.text().c_str(), errno_text(errno).c_str());
+            break;
         }
         accepted++;
 
@@ -284,8 +331,8 @@ void Worker::on_connection_closed(Connection* c) {
     closed_.push_back(std::move(conns_[size_t(c->fd())]));
     if (drain_.active())
         drain_.connection_closed();
-    else if (!accepting_ && listener_ && live_ < size_t(group().max_connections))
-        watch_listener();
+    else
+        resume_accepting();  // below max_connections again, and one descriptor free
 }
 
 int64_t Worker::sweep() {

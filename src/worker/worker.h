@@ -91,7 +91,7 @@ public:
     // ---- For drain.cpp. ----
     void stop_accepting();        // unwatch the listener (keep the fd)
     size_t accept_pending(size_t at_most);
-    void close_listener();
+    void close_listener();        // for good: also ends a pause (see pause_accepting)
     size_t connection_count() const { return live_; }
     int drain_timeout_ms() const { return setup_.config->server.drain_timeout_ms; }
     template <typename F> void for_each_connection(F f);
@@ -109,6 +109,8 @@ private:
     void on_channel(uint32_t events);
     int64_t sweep();
     bool watch_listener();
+    void pause_accepting(int err);  // out of descriptors or memory: see worker.cpp
+    void resume_accepting();        // the pause is over, or a connection closed
 
     WorkerSetup setup_;
     smooth_worker handle_{this};
@@ -122,6 +124,10 @@ private:
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Business> business_;
     bool accepting_ = false;
+    // A pause in accepting for lack of descriptors or memory, and its reports.
+    uint64_t accept_pause_timer_ = 0;    // 0: not paused for that reason
+    uint64_t accept_failures_ = 0;       // accept4() failures not yet reported
+    int64_t accept_reported_ms_ = 0;     // when the last report was written (0: never)
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks
     size_t live_ = 0;

@@ -201,20 +201,23 @@ class Server:
         self.conf.write_text("\n".join(lines) + "\n")
 
     # -- command line --
-    def cli(self, *args, timeout=60, check=False):
-        r = subprocess.run([str(SERVER), "-c", str(self.conf), *args], capture_output=True, text=True,
+    def cli(self, *args, timeout=60, check=False, wrapper=()):
+        """Runs ./server with args; `wrapper` goes in front of it (e.g. a
+        prlimit command, so the server starts under a resource limit)."""
+        r = subprocess.run([*wrapper, str(SERVER), "-c", str(self.conf), *args], capture_output=True, text=True,
                            timeout=timeout, cwd=self.dir, env=self.env)
         if check and r.returncode != 0:
             raise AssertionError(f"./server {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}")
         return r
 
-    def start(self, daemon=True, wait_ready=True):
+    def start(self, daemon=True, wait_ready=True, wrapper=()):
         if daemon:
-            r = self.cli("start", "-d", timeout=30)
+            r = self.cli("start", "-d", timeout=30, wrapper=wrapper)
             assert r.returncode == 0, f"start -d failed ({r.returncode}): {r.stdout}{r.stderr}\nlog: {self.log()}"
         else:
             self.err_path = self.dir / "foreground.err"
-            self.proc = subprocess.Popen([str(SERVER), "-c", str(self.conf), "start"], cwd=self.dir, env=self.env,
+            self.proc = subprocess.Popen([*wrapper, str(SERVER), "-c", str(self.conf), "start"], cwd=self.dir,
+                                         env=self.env,
                                          stdout=subprocess.PIPE, stderr=open(self.err_path, "w"), text=True)
         if wait_ready:
             self.wait_ready()

@@ -89,10 +89,13 @@ def test_broken_deploy_is_rolled_back_while_serving(smooth, tmp_path):
 def test_module_that_cannot_load_reports_dlerror(smooth, tmp_path):
     module = build_module("hello", tmp_path / "hello.so", "v1")
     srv = smooth.start(groups={"web": {"count": 2, "module": str(module)}})
+    pids = {w["pid"] for w in srv.workers()}
     module.write_text("this is not a shared object\n")
     r = srv.reload()
     assert r.returncode == 1
-    assert "module failed to load" in r.stdout and "dlopen() failed" in r.stdout, r.stdout
+    # Found out by the master's trial load, before any worker was touched.
+    assert "failed to load in a trial process" in r.stdout and "dlopen() failed" in r.stdout, r.stdout
+    assert {w["pid"] for w in srv.workers()} == pids
     assert srv.get()[2].startswith(b"hello from module hello version v1,")
     srv.wait_ready()
 

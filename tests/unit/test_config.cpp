@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -414,6 +415,79 @@ void test_paths() {
     EXPECT_EQ(c->server.log_file, "/srv/smooth/logs/s.log");
 }
 
+// A NUL byte in a line: refused with the file, the line and the key (a value
+// cut at the NUL by every C function it reaches would run something else).
+void test_nul_bytes() {
+    struct Row {
+        const char* name;
+        std::string text;
+        int line;
+        std::vector<const char*> parts;
+    };
+    using namespace std::string_literals;
+    const Row rows[] = {
+        {"in a value", "[group web]\nlisten = http://127.0.0.1:8080\nmodule = builtin:hello\0/tmp/evil.so\n"s, 3,
+         {"[group web] module: ", "NUL byte"}},
+        {"in a path", "[server]\nrun_dir = /srv/run\0x\n"s + group(""), 2, {"[server] run_dir: ", "NUL byte"}},
+        {"in a quoted value", "[server]\nuser = \"www\0root\"\n"s + group(""), 2, {"[server] user: ", "NUL byte"}},
+        {"in a key", "[server]\nus\0er = me\n"s + group(""), 2, {"[server] ", "NUL byte"}},
+        {"in a header", "[group w\0eb]\n"s, 1, {"NUL byte"}},
+    };
+    for (const Row& r : rows) {
+        std::string error;
+        std::optional<Config> c = parse(r.text, error);
+        EXPECT_EQ_AT(c.has_value(), false, r.name);
+        std::string where = "test.conf:" + std::to_string(r.line) + ": ";
+        EXPECT_EQ_AT(error.substr(0, where.size()), where, r.name);
+        for (const char* part : r.parts)
+            EXPECT_EQ_AT(contains(error, part), true, std::string(r.name) + ": \"" + part + "\" in " + error);
+    }
+    std::string error;  // in a comment it harms nothing
+    EXPECT(parse("# a \0 here\n"s + group(""), error).has_value());
+    EXPECT_EQ(error, "");
+}
+
+// The total of `count` over all groups is bounded by what the server's
+// tables hold (kMaxWorkers): a config asking for more is refused at the
+// group that goes over, not run with groups left without a worker.
+void test_total_workers() {
+    auto groups = [](int n, int count) {
+        std::string text;
+        for (int i = 0; i < n; i++)
+            text += "[group g" + std::to_string(i) + "]\nlisten = http://127.0.0.1:" + std::to_string(10000 + i) +
+                    "\nmodule = builtin:hello\ncount = " + std::to_string(count) + "\n";
+        return text;
+    };
+    std::string error;
+    // Exactly the limit: fine.
+    std::optional<Config> c = parse(groups(kMaxWorkers / 256, 256), error);
+    EXPECT_EQ(error, "");
+    if (c) EXPECT_EQ(total_workers(*c), kMaxWorkers);
+    c = parse(groups(kMaxWorkers, 1), error);
+    EXPECT_EQ(error, "");
+
+    // One more: refused at the group that asks for it (its count line).
+    c = parse(groups(kMaxWorkers / 256, 256) + "[group last]\nlisten = http://127.0.0.1:9999\nmodule = builtin:hello\ncount = 1\n",
+              error);
+    EXPECT(!c);
+    int line = 4 * (kMaxWorkers / 256) + 4;
+    EXPECT_EQ_AT(contains(error, "test.conf:" + std::to_string(line) + ": [group last] count: "), true, error);
+    EXPECT_EQ_AT(contains(error, std::to_string(kMaxWorkers + 1) + " workers"), true, error);
+    EXPECT_EQ_AT(contains(error, "at most " + std::to_string(kMaxWorkers)), true, error);
+
+    // The review's case: 600 groups of one worker each.
+    c = parse(groups(600, 1), error);
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, "[group g" + std::to_string(kMaxWorkers) + "] count: "), true, error);
+
+    // Without a count line, the group's header line is named.
+    std::string text = groups(kMaxWorkers, 1) + "[group extra]\nlisten = http://127.0.0.1:9999\nmodule = builtin:hello\n";
+    c = parse(text, error);
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, "test.conf:" + std::to_string(4 * kMaxWorkers + 1) + ": [group extra] count: "), true,
+                 error);
+}
+
 // load_config_file: a real file; relative paths start at its directory.
 void test_load_file() {
     char dir_template[] = "/tmp/test_config.XXXXXX";
@@ -459,7 +533,19 @@ void test_load_file() {
 
     c = load_config_file(dir, error);  // a directory
     EXPECT(!c);
-    EXPECT_EQ_AT(contains(error, std::string("cannot read ") + dir + ": "), true, error);
+    EXPECT_EQ_AT(contains(error, std::string("cannot read ") + dir + ": it is a directory, not a regular file"), true,
+                 error);
+
+    // A FIFO with no writer: opening it to read would wait forever for one.
+    // The watchdog turns such a hang into a failure of this test.
+    std::string fifo = std::string(dir) + "/fifo.conf";
+    EXPECT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    alarm(10);
+    c = load_config_file(fifo, error);
+    alarm(0);
+    EXPECT(!c);
+    EXPECT_EQ(error, "cannot read " + fifo + ": it is a FIFO, not a regular file");
+    EXPECT_EQ(std::remove(fifo.c_str()), 0);
 
     EXPECT_EQ(std::remove(file.c_str()), 0);
     EXPECT_EQ(rmdir(dir), 0);
@@ -478,6 +564,8 @@ int main() {
     test_durations();
     test_sizes();
     test_paths();
+    test_nul_bytes();
+    test_total_workers();
     test_load_file();
     return check::summary("config");
 }
