@@ -1,0 +1,83 @@
+"""The chat demo in a real browser (Debian's headless Chromium, driven by
+Selenium): the page joins and chats, the business group is reloaded to a new
+version, and the page goes on chatting on the same WebSocket, the answers now
+from the new version. A screenshot is saved (build/test-artifacts/chat.png)."""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ROOT, build_module, wait_until
+
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+
+
+@pytest.fixture
+def browser():
+    profile = tempfile.mkdtemp(prefix="smooth-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    # Headless, as root, and quiet: this machine's network is closed, and
+    # Chromium's background services would only fail at it.
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1000,760"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def lines(driver):
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#log div")]
+
+
+def say(driver, text):
+    box = driver.find_element(By.ID, "text")
+    box.send_keys(text)
+    driver.find_element(By.CSS_SELECTOR, "#form button").click()
+
+
+def test_chat_in_a_browser_through_a_business_reload(smooth, tmp_path, browser):
+    module = build_module("chat", tmp_path / "chat.so", "v1")
+    gateway_module = build_module("chat", tmp_path / "page.so", "v1")
+    srv = smooth.start(groups={
+        "gateway": {"listen": "ws", "role": "gateway", "backend": "chat", "count": 1, "module": str(gateway_module)},
+        "chat": {"listen": "tcp", "role": "business", "count": 2, "module": str(module)},
+    })
+    wait_until(lambda: srv.workers("gateway")[0]["links"] == 2, what="the gateway linked to both business workers")
+    wait = WebDriverWait(browser, 15)
+
+    browser.get(f"http://127.0.0.1:{srv.port('gateway')}/")
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+    name = browser.find_element(By.ID, "name")
+    name.clear()
+    name.send_keys("ann")
+    browser.find_element(By.ID, "join").click()
+    say(browser, "hello from v1 times")
+    wait.until(lambda d: any("ann: hello from v1 times" in l and "chat v1]" in l for l in lines(d)))
+
+    build_module("chat", module, "v2")
+    r = srv.reload()
+    assert r.returncode == 0, r.stdout
+    say(browser, "still here after the reload")
+    wait.until(lambda d: any("ann: still here after the reload" in l and "chat v2]" in l for l in lines(d)))
+
+    # The same connection all along: the page opened one WebSocket, and it is open.
+    assert browser.find_element(By.ID, "opens").text == "1"
+    assert browser.find_element(By.ID, "status").text == "connected"
+    pids = {l.split("[pid ")[1].split(",")[0] for l in lines(browser) if "[pid " in l}
+    assert len(pids) >= 2, f"answers from {pids}: the business workers were not replaced"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "chat.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
