@@ -196,7 +196,8 @@ class Server:
             self.ports[name] = port
             g.setdefault("module", str(MODULES / "hello.so"))
             g.setdefault("count", 2)
-            lines += ["", f"[group {name}]", f"listen = {proto}://127.0.0.1:{port}"]
+            host = g.pop("host", "127.0.0.1")  # any loopback address
+            lines += ["", f"[group {name}]", f"listen = {proto}://{host}:{port}"]
             lines += [f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in g.items()]
         self.conf.write_text("\n".join(lines) + "\n")
 
