@@ -1,9 +1,14 @@
+// buffer: see buffer.h.
 #include "core/buffer.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <unistd.h>
+
+#include "core/buffer_pool.h"
 
 namespace smooth {
 
@@ -18,22 +23,63 @@ void Buffer::consume(size_t n) {
 void Buffer::erase(size_t offset, size_t n) {
     if (offset >= size() || n == 0) return;
     n = std::min(n, size() - offset);
-    char* at = data_.data() + read_pos_ + offset;
+    char* at = data_ + read_pos_ + offset;
     std::memmove(at, at + n, size() - offset - n);
     write_pos_ -= n;
 }
 
 void Buffer::reserve(size_t n) {
     if (writable() >= n) return;
+    const size_t have = size();
     if (read_pos_ + writable() >= n) {
         // Enough room if the readable bytes move to the front.
-        size_t readable_bytes = size();
-        std::memmove(data_.data(), data_.data() + read_pos_, readable_bytes);
+        std::memmove(data_, data_ + read_pos_, have);
         read_pos_ = 0;
-        write_pos_ = readable_bytes;
+        write_pos_ = have;
         return;
     }
-    data_.resize(std::max(write_pos_ + n, data_.size() * 2));
+    grow(std::max(have + n, capacity_ * 2));
+}
+
+// New storage of at least `want` bytes with the readable bytes at its front.
+void Buffer::grow(size_t want) {
+    const size_t have = size();
+    if (pool_ && want <= BufferPool::kBlockBytes) {
+        char* block = pool_->take();
+        if (have) std::memcpy(block, data_ + read_pos_, have);
+        release();
+        data_ = block;
+        capacity_ = BufferPool::kBlockBytes;
+        pooled_ = true;
+    } else if (data_ && !pooled_) {
+        // Compact first, so realloc carries only the readable bytes (and may
+        // remap a big block's pages rather than copy them).
+        if (read_pos_) std::memmove(data_, data_ + read_pos_, have);
+        void* p = std::realloc(data_, want);
+        if (!p) throw std::bad_alloc();
+        data_ = static_cast<char*>(p);
+        capacity_ = want;
+    } else {
+        char* fresh = static_cast<char*>(std::malloc(want));
+        if (!fresh) throw std::bad_alloc();
+        if (have) std::memcpy(fresh, data_ + read_pos_, have);
+        release();
+        data_ = fresh;
+        capacity_ = want;
+    }
+    read_pos_ = 0;
+    write_pos_ = have;
+}
+
+void Buffer::release() {
+    if (!data_) return;
+    if (pooled_)
+        pool_->give(data_);
+    else
+        std::free(data_);
+    data_ = nullptr;
+    capacity_ = read_pos_ = write_pos_ = 0;
+    pooled_ = false;
 }
 
 void Buffer::append(const char* data, size_t n) {
@@ -54,17 +100,14 @@ ssize_t Buffer::read_from(int fd, size_t chunk) {
 
 ssize_t Buffer::write_to(int fd) {
     ssize_t n;
-    do n = ::write(fd, data_.data() + read_pos_, size());
+    do n = ::write(fd, data_ + read_pos_, size());
     while (n == -1 && errno == EINTR);
     if (n > 0) consume(size_t(n));
     return n;
 }
 
 void Buffer::shrink_if_idle(size_t keep) {
-    if (empty() && data_.size() > keep) {
-        std::vector<char>().swap(data_);
-        clear();
-    }
+    if (empty() && capacity_ > keep) release();
 }
 
 }  // namespace smooth

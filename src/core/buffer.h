@@ -3,25 +3,38 @@
 //   +----------------+--------------------+-------------------+
 //   | consumed       |  readable bytes    |  writable space   |
 //   +----------------+--------------------+-------------------+
-//   0       <=   read_pos_    <=     write_pos_    <=    data_.size()
+//   0       <=   read_pos_    <=     write_pos_    <=    capacity_
 //
 // Reading from a socket appends at write_pos_; handing bytes on (to a parser,
 // or to write(2)) consumes from read_pos_. When the writable space runs short
 // the readable bytes are moved back to the front before the storage grows, so
-// a connection that keeps up never reallocates: after the first few requests
-// its buffers have the size they need and stay there.
+// a connection that keeps up never reallocates.
+//
+// Where the storage comes from: a buffer given a BufferPool takes its first
+// 16 KiB as one of the pool's blocks (buffer_pool.h), and gives it back when
+// it is empty and told so (shrink_if_idle) or destroyed; beyond 16 KiB (a
+// large body) it is malloc'd, and grown with realloc, which moves big blocks
+// by remapping their pages instead of copying them. Nothing is zero-filled:
+// bytes exist only once they are written.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 #include <sys/types.h>
-#include <vector>
 
 namespace smooth {
 
+class BufferPool;
+
 class Buffer {
 public:
-    std::string_view readable() const { return {data_.data() + read_pos_, write_pos_ - read_pos_}; }
+    Buffer() = default;
+    explicit Buffer(BufferPool* pool) : pool_(pool) {}
+    ~Buffer() { release(); }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+
+    std::string_view readable() const { return {data_ + read_pos_, write_pos_ - read_pos_}; }
     size_t size() const { return write_pos_ - read_pos_; }
     bool empty() const { return read_pos_ == write_pos_; }
 
@@ -32,14 +45,14 @@ public:
     void erase(size_t offset, size_t n);
     void clear() { read_pos_ = write_pos_ = 0; }
     // The readable bytes, writable in place (a WebSocket payload is unmasked there).
-    char* mutable_data() { return data_.data() + read_pos_; }
+    char* mutable_data() { return data_ + read_pos_; }
     void append(const char* data, size_t n);
     void append(std::string_view s) { append(s.data(), s.size()); }
 
     // At least n writable bytes at write_ptr(); commit() what was written.
     void reserve(size_t n);
-    char* write_ptr() { return data_.data() + write_pos_; }
-    size_t writable() const { return data_.size() - write_pos_; }
+    char* write_ptr() { return data_ + write_pos_; }
+    size_t writable() const { return capacity_ - write_pos_; }
     void commit(size_t n) { write_pos_ += n; }
 
     // One read(2) into the writable space (at least `chunk` bytes of it).
@@ -48,13 +61,20 @@ public:
     // One write(2) of the readable bytes; consumes what was written.
     ssize_t write_to(int fd);
 
-    // Gives memory back once a burst is over (a connection going idle).
-    void shrink_if_idle(size_t keep = 16384);
+    // Gives the storage back (to the pool, or to malloc) when the buffer is
+    // empty and holds more than `keep` bytes: a connection going idle.
+    void shrink_if_idle(size_t keep = 0);
 
 private:
-    std::vector<char> data_;
+    void grow(size_t n);
+    void release();
+
+    char* data_ = nullptr;
+    size_t capacity_ = 0;
     size_t read_pos_ = 0;
     size_t write_pos_ = 0;
+    BufferPool* pool_ = nullptr;
+    bool pooled_ = false;  // data_ is a pool block
 };
 
 }  // namespace smooth

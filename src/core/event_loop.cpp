@@ -73,6 +73,14 @@ void EventLoop::forget(int fd) {
     w.callback.reset();
 }
 
+void EventLoop::shrink_to_fit() {
+    // An fd's generation must survive while events for it can still be in a
+    // batch: only entries that were never watched or are long unwatched go,
+    // and this runs from a timer, after the batch.
+    while (!watches_.empty() && !watches_.back().active) watches_.pop_back();
+    watches_.shrink_to_fit();
+}
+
 bool EventLoop::watching(int fd) const {
     return fd >= 0 && size_t(fd) < watches_.size() && watches_[size_t(fd)].active;
 }

@@ -52,6 +52,8 @@ public:
     // (no epoll_ctl(DEL), one syscall saved per connection).
     void forget(int fd);
     bool watching(int fd) const;
+    // Drops the table's entries past the highest fd watched (after a burst).
+    void shrink_to_fit();
 
     uint64_t add_timer(int64_t ms, TimerCallback callback);
     void cancel_timer(uint64_t id);

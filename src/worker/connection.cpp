@@ -53,7 +53,8 @@ const char* Connection::state_name(State s) {
 }
 
 Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& peer, ConnRecord* record)
-    : worker_(worker), fd_(std::move(fd)), id_(id), peer_(peer), record_(record) {
+    : worker_(worker), fd_(std::move(fd)), id_(id), peer_(peer), record_(record), in_(&worker.buffers()),
+      out_(&worker.buffers()) {
     if (record_) {
         record_->peer_ip = peer.sin_addr.s_addr;
         record_->peer_port = ntohs(peer.sin_port);
@@ -88,11 +89,6 @@ void Connection::set_state(State s) {
 
 void Connection::open() {
     interest_ = EPOLLIN;
-    if (int rc = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); }); rc < 0) {
-        log::error("epoll_ctl(ADD) failed for connection from %s: %s", peer().c_str(), errno_text(-rc).c_str());
-        close_now();
-        return;
-    }
     const Protocol p = group().listen.protocol;
     if (Business* business = worker_.business()) {
         // A business worker's connections are gateway workers' links, not
@@ -106,6 +102,18 @@ void Connection::open() {
         tell_connected();
     }
     if (state_ != State::Closed) session_->on_open();
+    // An HTTP client speaks first, and its request has usually arrived by the
+    // time we accept: read it now. A short request answered and closed right
+    // here never costs an epoll_ctl at all; otherwise the socket is watched
+    // from here on (EAGAIN: the request is still on its way).
+    if (state_ != State::Closed && (p == Protocol::Http || p == Protocol::Ws) && !worker_.business()) on_readable();
+    if (state_ == State::Closed) return;
+    if (int rc = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); }); rc < 0) {
+        log::error("epoll_ctl(ADD) failed for connection from %s: %s", peer().c_str(), errno_text(-rc).c_str());
+        close_now();
+        return;
+    }
+    watched_ = true;
 }
 
 void Connection::tell_connected() {
@@ -135,6 +143,7 @@ void Connection::on_event(uint32_t events) {
     }
     if (events & EPOLLOUT) flush();
     if (state_ != State::Closed && (events & (EPOLLIN | EPOLLHUP))) on_readable();
+    if (state_ != State::Closed) read_drained_ = false;  // only true within the event that read
 }
 
 void Connection::on_readable() {
@@ -159,6 +168,7 @@ void Connection::on_readable() {
     if (n > 0) {
         in_.commit(size_t(n));
         last_read_filled_ = size_t(n) == room;
+        read_drained_ = !last_read_filled_;
         count_in(size_t(n));
         process_input();
         return;
@@ -179,6 +189,7 @@ void Connection::process_input() {
     session_->on_input();
     in_process_ = false;
     retired_session_.reset();
+    in_.shrink_if_idle();  // all handled: the block goes back to the pool until bytes come again
     if (state_ != State::Closed) update_interest();
 }
 
@@ -224,6 +235,7 @@ void Connection::flush() {
         count_out(before - out_.size());
         last_progress_ms_ = EventLoop::now_ms();
     }
+    out_.shrink_if_idle();
     if (out_.empty() && state_ == State::Idle && !close_after_flush_) wait_idle();
     if (out_.empty() && state_ == State::Lingering) linger();  // now the FIN can follow
     if (out_.empty() && peer_closed_ && (state_ == State::Streaming || state_ == State::Closing)) {
@@ -243,6 +255,10 @@ void Connection::update_interest() {
     if (!reading_paused_ && !peer_closed_ && !input_full) want |= EPOLLIN;
     if (!out_.empty()) want |= EPOLLOUT;
     if (want == interest_) return;
+    if (!watched_) {  // open() is still reading the first bytes: it watches with this
+        interest_ = want;
+        return;
+    }
     if (int rc = worker_.loop().change(fd(), want); rc < 0) {
         log::error("epoll_ctl(MOD) failed for %s: %s", peer().c_str(), errno_text(-rc).c_str());
         close_now();
@@ -333,7 +349,9 @@ void Connection::linger() {
     // requests. "Nothing more has come" is checked on the socket itself: bytes
     // that arrived after our last read, unread at close(), make the kernel
     // answer with a reset.
-    if (peer_closed_ || (client_done_ && !input_waiting())) {
+    // (Right after a read that emptied the socket, in the same event, the
+    // socket need not be asked: it saves a system call per short request.)
+    if (peer_closed_ || (client_done_ && (read_drained_ || !input_waiting()))) {
         close_now();
         return;
     }

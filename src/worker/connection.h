@@ -129,6 +129,8 @@ private:
     bool client_done_ = false;    // no lingering: the client sends nothing more
     bool peer_closed_ = false;    // read returned EOF
     bool last_read_filled_ = false;
+    bool read_drained_ = false;   // this event's read emptied the socket
+    bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <csignal>
 #include <grp.h>
+#include <malloc.h>
 #include <linux/close_range.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +27,8 @@ namespace smooth {
 namespace {
 
 constexpr int kSweepMs = 100;  // how often deadlines are checked (timeouts are this coarse)
+// A burst worth giving memory back after: this many connections at once.
+constexpr size_t kBurstConnections = 256;
 
 // accept4() out of descriptors (EMFILE, ENFILE) or of kernel memory (ENOBUFS,
 // ENOMEM) leaves the connection in the queue, so the listener stays readable:
@@ -342,7 +345,21 @@ int64_t Worker::sweep() {
     }
     int64_t now = EventLoop::now_ms();
     for_each_connection([now](Connection& c) { c.check_deadline(now); });
+    peak_live_ = std::max(peak_live_, live_);
+    if (peak_live_ >= kBurstConnections && live_ < peak_live_ / 2) give_back_memory();
     return kSweepMs;
+}
+
+// A burst is over (at least half its connections have gone): the memory it
+// took goes back to the kernel, not only to malloc's free lists. The tables
+// indexed by fd shrink past the highest fd still open, and malloc_trim hands
+// back every free page of the heap.
+void Worker::give_back_memory() {
+    while (!conns_.empty() && !conns_.back()) conns_.pop_back();
+    conns_.shrink_to_fit();
+    loop_.shrink_to_fit();
+    malloc_trim(0);
+    peak_live_ = live_;
 }
 
 void Worker::on_signal_pipe() {

@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "worker/drain.h"
+#include "core/buffer_pool.h"
 #include "core/event_loop.h"
 #include "worker/module_loader.h"
 #include "core/self_pipe.h"
@@ -70,6 +71,7 @@ public:
     const smooth_module& module() const { return *module_.api; }
     smooth_worker* handle() { return &handle_; }
     WorkerRow& stats() { return *setup_.stats; }
+    BufferPool& buffers() { return buffers_; }
     const Drain& drain() const { return drain_; }
 
     std::string module_version() const;  // "hello 2"
@@ -108,12 +110,14 @@ private:
     void on_signal_pipe();
     void on_channel(uint32_t events);
     int64_t sweep();
+    void give_back_memory();
     bool watch_listener();
     void pause_accepting(int err);  // out of descriptors or memory: see worker.cpp
     void resume_accepting();        // the pause is over, or a connection closed
 
     WorkerSetup setup_;
     smooth_worker handle_{this};
+    BufferPool buffers_;  // before the connections: they give their blocks back when destroyed
     EventLoop loop_;
     SelfPipe signals_;
     LoadedModule module_;
@@ -131,6 +135,7 @@ private:
     std::vector<std::unique_ptr<Connection>> conns_;  // indexed by fd
     std::vector<std::unique_ptr<Connection>> closed_; // freed outside their own callbacks
     size_t live_ = 0;
+    size_t peak_live_ = 0;  // the most connections open at once since memory was last given back
     uint32_t next_serial_ = 1;
     size_t next_record_ = 0;  // where to start looking for a free ConnRecord
     int exit_status_ = 0;

@@ -3,6 +3,7 @@
 // writes through a real non-blocking pipe, shrinking when idle, and a long
 // random run checked against a std::string doing the same.
 #include "core/buffer.h"
+#include "core/buffer_pool.h"
 
 #include "check.h"
 
@@ -423,6 +424,52 @@ void test_shrink_if_idle() {
     EXPECT_EQ(edge.writable(), size_t(0));
 }
 
+// ---- with a pool: an idle buffer holds no block -----------------------------
+
+void test_pool_blocks() {
+    BufferPool pool(2);  // keeps at most 2 free blocks
+    {
+        Buffer a(&pool), b(&pool), c(&pool);
+        a.append("request one");  // the first bytes take a block
+        EXPECT_EQ(pool.mapped_blocks(), size_t(1));
+        EXPECT_EQ(a.writable() + a.size(), BufferPool::kBlockBytes);
+        b.append("two");
+        c.append("three");
+        EXPECT_EQ(pool.mapped_blocks(), size_t(3));
+        a.consume(a.size());
+        a.shrink_if_idle();  // handled: the block goes back to the pool
+        EXPECT_EQ(pool.free_blocks(), size_t(1));
+        EXPECT_EQ(a.writable(), size_t(0));
+        Buffer d(&pool);
+        d.append("four");  // and is taken again: no new mapping
+        EXPECT_EQ(pool.mapped_blocks(), size_t(3));
+        EXPECT_EQ(pool.free_blocks(), size_t(0));
+        // A body larger than a block moves to malloc'd storage, bytes intact,
+        // and the block goes back.
+        const std::string body = pattern(100000);
+        d.append(body);
+        EXPECT_EQ(d.readable(), "four" + body);
+        EXPECT_EQ(pool.free_blocks(), size_t(1));
+    }
+    // Destroyed: every block back; beyond `keep` they are unmapped at once.
+    EXPECT_EQ(pool.free_blocks(), size_t(2));
+    EXPECT_EQ(pool.mapped_blocks(), size_t(2));
+}
+
+void test_pool_steady_state() {
+    // Request after request on a keep-alive connection: take, use, give back;
+    // after the first, never a new mapping.
+    BufferPool pool;
+    Buffer in(&pool);
+    for (int i = 0; i < 1000; i++) {
+        in.append("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        in.consume(in.size());
+        in.shrink_if_idle();
+    }
+    EXPECT_EQ(pool.mapped_blocks(), size_t(1));
+    EXPECT_EQ(pool.free_blocks(), size_t(1));
+}
+
 }  // namespace
 
 int main() {
@@ -443,5 +490,7 @@ int main() {
     test_read_from();
     test_write_to();
     test_shrink_if_idle();
+    test_pool_blocks();
+    test_pool_steady_state();
     return check::summary("buffer");
 }
