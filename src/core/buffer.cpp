@@ -44,14 +44,26 @@ void Buffer::reserve(size_t n) {
 // New storage of at least `want` bytes with the readable bytes at its front.
 void Buffer::grow(size_t want) {
     const size_t have = size();
-    if (pool_ && want <= BufferPool::kBlockBytes) {
-        char* block = pool_->take();
-        if (have) std::memcpy(block, data_ + read_pos_, have);
+    if (pool_) {
+        char* fresh;
+        size_t bytes;
+        Storage kind;
+        if (want <= BufferPool::kBlockBytes) {
+            fresh = pool_->take();
+            bytes = BufferPool::kBlockBytes;
+            kind = Storage::Block;
+        } else {
+            BufferPool::Large large = pool_->take_large(want);
+            fresh = large.data;
+            bytes = large.bytes;
+            kind = Storage::Large;
+        }
+        if (have) std::memcpy(fresh, data_ + read_pos_, have);
         release();
-        data_ = block;
-        capacity_ = BufferPool::kBlockBytes;
-        pooled_ = true;
-    } else if (data_ && !pooled_) {
+        data_ = fresh;
+        capacity_ = bytes;
+        storage_ = kind;
+    } else if (storage_ == Storage::Heap) {
         // Compact first, so realloc carries only the readable bytes (and may
         // remap a big block's pages rather than copy them).
         if (read_pos_) std::memmove(data_, data_ + read_pos_, have);
@@ -66,20 +78,22 @@ void Buffer::grow(size_t want) {
         release();
         data_ = fresh;
         capacity_ = want;
+        storage_ = Storage::Heap;
     }
     read_pos_ = 0;
     write_pos_ = have;
 }
 
 void Buffer::release() {
-    if (!data_) return;
-    if (pooled_)
-        pool_->give(data_);
-    else
-        std::free(data_);
+    switch (storage_) {
+        case Storage::None: break;
+        case Storage::Block: pool_->give(data_); break;
+        case Storage::Large: pool_->give_large({data_, capacity_}); break;
+        case Storage::Heap: std::free(data_); break;
+    }
     data_ = nullptr;
     capacity_ = read_pos_ = write_pos_ = 0;
-    pooled_ = false;
+    storage_ = Storage::None;
 }
 
 void Buffer::append(const char* data, size_t n) {

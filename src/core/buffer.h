@@ -11,14 +11,15 @@
 // a connection that keeps up never reallocates.
 //
 // Where the storage comes from: a buffer given a BufferPool takes its first
-// 16 KiB as one of the pool's blocks (buffer_pool.h), and gives it back when
-// it is empty and told so (shrink_if_idle) or destroyed; beyond 16 KiB (a
-// large body) it is malloc'd, and grown with realloc, which moves big blocks
-// by remapping their pages instead of copying them. Nothing is zero-filled:
-// bytes exist only once they are written.
+// 16 KiB as one of the pool's blocks (buffer_pool.h), and a larger size (a
+// request body) as one of its large blocks, whose pages stay mapped between
+// bodies; either goes back to the pool when the buffer is empty and told so
+// (shrink_if_idle) or destroyed. A buffer without a pool mallocs, and grows
+// with realloc. Nothing is zero-filled: bytes exist only once written.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <sys/types.h>
 
@@ -74,7 +75,7 @@ private:
     size_t read_pos_ = 0;
     size_t write_pos_ = 0;
     BufferPool* pool_ = nullptr;
-    bool pooled_ = false;  // data_ is a pool block
+    enum class Storage : uint8_t { None, Block, Large, Heap } storage_ = Storage::None;
 };
 
 }  // namespace smooth

@@ -8,6 +8,45 @@ namespace smooth {
 
 BufferPool::~BufferPool() {
     for (char* block : free_) munmap(block, kBlockBytes);
+    for (KeptLarge& k : large_) munmap(k.block.data, k.block.bytes);
+}
+
+BufferPool::Large BufferPool::take_large(size_t at_least) {
+    size_t best = large_.size();
+    for (size_t i = 0; i < large_.size(); i++)
+        if (large_[i].block.bytes >= at_least && (best == large_.size() || large_[i].block.bytes < large_[best].block.bytes))
+            best = i;
+    if (best < large_.size()) {
+        Large b = large_[best].block;
+        kept_large_ -= b.bytes;
+        large_.erase(large_.begin() + long(best));
+        return b;
+    }
+    const size_t bytes = (at_least + kLargeStep - 1) / kLargeStep * kLargeStep;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return {static_cast<char*>(p), bytes};
+}
+
+void BufferPool::give_large(Large block) {
+    if (kept_large_ + block.bytes > kKeepLargeBytes) {
+        munmap(block.data, block.bytes);
+        return;
+    }
+    large_.push_back({block, 0});
+    kept_large_ += block.bytes;
+}
+
+void BufferPool::release_unused() {
+    for (size_t i = 0; i < large_.size();) {
+        if (++large_[i].idle_ticks <= kLargeIdleTicks) {
+            i++;
+            continue;
+        }
+        munmap(large_[i].block.data, large_[i].block.bytes);
+        kept_large_ -= large_[i].block.bytes;
+        large_.erase(large_.begin() + long(i));
+    }
 }
 
 char* BufferPool::take() {

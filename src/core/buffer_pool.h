@@ -11,6 +11,13 @@
 // burst of connections took returns to the kernel when the burst is over, not
 // whenever malloc's heap happens to shrink.
 //
+// What does not fit in one block (a request body of a megabyte) gets a large
+// block, also a mapping of its own. Large blocks given back are kept, up to
+// kKeepLargeBytes in all, for the next body: its pages are already there, so
+// reading a body into it costs no page faults. A large block unused for
+// kLargeIdleTicks calls of release_unused() (the worker calls it every 100 ms)
+// is unmapped.
+//
 // One pool per worker, one thread: nothing here locks. A Buffer (buffer.h)
 // that uses the pool gives its block back when it is destroyed, so the pool
 // must outlive its buffers.
@@ -24,6 +31,14 @@ namespace smooth {
 class BufferPool {
 public:
     static constexpr size_t kBlockBytes = 16384;
+    static constexpr size_t kLargeStep = 64 * 1024;          // large blocks come in multiples of this
+    static constexpr size_t kKeepLargeBytes = 16 * 1024 * 1024;
+    static constexpr int kLargeIdleTicks = 10;
+
+    struct Large {
+        char* data = nullptr;
+        size_t bytes = 0;
+    };
 
     explicit BufferPool(size_t keep = 256) : keep_(keep) {}  // 256 free blocks: 4 MiB at most kept
     ~BufferPool();
@@ -35,11 +50,25 @@ public:
     char* take();
     void give(char* block);
 
+    // A large block of at least `at_least` bytes: the smallest kept one that
+    // fits, or a new mapping.
+    Large take_large(size_t at_least);
+    void give_large(Large block);
+    // Unmaps the large blocks nobody has taken for a while.
+    void release_unused();
+
     size_t free_blocks() const { return free_.size(); }
     size_t mapped_blocks() const { return mapped_; }  // free and in use
+    size_t kept_large_bytes() const { return kept_large_; }
 
 private:
+    struct KeptLarge {
+        Large block;
+        int idle_ticks;
+    };
     std::vector<char*> free_;
+    std::vector<KeptLarge> large_;
+    size_t kept_large_ = 0;
     size_t keep_;
     size_t mapped_ = 0;
 };

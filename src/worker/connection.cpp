@@ -1,6 +1,7 @@
 // connection: see connection.h. Reading, writing, the deadline, closing.
 #include "worker/connection.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdlib>
@@ -29,6 +30,8 @@ constexpr size_t kHighWater = 1 << 20;
 constexpr size_t kLowWater = 64 << 10;
 // One read asks for at least this much room.
 constexpr size_t kReadChunk = 16384;
+// A body on its way wakes us after at most this much (wake_at_least).
+constexpr size_t kMaxLowWater = 256 * 1024;
 // A lingering close reads and drops at most this much per wake-up...
 constexpr size_t kLingerSink = 4096;
 
@@ -126,6 +129,16 @@ void Connection::replace_session(std::unique_ptr<Session> next) {
     retired_session_ = std::move(session_);
     session_ = std::move(next);
     session_->on_open();
+}
+
+void Connection::wake_at_least(size_t bytes) {
+    const int want = int(std::clamp<size_t>(bytes, 1, kMaxLowWater));
+    if (want == low_water_) return;
+    if (setsockopt(fd(), SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == -1) {
+        log::warn("setsockopt(SO_RCVLOWAT) failed for %s: %s", peer().c_str(), errno_text(errno).c_str());
+        return;  // harmless: we are woken more often, that is all
+    }
+    low_water_ = want;
 }
 
 void Connection::set_nodelay() {

@@ -100,6 +100,11 @@ public:
     // caller): it is kept alive until the input it is handling is done.
     void replace_session(std::unique_ptr<Session> next);
     void set_nodelay();          // TCP_NODELAY: small messages go out at once
+    // While a large body is on its way: epoll calls this connection readable
+    // only once `bytes` have arrived (at most kMaxLowWater), or at EOF, not at
+    // every segment: fewer wake-ups and fewer, larger reads (SO_RCVLOWAT). 1:
+    // any byte, the usual.
+    void wake_at_least(size_t bytes);
     // Goes on with buffered input after a response sent from outside the
     // input's handling (a timer): a pipelined request may be waiting.
     void resume_input() { process_input(); }
@@ -130,6 +135,7 @@ private:
     bool peer_closed_ = false;    // read returned EOF
     bool last_read_filled_ = false;
     bool read_drained_ = false;   // this event's read emptied the socket
+    int low_water_ = 1;           // SO_RCVLOWAT as last set
     bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
     bool in_process_ = false;     // process_input() is on the stack

@@ -91,8 +91,10 @@ bool HttpSession::read_body() {
         const size_t want = head_bytes_ + content_length_;
         if (in.size() < want) {
             in.reserve(want - in.size());  // room for the whole body at once: no doubling as it comes
+            conn_.wake_at_least(want - in.size());
             return false;
         }
+        conn_.wake_at_least(1);
         request_bytes_ = want;
         return true;
     }

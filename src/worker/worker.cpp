@@ -345,6 +345,7 @@ int64_t Worker::sweep() {
     }
     int64_t now = EventLoop::now_ms();
     for_each_connection([now](Connection& c) { c.check_deadline(now); });
+    buffers_.release_unused();  // large blocks idle for a second go back to the kernel
     peak_live_ = std::max(peak_live_, live_);
     if (peak_live_ >= kBurstConnections && live_ < peak_live_ / 2) give_back_memory();
     return kSweepMs;
