@@ -10,6 +10,7 @@ Environment:
 """
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -45,15 +46,19 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
 
 def free_port_range(n):
     """The first of n consecutive ports nothing listens on right now (a
-    business group listens on port, port + 1, ... one per worker)."""
-    for _ in range(100):
-        base = free_port()
-        if base + n > 65535:
-            continue
+    business group listens on port, port + 1, ... one per worker). Drawn from
+    below the kernel's ephemeral range, where client sockets take their
+    ports, and probed the way the server binds (SO_REUSEADDR: a port in
+    TIME_WAIT is free for a listener)."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, max(10001, low - n))
         socks = []
         try:
             for p in range(base, base + n):
                 s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", p))
                 socks.append(s)
             return base

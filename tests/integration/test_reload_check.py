@@ -53,8 +53,11 @@ def test_reload_check_passes_smooth_reloads(smooth, tmp_path):
 def test_reload_check_fails_a_restart(smooth, tmp_path):
     # A restart stops every worker and closes the listener before the new master
     # opens it again: connections in that gap are refused, those open are cut.
+    # (A stop drops new SYNs while it runs, and clients send them again a
+    # second later, so a quick restart can slip through unseen: the pause
+    # between the stop and the start makes the gap one no client can miss.)
     srv = smooth.start(groups={"web": {"count": 2}})
-    restart = f"{SERVER} -c {srv.conf} restart -d"
+    restart = f"{SERVER} -c {srv.conf} stop && sleep 1.5 && {SERVER} -c {srv.conf} start -d"
 
     code, results, stderr = reload_check("--url", f"http://127.0.0.1:{srv.port()}/", "--reload", restart,
                                          "--reloads", "1", cwd=srv.dir)
