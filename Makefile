@@ -108,7 +108,7 @@ asan:
 FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 300
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 4
 FUZZERS       := http_head http_chunked framing config websocket utf8
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -128,6 +128,9 @@ $(FUZZ_BUILD)/clang-ok:
 	  $(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/probe $(FUZZ_BUILD)/probe.cpp; }
 	@touch $@
 
+# Named only in a pattern rule, the objects would count as intermediate files
+# and be deleted after each build.
+.SECONDARY: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/obj/%.o: src/%.cpp | $(FUZZ_BUILD)/clang-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
