@@ -11,7 +11,11 @@
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix,
 # and the fuzzers (clang) use build-fuzz/.
 
+# Parallel by default; a sub-make (`make asan`, the fuzz smoke in `make test`)
+# shares its parent's jobs rather than forcing its own.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc)
+endif
 
 CXX       ?= g++
 BUILD     ?= build
@@ -87,7 +91,8 @@ run: all
 
 # pytest comes from Debian; the python3 first on PATH may be another install.
 PYTEST := /usr/bin/python3 -m pytest
-test: all
+# The fuzzers are built alongside the rest (fuzz-build), and run after the unit tests.
+test: all $(if $(SANITIZE),,fuzz-build)
 	@/usr/bin/python3 -c 'import pytest' 2>/dev/null || { \
 	  echo "make test: python3-pytest is missing; installing it from Debian (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest; }
