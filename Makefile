@@ -4,11 +4,18 @@
 #   make run             build, then ./server start (foreground, embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
+#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300)
+#   make fuzz-smoke      each fuzzer over its seed corpus plus a few seconds (part of `make test`)
 #   make modules HELLO_VERSION=2   rebuild only the modules (the reload demo)
 #
-# Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix.
+# Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix,
+# and the fuzzers (clang) use build-fuzz/.
 
+# Parallel by default; a sub-make (`make asan`, the fuzz smoke in `make test`)
+# shares its parent's jobs rather than forcing its own.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc)
+endif
 
 CXX       ?= g++
 BUILD     ?= build
@@ -45,7 +52,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
 LOADGEN   := tools/loadgen
 
-.PHONY: all modules run test unit integration asan clean
+.PHONY: all modules run test unit integration asan clean fuzz fuzz-build fuzz-smoke
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
@@ -84,15 +91,75 @@ run: all
 
 # pytest comes from Debian; the python3 first on PATH may be another install.
 PYTEST := /usr/bin/python3 -m pytest
-test: all
+# The fuzzers are built alongside the rest (fuzz-build), and run after the unit tests.
+test: all $(if $(SANITIZE),,fuzz-build)
 	@tests/setup-deps
 	SMOOTH_BUILD=$(BUILD) ctest --test-dir . --output-on-failure
+	$(if $(SANITIZE),,$(MAKE) --no-print-directory fuzz-smoke)
 	SMOOTH_SERVER=$(abspath $(SERVER)) $(PYTEST) -q tests/integration
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
 
-clean:
-	rm -rf build build-asan server modules/*.so $(LOADGEN)
+# ---- fuzzing (tests/fuzz/) --------------------------------------------------
+#
+# Each parser has a libFuzzer harness that checks its contract (see the top of
+# each tests/fuzz/fuzz_*.cpp). libFuzzer comes with clang, not gcc, so these
+# are built with clang, with AddressSanitizer and UBSan, in build-fuzz/; the
+# code under test gets coverage instrumentation (fuzzer-no-link), the harness
+# the fuzzer's main (fuzzer).
+FUZZ_CXX      ?= clang++
+FUZZ_BUILD    := build-fuzz
+FUZZ_SECONDS  ?= 300
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZERS       := http_head http_chunked framing config websocket utf8
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
+                 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIB_SRC  := $(addprefix src/protocol/,http_grammar.cpp http_parser.cpp chunked_decoder.cpp framing.cpp \
+                   utf8.cpp websocket.cpp websocket_message.cpp) src/config/config.cpp
+FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:src/%.cpp=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN      := $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# clang with libFuzzer may be missing on a fresh machine: like pytest for
+# `make test`, it is installed from Debian when a trial harness will not link.
+$(FUZZ_BUILD)/clang-ok:
+	@mkdir -p $(FUZZ_BUILD)
+	@printf 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }\n' >$(FUZZ_BUILD)/probe.cpp
+	@$(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/probe $(FUZZ_BUILD)/probe.cpp 2>/dev/null || { \
+	  echo "make: clang with libFuzzer is missing; installing clang and libclang-rt-14-dev from Debian (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev && \
+	  $(FUZZ_CXX) -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/probe $(FUZZ_BUILD)/probe.cpp; }
+	@touch $@
+
+# Named only in a pattern rule, the objects would count as intermediate files
+# and be deleted after each build.
+.SECONDARY: $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/obj/%.o: src/%.cpp | $(FUZZ_BUILD)/clang-ok
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJ) | $(FUZZ_BUILD)/clang-ok
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ)
+
+fuzz-build: $(FUZZ_BIN)
+
+# One fuzzer at a time, each for FUZZ_SECONDS; what they find is kept in
+# build-fuzz/corpus/NAME for the next run. The first finding stops it.
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZERS); do \
+	  tests/fuzz/run $(FUZZ_BUILD) $$f $(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$f || exit 1; \
+	done
+
+# Every seed, then FUZZ_SMOKE_SECONDS of fuzzing, from an empty work corpus so
+# that a run depends on the seeds alone. The fuzzers run side by side (make -j).
+FUZZ_SMOKE := $(FUZZERS:%=fuzz-smoke-%)
+.PHONY: $(FUZZ_SMOKE)
+fuzz-smoke: $(FUZZ_SMOKE)
+$(FUZZ_SMOKE): fuzz-smoke-%: $(FUZZ_BUILD)/fuzz_%
+	@rm -rf $(FUZZ_BUILD)/smoke/$*
+	@tests/fuzz/run $(FUZZ_BUILD) $* $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)/smoke/$*
+
+clean:
+	rm -rf build build-asan build-fuzz server modules/*.so $(LOADGEN)
+
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -14,18 +14,29 @@
 //
 // A line is only looked at once its '\n' has arrived, so a request cut at any
 // byte is "Incomplete", never an error; a bad line is an error as soon as it
-// is whole, without waiting for the rest of the head.
-//
-// The chunked body is read by ChunkedDecoder, a small state machine whose
-// framing lines use the same field checks.
+// is whole, without waiting for the rest of the head. The pieces of grammar
+// the lines are checked with (tokens, hosts, field lines) are in
+// http_grammar.h, shared with the chunked decoder's trailers.
 #include "protocol/http_parser.h"
 
 #include <algorithm>
-#include <array>
-#include <cstdint>
 #include <cstring>
 
+#include "protocol/http_grammar.h"
+
 namespace smooth::http {
+
+using grammar::equals_ignoring_case;
+using grammar::for_each_element;
+using grammar::is_digit;
+using grammar::is_host_field;
+using grammar::is_target_char;
+using grammar::parse_decimal;
+using grammar::parse_field_line;
+using grammar::Problem;
+using grammar::skip_token;
+using grammar::split_host_port;
+
 namespace {
 
 // RFC 9112 §2.2 asks a server to ignore "at least one" empty line before the
@@ -33,215 +44,8 @@ namespace {
 // enough; more than that is not a request.
 constexpr int kMaxLeadingEmptyLines = 4;
 
-// A chunk-size line carries only a hex number and optional extensions that we
-// ignore; the bound stops a peer from making us gather endless extensions.
-constexpr size_t kMaxChunkLineBytes = 4096;
-// The trailer section after the last chunk, CRLFs included.
-constexpr size_t kMaxTrailerBytes = 8192;
-// Framing allowed besides the data: kMaxFramingBase + max_body_bytes / 16.
-constexpr size_t kMaxFramingBase = 64 * 1024;
-
-// ---- character classes (RFC 9110 §5.6.2, §5.5; RFC 9112 §3.2; RFC 3986) --
-
-constexpr bool is_alnum(unsigned c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-constexpr std::array<bool, 256> table_of(std::string_view symbols) {
-    std::array<bool, 256> t{};
-    for (unsigned c = 0; c < 256; ++c) t[c] = is_alnum(c) || symbols.find(char(c)) != std::string_view::npos;
-    return t;
-}
-// tchar: what a method or a header name is made of. Tables, because the
-// rules are lists of symbols rather than ranges.
-constexpr std::array<bool, 256> kToken = table_of("!#$%&'*+-.^_`|~");
-// What a reg-name is made of besides pct-encoded: unreserved and sub-delims
-// (RFC 3986 §3.2.2); an IPv4 address is one too.
-constexpr std::array<bool, 256> kRegName = table_of("-._~!$&'()*+,;=");
-
-bool is_token_char(char c) { return kToken[static_cast<unsigned char>(c)]; }
-
-// The request target: anything visible. Bytes >= 0x80 are let through, as
-// nginx does, because UTF-8 paths are common in the wild; SP and controls end it.
-bool is_target_char(char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; }
-
-// A field value: visible characters, obs-text, SP and HTAB; no other control
-// (a bare CR or LF inside a value is how header injection starts).
-bool is_value_char(char c) { return (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) || c == '\t'; }
-
-bool is_space(char c) { return c == ' ' || c == '\t'; }  // OWS is SP / HTAB
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-int hex_value(char c) {
-    c = lower(c);
-    return is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
-template <typename Is>
-bool all_of(std::string_view s, Is is) {
-    return std::all_of(s.begin(), s.end(), is);
-}
-bool all_hex(std::string_view s) { return all_of(s, [](char c) { return hex_value(c) >= 0; }); }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-size_t skip_spaces(std::string_view s, size_t i) {
-    while (i < s.size() && is_space(s[i])) ++i;
-    return i;
-}
-
-size_t skip_token(std::string_view s, size_t i) {
-    while (i < s.size() && is_token_char(s[i])) ++i;
-    return i;
-}
-
-// Calls f(element) for each element of a comma-separated list (RFC 9110
-// §5.6.1), trimmed; empty elements ("a, , b") are skipped as the RFC allows.
-template <typename F>
-void for_each_element(std::string_view list, F&& f) {
-    while (!list.empty()) {
-        const size_t comma = std::min(list.find(','), list.size());
-        const std::string_view element = trim(list.substr(0, comma));
-        if (!element.empty()) f(element);
-        list.remove_prefix(std::min(comma + 1, list.size()));
-    }
-}
-
-// 1*DIGIT without overflow; false for anything else ("+5", "5 ", "0x5", "").
-bool parse_decimal(std::string_view s, size_t& out) {
-    if (s.empty()) return false;
-    size_t n = 0;
-    for (char c : s) {
-        if (!is_digit(c)) return false;
-        const size_t digit = size_t(c - '0');
-        if (n > (SIZE_MAX - digit) / 10) return false;
-        n = n * 10 + digit;
-    }
-    out = n;
-    return true;
-}
-
-// ---- results ------------------------------------------------------------
-
-// What a line-level check found wrong: nothing (status 0), or the answer.
-struct Problem {
-    int status = 0;
-    const char* why = "";
-    explicit operator bool() const { return status != 0; }
-};
-
-Result error(int status, const char* why) { return {.status = Parse::Error, .error_status = status, .error = why}; }
-Result error(Problem p) { return error(p.status, p.why); }
-Result incomplete(size_t consumed = 0) { return {.status = Parse::Incomplete, .consumed = consumed}; }
-Result complete(size_t consumed) { return {.status = Parse::Complete, .consumed = consumed}; }
-
-// ---- hosts: uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3) --------------
-
-// dec-octet "." dec-octet "." dec-octet "." dec-octet, each 0-255 written
-// without leading zeros ("01" is not an octet).
-bool is_ipv4(std::string_view s) {
-    for (int octet = 0; octet < 4; ++octet) {
-        if (octet > 0) {
-            if (s.empty() || s.front() != '.') return false;
-            s.remove_prefix(1);
-        }
-        size_t n = 0;
-        while (n < s.size() && n < 3 && is_digit(s[n])) ++n;
-        if (n == 0 || (n > 1 && s[0] == '0')) return false;
-        size_t value = 0;
-        parse_decimal(s.substr(0, n), value);
-        if (value > 255) return false;
-        s.remove_prefix(n);
-    }
-    return s.empty();
-}
-
-// IPv6address: eight 16-bit pieces of 1-4 hex digits between colons, where
-// one "::" stands for one or more zero pieces and an IPv4 address may stand
-// for the last two. RFC 3986 §3.2.2 spells this out as nine alternatives;
-// counting pieces says the same.
-bool is_ipv6(std::string_view s) {
-    int pieces = 0;
-    bool elided = false;
-    size_t i = 0;
-    if (s.substr(0, 2) == "::") {
-        elided = true;
-        i = 2;
-    }
-    while (i < s.size()) {
-        const size_t colon = s.find(':', i);
-        const std::string_view piece = s.substr(i, colon == std::string_view::npos ? colon : colon - i);
-        if (colon == std::string_view::npos && piece.find('.') != std::string_view::npos) {
-            if (!is_ipv4(piece)) return false;  // ls32 as an IPv4 address: the last thing
-            pieces += 2;
-            break;
-        }
-        if (piece.empty() || piece.size() > 4 || !all_hex(piece)) return false;
-        ++pieces;
-        if (colon == std::string_view::npos) break;
-        i = colon + 1;
-        if (i == s.size()) return false;  // "1:" ends in a lone colon
-        if (s[i] == ':') {
-            if (elided) return false;  // only one "::"
-            elided = true;
-            ++i;
-        }
-    }
-    return elided ? pieces <= 7 : pieces == 8;
-}
-
-// IP-literal = "[" ( IPv6address / IPvFuture ) "]", with
-// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
-bool is_ip_literal(std::string_view s) {
-    if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
-    s = s.substr(1, s.size() - 2);
-    if (s.empty() || lower(s.front()) != 'v') return is_ipv6(s);
-    const size_t dot = s.find('.');
-    if (dot == std::string_view::npos || dot == 1 || dot + 1 == s.size() || !all_hex(s.substr(1, dot - 1))) return false;
-    return all_of(s.substr(dot + 1), [](char c) { return c == ':' || kRegName[static_cast<unsigned char>(c)]; });
-}
-
-// reg-name = *( unreserved / pct-encoded / sub-delims ): may be empty.
-bool is_reg_name(std::string_view s) {
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%') {
-            if (i + 2 >= s.size() || !all_hex(s.substr(i + 1, 2))) return false;
-            i += 2;
-        } else if (!kRegName[static_cast<unsigned char>(s[i])]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// Splits uri-host [ ":" port ] and checks both; `port` is empty when there
-// is none. A reg-name cannot hold ':' and an IP-literal ends at ']', so the
-// port's colon is never in doubt. port = *DIGIT: "host:" is well formed
-// (RFC 3986 §3.2.3 says it means the default port).
-bool split_host_port(std::string_view s, std::string_view& host, std::string_view& port) {
-    const size_t host_end = s.starts_with('[') ? std::min(s.find(']'), s.size() - 1) + 1 : std::min(s.find(':'), s.size());
-    host = s.substr(0, host_end);
-    port = host_end < s.size() ? s.substr(host_end + 1) : std::string_view();
-    if (host_end < s.size() && s[host_end] != ':') return false;
-    if (!all_of(port, [](char c) { return is_digit(c); })) return false;
-    return host.starts_with('[') ? is_ip_literal(host) : is_reg_name(host);
-}
-
-// Host = uri-host [ ":" port ] (RFC 9110 §7.2). Empty is a valid value: RFC
-// 9110 §7.2 has a client send it when the target URI has no authority.
-bool is_host_field(std::string_view value) {
-    std::string_view host, port;
-    return split_host_port(value, host, port);
-}
+Result error(int status, const char* why) { return Result::failure(status, why); }
+Result error(Problem p) { return Result::failure(p.status, p.why); }
 
 // ---- lines ----------------------------------------------------------------
 
@@ -265,30 +69,6 @@ bool next_line(std::string_view in, size_t from, Line& line) {
     if (line.crlf) --end;
     line.text = in.substr(from, end - from);
     return true;
-}
-
-// Whether `s` holds a byte no field value may hold. This is the parser's
-// hottest loop (User-Agent and Cookie are long), so it tests eight bytes at a
-// time with the "has a byte less than n" trick from the Bit Twiddling Hacks:
-// subtracting 0x20 from every byte borrows into the top bit of exactly those
-// bytes below 0x20. Only a word that may hold one (a tab also does, and is
-// allowed) is looked at byte by byte.
-bool has_control(std::string_view s) {
-    constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-        uint64_t word;
-        std::memcpy(&word, s.data() + i, 8);  // unaligned load, any byte order
-        const uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighs;
-        const uint64_t del = word ^ (kOnes * 0x7f);  // a zero byte where there was a DEL
-        const uint64_t has_del = (del - kOnes) & ~del & kHighs;
-        if ((below_space | has_del) == 0) continue;
-        for (size_t j = i; j < i + 8; ++j)
-            if (!is_value_char(s[j])) return true;
-    }
-    for (; i < s.size(); ++i)
-        if (!is_value_char(s[i])) return true;
-    return false;
 }
 
 // ---- the head -------------------------------------------------------------
@@ -391,25 +171,7 @@ bool target_too_long_so_far(std::string_view partial_line, size_t max_target_byt
     const size_t method_end = skip_token(partial_line, 0);
     if (method_end == 0 || method_end == partial_line.size() || partial_line[method_end] != ' ') return false;
     const std::string_view target = partial_line.substr(method_end + 1, max_target_bytes + 1);
-    return target.size() > max_target_bytes && all_of(target, [](char c) { return is_target_char(c); });
-}
-
-// field-line = field-name ":" OWS field-value OWS (RFC 9112 §5). `line` is
-// not empty. Used for the head's headers and for chunked trailers alike.
-Problem parse_field_line(std::string_view line, Header& out) {
-    // obs-fold: a line that starts with whitespace continues the previous
-    // one. RFC 9112 §5.2 lets a server reject it, and we do.
-    if (is_space(line.front())) return {400, "obsolete line folding"};
-
-    const size_t colon = skip_token(line, 0);
-    // "Host : x" stops at the space, not at ':'; RFC 9112 §5.1 says 400,
-    // because proxies disagree on what such a name means.
-    if (colon == 0 || colon == line.size() || line[colon] != ':') return {400, "bad header name"};
-
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (has_control(value)) return {400, "control character in header value"};
-    out = Header{line.substr(0, colon), value};
-    return {};
+    return target.size() > max_target_bytes && std::all_of(target.begin(), target.end(), is_target_char);
 }
 
 // The headers whose meaning the parser works out. Most requests carry only
@@ -526,200 +288,7 @@ void reset(Request& r) {
     r.body = {};
 }
 
-// ---- the chunked body -----------------------------------------------------
-
-// quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4),
-// starting at s[i] == '"'. Where it ends, or npos if it does not.
-size_t skip_quoted_string(std::string_view s, size_t i) {
-    for (++i; i < s.size(); ++i) {
-        if (s[i] == '"') return i + 1;
-        // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ): a value character.
-        if (s[i] == '\\' && ++i == s.size()) break;
-        if (!is_value_char(s[i])) break;  // qdtext: a value character too
-    }
-    return std::string_view::npos;
-}
-
-// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
-// with chunk-ext-name = token, chunk-ext-val = token / quoted-string (RFC
-// 9112 §7.1.1). Whitespace is allowed only where BWS is: "0 " with no ';'
-// after the space, "2;" and "2;a=b c" are not extensions.
-bool is_chunk_ext(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        i = skip_spaces(s, i);
-        if (i == s.size() || s[i] != ';') return false;
-        i = skip_spaces(s, i + 1);
-        const size_t name_end = skip_token(s, i);
-        if (name_end == i) return false;
-        i = name_end;
-        const size_t equals = skip_spaces(s, i);
-        if (equals == s.size() || s[equals] != '=') continue;  // no value; what follows must be ';'
-        const size_t value = skip_spaces(s, equals + 1);
-        i = value < s.size() && s[value] == '"' ? skip_quoted_string(s, value) : skip_token(s, value);
-        if (i == value || i == std::string_view::npos) return false;
-    }
-    return true;
-}
-
-// chunk-size [ chunk-ext ], chunk-size = 1*HEXDIG (RFC 9112 §7.1).
-// Extensions are checked and then ignored.
-Problem parse_chunk_size(std::string_view line, size_t& size) {
-    size_t i = 0;
-    size = 0;
-    for (int digit; i < line.size() && (digit = hex_value(line[i])) >= 0; ++i) {
-        if (size > (SIZE_MAX >> 4)) return {400, "chunk size overflow"};
-        size = (size << 4) | size_t(digit);
-    }
-    if (i == 0) return {400, "bad chunk size"};
-    if (!is_chunk_ext(line.substr(i))) return {400, "bad chunk extension"};
-    return {};
-}
-
 }  // namespace
-
-// ---- ChunkedDecoder -------------------------------------------------------
-//
-//   SizeLine ──size > 0──► Data ──► DataCR ──► DataLF ──► SizeLine
-//      │ size 0
-//      ▼
-//   TrailerLine ──empty line──► Done          (any check failing: Failed)
-
-ChunkedDecoder::ChunkedDecoder(size_t max_body_bytes)
-    : max_body_(max_body_bytes), max_framing_(kMaxFramingBase + max_body_bytes / 16) {}
-
-void ChunkedDecoder::fail(int status, const char* why) {
-    state_ = State::Failed;
-    failure_ = error(status, why);
-}
-
-// Takes the framing line at in[pos...], at most `room` more bytes of it, LF
-// included. Whole: `text` is the line without its line ending, a view into
-// `in` when it came in one piece or into line_ when it was cut. Partial: all
-// of `in` was taken into line_. TooLong: `room` bytes came and none was LF.
-// Each byte is searched once (memchr) and copied at most once.
-ChunkedDecoder::LineStep ChunkedDecoder::take_line(std::string_view in, size_t& pos, size_t room,
-                                                   std::string_view& text) {
-    const std::string_view rest = in.substr(pos, room);
-    const void* nl = rest.empty() ? nullptr : std::memchr(rest.data(), '\n', rest.size());
-    if (nl == nullptr) {
-        if (rest.size() == room) return LineStep::TooLong;
-        line_.append(rest);
-        pos += rest.size();
-        return LineStep::Partial;
-    }
-    const size_t n = size_t(static_cast<const char*>(nl) - rest.data()) + 1;
-    pos += n;
-    if (line_.empty()) {
-        text = rest.substr(0, n);
-    } else {
-        line_.append(rest.data(), n);
-        text = line_;
-    }
-    return LineStep::Whole;
-}
-
-// The SizeLine and TrailerLine states: gathers a line and acts on it, moving
-// to the next state (Failed included). False when the line is not whole yet:
-// all of `in` is taken, go on with the next read.
-bool ChunkedDecoder::on_line(std::string_view in, size_t& pos) {
-    const bool trailer = state_ == State::TrailerLine;
-    const size_t line_room = trailer ? kMaxTrailerBytes - trailer_bytes_ : kMaxChunkLineBytes - line_.size();
-    const size_t framing_room = max_framing_ - framing_bytes_;
-
-    std::string_view text;
-    const size_t start = pos;
-    const LineStep step = take_line(in, pos, std::min(line_room, framing_room), text);
-    framing_bytes_ += pos - start;
-    if (trailer) trailer_bytes_ += pos - start;
-    if (step == LineStep::Partial) return false;
-    if (step == LineStep::TooLong) {
-        if (framing_room < line_room)
-            fail(413, "chunked framing too large");
-        else if (trailer)
-            fail(431, "trailers too large");
-        else
-            fail(400, "chunk size line too long");
-        return true;
-    }
-
-    // As in the head, CRLF and nothing else ends a line: two parties that
-    // disagree on where a chunk ends is how smuggling through chunked
-    // bodies works.
-    if (text.size() < 2 || text[text.size() - 2] != '\r') {
-        fail(400, "chunked framing line not ended by CRLF");
-        return true;
-    }
-    text.remove_suffix(2);
-
-    if (trailer) {
-        // trailer-section = *( field-line CRLF ), then CRLF: checked, then dropped.
-        Header ignored;
-        if (text.empty())
-            state_ = State::Done;
-        else if (Problem p = parse_field_line(text, ignored))
-            fail(p.status, p.why);
-    } else {
-        size_t size = 0;
-        if (Problem p = parse_chunk_size(text, size)) {
-            fail(p.status, p.why);
-        } else if (size > max_body_ - body_bytes_) {
-            // The announced size is checked before its data arrives, so an
-            // oversized body is refused without reading it.
-            fail(413, "chunked body too large");
-        } else {
-            body_bytes_ += size;
-            chunk_left_ = size;
-            state_ = size == 0 ? State::TrailerLine : State::Data;  // size 0 is the last-chunk
-        }
-    }
-    line_.clear();  // only now: `text` may have been a view into it
-    return true;
-}
-
-// chunk-data is followed by CRLF, taken one byte at a time as it may be cut.
-void ChunkedDecoder::on_data_end(char c) {
-    const bool cr = state_ == State::DataCR;
-    if (c != (cr ? '\r' : '\n'))
-        fail(400, "chunk data not followed by CRLF");
-    else if (framing_bytes_ == max_framing_)
-        fail(413, "chunked framing too large");
-    else
-        state_ = cr ? State::DataLF : State::SizeLine;
-    ++framing_bytes_;
-}
-
-Result ChunkedDecoder::feed(std::string_view in, std::string& body) {
-    size_t pos = 0;
-    for (;;) {
-        switch (state_) {
-            case State::Done: return complete(pos);
-            case State::Failed: {
-                Result r = failure_;
-                r.consumed = pos;  // where in `in` the error was found (0 on a later call)
-                return r;
-            }
-            case State::SizeLine:
-            case State::TrailerLine:
-                if (!on_line(in, pos)) return incomplete(pos);
-                break;
-            case State::Data: {
-                const size_t n = std::min(chunk_left_, in.size() - pos);
-                body.append(in.data() + pos, n);
-                pos += n;
-                chunk_left_ -= n;
-                if (chunk_left_ > 0) return incomplete(pos);
-                state_ = State::DataCR;
-                break;
-            }
-            case State::DataCR:
-            case State::DataLF:
-                if (pos == in.size()) return incomplete(pos);
-                on_data_end(in[pos++]);
-                break;
-        }
-    }
-}
 
 // ---- the whole request ----------------------------------------------------
 
@@ -736,7 +305,7 @@ Result parse_head(std::string_view in, const Limits& limits, Request& out) {
     // more than the limit has arrived: a head of exactly the limit is fine.
     const std::string_view window = in.substr(0, limits.max_head_bytes);
     const auto need_more = [&] {
-        return in.size() > limits.max_head_bytes ? error(431, "request head too large") : incomplete();
+        return in.size() > limits.max_head_bytes ? error(431, "request head too large") : Result::incomplete();
     };
     // Every line of the head ends with CRLF. RFC 9112 §2.2 lets a recipient
     // also take a bare LF; we do not, because a proxy in front that does not
@@ -770,16 +339,7 @@ Result parse_head(std::string_view in, const Limits& limits, Request& out) {
     }
 
     if (Problem p = interpret_headers(out, limits.max_body_bytes)) return error(p);
-    return complete(pos);
-}
-
-Result parse_chunked(std::string_view in, size_t max_body_bytes, std::string& body) {
-    body.clear();
-    ChunkedDecoder decoder(max_body_bytes);
-    const Result r = decoder.feed(in, body);
-    if (r.status == Parse::Complete) return r;
-    body.clear();  // the caller will call again with more, or give up
-    return r.status == Parse::Error ? error(r.error_status, r.error) : incomplete();
+    return Result::complete(pos);
 }
 
 Result parse_request(std::string_view in, const Limits& limits, Request& out, std::string& chunked_body) {
@@ -791,11 +351,11 @@ Result parse_request(std::string_view in, const Limits& limits, Request& out, st
         const Result body = parse_chunked(rest, limits.max_body_bytes, chunked_body);
         if (body.status != Parse::Complete) return body;
         out.body = chunked_body;
-        return complete(head.consumed + body.consumed);
+        return Result::complete(head.consumed + body.consumed);
     }
-    if (rest.size() < out.content_length) return incomplete();
+    if (rest.size() < out.content_length) return Result::incomplete();
     out.body = rest.substr(0, out.content_length);
-    return complete(head.consumed + out.content_length);
+    return Result::complete(head.consumed + out.content_length);
 }
 
 const char* reason_phrase(int status) {

@@ -3,16 +3,19 @@
 //
 // Two pieces, both doing no I/O:
 //
-//   parse_head()     a pure function, picohttpparser style: give it the bytes
-//                    received so far and it says "complete, the head was this
-//                    many bytes", "need more", or "error, answer with this
-//                    status". It keeps no state; a connection calls it again
-//                    when more bytes come. Re-parsing from the start is cheap
-//                    because the head is small and limited, and a line is only
-//                    examined once its '\n' has arrived.
-//   ChunkedDecoder   a chunked body decoded as it arrives. It keeps its place
-//                    between reads, so every byte is looked at once and the
-//                    caller drops what was fed at once.
+//   parse_head()     here: a pure function, picohttpparser style: give it the
+//                    bytes received so far and it says "complete, the head was
+//                    this many bytes", "need more", or "error, answer with this
+//                    status" (a Result, http_result.h). It keeps no state; a
+//                    connection calls it again when more bytes come.
+//                    Re-parsing from the start is cheap because the head is
+//                    small and limited, and a line is only examined once its
+//                    '\n' has arrived.
+//   ChunkedDecoder   in chunked_decoder.h: a chunked body decoded as it
+//                    arrives. It keeps its place between reads, so every byte
+//                    is looked at once and the caller drops what was fed at once.
+//
+// Both are built from the small grammar functions of http_grammar.h.
 //
 // parse_request() puts the two together for a caller that holds a whole
 // request (tests, tools); a connection reading from a socket uses the pieces:
@@ -49,12 +52,11 @@
 #include <string>
 #include <string_view>
 
-namespace smooth::http {
+#include "protocol/chunked_decoder.h"  // ChunkedDecoder, parse_chunked: the body, when chunked
+#include "protocol/http_grammar.h"     // Header
+#include "protocol/http_result.h"      // Parse, Result
 
-struct Header {
-    std::string_view name;
-    std::string_view value;  // leading and trailing spaces/tabs removed
-};
+namespace smooth::http {
 
 inline constexpr size_t kMaxHeaders = 64;
 
@@ -98,79 +100,10 @@ struct Limits {
     size_t max_body_bytes = 1 << 20;     // Content-Length or de-chunked size; over it: 413
 };
 
-enum class Parse { Complete, Incomplete, Error };
-
-struct Result {
-    Parse status = Parse::Incomplete;
-    // parse_*(): Complete gives the bytes of the request (or head, or body),
-    // where what follows starts; otherwise 0. ChunkedDecoder::feed(): the
-    // bytes of its input it used, whatever the status.
-    size_t consumed = 0;
-    int error_status = 0;     // Error: the status to answer with
-    const char* error = "";   // Error: a short reason for the log ("bad request line", ...)
-};
-
 // The head alone (request line + headers, through the blank line). Complete
 // means `consumed` bytes were the head; the body is not looked at, so a
 // connection can answer "Expect: 100-continue" before the body is sent.
 Result parse_head(std::string_view in, const Limits& limits, Request& out);
-
-// An incremental chunked-body decoder (RFC 9112 §7.1), one per body.
-//
-// feed() takes the bytes that arrived since the last call, appends the data
-// they carry to `body` and says how many it used. Need more (Incomplete) uses
-// all of them: a framing line cut across reads waits in a small carry buffer
-// (at most one line limit), so input never has to accumulate and no byte is
-// scanned twice. Complete uses the bytes through the end of the trailer
-// section; the rest belongs to the next request. After Complete or an Error,
-// feed() repeats that result and uses nothing.
-//
-// What arrives is bounded on the wire, not only once decoded:
-//   decoded body                    <= max_body_bytes                 else 413
-//   framing (size lines, extensions,
-//     CRLFs, trailers)              <= framing_limit()                else 413
-//   one chunk-size line             <= 4096 bytes, CRLF included      else 400
-//   the trailer section             <= 8192 bytes                     else 431
-// A limit is enforced at the first byte that would cross it, whatever the
-// read sizes, so a peer sending 1-byte chunks with long extensions fails
-// after at most framing_limit() + (the data it carried) bytes.
-class ChunkedDecoder {
-public:
-    explicit ChunkedDecoder(size_t max_body_bytes);
-
-    Result feed(std::string_view in, std::string& body);
-
-    // 64 KiB + max_body_bytes / 16: a generous allowance for chunk sizes,
-    // extensions and trailers, and no more, so a peer cannot make framing
-    // the bulk of what it sends (1-byte chunks with 4 KB extensions).
-    size_t framing_limit() const { return max_framing_; }
-
-private:
-    enum class State : uint8_t { SizeLine, Data, DataCR, DataLF, TrailerLine, Done, Failed };
-    enum class LineStep : uint8_t { Whole, Partial, TooLong };
-
-    LineStep take_line(std::string_view in, size_t& pos, size_t room, std::string_view& text);
-    bool on_line(std::string_view in, size_t& pos);
-    void on_data_end(char c);
-    void fail(int status, const char* why);
-
-    State state_ = State::SizeLine;
-    size_t max_body_;
-    size_t max_framing_;
-    size_t chunk_left_ = 0;     // data bytes of the current chunk still to come
-    size_t body_bytes_ = 0;     // chunk sizes announced so far
-    size_t framing_bytes_ = 0;  // every byte taken that was not data
-    size_t trailer_bytes_ = 0;  // bytes of the trailer section taken so far
-    std::string line_;          // the framing line being gathered, when it was cut
-    Result failure_;
-};
-
-// A whole chunked body, from its first chunk-size line through the trailer
-// section: ChunkedDecoder over `in`. Complete appends the data to `body`
-// (cleared first) and gives the bytes consumed; Incomplete leaves `body`
-// empty. For a caller holding everything; a reading connection feeds a
-// ChunkedDecoder instead, as calling this again per read re-decodes.
-Result parse_chunked(std::string_view in, size_t max_body_bytes, std::string& body);
 
 // One request from the start of `in`, head and body: parse_head(), then the
 // body, de-chunked into `chunked_body` when chunked.
