@@ -4,6 +4,8 @@
 #   make run             build, then ./server start (foreground, embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
+#   make bench           smooth against nginx, one table (a few minutes; never part of make test);
+#                        make bench BENCH_ARGS=--quick for a rough one in about a minute
 #   make modules HELLO_VERSION=2   rebuild only the modules (the reload demo)
 #
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix.
@@ -45,7 +47,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
 LOADGEN   := tools/loadgen
 
-.PHONY: all modules run test unit integration asan clean
+.PHONY: all modules run test unit integration asan bench clean
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
@@ -91,6 +93,14 @@ test: all
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
+
+# tools/bench: installs wrk, strace and nginx-light when missing (tools/bench-deps),
+# then measures; see README "Benchmark". It builds nothing itself (--no-build):
+# the prerequisites are what it runs.
+BENCH_ARGS ?=
+bench: $(SERVER) $(LOADGEN)
+	@tools/bench-deps
+	tools/bench --no-build $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan server modules/*.so $(LOADGEN)
