@@ -67,6 +67,8 @@ def method_lines(bench, meta, rows):
         counts = [r["reloads"]["count"] for r in runs.get("latency_reloads", {}).get("smooth", [])]
         retried = {part: sum(r.get("retried", 0) for srv in runs.get(part, {}).values() for r in srv)
                    for part in ("latency", "latency_reloads")}
+        late = [r["rate"]["late"] / r["requests"] for srv in runs.get("latency", {}).values() for r in srv
+                if r.get("rate") and r["requests"]]
         lines.append("- latency: tools/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
                      "it was due); R = %d%% of the lower keep-alive req/s; under reloads: the same load while "
                      "./server reload runs back to back (%s reloads in the rounds); --retry: a request that failed on "
@@ -75,6 +77,11 @@ def method_lines(bench, meta, rows):
                                                         round(100 * runs["latency_fraction"]),
                                                         "/".join(str(c) for c in counts) or "no",
                                                         retried["latency"], retried["latency_reloads"]))
+        if late:
+            lines.append("  %.1f%% of the steady requests went out over 1 ms after they were due (median of the "
+                         "rounds, %.1f%%-%.1f%%; no connection free, or the client itself late): on a busy "
+                         "machine the tail includes the scheduler's noise"
+                         % (100 * statistics.median(late), 100 * min(late), 100 * max(late)))
     if "reload_short" in runs:
         lines.append("- reloads (bench-reload's rows): loadgen -c 50 (short, then -k) while each server reloads %d "
                      "times a round back to back; smooth: a new build of the module each time, \"replaced in X ms\"; "
