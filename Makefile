@@ -6,6 +6,8 @@
 #   make asan            the same tests against a build with Address+UB sanitizers
 #   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300)
 #   make fuzz-smoke      each fuzzer over its seed corpus plus a few seconds (part of `make test`)
+#   make bench           smooth against nginx, one table (a few minutes; never part of make test);
+#                        make bench BENCH_ARGS=--quick for a rough one in about a minute
 #   make modules HELLO_VERSION=2   rebuild only the modules (the reload demo)
 #
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix,
@@ -52,7 +54,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
 LOADGEN   := tools/loadgen
 
-.PHONY: all modules run test unit integration asan clean fuzz fuzz-build fuzz-smoke
+.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
@@ -100,6 +102,15 @@ test: all $(if $(SANITIZE),,fuzz-build)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
+
+# tools/bench: installs wrk, strace and nginx-light when missing (tools/bench-deps),
+# then measures; see README "Benchmark". It builds nothing itself (--no-build):
+# the prerequisites are what it runs.
+BENCH_ARGS ?=
+bench: $(SERVER) $(LOADGEN)
+	@tools/bench-deps
+	tools/bench --no-build $(BENCH_ARGS)
+
 
 # ---- fuzzing (tests/fuzz/) --------------------------------------------------
 #

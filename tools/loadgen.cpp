@@ -30,6 +30,11 @@
 //                     reused keep-alive connection before any byte of the response
 //                     arrived with a reset or an early EOF, as browsers retry an
 //                     idempotent request (see "Retries" below)
+//   --body-size BYTES send POST requests with a body of BYTES bytes (Content-Length)
+//                     instead of GETs without one
+//   -R REQ_PER_S      open loop: start requests on a fixed schedule, REQ_PER_S a
+//                     second over all clients (see "Open loop" below), instead of
+//                     each client starting its next request when the last one ended
 // Pauses (slow send, slow read) are part of the request and count against -t;
 // thinking is between requests and does not. Pause and think times are checked
 // every 10 ms, which is their precision.
@@ -58,8 +63,11 @@
 //   bodies          {"first N bytes of the body, trailing whitespace trimmed": n}
 //                   over complete responses; at most 1000 distinct bodies, the
 //                   responses beyond that are counted in bodies_overflow
-//   duration_s, rps (ok per second), latency_ms {p50, p90, p99, max} over
+//   duration_s, rps (ok per second), latency_ms {p50, p90, p99, p999, max} over
 //   complete responses, connections (TCP connections established)
+//   rate            only with -R: {"target_rps": R, "late": n}, n = requests that
+//                   started over 1 ms after their scheduled time (no connection
+//                   was free, or the client itself was late)
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if it
 // could not run (e.g. epoll_create1 failed).
 //
@@ -67,6 +75,16 @@
 // error: before reusing one, the client peeks for the server's FIN and reconnects
 // if it is there. If the FIN only arrives after the next request went out, that
 // request is an early_eof: a client cannot know whether the server saw it.
+//
+// Open loop (-R). Request k of a thread is due at begin + k / (R / threads) (the
+// threads' schedules interleave); at its time it goes out on an idle client (-c is
+// the pool of connections), or waits for the first client to become free. Its
+// latency runs from the time it was due, not from when it went out, so a server
+// that stalls is charged for every request that should have started meanwhile
+// (no "coordinated omission"); -t still runs from when it went out. With -k the
+// connections are kept and reused. The schedule is kept to the microsecond
+// (epoll_pwait2), so -c must hold the requests in flight at once: R times the
+// latency, with room to spare.
 //
 // Retries (--retry). A request that fails with a reset or an early EOF on a
 // reused connection before any byte of its response came is tried once more on a
@@ -86,6 +104,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,6 +182,8 @@ struct Options {
     long slow_read = 0;      // 0: read as much as there is
     long think_ms = 0;       // 0: the next request at once
     bool retry = false;
+    long body_size = -1;     // -1: GET without a body; else POST with this many bytes
+    double rate = 0;         // -R: requests per second over all clients; 0: closed loop
     sockaddr_in addr{};
     std::string authority;  // "HOST:PORT" as written in the URL, for Host:
     std::string path;
@@ -174,6 +195,7 @@ struct Options {
                  "usage: loadgen [-c N] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
                  "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
+                 "               [--body-size BYTES] [-R REQ_PER_S]\n"
                  "               http://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
@@ -217,7 +239,7 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
@@ -227,12 +249,13 @@ Options parse_options(int argc, char** argv) {
         {"slow-read", required_argument, nullptr, kSlowRead},
         {"think", required_argument, nullptr, kThink},
         {"retry", no_argument, nullptr, kRetry},
+        {"body-size", required_argument, nullptr, kBodySize},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
     Options opt;
     int c;
-    while ((c = getopt_long(argc, argv, "c:d:n:kt:H:o:", longs, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:d:n:kt:H:o:R:", longs, nullptr)) != -1) {
         switch (c) {
         case 'c': opt.clients = static_cast<int>(parse_long(optarg, 1, 100000, "-c")); break;
         case 'd': {
@@ -240,6 +263,13 @@ Options parse_options(int argc, char** argv) {
             opt.duration_s = std::strtod(optarg, &end);
             if (end == optarg || *end != '\0' || !(opt.duration_s > 0 && opt.duration_s < 1e7))
                 usage_error(std::string("-d wants a positive number of seconds, got '") + optarg + "'");
+            break;
+        }
+        case 'R': {
+            char* end = nullptr;
+            opt.rate = std::strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(opt.rate > 0 && opt.rate <= 1e8))
+                usage_error(std::string("-R wants a positive number of requests per second, got '") + optarg + "'");
             break;
         }
         case 'n': opt.count = parse_long(optarg, 1, 1L << 62, "-n"); break;
@@ -262,6 +292,7 @@ Options parse_options(int argc, char** argv) {
         case kSlowRead: opt.slow_read = parse_long(optarg, 1, 1 << 20, "--slow-read"); break;
         case kThink: opt.think_ms = parse_long(optarg, 1, 600000, "--think"); break;
         case kRetry: opt.retry = true; break;
+        case kBodySize: opt.body_size = parse_long(optarg, 0, 1L << 30, "--body-size"); break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
@@ -269,15 +300,21 @@ Options parse_options(int argc, char** argv) {
     if (optind != argc - 1) usage_error("exactly one URL is needed");
     if (opt.duration_s == 0 && opt.count == 0) usage_error("give -d SECONDS or -n COUNT (or both)");
     if (opt.think_ms > 0 && !opt.keep_alive) usage_error("--think needs -k: it is the idle time on a kept connection");
+    if (opt.think_ms > 0 && opt.rate > 0) usage_error("--think and -R exclude each other: -R sets when requests start");
     parse_url(argv[optind], opt);
     return opt;
 }
 
 std::string build_request(const Options& opt) {
-    std::string request = "GET " + opt.path + " HTTP/1.1\r\nHost: " + opt.authority + "\r\n";
+    bool post = opt.body_size >= 0;
+    std::string request = (post ? "POST " : "GET ") + opt.path + " HTTP/1.1\r\nHost: " + opt.authority + "\r\n";
     for (const std::string& header : opt.headers) request += header + "\r\n";
     if (!opt.keep_alive) request += "Connection: close\r\n";
-    return request + "\r\n";
+    if (!post) return request + "\r\n";
+    request += "Content-Type: application/octet-stream\r\nContent-Length: " + std::to_string(opt.body_size) + "\r\n\r\n";
+    // A body that is not all one byte, so that a server mixing it up can be seen.
+    for (long i = 0; i < opt.body_size; ++i) request += "0123456789abcdef"[i % 16];
+    return request;
 }
 
 // ------------------------------------------------------------------ response parser
@@ -526,6 +563,7 @@ struct Stats {
     static constexpr size_t kMaxBodies = 1000;
     uint64_t outcomes[7] = {};  // indexed by Outcome
     uint64_t connections = 0, bodies_overflow = 0, retried = 0;
+    uint64_t late = 0;  // -R: requests that went out over 1 ms after they were due
     std::map<int, uint64_t> status_counts;
     std::map<std::string, uint64_t> other_error_counts;
     std::map<std::string, uint64_t> bodies;
@@ -542,6 +580,7 @@ struct Stats {
         for (int i = 0; i < 7; ++i) outcomes[i] += other.outcomes[i];
         connections += other.connections;
         retried += other.retried;
+        late += other.late;
         bodies_overflow += other.bodies_overflow;
         for (const auto& [status, n] : other.status_counts) status_counts[status] += n;
         for (const auto& [name, n] : other.other_error_counts) other_error_counts[name] += n;
@@ -561,6 +600,7 @@ struct Shared {
     std::atomic<bool> stop{false};      // set by main: stop file or signal
 
     bool stopping() const { return stop.load(std::memory_order_relaxed) || Clock::now() >= end; }
+    bool exhausted() const { return opt.count != 0 && started.load(std::memory_order_relaxed) >= opt.count; }
     bool may_start() {
         if (stopping()) return false;
         return opt.count == 0 || started.fetch_add(1, std::memory_order_relaxed) < opt.count;
@@ -598,7 +638,9 @@ struct Client {
 // One thread: an epoll loop driving its share of the clients until all are Done.
 class Worker {
 public:
-    Worker(Shared& shared, int nclients, unsigned seed) : shared_(shared), random_(seed) {
+    // first_due and interval: this thread's -R schedule (unused without -R).
+    Worker(Shared& shared, int nclients, unsigned seed, Clock::time_point first_due, double interval_s)
+        : shared_(shared), random_(seed), first_due_(first_due), interval_s_(interval_s) {
         epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
         if (!epoll_) die("epoll_create1() failed while setting up a worker", errno);
         clients_.reserve(static_cast<size_t>(nclients));  // no reallocation: epoll holds Client*
@@ -619,7 +661,18 @@ private:
     void set_state(Client& c, State state);
     void watch(Client& c, uint32_t events);
     void unwatch(Client& c);
-    void start_request(Client& c);
+    void start_request(Client& c, std::optional<Clock::time_point> due = std::nullopt);
+    void start_due();
+    Clock::time_point due() const {
+        return first_due_ + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(interval_s_ * static_cast<double>(scheduled_)));
+    }
+    int wait_for_events(epoll_event* events, int max);
+    void finish(Client& c) {  // no further request for this client
+        close_connection(c);
+        set_state(c, State::Done);
+        ++done_;
+    }
     void on_event(Client& c);
     void send_some(Client& c);
     void receive_some(Client& c);
@@ -646,6 +699,11 @@ private:
     Stats stats_;
     std::mt19937 random_;            // think times
     Clock::time_point finished_at_;  // when the last client of this thread was Done
+    size_t done_ = 0;                // clients Done
+    Clock::time_point first_due_;    // -R: when this thread's first request is due
+    double interval_s_;              // -R: seconds between two of this thread's requests
+    uint64_t scheduled_ = 0;         // -R: requests of this thread started on the schedule
+    std::vector<char> recv_buf_ = std::vector<char>(256 * 1024);  // large responses in few recv()s
 };
 
 // Connecting waits for writability, Receiving for readability. Sending watches
@@ -680,24 +738,30 @@ void Worker::unwatch(Client& c) {
 }
 
 void Worker::run() {
+    bool open_loop = shared_.opt.rate > 0;
+    // -R: wake-ups on time to the microsecond, not the default 50 us timer slack.
+    if (open_loop && prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == -1)
+        die("prctl(PR_SET_TIMERSLACK) failed in a worker", errno);
     auto last_sweep = Clock::now();
-    size_t done = 0;
     epoll_event events[256];
-    while (done < clients_.size()) {
+    while (done_ < clients_.size()) {
         starting_.swap(idle_);
         for (Client* c : starting_) {
-            if (c->retry_pending || shared_.may_start()) {  // a retry was started before the stop
+            if (c->retry_pending) {  // a retry was started before the stop
+                start_request(*c);
+            } else if (open_loop && !shared_.stopping() && !shared_.exhausted()) {
+                idle_.push_back(c);  // waits for the next request that is due
+            } else if (!open_loop && shared_.may_start()) {
                 start_request(*c);
             } else {
-                close_connection(*c);
-                set_state(*c, State::Done);
-                ++done;
+                finish(*c);
             }
         }
         starting_.clear();
-        if (done == clients_.size()) break;
+        if (open_loop) start_due();
+        if (done_ == clients_.size()) break;
 
-        int n = epoll_wait(epoll_.get(), events, 256, idle_.empty() ? 10 : 0);
+        int n = wait_for_events(events, 256);
         if (n == -1 && errno != EINTR) die("epoll_wait() failed in a worker", errno);
         for (int i = 0; i < n; ++i) on_event(*static_cast<Client*>(events[i].data.ptr));
 
@@ -732,7 +796,38 @@ void Worker::sweep(Clock::time_point now) {
     }
 }
 
-void Worker::start_request(Client& c) {
+// -R: every request that is due goes out now, each on an idle client, with its
+// latency counted from when it was due. A due request without an idle client
+// waits for one (the loop comes back here as soon as a client is free).
+void Worker::start_due() {
+    auto now = Clock::now();
+    while (!idle_.empty() && due() <= now) {
+        Client* c = idle_.back();
+        idle_.pop_back();
+        if (!shared_.may_start()) {  // -n reached, or the stop came
+            finish(*c);
+            continue;
+        }
+        Clock::time_point when = due();
+        ++scheduled_;
+        if (now - when > std::chrono::milliseconds(1)) ++stats_.late;
+        start_request(*c, when);
+    }
+}
+
+// Closed loop: wait 10 ms at most (the sweep), not at all if a client is idle.
+// Open loop: an idle client waits for the next due time, to the microsecond.
+int Worker::wait_for_events(epoll_event* events, int max) {
+    if (shared_.opt.rate <= 0) return epoll_wait(epoll_.get(), events, max, idle_.empty() ? 10 : 0);
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::milliseconds(10));
+    if (!idle_.empty())
+        wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(due() - Clock::now()),
+                          std::chrono::nanoseconds(0), wait);
+    timespec timeout{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+    return epoll_pwait2(epoll_.get(), events, max, &timeout, nullptr);
+}
+
+void Worker::start_request(Client& c, std::optional<Clock::time_point> due) {
     auto now = Clock::now();
     c.parser.reset();
     c.sent = 0;
@@ -740,7 +835,7 @@ void Worker::start_request(Client& c) {
     c.paused = false;
     c.response_began = false;
     c.retrying = std::exchange(c.retry_pending, false);
-    if (!c.retrying) c.started = now;  // a retried request's latency runs from its first attempt
+    if (!c.retrying) c.started = due.value_or(now);  // a retried request's latency runs from its first attempt
     c.deadline = now + std::chrono::milliseconds(shared_.opt.timeout_ms);
     c.reused = false;
     if (c.fd) {
@@ -821,8 +916,8 @@ void Worker::send_some(Client& c) {
 }
 
 void Worker::receive_some(Client& c) {
-    char buf[16384];
-    size_t want = sizeof buf;
+    char* buf = recv_buf_.data();
+    size_t want = recv_buf_.size();
     if (shared_.opt.slow_read > 0) want = std::min(want, static_cast<size_t>(shared_.opt.slow_read));
     for (;;) {
         ssize_t n = recv(c.fd.get(), buf, want, 0);
@@ -952,7 +1047,7 @@ std::string json_counts(const Map& counts, KeyText key_text) {
     return out + "}";
 }
 
-std::string report(Stats& s, double duration_s) {
+std::string report(Stats& s, double duration_s, double rate) {
     uint64_t requests = 0;
     for (uint64_t n : s.outcomes) requests += n;
     uint64_t ok = s[Outcome::Ok];
@@ -964,6 +1059,7 @@ std::string report(Stats& s, double duration_s) {
     std::string latency = "{\"p50\": " + format("%.3f", s.latency.percentile_ms(0.50)) +
                           ", \"p90\": " + format("%.3f", s.latency.percentile_ms(0.90)) +
                           ", \"p99\": " + format("%.3f", s.latency.percentile_ms(0.99)) +
+                          ", \"p999\": " + format("%.3f", s.latency.percentile_ms(0.999)) +
                           ", \"max\": " + format("%.3f", s.latency.max_ms()) + "}";
     return "{\n" + count("requests", requests) + count("ok", ok) +
            count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
@@ -975,7 +1071,11 @@ std::string report(Stats& s, double duration_s) {
            field("bodies", json_counts(s.bodies, same)) + ",\n" + count("bodies_overflow", s.bodies_overflow) +
            field("duration_s", format("%.3f", duration_s)) + ",\n" +
            field("rps", format("%.1f", duration_s > 0 ? static_cast<double>(ok) / duration_s : 0)) + ",\n" +
-           field("latency_ms", latency) + ",\n" + field("connections", std::to_string(s.connections)) + "\n}\n";
+           field("latency_ms", latency) + ",\n" + field("connections", std::to_string(s.connections)) +
+           (rate > 0 ? ",\n" + field("rate", "{\"target_rps\": " + format("%.1f", rate) +
+                                                ", \"late\": " + std::to_string(s.late) + "}")
+                     : std::string()) +
+           "\n}\n";
 }
 
 // ------------------------------------------------------------------ main
@@ -1017,10 +1117,15 @@ int main(int argc, char** argv) {
         shared.end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
 
     int nthreads = std::min(opt.clients, 4);
+    // -R: each thread takes every nthreads-th slot of one schedule of R a second.
+    double slot_s = opt.rate > 0 ? 1.0 / opt.rate : 0;
     std::vector<std::unique_ptr<Worker>> workers;
-    for (int i = 0; i < nthreads; ++i)
+    for (int i = 0; i < nthreads; ++i) {
+        auto first_due = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(slot_s * i));
         workers.push_back(std::make_unique<Worker>(shared, opt.clients / nthreads + (i < opt.clients % nthreads),
-                                                   static_cast<unsigned>(begin.time_since_epoch().count()) + i));
+                                                   static_cast<unsigned>(begin.time_since_epoch().count()) + i,
+                                                   first_due, slot_s * nthreads));
+    }
     std::atomic<int> running{nthreads};
     std::vector<std::thread> threads;
     try {
@@ -1046,7 +1151,7 @@ int main(int argc, char** argv) {
         end = std::max(end, worker->finished_at());
     }
     double duration_s = std::chrono::duration<double>(end - begin).count();
-    std::string json = report(total, duration_s);
+    std::string json = report(total, duration_s, opt.rate);
     FILE* out = opt.output.empty() ? stdout : std::fopen(opt.output.c_str(), "w");
     if (out == nullptr) die("cannot open " + opt.output + " for the report", errno);
     if (std::fwrite(json.data(), 1, json.size(), out) != json.size() || std::fclose(out) != 0)

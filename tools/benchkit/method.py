@@ -1,0 +1,105 @@
+"""method: the lines under the table that say how each figure was taken.
+
+They are written from what the run recorded (sizes, counts, rates), not from
+constants, so that they stay true when an option changes the run.
+"""
+
+import statistics
+
+from . import report as R
+
+
+def _fmt_bytes_each(runs, part, key="bytes_read_per_request"):
+    check = runs.get(part, {})
+    return ", ".join("%s %s" % (name, R.fmt_int(check[name][key])) for name in ("nginx", "smooth") if name in check)
+
+
+def method_lines(bench, meta, rows):
+    s, runs = bench.s, bench.runs
+    load = meta["load_avg"]
+    end = meta.get("load_avg_end", load)
+    lines = [
+        "",
+        "machine: %d cores (%s), Linux %s; load average %.1f at the start, %.1f at the end (shared with other work)"
+        % (meta["cores"], meta["cpu"], meta["kernel"], load[0], end[0]),
+        "versions: %s; %s; %s; smooth %s" % (meta["nginx"], meta["wrk"], meta["strace"], meta.get("smooth", "?")),
+        "method:",
+        "- rounds: %d per row, interleaved (smooth, nginx, smooth, nginx...), %g s of load each; a cell is the median "
+        "(min-max) of the rounds, smooth/nginx the median (min-max) of the per-round ratios" % (s.rounds, s.duration),
+        "- verdict, on each round (pair): PASS if every round meets the target, FAIL if none does, "
+        "within noise if some do (the rounds' spread overlaps the target)",
+    ]
+    sizes = runs.get("response_bytes")
+    body = runs.get("hello_body")
+    if sizes and body:
+        lines.append("- servers: %d workers each (nginx worker_processes %d), 127.0.0.1; a GET gets the same "
+                     "%d-byte body "
+                     "(%r, nginx: \"nginx server\" for \"module hello\"), whole responses of %s bytes; access_log off; "
+                     "keep-alive timeout 60 s, no limit on requests per connection; RLIMIT_NOFILE %d%s"
+                     % (bench.workers, bench.workers, len(body), body.strip(),
+                        " / ".join("%s %d" % kv for kv in sizes.items()),
+                        bench.nofile, " (nginx: worker_rlimit_nofile %(worker_rlimit_nofile)d, worker_connections "
+                        "%(worker_connections)d)" % runs["nginx_conf"] if "nginx_conf" in runs else ""))
+    lines += [
+        "- CPU us/req: utime+stime of the workers (/proc/PID/stat) over the run, divided by the requests it "
+        "completed; not the master, not the client",
+        "- syscalls/req: strace -c -f -p each worker (not the master), attached before the first and detached 0.2 s "
+        "after the last of exactly N requests (short: N=%s, keep-alive: N=%s over 50 connections, their setup and "
+        "close included); every call counted (epoll_wait, accept4...), total / N" % (R.fmt_int(s.n_short),
+                                                                                   R.fmt_int(s.n_keepalive)),
+        "- short: tools/loadgen -c 50, a new connection per request (Connection: close); keep-alive: wrk -t2 -c50",
+    ]
+    if "pinned" in runs:
+        lines.append("- 1 worker pinned: worker_processes 1 / count = 1, the worker pinned to core 0 "
+                     "(sched_setaffinity, as taskset -p), wrk -t1 -c50 under taskset -c 1")
+    if "body" in runs:
+        lines.append("- 1 MiB POST: tools/loadgen -k -c 50 --body-size 1048576; smooth: the hello module (the server "
+                     "reads the body, the module ignores it); nginx: client_max_body_size 2m; client_body_buffer_size "
+                     "2m; return 200: it discards the body by reading it (strace, bytes read per request: %s)"
+                     % _fmt_bytes_each(runs, "body_read_check"))
+    if "echo" in runs:
+        echo = runs["echo"]["smooth"]
+        rate = statistics.median(r["memcpy_bytes_per_s"] for r in echo)
+        lines.append("- echo: smooth's builtin echo module sends the body back, loadgen as for POST; bound = memcpy "
+                     "speed of 1 MiB blocks (libc memcpy, one thread, cache-warm: %.1f GB/s, median of %d) / 2 "
+                     "copies of 1 MiB = %s req/s" % (rate / 1e9, len(echo), R.fmt_int(rate / (2 << 20))))
+    if "latency_rate" in runs:
+        counts = [r["reloads"]["count"] for r in runs.get("latency_reloads", {}).get("smooth", [])]
+        retried = {part: sum(r.get("retried", 0) for srv in runs.get(part, {}).values() for r in srv)
+                   for part in ("latency", "latency_reloads")}
+        late = [r["rate"]["late"] / r["requests"] for srv in runs.get("latency", {}).values() for r in srv
+                if r.get("rate") and r["requests"]]
+        lines.append("- latency: tools/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
+                     "it was due); R = %d%% of the lower keep-alive req/s; under reloads: the same load while "
+                     "./server reload runs back to back (%s reloads in the rounds); --retry: a request that failed on "
+                     "a reused connection before any byte of its response went again on a new one, as browsers do "
+                     "(%d steady, %d under reloads)" % (R.fmt_int(runs["latency_rate"]),
+                                                        round(100 * runs["latency_fraction"]),
+                                                        "/".join(str(c) for c in counts) or "no",
+                                                        retried["latency"], retried["latency_reloads"]))
+        if late:
+            lines.append("  %.1f%% of the steady requests went out over 1 ms after they were due (median of the "
+                         "rounds, %.1f%%-%.1f%%; no connection free, or the client itself late): on a busy "
+                         "machine the tail includes the scheduler's noise"
+                         % (100 * statistics.median(late), 100 * min(late), 100 * max(late)))
+    if "reload_short" in runs:
+        lines.append("- reloads (bench-reload's rows): loadgen -c 50 (short, then -k) while each server reloads %d "
+                     "times a round back to back; smooth: a new build of the module each time, \"replaced in X ms\"; "
+                     "nginx: a new return text, -s reload, then until a new connection gets it" % s.reloads)
+    if "memory" in runs:
+        mem = runs["memory"]["smooth"][0]
+        lines.append("- memory: a fresh server per round, warmed with %s keep-alive requests; sum of the workers' Rss "
+                     "(/proc/PID/smaps_rollup) before, and with %s idle keep-alive connections each served one GET "
+                     "(held: the workers' socket fds rose by as many); growth / %s; after: once the workers' socket "
+                     "fds are back to before, plus 0.5 s, Rss after / before; user-space memory only (the kernel's "
+                     "socket buffers are not in Rss)" % (R.fmt_int(s.warm_requests), R.fmt_int(mem["connections"]),
+                                                         R.fmt_int(mem["connections"])))
+    if "nginx_slots" in runs:
+        sl = runs["nginx_slots"]
+        lines.append("- nginx allocates its connection slots at start: its workers' Rss before was %.1f MB with "
+                     "worker_connections %s, %.1f MB with 512: %s bytes a slot, in its before figure, not its growth"
+                     % (sl["rss_before"] / 1e6, R.fmt_int(sl["worker_connections"]), sl["rss_before_512"] / 1e6,
+                        R.fmt_int(sl["bytes_per_slot"])))
+    lines += R.noise_lines(rows)
+    lines.append("runtime: %.0f s (%.0f s measuring)" % (meta["runtime_s"], meta["measuring_s"]))
+    return lines

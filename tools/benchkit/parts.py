@@ -1,0 +1,334 @@
+"""parts: the bench's measurements, each a part that runs its rounds and makes its rows.
+
+Bench holds what the parts share: the settings, the servers it started (so the
+caller can stop them all on the way out), the raw figures of every round
+(runs), the rows, and the problems seen. A part runs its rounds interleaved
+(smooth, nginx, smooth, nginx...) through rounds(), records each round's raw
+figures with record(), and turns them into rows. The memory part is in
+memory.py.
+"""
+
+import os
+import statistics
+import time
+
+from . import memory
+from . import report as R
+from .load import loadgen, wrk
+from .probes import bytes_read, memcpy_rate, syscalls, worker_cpu
+from .procs import CouldNotRun, http_get_body, http_response_size, log, pin
+from .reloads import TALLY_PREFIX, reload_phase, reload_rows
+from .servers import NGINX, Nginx, Smooth
+
+WORKERS = 2
+CLIENTS = 50
+BODY = 1 << 20
+IDLE_CONNS = 10000
+LOAD_FRACTION = 0.25  # the latency rows' load: this much of the keep-alive req/s
+
+
+class Settings:
+    def __init__(self, args):
+        q = args.quick
+        self.rounds = args.rounds or 3
+        self.duration = args.duration or (1.0 if q else 5.0)
+        # strace: requests, one per connection; requests over 50 connections
+        # (enough that the connections' setup is ~0.015 a request). Under
+        # strace -c both take about a second, so --quick keeps them.
+        self.n_short = 5000
+        self.n_keepalive = 20000
+        self.reloads = args.reloads or (2 if q else 7)  # per reload phase (a round has 4)
+        self.idle_conns = 2000 if q else IDLE_CONNS
+        self.warm_s = 0.25 if q else 0.5           # warming a server: short connections,
+        self.warm_requests = 2000 if q else 5000   # then keep-alive requests
+
+
+class Bench:
+    def __init__(self, args, tmp, server, loadgen_path):
+        self.args, self.tmp = args, tmp
+        self.server, self.loadgen = server, loadgen_path  # ./server measured, tools/loadgen
+        self.s = Settings(args)
+        self.runs = {}      # part -> server -> [raw figures of each round]
+        self.rows = {}      # row key -> Row
+        self.problems = []
+        self.exit_code = 0
+        self.workers = WORKERS
+        self.servers = []   # every server started, for the finally
+        self.main = None    # (smooth, nginx or None): the 2-worker pair
+        self.versions = None
+        self.builds = None
+        self.have_nginx = not args.no_nginx and os.access(NGINX, os.X_OK)
+        self.nofile = None
+        self.runtime_s = 0.0
+        self.part_s = {}    # part -> seconds it took
+
+    # ------------------------------------------------------------ helpers
+
+    def record(self, part, server, figures):
+        self.runs.setdefault(part, {}).setdefault(server, []).append(figures)
+
+    def figures(self, part, server, key):
+        return [r[key] for r in self.runs.get(part, {}).get(server, []) if r.get(key) is not None]
+
+    def row(self, key, label, fmt, part, field, target=None):
+        self.rows[key] = R.Row(key, label, fmt, self.figures(part, "smooth", field),
+                               self.figures(part, "nginx", field), target)
+
+    def start(self, server, *args):
+        self.servers.append(server)
+        server.start(*args)
+        return server
+
+    def stop(self, server):
+        server.stop()
+        self.servers.remove(server)
+
+    def pair(self, label, workers):
+        smooth = self.start(Smooth(self.server, self.tmp, label, workers, self.builds), self.versions.first())
+        nginx = None
+        if self.have_nginx:
+            nginx = self.start(Nginx(self.tmp, label, workers, self.nofile), self.versions.first())
+        if "response_bytes" not in self.runs:  # what a hello request gets, for the method lines
+            self.runs["hello_body"] = http_get_body(smooth.port)
+            self.runs["response_bytes"] = {srv.name: http_response_size(srv.port) for srv in (smooth, nginx) if srv}
+            if nginx:
+                self.runs["nginx_conf"] = {"worker_rlimit_nofile": nginx.nofile,
+                                           "worker_connections": nginx.worker_connections}
+        return smooth, nginx
+
+    def rounds(self, steps):
+        """Every round runs the steps [(server, fn, what)] in order, fn(server):
+        smooth, nginx, smooth, nginx... (a step whose server is None is skipped)."""
+        for i in range(self.s.rounds):
+            for srv, step, what in steps:
+                if srv is None:
+                    continue
+                log("%-6s %s, round %d of %d" % (srv.name, what, i + 1, self.s.rounds))
+                step(srv)
+                time.sleep(0.2)
+
+    @staticmethod
+    def alike(servers, fn, what):
+        """The steps of a row where every server does the same."""
+        return [(srv, fn, what) for srv in servers]
+
+    @staticmethod
+    def breakdown(rep):
+        keys = ("bad_status", "refused", "reset", "early_eof", "timeout", "other_error")
+        out = ", ".join("%s %d" % (k, rep[k]) for k in keys if rep.get(k))
+        return out + (" %s" % rep["other_error_counts"] if rep.get("other_error_counts") else "")
+
+    def check_errors(self, what, srv, rep):
+        if rep.get("errors"):
+            self.problems.append("%s: %s failed %d of %d requests (%s)" % (what, srv.name, rep["errors"],
+                                                                           rep["requests"], self.breakdown(rep)))
+
+    def warm(self, srv):
+        loadgen(self.loadgen, srv.port, clients=CLIENTS, duration=self.s.warm_s)
+        loadgen(self.loadgen, srv.port, clients=CLIENTS, keepalive=True, count=self.s.warm_requests)
+
+    # ------------------------------------------------------------ parts
+
+    def part(self, name):
+        t0 = time.monotonic()
+        getattr(self, "part_" + name)()
+        self.part_s[name] = round(time.monotonic() - t0, 1)
+        log("%s: %.1f s" % (name, self.part_s[name]))
+
+    def part_keepalive(self):
+        d = self.s.duration
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(), lambda: wrk(srv.port, d, CLIENTS, 2))
+            self.check_errors("keep-alive (wrk)", srv, res)
+            self.record("keepalive", srv.name, dict(res, cpu_s=cpu, cpu_us_per_req=cpu * 1e6 / res["requests"]))
+
+        self.rounds(self.alike(self.main, one, "keep-alive, wrk -t2 -c%d, %gs" % (CLIENTS, d)))
+        self.row("ka_rps", "keep-alive req/s", R.fmt_int, "keepalive", "rps",
+                 R.ratio_at_least(1.0, ">= 1.00x nginx"))
+        self.row("ka_cpu", "keep-alive CPU us/req", R.fmt_1, "keepalive", "cpu_us_per_req",
+                 R.ratio_at_most(1.0, "<= nginx"))
+
+    def part_short(self):
+        d = self.s.duration
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(),
+                                  lambda: loadgen(self.loadgen, srv.port, clients=CLIENTS, duration=d))
+            self.check_errors("short connections", srv, res)
+            self.record("short", srv.name, dict(res, cpu_s=cpu, cpu_us_per_req=cpu * 1e6 / max(1, res["requests"])))
+
+        self.rounds(self.alike(self.main, one, "short connections, loadgen -c %d, %gs" % (CLIENTS, d)))
+        self.row("short_rps", "short conns req/s", R.fmt_int, "short", "rps",
+                 R.ratio_at_least(1.05, ">= 1.05x nginx"))
+        self.row("short_cpu", "short conns CPU us/req", R.fmt_1, "short", "cpu_us_per_req",
+                 R.ratio_at_most(1.0, "<= nginx"))
+
+    def part_syscalls(self):
+        for kind, keepalive, n in (("short", False, self.s.n_short), ("keepalive", True, self.s.n_keepalive)):
+            def one(srv, keepalive=keepalive, n=n, kind=kind):
+                res, calls = syscalls(srv.worker_pids(), lambda: loadgen(self.loadgen, srv.port, clients=CLIENTS,
+                                                                         keepalive=keepalive, count=n), self.tmp)
+                self.check_errors("syscalls, " + kind, srv, res)
+                per_req = {k: round(v / n, 3) for k, v in sorted(calls["by_name"].items(), key=lambda kv: -kv[1])}
+                self.record("syscalls_" + kind, srv.name, {"requests": n, "ok": res["ok"], "calls": calls["total"],
+                                                           "per_request": calls["total"] / n, "by_name": per_req})
+
+            self.rounds(self.alike(self.main, one, "syscalls, %d %s requests under strace -c" % (n, kind)))
+        self.row("short_sys", "short conns syscalls/req", R.fmt_2, "syscalls_short", "per_request",
+                 R.ratio_at_most(1.0, "<= nginx"))
+        self.row("ka_sys", "keep-alive syscalls/req", R.fmt_2, "syscalls_keepalive", "per_request",
+                 R.at_most(2.1, "<= 2.1"))
+
+    def part_body(self):
+        d = self.s.duration
+        # Does each server take the whole body from its socket? (20 requests, strace)
+        for srv in self.main:
+            if srv is None:
+                continue
+            res, nbytes = bytes_read(srv.worker_pids(), lambda srv=srv: loadgen(
+                self.loadgen, srv.port, clients=2, keepalive=True, count=20, body_size=BODY), self.tmp)
+            each = nbytes / max(1, res["ok"])
+            self.runs.setdefault("body_read_check", {})[srv.name] = {"requests": res["ok"],
+                                                                    "bytes_read_per_request": each}
+            log("%-6s reads %.0f bytes per 1 MiB POST (strace)" % (srv.name, each))
+            if each < BODY:
+                self.problems.append("%s read %.0f bytes per 1 MiB request: not the whole body" % (srv.name, each))
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(), lambda: loadgen(self.loadgen, srv.port, clients=CLIENTS,
+                                                                     keepalive=True, duration=d, body_size=BODY))
+            self.check_errors("1 MiB bodies", srv, res)
+            self.record("body", srv.name, dict(res, cpu_s=cpu, cpu_us_per_req=cpu * 1e6 / max(1, res["requests"])))
+
+        self.rounds(self.alike(self.main, one, "1 MiB POST bodies, keep-alive, %gs" % d))
+        self.row("body_rps", "1 MiB POST req/s (hello)", R.fmt_int, "body", "rps",
+                 R.ratio_at_least(1.0, ">= 1.00x nginx"))
+
+    def keepalive_capacity(self):
+        caps = [statistics.median(self.figures("keepalive", srv.name, "rps")) for srv in self.main
+                if srv and self.figures("keepalive", srv.name, "rps")]
+        if len(caps) < len([s for s in self.main if s]):
+            log("measuring the keep-alive capacity first (no keepalive part ran)")
+            caps = [wrk(srv.port, 2, CLIENTS, 2)["rps"] for srv in self.main if srv]
+        return min(caps)
+
+    def part_latency(self):
+        d = self.s.duration
+        rate = round(LOAD_FRACTION * self.keepalive_capacity(), -2)
+        smooth, nginx = self.main
+        # --retry: a request that fails on a reused connection before any byte
+        # of its response is tried again on a new one, as browsers do; an
+        # open-loop pool leaves connections idle, and a draining worker may
+        # close one just as it is reused (the README's "sparse" case).
+        load = dict(clients=CLIENTS, keepalive=True, rate=rate, retry=True)
+        self.runs["latency_rate"] = rate
+        self.runs["latency_fraction"] = LOAD_FRACTION
+
+        def steady(srv):
+            rep = loadgen(self.loadgen, srv.port, duration=d, **load)
+            self.check_errors("latency", srv, rep)
+            self.record("latency", srv.name, rep)
+
+        def under_reloads(srv):
+            rep = reload_phase(srv, self.versions, self.loadgen, load, self.tmp, duration=d)
+            srv.settle()
+            self.check_reloads("latency under reloads", srv, rep)
+            self.record("latency_reloads", srv.name, rep)
+
+        what = "open loop at %.0f req/s, %gs" % (rate, d)
+        self.rounds([(smooth, steady, what), (nginx, steady, what),
+                     (smooth, under_reloads, what + ", back-to-back reloads")])
+        lbl = "%s req/s" % R.fmt_int(rate)
+        self.row("lat_p99", "p99 ms at " + lbl, R.fmt_ms, "latency", "p99_ms", R.ratio_at_most(1.0, "<= nginx"))
+        self.row("lat_p999", "p99.9 ms at " + lbl, R.fmt_ms, "latency", "p999_ms", R.ratio_at_most(1.0, "<= nginx"))
+        steady = self.figures("latency", "smooth", "p99_ms")
+        under = self.figures("latency_reloads", "smooth", "p99_ms")
+        ratios = [u / s for u, s in zip(under, steady) if s]
+        self.rows["lat_reload"] = R.Row("lat_reload", "p99 under reloads / steady (smooth)", R.fmt_2, ratios, None,
+                                        R.at_most(1.2, "<= 1.20"))
+
+    def check_reloads(self, what, srv, rep):
+        if srv.name != "smooth":
+            if rep["reloads"]["failed"]:
+                self.problems.append("%s: %d nginx reloads failed: %s" % (what, rep["reloads"]["failed"],
+                                                                       rep["reloads"].get("first_failure_output")))
+            return
+        if rep["errors"]:
+            self.problems.append("%s: smooth failed %d of %d requests under reload (%s)" % (
+                what, rep["errors"], rep["requests"], self.breakdown(rep)))
+            self.exit_code = 1
+        if rep["reloads"]["failed"]:
+            self.problems.append("%s: %d smooth reload commands failed; the first said:\n%s" % (
+                what, rep["reloads"]["failed"], rep["reloads"].get("first_failure_output", "")))
+            self.exit_code = 1
+
+    def part_reload(self):
+        k = self.s.reloads
+        for kind, keepalive in (("short", False), ("keep-alive", True)):
+            load = dict(clients=CLIENTS, keepalive=keepalive, tally_prefix=TALLY_PREFIX)
+
+            def one(srv, kind=kind, load=load):
+                rep = reload_phase(srv, self.versions, self.loadgen, load, self.tmp, count=k)
+                srv.settle()
+                self.check_reloads(kind + " under reloads", srv, rep)
+                self.record("reload_" + kind, srv.name, rep)
+
+            self.rounds(self.alike(self.main, one, "%s load through %d reloads" % (kind, k)))
+        for row in reload_rows(self.runs):
+            self.rows[row.key] = row
+
+    def part_echo(self):
+        d = self.s.duration
+        echo = self.start(Smooth(self.server, self.tmp, "echo", self.workers, module="builtin:echo"))
+        self.warm(echo)
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(), lambda: loadgen(
+                self.loadgen, srv.port, clients=CLIENTS, keepalive=True, duration=d, body_size=BODY, tally_prefix=16))
+            self.check_errors("echo", srv, res)
+            if set(res.get("bodies", {})) - {"0123456789abcdef"}:
+                self.problems.append("echo: unexpected bodies %s" % list(res["bodies"])[:3])
+            rate = memcpy_rate()
+            bound = rate / (2 * BODY)
+            self.record("echo", "smooth", dict(res, cpu_s=cpu, memcpy_bytes_per_s=rate, bound_rps=bound,
+                                               of_bound=res["rps"] / bound))
+
+        self.rounds([(echo, one, "echo module, 1 MiB POST bodies, keep-alive, %gs" % d)])
+        self.stop(echo)
+        rps, bounds = self.figures("echo", "smooth", "rps"), self.figures("echo", "smooth", "bound_rps")
+        of = self.figures("echo", "smooth", "of_bound")
+        self.rows["echo"] = R.Row("echo", "1 MiB echo req/s (smooth)", R.fmt_int, rps, None, None, cells=(
+            R.spread(rps, R.fmt_int), "-", R.spread(of, R.fmt_2) + " of bound"),
+            note="bound %s req/s" % R.fmt_int(statistics.median(bounds)))
+
+    def part_pinned(self):
+        if (os.cpu_count() or 1) < 2:
+            self.problems.append("pinned: one core only; no 1-worker row")
+            return
+        d = self.s.duration
+        smooth, nginx = self.pair("pinned", 1)
+        for srv in (smooth, nginx):
+            if srv:
+                for pid in srv.worker_pids():
+                    pin(pid, 0)
+                    if os.sched_getaffinity(pid) != {0}:
+                        raise CouldNotRun("could not pin %s's worker %d to core 0" % (srv.name, pid))
+                self.warm(srv)
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(), lambda: wrk(srv.port, d, CLIENTS, 1, pin_cpu=1))
+            self.check_errors("pinned keep-alive", srv, res)
+            self.record("pinned", srv.name, dict(res, cpu_s=cpu, cpu_us_per_req=cpu * 1e6 / res["requests"]))
+
+        self.rounds(self.alike((smooth, nginx), one, "1 worker on core 0, wrk -t1 -c%d on core 1, %gs" % (CLIENTS, d)))
+        for srv in (smooth, nginx):
+            if srv:
+                self.stop(srv)
+        self.row("pin_rps", "keep-alive, 1 worker pinned req/s", R.fmt_int, "pinned", "rps",
+                 R.ratio_at_least(1.0, ">= 1.00x nginx"))
+        self.row("pin_cpu", "keep-alive, 1 worker pinned CPU us/req", R.fmt_1, "pinned", "cpu_us_per_req",
+                 R.ratio_at_most(1.0, "<= nginx"))
+
+    def part_memory(self):
+        memory.part_memory(self)

@@ -1,0 +1,164 @@
+"""reloads: load while a server reloads back to back (bench-reload's loop).
+
+smooth gets a new build of modules/hello.cpp (version vNNN) before each
+`./server reload`, which waits until every worker is replaced and says in how
+many ms ("replaced in X ms"). nginx gets its config rewritten with the new
+version before each `nginx -s reload`, which only signals the master, so the
+loop then polls until a fresh connection is answered by the new version ("new
+version after"); that is also when its next reload starts. Every version is
+compiled before any load runs, so the compiler does not compete with the
+servers; installing one is an os.replace of its build over the module path.
+"""
+
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from . import report as R
+from .load import loadgen_argv, parse_loadgen
+from .procs import PROCS, CouldNotRun, run
+
+# "hello from module hello version v001, pid 42" and "hello from nginx server
+# version v001, pid 42": the first 36 bytes end with the version, so loadgen's
+# body tally counts versions rather than pids.
+TALLY_PREFIX = 36
+VERSION_RE = re.compile(r"version (v\d+)")
+
+
+def version_name(n):
+    return "v%03d" % n
+
+
+def build_versions(root, tmp, count):
+    """Compiles modules/hello.cpp as v000 .. v(count-1); {name: path}."""
+    out_dir = os.path.join(tmp, "builds")
+    os.makedirs(out_dir)
+    src = os.path.join(root, "modules", "hello.cpp")
+
+    def one(n):
+        v = version_name(n)
+        path = os.path.join(out_dir, "hello-%s.so" % v)
+        r = run(["g++", "-std=c++20", "-O2", "-fPIC", "-shared", "-I" + os.path.join(root, "include"),
+                 '-DHELLO_VERSION="%s"' % v, "-o", path, src], timeout=300)
+        if r.returncode != 0:
+            raise CouldNotRun("compiling %s (%s) failed:\n%s" % (src, v, r.stderr[-2000:]))
+        return v, path
+
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
+        return dict(ex.map(one, range(count)))
+
+
+class Versions:
+    """The versions a server reloads to, in turn: never the one it runs."""
+
+    def __init__(self, count):
+        self.names = [version_name(n) for n in range(count)]
+        self.next_index = {}  # server name -> index of its next version
+
+    def first(self):
+        return self.names[0]
+
+    def next(self, server):
+        i = self.next_index.get(server, 1)
+        self.next_index[server] = i + 1
+        return self.names[i % len(self.names)]
+
+
+def reload_phase(server, versions, loadgen, load_kw, tmp, count=None, duration=None, lead_s=0.25):
+    """Runs loadgen (load_kw) while `server` reloads back to back: `count`
+    reloads, or as many as fit in `duration` seconds. The load starts lead_s
+    before the first reload and stops after the last one has finished."""
+    stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))
+    argv = loadgen_argv(loadgen, server.port, duration=3600, stop_file=stop_file, **load_kw)
+    p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = []
+    try:
+        time.sleep(lead_s)
+        end = time.monotonic() + duration if duration else None
+        while p.poll() is None:
+            if count is not None and len(records) >= count:
+                break
+            if end is not None and time.monotonic() >= end:
+                break
+            records.append(server.reload(versions.next(server.name)))
+        time.sleep(0.1)  # the last new worker's first requests
+    finally:
+        with open(stop_file, "w"):
+            pass
+    out, err = p.communicate(timeout=120)
+    rep = parse_loadgen(out, err, p.returncode)
+    seen = set()
+    for body in (rep.get("bodies") or {}):
+        m = VERSION_RE.search(body)
+        if m:
+            seen.add(m.group(1))
+    failed = [r for r in records if not r[0]]
+    key = "replaced_ms" if server.name == "smooth" else "new_version_after_ms"
+    rep["versions_seen"] = len(seen)
+    rep["reloads"] = {
+        "count": len(records),
+        "failed": len(failed) + (count - len(records) if count else 0),
+        "command_ms": [round(r[2], 1) for r in records],
+        key: [round(r[1], 1) for r in records if r[1] is not None],
+    }
+    if failed:
+        rep["reloads"]["first_failure_output"] = failed[0][3].strip()[-2000:]
+    rep.pop("bodies", None)
+    return rep
+
+
+def reload_rows(runs):
+    """bench-reload's rows, from runs["reload_short" / "reload_keep-alive"]:
+    throughput, p99, failed requests and versions seen under reloads, then the
+    reloads themselves (over both kinds of load)."""
+    rows = []
+    per_server = {}  # server -> {"figure": [...], "command": [...], "count": n, "failed": n}
+    for kind in ("short", "keep-alive"):
+        part = runs.get("reload_" + kind, {})
+        sm, ng = part.get("smooth", []), part.get("nginx", [])
+        if not sm:
+            continue
+
+        def fig(reps, key):
+            return [r[key] for r in reps if r.get(key) is not None]
+
+        title = "%s, under reloads" % kind
+        rows.append(R.Row("rl_%s_rps" % kind, title + " req/s", R.fmt_int, fig(sm, "rps"), fig(ng, "rps")))
+        rows.append(R.Row("rl_%s_p99" % kind, title + " p99 ms", R.fmt_ms, fig(sm, "p99_ms"), fig(ng, "p99_ms")))
+
+        def failed(reps):
+            if not reps:
+                return "-"
+            return "%s of %s" % (R.fmt_int(sum(r["errors"] for r in reps)), R.fmt_int(sum(r["requests"] for r in reps)))
+
+        def seen(reps):
+            if not reps:
+                return "-"
+            return "%d of %d" % (sum(r["versions_seen"] for r in reps), sum(r["reloads"]["count"] + 1 for r in reps))
+
+        smooth_failed = sum(r["errors"] for r in sm)
+        rows.append(R.Row("rl_%s_failed" % kind, title + " failed", R.fmt_int, cells=(failed(sm), failed(ng), ""),
+                          target=R.at_most(0, "0 (smooth)"), fixed_verdict=R.PASS if smooth_failed == 0 else R.FAIL))
+        rows.append(R.Row("rl_%s_versions" % kind, title + " versions seen", R.fmt_int,
+                          cells=(seen(sm), seen(ng), "")))
+        for name, reps in (("smooth", sm), ("nginx", ng)):
+            acc = per_server.setdefault(name, {"figure": [], "command": [], "count": 0, "failed": 0})
+            key = "replaced_ms" if name == "smooth" else "new_version_after_ms"
+            for r in reps:
+                acc["figure"] += r["reloads"][key]
+                acc["command"] += r["reloads"]["command_ms"]
+                acc["count"] += r["reloads"]["count"]
+                acc["failed"] += r["reloads"]["failed"]
+    if not per_server:
+        return rows
+    sm, ng = per_server.get("smooth"), per_server.get("nginx")
+    rows.append(R.Row("rl_new", "reload: replaced / new version after, ms", R.fmt_ms, cells=(
+        R.three(sm["figure"]), R.three(ng["figure"]) if ng else "-", ""), note="min / median / max"))
+    rows.append(R.Row("rl_cmd", "reload: command, ms", R.fmt_ms, cells=(
+        R.three(sm["command"]), R.three(ng["command"]) if ng else "-", ""), note="min / median / max"))
+    rows.append(R.Row("rl_failed", "reload: commands failed", R.fmt_int, cells=(
+        "%d of %d" % (sm["failed"], sm["count"]), "%d of %d" % (ng["failed"], ng["count"]) if ng else "-", ""),
+        target=R.at_most(0, "0 (smooth)"), fixed_verdict=R.PASS if sm["failed"] == 0 else R.FAIL))
+    return rows
