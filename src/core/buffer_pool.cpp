@@ -1,6 +1,7 @@
 // buffer_pool: see buffer_pool.h.
 #include "core/buffer_pool.h"
 
+#include <algorithm>
 #include <new>
 #include <sys/mman.h>
 
@@ -38,6 +39,16 @@ void BufferPool::give_large(Large block) {
 }
 
 void BufferPool::release_unused() {
+    if (++ticks_ >= kLargeIdleTicks) {
+        ticks_ = 0;
+        // The fewest free blocks held since the last time were never needed:
+        // unmapped now (the most recently given back stay, at the end).
+        size_t surplus = std::min(fewest_free_, free_.size());
+        for (size_t i = 0; i < surplus; i++) munmap(free_[i], kBlockBytes);
+        free_.erase(free_.begin(), free_.begin() + long(surplus));
+        mapped_ -= surplus;
+        fewest_free_ = free_.size();
+    }
     for (size_t i = 0; i < large_.size();) {
         if (++large_[i].idle_ticks <= kLargeIdleTicks) {
             i++;
@@ -53,8 +64,10 @@ char* BufferPool::take() {
     if (!free_.empty()) {
         char* block = free_.back();
         free_.pop_back();
+        fewest_free_ = std::min(fewest_free_, free_.size());
         return block;
     }
+    fewest_free_ = 0;
     void* p = mmap(nullptr, kBlockBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     mapped_++;

@@ -7,9 +7,12 @@
 // takes and gives blocks without a system call.
 //
 // Each block is a mapping of its own. The pool keeps at most `keep` free
-// blocks; a block given back beyond that is unmapped at once, so the memory a
-// burst of connections took returns to the kernel when the burst is over, not
-// whenever malloc's heap happens to shrink.
+// blocks; a block given back beyond that is unmapped at once. And free blocks
+// that were not needed for a while go too: release_unused() (the worker calls
+// it every 100 ms) unmaps, every kLargeIdleTicks calls, as many free blocks as
+// the pool never dipped into since the last time (the fewest it held free).
+// So the memory a burst of connections took returns to the kernel when the
+// burst is over, not whenever malloc's heap happens to shrink.
 //
 // What does not fit in one block (a request body of a megabyte) gets a large
 // block, also a mapping of its own. Large blocks given back are kept, up to
@@ -54,7 +57,7 @@ public:
     // fits, or a new mapping.
     Large take_large(size_t at_least);
     void give_large(Large block);
-    // Unmaps the large blocks nobody has taken for a while.
+    // Unmaps the blocks nobody has taken for a while.
     void release_unused();
 
     size_t free_blocks() const { return free_.size(); }
@@ -67,6 +70,8 @@ private:
         int idle_ticks;
     };
     std::vector<char*> free_;
+    size_t fewest_free_ = 0;  // since the last release: free blocks never needed meanwhile
+    int ticks_ = 0;
     std::vector<KeptLarge> large_;
     size_t kept_large_ = 0;
     size_t keep_;

@@ -186,7 +186,10 @@ void Connection::on_readable() {
         process_input();
         return;
     }
-    if (n == -1 && errno == EAGAIN) return;
+    if (n == -1 && errno == EAGAIN) {
+        in_.shrink_if_idle();  // nothing came: an idle connection holds no block
+        return;
+    }
     if (n == 0 && (state_ == State::Handling || !out_.empty())) {
         // The client half-closed after sending its request: it may still read.
         peer_closed_ = true;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
+#include <memory>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -470,6 +471,38 @@ void test_pool_steady_state() {
     EXPECT_EQ(pool.free_blocks(), size_t(1));
 }
 
+void test_pool_gives_back_what_a_burst_left() {
+    // A burst takes 100 blocks at once, then gives them back: the pool keeps
+    // them (up to `keep`) for a while, and unmaps the ones it did not need
+    // over a whole period of kLargeIdleTicks calls of release_unused() (the
+    // burst's own period needed them all: it takes two).
+    BufferPool pool(256);
+    {
+        std::vector<std::unique_ptr<Buffer>> burst;
+        for (int i = 0; i < 100; i++) {
+            burst.push_back(std::make_unique<Buffer>(&pool));
+            burst.back()->append("x");
+        }
+    }
+    EXPECT_EQ(pool.free_blocks(), size_t(100));
+    for (int i = 0; i < 2 * BufferPool::kLargeIdleTicks; i++) {
+        // steady traffic meanwhile: one block at a time
+        Buffer b(&pool);
+        b.append("y");
+        pool.release_unused();
+    }
+    EXPECT(pool.free_blocks() <= 1);
+    EXPECT_EQ(pool.mapped_blocks(), pool.free_blocks());
+    // Large blocks likewise: kept for the next body, gone after a while unused.
+    {
+        Buffer body(&pool);
+        body.append(pattern(1 << 20));
+    }
+    EXPECT(pool.kept_large_bytes() >= size_t(1 << 20));
+    for (int i = 0; i <= BufferPool::kLargeIdleTicks; i++) pool.release_unused();
+    EXPECT_EQ(pool.kept_large_bytes(), size_t(0));
+}
+
 }  // namespace
 
 int main() {
@@ -492,5 +525,6 @@ int main() {
     test_shrink_if_idle();
     test_pool_blocks();
     test_pool_steady_state();
+    test_pool_gives_back_what_a_burst_left();
     return check::summary("buffer");
 }
