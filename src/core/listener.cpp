@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,12 @@ Fd open_listener(const ListenAddress& address, std::string& error) {
         return Fd();
     }
     return fd;
+}
+
+std::string defer_accept_until_data(int listener_fd, int seconds) {
+    if (setsockopt(listener_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) == -1)
+        return "setsockopt(TCP_DEFER_ACCEPT) failed: " + errno_text(errno);
+    return "";
 }
 
 std::string refuse_new_connections(int listener_fd) {

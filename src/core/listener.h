@@ -36,6 +36,14 @@ inline constexpr int kMaxQueued = kListenBacklog + 1;
 // close-on-exec. On failure returns an empty Fd and sets `error`.
 Fd open_listener(const ListenAddress& address, std::string& error);
 
+// For a protocol whose client speaks first (HTTP, WebSocket): the kernel
+// hands a connection to accept() only once its first bytes have arrived
+// (TCP_DEFER_ACCEPT), so one wake-up accepts it, reads the request and
+// answers it, where otherwise the handshake wakes the worker once and the
+// request again. A client that connects and sends nothing for `seconds` is
+// handed over anyway, and then has keepalive_timeout to speak. "" or what failed.
+std::string defer_accept_until_data(int listener_fd, int seconds);
+
 // Shuts the door of a listening socket, for a stop: no new connection enters
 // its queue from now on, while the connections already queued stay there to
 // be accepted. It attaches a socket filter that drops every SYN: a new

@@ -23,6 +23,7 @@ namespace {
 constexpr int64_t kSampleEveryMs = 10;      // the timeline's requests-per-second resolution
 constexpr int64_t kSampleAfterMs = 500;     // and how long it goes on after the reload ends
 constexpr size_t kMaxSamples = 60000;       // ten minutes of samples at most
+constexpr int kDeferAcceptSeconds = 1;      // an HTTP client that connects and stays silent, handed over after this
 
 }  // namespace
 
@@ -89,6 +90,9 @@ std::string Master::open_before_fork() {
             at.port = uint16_t(at.port + port);
             g.listeners.push_back(open_listener(at, err));
             if (!g.listeners.back()) return "group " + gc.name + ": " + err;
+            if (gc.listen.protocol == Protocol::Http || gc.listen.protocol == Protocol::Ws)
+                if (std::string e = defer_accept_until_data(g.listeners.back().get(), kDeferAcceptSeconds); !e.empty())
+                    log::warn("group %s: %s; accepting without it", gc.name.c_str(), e.c_str());
         }
         g.good_version = store_module_version(gc.module, s.run_dir, err);
         if (g.good_version.empty()) return "group " + gc.name + ": " + err;

@@ -22,6 +22,7 @@ namespace {
 constexpr int64_t kFastFailureMs = 1000;      // dying sooner than this after fork counts as a crash loop
 constexpr int64_t kFirstBackoffMs = 250;      // the crash loop's first wait, doubled each time...
 constexpr int64_t kMaxBackoffMs = 10000;      // ...up to this
+constexpr int64_t kStopSettleMs = 200;        // a graceful stop: handshakes under way arrive, then the drain
 
 }  // namespace
 
@@ -301,17 +302,31 @@ void Workers::stop_all(bool graceful) {
     for (Group& g : groups_)
         for (Group::Slot& s : g.slots)
             if (s.respawn_timer) loop_.cancel_timer(std::exchange(s.respawn_timer, 0));
-    for (auto& [pid, w] : processes_) {
-        if (w.kill_timer) loop_.cancel_timer(std::exchange(w.kill_timer, 0));
-        if (graceful) {
-            drain(pid);
-            continue;
-        }
-        w.state = WorkerState::Stopping;
-        if (::kill(pid, SIGTERM) == -1) log::error("kill(%d, SIGTERM) failed: %s", int(pid), errno_text(errno).c_str());
-        arm_kill(w, config_.server.stop_timeout_ms, "still running after stop_timeout");
+    if (settle_timer_) loop_.cancel_timer(std::exchange(settle_timer_, 0));
+    if (processes_.empty()) {
+        events_.all_workers_gone();
+        return;
     }
-    if (processes_.empty()) events_.all_workers_gone();
+    if (!graceful) {
+        for (auto& [pid, w] : processes_) {
+            if (w.kill_timer) loop_.cancel_timer(std::exchange(w.kill_timer, 0));
+            w.state = WorkerState::Stopping;
+            if (::kill(pid, SIGTERM) == -1) log::error("kill(%d, SIGTERM) failed: %s", int(pid), errno_text(errno).c_str());
+            arm_kill(w, config_.server.stop_timeout_ms, "still running after stop_timeout");
+        }
+        return;
+    }
+    // The door is shut, but handshakes already under way still arrive: an
+    // HTTP listener hands a connection over only once its request has come
+    // (core/listener.h, defer_accept_until_data). The workers go on serving
+    // for a moment so those are accepted, then they drain; their last passes
+    // leave nothing in the queue to be reset.
+    settle_timer_ = loop_.add_timer(kStopSettleMs, [this] {
+        settle_timer_ = 0;
+        for (auto& [pid, w] : processes_)
+            if (w.state != WorkerState::Stopping) drain(pid);  // (a killed one keeps its SIGKILL deadline)
+        return EventLoop::kNoMore;
+    });
 }
 
 void Workers::tell_not_reloadable(int group) {

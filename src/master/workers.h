@@ -104,8 +104,9 @@ public:
     // SIGCHLD: reap every exited child.
     void reap();
     // New connections are refused and the master's listener copies closed;
-    // then every worker drains (graceful) or gets SIGTERM, then SIGKILL after
-    // stop_timeout; nothing is forked any more.
+    // then every worker drains (graceful: after a moment for the handshakes
+    // under way) or gets SIGTERM, then SIGKILL after stop_timeout; nothing is
+    // forked any more.
     void stop_all(bool graceful);
     // Non-reloadable groups during a reload: their on_worker_reload runs.
     void tell_not_reloadable(int group);
@@ -142,6 +143,7 @@ private:
     std::map<pid_t, WorkerProcess> processes_;
     uint64_t requests_of_reaped_ = 0;
     bool stopping_ = false;
+    uint64_t settle_timer_ = 0;  // a graceful stop's moment before the drain
 };
 
 }  // namespace smooth
