@@ -54,6 +54,11 @@ inline constexpr size_t kHeaderBytes = 5;  // length + type
 // Fixed fields before an EVENT's payload, for sizing limits: seq, client, kind.
 inline constexpr size_t kEventFields = 8 + 8 + 1;
 
+// The largest frame either end accepts for a group whose messages may be up to
+// max_message_bytes: room for the message plus its fields (or a SEND_MANY's
+// list of clients) on top.
+inline constexpr size_t max_frame_for(size_t max_message_bytes) { return max_message_bytes + 65536; }
+
 struct Frame {
     Type type = Type::Hello;
     uint32_t token = 0;        // HELLO

@@ -13,7 +13,6 @@ namespace smooth {
 
 namespace {
 
-constexpr size_t kLinkFrameRoom = 65536;  // a link frame may be this much larger than a message
 
 }  // namespace
 
@@ -88,7 +87,7 @@ void LinkSession::on_open() {
 
 void LinkSession::on_input() {
     Buffer& in = conn_.in();
-    const size_t max_frame = conn_.group().max_request_bytes + kLinkFrameRoom;
+    const size_t max_frame = link::max_frame_for(conn_.group().max_request_bytes);
     while (!in.empty() && !conn_.closing() && conn_.state() != Connection::State::Closed) {
         link::Result r = link::parse_link_frame(in.readable(), max_frame);
         if (r.status == link::Parse::Incomplete) return;

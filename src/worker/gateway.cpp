@@ -16,7 +16,6 @@ namespace {
 
 constexpr int64_t kFirstRelinkMs = 50;    // a link that failed is tried again after this...
 constexpr int64_t kMaxRelinkMs = 2000;    // ...doubling up to this
-constexpr size_t kLinkFrameRoom = 65536;  // a link frame may be this much larger than a message
 
 uint32_t random_token() {
     uint32_t token = 0;
@@ -136,7 +135,7 @@ Gateway::Client* Gateway::client_of(uint64_t id) {
 void Gateway::ensure_links() {
     if (stopped_) return;
     const ListenAddress& at = worker_.group().backend_address;
-    const size_t max_frame = worker_.group().max_request_bytes + kLinkFrameRoom;
+    const size_t max_frame = link::max_frame_for(worker_.group().max_request_bytes);
     bool failed = false;
     for (int slot = 0; slot < business_count_; slot++) {
         bool linked = std::any_of(links_.begin(), links_.end(), [slot](const auto& l) {
@@ -152,14 +151,20 @@ void Gateway::ensure_links() {
         }
         links_.push_back(std::move(link));
     }
-    if (failed && !relink_timer_) {
-        relink_backoff_ms_ = std::min(std::max(relink_backoff_ms_ * 2, kFirstRelinkMs), kMaxRelinkMs);
-        relink_timer_ = worker_.loop().add_timer(relink_backoff_ms_, [this] {
-            relink_timer_ = 0;
-            ensure_links();
-            return EventLoop::kNoMore;
-        });
-    }
+    if (failed) schedule_relink();
+}
+
+// A link that failed or went away without draining is tried again after a
+// pause that doubles each time (kFirstRelinkMs up to kMaxRelinkMs), not in a
+// tight loop; a link that says WELCOME resets the pause.
+void Gateway::schedule_relink() {
+    if (relink_timer_) return;
+    relink_backoff_ms_ = std::min(std::max(relink_backoff_ms_ * 2, kFirstRelinkMs), kMaxRelinkMs);
+    relink_timer_ = worker_.loop().add_timer(relink_backoff_ms_, [this] {
+        relink_timer_ = 0;
+        ensure_links();
+        return EventLoop::kNoMore;
+    });
 }
 
 void Gateway::link_ready(GatewayLink& link, int business_count) {
@@ -221,18 +226,10 @@ void Gateway::link_lost(GatewayLink& link, const std::string& why) {
             links_.erase(it);
             break;
         }
-    if (!clean && !relink_timer_) {
-        // A worker that went away without draining, or a connect that failed:
-        // try again after a pause that grows, not in a tight loop.
-        relink_backoff_ms_ = std::min(std::max(relink_backoff_ms_ * 2, kFirstRelinkMs), kMaxRelinkMs);
-        relink_timer_ = worker_.loop().add_timer(relink_backoff_ms_, [this] {
-            relink_timer_ = 0;
-            ensure_links();
-            return EventLoop::kNoMore;
-        });
-    } else {
-        ensure_links();
-    }
+    if (clean)
+        ensure_links();  // a drained worker: its successor is linked at once
+    else
+        schedule_relink();  // went away without draining, or a connect that failed
     dispatch_all();
 }
 

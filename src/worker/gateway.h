@@ -93,6 +93,7 @@ private:
     void dispatch_all();
     GatewayLink* pick_link();
     void ensure_links();
+    void schedule_relink();
     void forget_closed_links();
     void publish_stats();
 
