@@ -18,6 +18,7 @@
 #include "cli/control_client.h"
 #include "cli/timeline_svg.h"
 #include "master/control.h"
+#include "core/build_id.h"
 #include "core/log.h"
 #include "master/master.h"
 #include "master/module_trial.h"
@@ -40,6 +41,7 @@ const char kUsage[] =
     "  status [--json]     the master, the reload, and every worker with its counters\n"
     "  connections         every open client connection\n"
     "  check               check the config and load every module in a throw-away process\n"
+    "  --version           which build of ./server this is\n"
     "\n"
     "Without -c: ./server.conf if it exists, else the embedded default\n"
     "(http://127.0.0.1:8080, one worker per core, the demo hello module).\n";
@@ -292,6 +294,9 @@ int cli_main(int argc, char** argv) {
             timeline_file = argv[++i];
         } else if (a == "-h" || a == "--help" || a == "help") {
             std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--version" || a == "version") {
+            std::printf("smooth build %s\n", build_id());
             return 0;
         } else {
             args.push_back(a);

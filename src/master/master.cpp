@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/build_id.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "master/module_trial.h"
@@ -132,8 +133,7 @@ void Master::report_started() {
     if (reported_) return;
     reported_ = true;
     if (start_report_timer_) loop_.cancel_timer(std::exchange(start_report_timer_, 0));
-    std::string text = start_report({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                     stats_, reload_});
+    std::string text = start_report(view());
     int fd = options_.report ? options_.report.get() : 1;
     if (::write(fd, text.data(), text.size()) == -1)
         log::warn("cannot print the start report: %s", errno_text(errno).c_str());
@@ -150,20 +150,13 @@ void Master::shutdown_files() {
 
 // ---- The control socket's questions ----
 
-std::string Master::status_text() const {
-    return smooth::status_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                stats_, reload_});
+MasterView Master::view() const {
+    return {getpid(), build_id(), started_wall_, config_name(), stopping_, generation_, config_, workers_, stats_, reload_};
 }
 
-std::string Master::status_json() const {
-    return smooth::status_json({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                stats_, reload_});
-}
-
-std::string Master::connections_text() const {
-    return smooth::connections_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_,
-                                     workers_, stats_, reload_});
-}
+std::string Master::status_text() const { return smooth::status_text(view()); }
+std::string Master::status_json() const { return smooth::status_json(view()); }
+std::string Master::connections_text() const { return smooth::connections_text(view()); }
 
 void Master::request_reload(Reload::Progress progress, const std::string& source, int64_t lead_ms) {
     if (lead_ms <= 0 || reload_.running() || stopping_) {

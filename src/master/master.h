@@ -25,6 +25,7 @@
 #include "master/pidfile.h"
 #include "master/reload.h"
 #include "master/reload_timeline.h"
+#include "master/status.h"
 #include "master/workers.h"
 
 namespace smooth {
@@ -60,6 +61,7 @@ private:
     void report_started();
     void shutdown_files();
     const std::string& config_name() const { return config_path_.empty() ? config_.source : config_path_; }
+    MasterView view() const;  // what status.h formats
 
     // ReloadHost: what the reload may ask (reload.h).
     bool prepare(Prepared& out, std::string& error) override;

@@ -18,6 +18,7 @@ namespace smooth {
 
 struct MasterView {
     pid_t pid;
+    const char* build;               // build_id(): which ./server this master runs
     time_t started_wall;
     const std::string& config_name;  // the config file's path, or "<embedded default>"
     bool stopping;
