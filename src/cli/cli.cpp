@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,12 +80,58 @@ bool load_config(const std::string& given, Invocation& inv) {
     return true;
 }
 
+MasterCheck prove_master(const Invocation& inv) {
+    return check_master(inv.config.server.pid_file, inv.socket_path());
+}
+
 // The pid of the running master, proved; 0 (with the reason printed) if none.
 pid_t running_master(const Invocation& inv, bool quiet = false) {
-    MasterCheck check = check_master(inv.config.server.pid_file);
+    MasterCheck check = prove_master(inv);
     if (check.running) return check.pid;
     if (!quiet) std::fprintf(stderr, "not running: %s\n", check.why_not.c_str());
     return 0;
+}
+
+// How many times a command is sent again when the master it reached did not
+// carry it out (see master_call).
+constexpr int kCallAttempts = 5;
+
+struct Reached {
+    pid_t pid = 0;      // the proved master that answered; 0: none (not running)
+    bool answered = false;
+    std::string error;  // "" or what went wrong
+};
+
+// Sends `command` to the running master over a proved connection and hands
+// on each line of its answer. An upgrade (upgrade.h) hands the pid file and
+// the control socket to a new master while the old one still answers the
+// connections it already had: its answer is then "moved: ..." instead, or
+// nothing at all if it exited first. Either way it did not carry the command
+// out, so prove again and send it to the master the files name now.
+Reached master_call(const Invocation& inv, const std::string& command,
+                    const std::function<void(const std::string& line)>& on_line) {
+    Reached r;
+    for (int attempt = 1; attempt <= kCallAttempts; attempt++) {
+        MasterCheck check = prove_master(inv);
+        if (!check.running) {
+            r = Reached();
+            r.error = "not running: " + check.why_not;
+            return r;
+        }
+        r.pid = check.pid;
+        bool moved = false;
+        int lines = 0;
+        r.error = control_call(check.control.get(), command, [&](const std::string& line) {
+            if (lines++ == 0 && line.rfind("moved: ", 0) == 0) moved = true;
+            if (!moved) on_line(line);
+        });
+        r.answered = lines > 0 && !moved;
+        if (r.answered) return r;
+        if (r.error.empty())
+            r.error = moved ? "master pid " + std::to_string(r.pid) + " has handed over, and the next one too"
+                            : "master pid " + std::to_string(r.pid) + " closed the control connection without an answer";
+    }
+    return r;
 }
 
 // Waits until the master process is gone (it releases its listeners first).
@@ -98,7 +145,7 @@ bool wait_gone(pid_t pid, int timeout_ms) {
 }
 
 int cmd_start(const Invocation& inv, bool daemon) {
-    MasterCheck check = check_master(inv.config.server.pid_file);
+    MasterCheck check = prove_master(inv);
     if (check.running) {
         std::fprintf(stderr, "already running: master pid %d (%s)\n", int(check.pid), inv.config.server.pid_file.c_str());
         return 1;
@@ -176,44 +223,45 @@ int cmd_start(const Invocation& inv, bool daemon) {
 }
 
 int cmd_stop(const Invocation& inv, bool graceful) {
-    pid_t pid = running_master(inv);
-    if (!pid) return 1;
     auto t0 = std::chrono::steady_clock::now();
-    std::string err = control_call(inv.socket_path(), graceful ? "stop -g" : "stop",
-                                   [](const std::string& line) { std::printf("%s\n", line.c_str()); });
-    if (!err.empty()) {
-        // The pid is proved ours, so a signal is safe when the socket is not there.
-        std::fprintf(stderr, "%s; sending %s to pid %d instead\n", err.c_str(), graceful ? "SIGQUIT" : "SIGTERM", int(pid));
-        if (kill(pid, graceful ? SIGQUIT : SIGTERM) == -1) {
-            std::fprintf(stderr, "kill(%d) failed: %s\n", int(pid), errno_text(errno).c_str());
+    Reached r = master_call(inv, graceful ? "stop -g" : "stop", [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!r.pid) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
+        return 1;
+    }
+    if (!r.answered) {
+        // Its pid was proved a moment ago (pidfile.h), so a signal is safe
+        // where the socket failed us.
+        std::fprintf(stderr, "%s; sending %s to pid %d instead\n", r.error.c_str(), graceful ? "SIGQUIT" : "SIGTERM",
+                     int(r.pid));
+        if (kill(r.pid, graceful ? SIGQUIT : SIGTERM) == -1) {
+            std::fprintf(stderr, "kill(%d) failed: %s\n", int(r.pid), errno_text(errno).c_str());
             return 1;
         }
     }
     const ServerConfig& s = inv.config.server;
     int limit = (graceful ? s.drain_timeout_ms : s.stop_timeout_ms) + 5000;
-    if (!wait_gone(pid, limit)) {
-        std::fprintf(stderr, "master pid %d still running after %d ms\n", int(pid), limit);
+    if (!wait_gone(r.pid, limit)) {
+        std::fprintf(stderr, "master pid %d still running after %d ms\n", int(r.pid), limit);
         return 1;
     }
     long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("stopped: master pid %d in %lld ms\n", int(pid), ms);
+    std::printf("stopped: master pid %d in %lld ms\n", int(r.pid), ms);
     return 0;
 }
 
 bool draw_timeline(const Invocation& inv, const std::string& file);
 
 int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_file) {
-    pid_t pid = running_master(inv);
-    if (!pid) return 1;
     std::string command = !wait ? "reload --no-wait" : timeline_file.empty() ? "reload" : "reload --timeline";
     std::string last;
-    std::string err = control_call(inv.socket_path(), command, [&](const std::string& line) {
+    Reached r = master_call(inv, command, [&](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
         last = line;
     });
-    if (!err.empty()) {
-        std::fprintf(stderr, "%s\n", err.c_str());
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
     }
     bool ok = last.rfind(wait ? "reload complete" : "reload requested", 0) == 0;
@@ -224,7 +272,7 @@ int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_fil
 // The last reload's timeline, from the master, drawn into `file` (SVG).
 bool draw_timeline(const Invocation& inv, const std::string& file) {
     std::string text;
-    std::string err = control_call(inv.socket_path(), "timeline", [&](const std::string& line) { text += line + "\n"; });
+    std::string err = master_call(inv, "timeline", [&](const std::string& line) { text += line + "\n"; }).error;
     std::optional<ReloadTimeline> timeline;
     if (err.empty()) timeline = ReloadTimeline::from_text(text, err);
     if (!timeline) {
@@ -245,10 +293,9 @@ bool draw_timeline(const Invocation& inv, const std::string& file) {
 }
 
 int cmd_query(const Invocation& inv, const std::string& command) {
-    if (!running_master(inv)) return 1;
-    std::string err = control_call(inv.socket_path(), command, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
-    if (!err.empty()) {
-        std::fprintf(stderr, "%s\n", err.c_str());
+    Reached r = master_call(inv, command, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
     }
     return 0;
