@@ -39,6 +39,7 @@ int Master::run(StartOptions options) {
     options_ = std::move(options);
     log::set_role("master");
     started_wall_ = time(nullptr);
+    if (std::string err = notify_.open_from_env(); !err.empty()) log::warn("%s; not notifying systemd", err.c_str());
     if (std::string err = open_before_fork(); !err.empty()) {
         log::error("%s", err.c_str());
         if (options_.report) {
@@ -68,6 +69,11 @@ int Master::run(StartOptions options) {
 // own copy of a listener with it (the queue stays, with the master's copy).
 std::string Master::open_before_fork() {
     const ServerConfig& s = config_.server;
+    // Sockets handed to us at exec (listener.h): by systemd's socket
+    // activation, or by the master before us in an upgrade (upgrade.h). Taken
+    // first, so LISTEN_* are out of the environment before anything forks.
+    InheritedListeners inherited;
+    if (std::string err = inherited.take_from_env(); !err.empty()) return err;
     if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
     if (std::string err = pid_file_.acquire(s.pid_file); !err.empty()) return err;
 
@@ -88,6 +94,13 @@ std::string Master::open_before_fork() {
         for (int port = 0; port < gc.ports(); port++) {  // a business group: one per worker slot
             ListenAddress at = gc.listen;
             at.port = uint16_t(at.port + port);
+            // An inherited socket is already listening, its queue already
+            // holding whatever arrived before us: use it, bind nothing.
+            if (Fd fd = inherited.take(at)) {
+                log::info("group %s: listening on the inherited socket for %s", gc.name.c_str(), at.text().c_str());
+                g.listeners.push_back(std::move(fd));
+                continue;
+            }
             g.listeners.push_back(open_listener(at, err));
             if (!g.listeners.back()) return "group " + gc.name + ": " + err;
         }
@@ -102,6 +115,8 @@ std::string Master::open_before_fork() {
         g.slots.resize(size_t(gc.count));
         workers_.add_group(std::move(g));
     }
+    for (const std::string& name : inherited.close_leftovers())
+        log::warn("inherited socket %s: no group listens there; closed it", name.c_str());
     return control_.open(control_socket_path(s.run_dir), loop_, *this);
 }
 
@@ -126,6 +141,8 @@ void Master::request_stop(bool graceful, const char* why) {
     reload_.on_stop("the server is stopping");
     log::info("%s (%s): %zu workers", escalate ? "stopping now" : graceful ? "stopping gracefully" : "stopping", why,
               workers_.processes().size());
+    notify_.stopping(std::string(graceful ? "stopping gracefully: " : "stopping: ") +
+                     std::to_string(workers_.processes().size()) + " workers " + (graceful ? "draining" : "going"));
     workers_.stop_all(graceful);
 }
 
@@ -133,6 +150,9 @@ void Master::report_started() {
     if (reported_) return;
     reported_ = true;
     if (start_report_timer_) loop_.cancel_timer(std::exchange(start_report_timer_, 0));
+    if (!every_slot_ready())
+        notify_.status("starting: " + std::to_string(ready_workers()) + " of " + std::to_string(total_workers(config_)) +
+                       " workers ready after start_timeout; see the log");
     std::string text = start_report(view());
     int fd = options_.report ? options_.report.get() : 1;
     if (::write(fd, text.data(), text.size()) == -1)
@@ -246,6 +266,8 @@ bool Master::prepare(Prepared& out, std::string& error) {
     start_sampling();
     timeline_start_ms_ = EventLoop::now_ms();
     timeline_complete_ = false;
+    told_reloading_ = true;
+    notify_.reloading("reloading: 0 of " + std::to_string(out.plan.workers_to_start()) + " replaced");
     return true;
 }
 
@@ -270,6 +292,9 @@ uint64_t Master::add_timer(int64_t ms, std::function<void()> fire) {
 }
 
 void Master::finished(const ReloadTimeline& timeline) {
+    // The reload's end, complete or aborted: systemd's READY=1 again (a stop
+    // that interrupted it said STOPPING=1 instead).
+    if (std::exchange(told_reloading_, false) && !stopping_) notify_.ready(timeline.summary);
     timeline_ = timeline;
     timeline_.after_ms = kSampleAfterMs;
     if (timeline_complete_) {  // refused before it began: there is nothing to wait for
@@ -292,9 +317,25 @@ void Master::worker_ready(const WorkerProcess& w) {
     if (!timeline_complete_)
         if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0)
             l->ready_ms = EventLoop::now_ms() - timeline_start_ms_;
-    reload_.on_ready(w.pid);
+    if (reload_.on_ready(w.pid) && reload_.running())
+        notify_.status("reloading: " + std::to_string(reload_.replaced()) + " of " + std::to_string(reload_.total()) +
+                       " replaced");
     if (!reported_ && workers_.all_ready()) report_started();
+    // systemd's READY=1 once every worker is READY, not at start_timeout with
+    // some missing: a unit that never gets there fails its start, as it should.
+    if (!told_ready_ && !stopping_ && every_slot_ready()) {
+        told_ready_ = true;
+        notify_.ready("serving: " + std::to_string(ready_workers()) + " workers ready");
+    }
 }
+
+int Master::ready_workers() const {
+    int ready = 0;
+    for (size_t g = 0; g < config_.groups.size(); g++) ready += workers_.ready_count(int(g));
+    return ready;
+}
+
+bool Master::every_slot_ready() const { return ready_workers() == total_workers(config_); }
 
 bool Master::worker_exited(const WorkerProcess& w, const std::string& how) {
     int64_t t = EventLoop::now_ms() - timeline_start_ms_;

@@ -26,6 +26,7 @@
 #include "master/reload.h"
 #include "master/reload_timeline.h"
 #include "master/status.h"
+#include "master/systemd_notify.h"
 #include "master/workers.h"
 
 namespace smooth {
@@ -62,6 +63,8 @@ private:
     void shutdown_files();
     const std::string& config_name() const { return config_path_.empty() ? config_.source : config_path_; }
     MasterView view() const;  // what status.h formats
+    int ready_workers() const;
+    bool every_slot_ready() const;  // each slot of each group has a READY worker
 
     // ReloadHost: what the reload may ask (reload.h).
     bool prepare(Prepared& out, std::string& error) override;
@@ -102,6 +105,9 @@ private:
     bool graceful_ = false;
     bool reported_ = false;
     uint64_t start_report_timer_ = 0;
+    SystemdNotify notify_;           // does nothing without $NOTIFY_SOCKET
+    bool told_ready_ = false;        // READY=1 sent for the start
+    bool told_reloading_ = false;    // RELOADING=1 sent, READY=1 owed at the reload's end
 
     // The timeline of the reload running or last run, and its rate samples.
     ReloadTimeline timeline_;
