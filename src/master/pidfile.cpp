@@ -91,6 +91,12 @@ std::string PidFile::install() {
     return "";
 }
 
+bool PidFile::names_us() const {
+    struct stat at_path, ours;
+    if (!fd_ || path_.empty() || stat(path_.c_str(), &at_path) == -1 || fstat(fd_.get(), &ours) == -1) return false;
+    return at_path.st_dev == ours.st_dev && at_path.st_ino == ours.st_ino;
+}
+
 void PidFile::release() {
     // Unlink before unlocking: a new master that takes the lock after us must
     // never have its fresh file removed by us.

@@ -42,6 +42,9 @@ public:
     std::string prepare_beside(const std::string& path);
     std::string install();
     const std::string& prepared_path() const { return temp_path_; }
+    // The path still names the file we hold (an upgrade's new master may have
+    // renamed its own over it).
+    bool names_us() const;
     // After an upgrade: `path` names the new master's file now. Forget it, so
     // release() does not remove it.
     void handed_over() { path_.clear(); }

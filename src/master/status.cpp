@@ -83,6 +83,7 @@ std::string status_text(const MasterView& m) {
     out << "master pid " << m.pid << ", build " << m.build << ", up " << duration_text(time(nullptr) - m.started_wall)
         << ", config " << m.config_name << (m.stopping ? ", STOPPING" : "") << "\n";
     out << "reload: " << m.reload.describe() << "\n";
+    out << "upgrade: " << m.upgrade.describe() << "\n";
     char line[512];
     for (const GroupConfig& c : m.config.groups) {
         std::string role = c.role == Role::Gateway    ? ", gateway to " + c.backend
@@ -116,6 +117,9 @@ std::string status_json(const MasterView& m) {
         << "},\n";
     out << " \"reload\": {\"state\": " << json_string(m.reload.state_name())
         << ", \"description\": " << json_string(m.reload.describe()) << "},\n";
+    out << " \"upgrade\": {\"state\": " << json_string(Upgrade::phase_name(m.upgrade.phase()))
+        << ", \"new_pid\": " << m.upgrade.new_pid() << ", \"description\": " << json_string(m.upgrade.describe())
+        << "},\n";
     out << " \"generation\": " << m.generation << ",\n \"groups\": [";
     for (size_t g = 0; g < m.config.groups.size(); g++) {
         const GroupConfig& c = m.config.groups[g];

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/stats.h"
 #include "master/reload.h"
+#include "master/upgrade.h"
 #include "master/workers.h"
 
 namespace smooth {
@@ -27,6 +28,7 @@ struct MasterView {
     const Workers& workers;
     const StatsTable& stats;
     const Reload& reload;
+    const Upgrade& upgrade;
 };
 
 std::string start_report(const MasterView& m);

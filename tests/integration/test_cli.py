@@ -257,9 +257,21 @@ def test_another_copy_of_the_binary_reaches_the_master(smooth, tmp_path):
     assert r.returncode == 0 and "reload complete" in r.stdout, out(r)
     assert not old & {w["pid"] for w in srv.workers()}
     assert srv.get()[0] == 200
+    # upgrade: to the binary the master was started from, then to the copy
+    r = other("upgrade")
+    assert r.returncode == 0 and f"upgrade complete: master pid {master} -> " in r.stdout, out(r)
+    second = srv.master_pid()
+    assert second != master and os.readlink(f"/proc/{second}/exe") == str(SERVER)
+    r = other("upgrade", "--binary", "./server")  # relative to the command's directory
+    assert r.returncode == 0 and f"upgrade complete: master pid {second} -> " in r.stdout, out(r)
+    third = srv.master_pid()
+    assert os.readlink(f"/proc/{third}/exe") == str(release / "server")
+    assert srv.get()[0] == 200
+    # and the first binary still reaches the master the copy started
+    assert srv.cli("status").returncode == 0
     r = other("stop", timeout=30)
-    assert r.returncode == 0 and f"stopped: master pid {master}" in r.stdout, out(r)
-    assert not pid_alive(master)
+    assert r.returncode == 0 and f"stopped: master pid {third}" in r.stdout, out(r)
+    assert not any(pid_alive(p) for p in (master, second, third))
 
 
 # ---- check ----

@@ -4,6 +4,8 @@ A unix datagram socket of the test's own stands in for systemd's
 NOTIFY_SOCKET, and Debian's systemd-socket-activate hands the server its
 listening socket the way a .socket unit does (LISTEN_FDS, LISTEN_PID,
 LISTEN_FDNAMES). The server runs in the foreground, as ExecStart runs it."""
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -69,10 +71,11 @@ def test_ready_reloading_ready_stopping_in_order(smooth, tmp_path):
         assert [m["STATUS"] for m in steps] == [f"reloading: {k} of 3 replaced" for k in (1, 2)], steps
         assert done["READY"] == "1" and done["STATUS"].startswith("reload complete: 3 workers replaced"), done
 
-        # A reload that is refused never began: no RELOADING, no READY.
+        # A reload the master refuses never began: no RELOADING, no READY.
         good = srv.conf.read_text()
-        srv.conf.write_text(good + "bogus line\n")
-        assert srv.reload().returncode == 1
+        srv.conf.write_text(good + "bogus_key = 1\n")
+        os.kill(srv.master_pid(), signal.SIGHUP)
+        wait_until(lambda: "reload refused" in srv.log(), 10, what="the master to refuse the reload")
         srv.conf.write_text(good)
 
         assert srv.stop() == ""
@@ -80,6 +83,34 @@ def test_ready_reloading_ready_stopping_in_order(smooth, tmp_path):
         assert got == [got[-1]], f"something came between the reload's READY and STOPPING: {got}"
         assert got[-1]["STOPPING"] == "1" and got[-1]["STATUS"].startswith("stopping: 3 workers"), got
         assert srv.proc.returncode == 0
+    finally:
+        notes.close()
+
+
+def test_upgrade_tells_systemd_the_new_main_pid(smooth, tmp_path):
+    # After an upgrade the new master announces itself: MAINPID=<its pid>
+    # and READY=1 in one datagram (NotifyAccess=all in the unit file: it is
+    # not the main pid yet when it says so). The old one says nothing more,
+    # not even STOPPING=1 when it exits; the stop that follows is the new one's.
+    notes = Notifications(tmp_path / "notify.sock")
+    try:
+        srv = smooth.make(groups={"web": {"count": 2}}, env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        srv.start(daemon=False)
+        old = srv.master_pid()
+        assert notes.until("READY")[-1]["READY"] == "1"
+        r = srv.cli("upgrade")
+        assert r.returncode == 0, r.stdout + r.stderr
+        new = srv.master_pid()
+        assert new != old
+        got = notes.until("MAINPID")
+        assert got[0]["STATUS"].startswith("upgrading: starting "), got
+        took = got[-1]
+        assert took["MAINPID"] == str(new) and took["READY"] == "1", took
+        assert took["STATUS"] == f"serving: 2 workers ready (upgraded from master pid {old})", took
+        assert srv.proc.wait(timeout=15) == 0, "the old (foreground) master exits 0 once drained"
+        assert srv.stop() == ""
+        got = notes.until("STOPPING")
+        assert len(got) == 1, f"the old master said something after the hand-over: {got}"
     finally:
         notes.close()
 
