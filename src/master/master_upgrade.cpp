@@ -32,6 +32,7 @@ void Master::request_upgrade(Upgrade::Progress progress, const std::string& bina
     std::string refusal = stopping_             ? "the server is stopping"
                           : retiring_           ? "this master is on its way out"
                           : takeover_.pending() ? "this master is still taking over from the last one"
+                          : upgrade_.running()  ? "one is running (" + upgrade_.describe() + ")"
                           : reload_.running()   ? "a reload is running (" + reload_.describe() + ")"
                                                 : "";
     if (!refusal.empty()) {
