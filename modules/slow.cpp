@@ -9,6 +9,10 @@
 //
 // The reply names the version and pid, like hello's:
 //   slow reply after 1500 ms from module slow version 1, pid 4242
+//
+// A variant for tests, chosen at build time:
+//   -DSLOW_START_MS=1500   on_worker_start takes that long, then succeeds: a
+//                          release that is slow to become READY
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,11 +71,22 @@ void on_message(smooth_worker* w, smooth_conn_id conn, const smooth_message* msg
     smooth_timer_add(w, delay, on_timer, std::make_unique<Pending>(Pending{conn, delay}).release());
 }
 
+#ifdef SLOW_START_MS
+int on_worker_start(smooth_worker*) {
+    struct timespec left = {SLOW_START_MS / 1000, (SLOW_START_MS % 1000) * 1000000L};
+    while (nanosleep(&left, &left) == -1) {
+    }
+    return 0;
+}
+#else
+constexpr int (*on_worker_start)(smooth_worker*) = nullptr;
+#endif
+
 }  // namespace
 
 SMOOTH_MODULE(slow) {
     static const smooth_module m = {
-        SMOOTH_API_VERSION, "slow", HELLO_VERSION, nullptr, nullptr, nullptr, nullptr, on_message, nullptr,
+        SMOOTH_API_VERSION, "slow", HELLO_VERSION, on_worker_start, nullptr, nullptr, nullptr, on_message, nullptr,
     };
     return &m;
 }

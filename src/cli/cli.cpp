@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,12 +19,14 @@
 #include "cli/control_client.h"
 #include "cli/timeline_svg.h"
 #include "master/control.h"
+#include "core/build_id.h"
 #include "core/log.h"
 #include "master/master.h"
 #include "master/module_trial.h"
 #include "master/pidfile.h"
 #include "master/reload_timeline.h"
 #include "master/run_dir.h"
+#include "master/takeover.h"
 
 namespace smooth {
 
@@ -37,9 +40,15 @@ const char kUsage[] =
     "  restart [-d]        stop, then start\n"
     "  reload [--no-wait]  replace the workers one at a time with the new code; waits and reports\n"
     "  reload --timeline FILE.svg   the same, then draws what happened, one lane per worker slot\n"
+    "  upgrade [--binary PATH]      replace the master itself with the ./server now at its path\n"
+    "                      (or PATH): listeners inherited, READY-gated; waits and reports\n"
     "  status [--json]     the master, the reload, and every worker with its counters\n"
     "  connections         every open client connection\n"
     "  check               check the config and load every module in a throw-away process\n"
+    "  --version           which build of ./server this is\n"
+    "\n"
+    "Signals to the master: SIGHUP/SIGUSR1 reload, SIGUSR2 upgrade, SIGQUIT graceful stop,\n"
+    "SIGTERM/SIGINT stop.\n"
     "\n"
     "Without -c: ./server.conf if it exists, else the embedded default\n"
     "(http://127.0.0.1:8080, one worker per core, the demo hello module).\n";
@@ -58,31 +67,73 @@ std::string binary_dir() {
     return p.substr(0, p.find_last_of('/'));
 }
 
-bool load_config(const std::string& given, Invocation& inv) {
+bool load_config(const std::string& given, Invocation& inv, std::string& error) {
     std::string path = given;
     if (path.empty() && access("server.conf", F_OK) == 0) path = "server.conf";
     if (path.empty()) {
         inv.config = default_config(binary_dir());
         return true;
     }
-    std::string error;
     std::optional<Config> c = load_config_file(path, error);
-    if (!c) {
-        std::fprintf(stderr, "%s\n", error.c_str());
-        return false;
-    }
+    if (!c) return false;
     char abs[4096];
     inv.config_path = realpath(path.c_str(), abs) ? abs : path;
     inv.config = std::move(*c);
     return true;
 }
 
+MasterCheck prove_master(const Invocation& inv) {
+    return check_master(inv.config.server.pid_file, inv.socket_path());
+}
+
 // The pid of the running master, proved; 0 (with the reason printed) if none.
 pid_t running_master(const Invocation& inv, bool quiet = false) {
-    MasterCheck check = check_master(inv.config.server.pid_file);
+    MasterCheck check = prove_master(inv);
     if (check.running) return check.pid;
     if (!quiet) std::fprintf(stderr, "not running: %s\n", check.why_not.c_str());
     return 0;
+}
+
+// How many times a command is sent again when the master it reached did not
+// carry it out (see master_call).
+constexpr int kCallAttempts = 5;
+
+struct Reached {
+    pid_t pid = 0;      // the proved master that answered; 0: none (not running)
+    bool answered = false;
+    std::string error;  // "" or what went wrong
+};
+
+// Sends `command` to the running master over a proved connection and hands
+// on each line of its answer. An upgrade (upgrade.h) hands the pid file and
+// the control socket to a new master while the old one still answers the
+// connections it already had: its answer is then "moved: ..." instead, or
+// nothing at all if it exited first. Either way it did not carry the command
+// out, so prove again and send it to the master the files name now.
+Reached master_call(const Invocation& inv, const std::string& command,
+                    const std::function<void(const std::string& line)>& on_line) {
+    Reached r;
+    for (int attempt = 1; attempt <= kCallAttempts; attempt++) {
+        MasterCheck check = prove_master(inv);
+        if (!check.running) {
+            r = Reached();
+            r.error = "not running: " + check.why_not;
+            return r;
+        }
+        r.pid = check.pid;
+        bool moved = false;
+        int lines = 0;
+        r.error = control_call(check.control.get(), command, [&](const std::string& line) {
+            if (lines++ == 0 && line.rfind("moved: ", 0) == 0) moved = true;
+            if (!moved) on_line(line);
+        });
+        r.answered = lines > 0 && !moved;
+        if (r.answered) return r;
+        if (r.error.empty())
+            r.error = moved ? "master pid " + std::to_string(r.pid) + " has handed over, and the next one too"
+                            : "master pid " + std::to_string(r.pid) + " closed the control connection without an answer";
+    }
+    return r;
 }
 
 // Waits until the master process is gone (it releases its listeners first).
@@ -95,8 +146,23 @@ bool wait_gone(pid_t pid, int timeout_ms) {
     return false;
 }
 
+// A start by an upgrade (takeover.h): the old master holds the pid file, so
+// no "already running"; no daemonizing either: we are the old master's
+// child, in its session, with its stdout and stderr (its log).
+int cmd_takeover(const Invocation& inv, Fd channel) {
+    if (std::string err = prepare_private_dir(inv.config.server.run_dir, "run_dir"); !err.empty()) {
+        tell_old_master(channel.get(), "error " + err);
+        std::fprintf(stderr, "error: %s\n", err.c_str());
+        return 1;
+    }
+    Master master(inv.config, inv.config_path);
+    StartOptions options;
+    options.upgrade_channel = std::move(channel);
+    return master.run(std::move(options));
+}
+
 int cmd_start(const Invocation& inv, bool daemon) {
-    MasterCheck check = check_master(inv.config.server.pid_file);
+    MasterCheck check = prove_master(inv);
     if (check.running) {
         std::fprintf(stderr, "already running: master pid %d (%s)\n", int(check.pid), inv.config.server.pid_file.c_str());
         return 1;
@@ -152,7 +218,10 @@ int cmd_start(const Invocation& inv, bool daemon) {
         // Every path in the config is absolute; "/" keeps no directory busy.
         if (chdir("/") == -1) give_up("chdir(\"/\") failed: " + errno_text(errno));
         Master master(inv.config, inv.config_path);
-        _exit(master.run({true, std::move(report_write)}));
+        StartOptions options;
+        options.daemon = true;
+        options.report = std::move(report_write);
+        _exit(master.run(std::move(options)));
     }
     report_write.reset();  // only the master holds it now: EOF means it has spoken
     if (waitpid(child, nullptr, 0) == -1)  // the intermediate child exits at once
@@ -174,44 +243,45 @@ int cmd_start(const Invocation& inv, bool daemon) {
 }
 
 int cmd_stop(const Invocation& inv, bool graceful) {
-    pid_t pid = running_master(inv);
-    if (!pid) return 1;
     auto t0 = std::chrono::steady_clock::now();
-    std::string err = control_call(inv.socket_path(), graceful ? "stop -g" : "stop",
-                                   [](const std::string& line) { std::printf("%s\n", line.c_str()); });
-    if (!err.empty()) {
-        // The pid is proved ours, so a signal is safe when the socket is not there.
-        std::fprintf(stderr, "%s; sending %s to pid %d instead\n", err.c_str(), graceful ? "SIGQUIT" : "SIGTERM", int(pid));
-        if (kill(pid, graceful ? SIGQUIT : SIGTERM) == -1) {
-            std::fprintf(stderr, "kill(%d) failed: %s\n", int(pid), errno_text(errno).c_str());
+    Reached r = master_call(inv, graceful ? "stop -g" : "stop", [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!r.pid) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
+        return 1;
+    }
+    if (!r.answered) {
+        // Its pid was proved a moment ago (pidfile.h), so a signal is safe
+        // where the socket failed us.
+        std::fprintf(stderr, "%s; sending %s to pid %d instead\n", r.error.c_str(), graceful ? "SIGQUIT" : "SIGTERM",
+                     int(r.pid));
+        if (kill(r.pid, graceful ? SIGQUIT : SIGTERM) == -1) {
+            std::fprintf(stderr, "kill(%d) failed: %s\n", int(r.pid), errno_text(errno).c_str());
             return 1;
         }
     }
     const ServerConfig& s = inv.config.server;
     int limit = (graceful ? s.drain_timeout_ms : s.stop_timeout_ms) + 5000;
-    if (!wait_gone(pid, limit)) {
-        std::fprintf(stderr, "master pid %d still running after %d ms\n", int(pid), limit);
+    if (!wait_gone(r.pid, limit)) {
+        std::fprintf(stderr, "master pid %d still running after %d ms\n", int(r.pid), limit);
         return 1;
     }
     long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("stopped: master pid %d in %lld ms\n", int(pid), ms);
+    std::printf("stopped: master pid %d in %lld ms\n", int(r.pid), ms);
     return 0;
 }
 
 bool draw_timeline(const Invocation& inv, const std::string& file);
 
 int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_file) {
-    pid_t pid = running_master(inv);
-    if (!pid) return 1;
     std::string command = !wait ? "reload --no-wait" : timeline_file.empty() ? "reload" : "reload --timeline";
     std::string last;
-    std::string err = control_call(inv.socket_path(), command, [&](const std::string& line) {
+    Reached r = master_call(inv, command, [&](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
         last = line;
     });
-    if (!err.empty()) {
-        std::fprintf(stderr, "%s\n", err.c_str());
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
     }
     bool ok = last.rfind(wait ? "reload complete" : "reload requested", 0) == 0;
@@ -222,7 +292,7 @@ int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_fil
 // The last reload's timeline, from the master, drawn into `file` (SVG).
 bool draw_timeline(const Invocation& inv, const std::string& file) {
     std::string text;
-    std::string err = control_call(inv.socket_path(), "timeline", [&](const std::string& line) { text += line + "\n"; });
+    std::string err = master_call(inv, "timeline", [&](const std::string& line) { text += line + "\n"; }).error;
     std::optional<ReloadTimeline> timeline;
     if (err.empty()) timeline = ReloadTimeline::from_text(text, err);
     if (!timeline) {
@@ -242,11 +312,47 @@ bool draw_timeline(const Invocation& inv, const std::string& file) {
     return true;
 }
 
+int cmd_upgrade(const Invocation& inv, const std::string& binary) {
+    std::string command = "upgrade";
+    if (!binary.empty()) {
+        // The master's working directory is not ours (a daemon's is /).
+        char cwd[4096];
+        std::string path = binary[0] == '/' || !getcwd(cwd, sizeof cwd) ? binary : std::string(cwd) + "/" + binary;
+        if (path.find('\n') != std::string::npos) {
+            std::fprintf(stderr, "--binary: a path with a newline cannot be sent to the master\n");
+            return 2;
+        }
+        command += " --binary " + path;
+    }
+    std::string last;
+    Reached r = master_call(inv, command, [&](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+        last = line;
+    });
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
+        return 1;
+    }
+    if (last.rfind("upgrade complete", 0) != 0) {
+        if (last.rfind("upgrade ", 0) != 0)
+            std::printf("upgrade failed: master pid %d closed the connection before the end (see its log)\n", int(r.pid));
+        return 1;
+    }
+    // It says "complete" just before it exits: return once it has, so that
+    // what follows (a status, the next upgrade) finds one master.
+    int limit = inv.config.server.drain_timeout_ms + 5000;
+    if (!wait_gone(r.pid, limit)) {
+        std::fprintf(stderr, "old master pid %d still running after %d ms\n", int(r.pid), limit);
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_query(const Invocation& inv, const std::string& command) {
-    if (!running_master(inv)) return 1;
-    std::string err = control_call(inv.socket_path(), command, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
-    if (!err.empty()) {
-        std::fprintf(stderr, "%s\n", err.c_str());
+    Reached r = master_call(inv, command, [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
     }
     return 0;
@@ -277,12 +383,21 @@ int cmd_check(const Invocation& inv) {
 
 int cli_main(int argc, char** argv) {
     log::set_role("cli");
+    // Started by an upgrade (takeover.h): the channel to the old master, read
+    // first so that any failure from here on can be told to it.
+    std::string channel_error;
+    Fd upgrade_channel = upgrade_channel_from_env(channel_error);
+    if (!channel_error.empty()) {
+        std::fprintf(stderr, "%s\n", channel_error.c_str());
+        return 1;
+    }
     std::string config_path;
     std::string timeline_file;
+    std::string binary;
     std::vector<std::string> args;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
-        if ((a == "-c" || a == "--timeline") && i + 1 >= argc) {
+        if ((a == "-c" || a == "--timeline" || a == "--binary") && i + 1 >= argc) {
             std::fprintf(stderr, "%s needs a value\n\n%s", a.c_str(), kUsage);
             return 2;
         }
@@ -290,8 +405,13 @@ int cli_main(int argc, char** argv) {
             config_path = argv[++i];
         } else if (a == "--timeline") {
             timeline_file = argv[++i];
+        } else if (a == "--binary") {
+            binary = argv[++i];
         } else if (a == "-h" || a == "--help" || a == "help") {
             std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--version" || a == "version") {
+            std::printf("smooth build %s\n", build_id());
             return 0;
         } else {
             args.push_back(a);
@@ -316,8 +436,23 @@ int cli_main(int argc, char** argv) {
         return 2;
     }
 
+    if (!binary.empty() && command != "upgrade") {
+        std::fprintf(stderr, "--binary goes with upgrade\n\n%s", kUsage);
+        return 2;
+    }
+
     Invocation inv;
-    if (!load_config(config_path, inv)) return 1;
+    std::string config_error;
+    if (!load_config(config_path, inv, config_error)) {
+        std::fprintf(stderr, "%s\n", config_error.c_str());
+        if (upgrade_channel) tell_old_master(upgrade_channel.get(), "error the config was refused: " + config_error);
+        return 1;
+    }
+    if (upgrade_channel) {
+        if (command == "start") return cmd_takeover(inv, std::move(upgrade_channel));
+        tell_old_master(upgrade_channel.get(), "error the new binary was not asked to start: " + command);
+        return 1;
+    }
 
     if (command == "start") return cmd_start(inv, has("-d"));
     if (command == "stop") return cmd_stop(inv, has("-g"));
@@ -326,6 +461,7 @@ int cli_main(int argc, char** argv) {
         return cmd_start(inv, has("-d"));
     }
     if (command == "reload") return cmd_reload(inv, !has("--no-wait"), timeline_file);
+    if (command == "upgrade") return cmd_upgrade(inv, binary);
     if (command == "status") return cmd_query(inv, has("--json") ? "status --json" : "status");
     if (command == "connections") return cmd_query(inv, "connections");
     if (command == "check") return cmd_check(inv);

@@ -3,6 +3,9 @@
 // One command line out; the master's answer comes back as lines, handed to
 // `on_line` as they arrive (a `reload` sends one per replaced worker, then its
 // summary). The master closes the connection when it has said everything.
+//
+// The connection is the one check_master() (master/pidfile.h) proved: the
+// command goes to the very process whose pid the pid file names.
 #pragma once
 
 #include <functional>
@@ -10,8 +13,7 @@
 
 namespace smooth {
 
-// Returns "" or why the master could not be reached.
-std::string control_call(const std::string& socket_path, const std::string& command,
-                         const std::function<void(const std::string& line)>& on_line);
+// Returns "" or what went wrong on the connection.
+std::string control_call(int fd, const std::string& command, const std::function<void(const std::string& line)>& on_line);
 
 }  // namespace smooth

@@ -169,6 +169,16 @@ bool same_socket(const GroupConfig& a, const GroupConfig& b) {
     return overlap && (a.listen.host == b.listen.host || a.listen.host == "0.0.0.0" || b.listen.host == "0.0.0.0");
 }
 
+// "/healthz": an absolute path as a request-target carries it, without a
+// query or fragment (the worker compares it with the request's path), and
+// nothing that would need escaping.
+std::optional<std::string> parse_health_path(std::string_view s) {
+    if (s.size() < 1 || s.size() > 200 || s[0] != '/') return std::nullopt;
+    for (char c : s)
+        if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%') return std::nullopt;
+    return std::string(s);
+}
+
 std::optional<Role> parse_role(std::string_view s) {
     if (s == "gateway") return Role::Gateway;
     if (s == "business") return Role::Business;
@@ -364,6 +374,10 @@ private:
             config_.groups.back().module = "builtin:none";
         }
         if (!check_role(g)) return false;
+        if (!g.health_path.empty() && g.listen.protocol != Protocol::Http && g.listen.protocol != Protocol::Ws)
+            return fail_at(seen_.find("health_path")->second, "health_path",
+                           "only an http:// or ws:// group answers health checks (this one listens on " +
+                               g.listen.text() + ")");
         if (g.preload && g.is_builtin())
             return fail_at(seen_.find("preload")->second, "preload",
                            "a builtin module is part of the binary, there is nothing to preload; "
@@ -483,6 +497,9 @@ private:
         }
         if (k == "keepalive_timeout") return assign(g.keepalive_timeout_ms, parse_duration_ms(v), kDurationExpected);
         if (k == "request_timeout") return assign(g.request_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "health_path")
+            return assign(g.health_path, parse_health_path(v),
+                          "a path like /healthz (up to 200 characters, no spaces, query, fragment or %)");
         if (k == "role") return assign(g.role, parse_role(v), "gateway or business");
         if (k == "backend") {
             g.backend = std::string(v);
@@ -492,7 +509,8 @@ private:
         if (k == "queue_limit")
             return assign(g.queue_limit, parse_size(v), "a number of messages, like 10000 or 10k");
         return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
-                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout, role, backend, queue_limit");
+                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout, health_path, role, "
+                    "backend, queue_limit");
     }
 
     std::optional<std::string> path(std::string_view v) const {

@@ -4,8 +4,8 @@
 //                   drain_timeout, start_timeout, reload_order
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
-//                   request_timeout; for the gateway pattern role, backend,
-//                   queue_limit
+//                   request_timeout, health_path (http:// and ws://); for the
+//                   gateway pattern role, backend, queue_limit
 //
 // parse_config() is pure: text in, Config or an error out. The error names the
 // file, the line and the key, e.g.
@@ -49,6 +49,9 @@ struct GroupConfig {
     size_t max_request_bytes = 1 << 20;
     int keepalive_timeout_ms = 5000;
     int request_timeout_ms = 10000;  // a started request must be complete by then: 408
+    // http:// and ws://: a path the worker answers itself, for a load
+    // balancer (worker/health.h): 200 while it serves, 503 once it drains.
+    std::string health_path;         // "" = none
     Role role = Role::Plain;
     // role = gateway: where business worker 0 listens (worker k: port + k),
     // from `backend = GROUP` (that group's listen) or `backend = tcp://HOST:PORT`.

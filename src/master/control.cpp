@@ -15,7 +15,7 @@ namespace smooth {
 
 namespace {
 
-constexpr size_t kMaxCommand = 512;
+constexpr size_t kMaxCommand = 4200;  // "upgrade --binary PATH" with a PATH up to PATH_MAX
 constexpr int64_t kTimelineLeadMs = 500;  // `reload --timeline`: the rate before the reload, for comparison
 
 }  // namespace
@@ -92,10 +92,7 @@ void ControlSession::close() {
 std::string ControlServer::open(const std::string& path, EventLoop& loop, Master& master) {
     loop_ = &loop;
     master_ = &master;
-    sockaddr_un sa;
-    if (!control_address(path, sa)) return "control socket path too long: " + path;
-    listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!listener_) return "socket(AF_UNIX) failed for the control socket: " + errno_text(errno);
+    home_ = path;
     // We hold the pid file lock, so a socket file left here is a dead master's.
     // Anything else at that name was not left by us: say so rather than
     // remove it (run_dir.h).
@@ -105,32 +102,95 @@ std::string ControlServer::open(const std::string& path, EventLoop& loop, Master
                (S_ISLNK(st.st_mode) ? " (a symbolic link)" : "") + "; fix: rm " + path;
     if (unlink(path.c_str()) == -1 && errno != ENOENT)
         return "cannot remove the old control socket " + path + ": " + errno_text(errno);
-    // Create it with mode 0600 from the start: no window in which others could connect.
-    mode_t old_mask = umask(0177);
-    int rc = bind(listener_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    int bind_errno = errno;
-    umask(old_mask);
-    if (rc == -1) return "bind() failed for the control socket " + path + ": " + errno_text(bind_errno);
-    if (listen(listener_.get(), 64) == -1) return "listen() failed for the control socket: " + errno_text(errno);
+    if (std::string err = listen_at(path, listener_); !err.empty()) return err;
     path_ = path;
-    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); }); rc < 0)
+    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
         return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
     return "";
 }
 
-void ControlServer::close() {
-    if (!listener_) return;
-    for (auto& [fd, s] : sessions_) s->close();
-    sessions_.clear();
-    loop_->unwatch(listener_.get());
-    listener_.reset();
-    if (unlink(path_.c_str()) == -1 && errno != ENOENT)
-        log::warn("cannot remove the control socket %s: %s", path_.c_str(), errno_text(errno).c_str());
+std::string ControlServer::open_beside(const std::string& path, EventLoop& loop, Master& master) {
+    loop_ = &loop;
+    master_ = &master;
+    home_ = path;
+    // run_dir is the server's alone (run_dir.h), and one upgrade runs at a
+    // time: a socket left at this name is a dead new master's.
+    std::string temp = path + ".new";
+    struct stat st;
+    if (lstat(temp.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+        return "control socket path " + temp + " exists and is not a socket; fix: rm " + temp;
+    if (unlink(temp.c_str()) == -1 && errno != ENOENT)
+        return "cannot remove " + temp + ": " + errno_text(errno);
+    if (std::string err = listen_at(temp, next_); !err.empty()) return err;
+    next_path_ = temp;
+    return "";
 }
 
-void ControlServer::on_accept() {
+std::string ControlServer::install() {
+    if (!next_) return "no control socket prepared";
+    // One rename: a client connecting by path reaches the old socket before
+    // it and ours after it, never nothing.
+    if (rename(next_path_.c_str(), home_.c_str()) == -1)
+        return "rename(" + next_path_ + ", " + home_ + ") failed: " + errno_text(errno);
+    if (listener_) {  // taking it back: our old socket, which no path names any more
+        loop_->unwatch(listener_.get());
+        listener_.reset();
+    }
+    listener_ = std::move(next_);
+    next_path_.clear();
+    path_ = home_;
+    moved_to_ = 0;
+    if (int rc = loop_->watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
+        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    return "";
+}
+
+void ControlServer::hand_over(pid_t new_master) {
+    moved_to_ = new_master;
+    path_.clear();
+}
+
+std::string ControlServer::take_back() {
+    if (std::string err = open_beside(home_, *loop_, *master_); !err.empty()) return err;
+    return install();
+}
+
+// Bound with mode 0600 from the start (umask): no window in which others
+// could connect.
+std::string ControlServer::listen_at(const std::string& path, Fd& out) {
+    sockaddr_un sa;
+    if (!control_address(path, sa)) return "control socket path too long: " + path;
+    Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return "socket(AF_UNIX) failed for the control socket: " + errno_text(errno);
+    mode_t old_mask = umask(0177);
+    int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    int bind_errno = errno;
+    umask(old_mask);
+    if (rc == -1) return "bind() failed for the control socket " + path + ": " + errno_text(bind_errno);
+    if (listen(fd.get(), 64) == -1) return "listen() failed for the control socket: " + errno_text(errno);
+    out = std::move(fd);
+    return "";
+}
+
+void ControlServer::close() {
+    for (auto& [fd, s] : sessions_) s->close();
+    sessions_.clear();
+    if (listener_) {
+        loop_->unwatch(listener_.get());
+        listener_.reset();
+    }
+    next_.reset();
+    for (const std::string& path : {path_, next_path_})
+        if (!path.empty() && unlink(path.c_str()) == -1 && errno != ENOENT)
+            log::warn("cannot remove the control socket %s: %s", path.c_str(), errno_text(errno).c_str());
+    path_.clear();
+    next_path_.clear();
+}
+
+void ControlServer::on_accept(int listener) {
     for (;;) {
-        Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (listener != listener_.get()) return;  // replaced (take_back) since this event was queued
+        Fd fd(accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno != EAGAIN) log::error("accept4() failed on the control socket: %s", errno_text(errno).c_str());
@@ -173,6 +233,26 @@ void ControlServer::forget_closed() {
 
 void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, const std::string& command) {
     Master& m = *master_;
+    if (moved_to_) {
+        // An upgrade gave the path to another master since this client
+        // connected: nothing is done here; the CLI proves again and asks it.
+        session->send("moved: master pid " + std::to_string(moved_to_) + "\n");
+        session->finish();
+        return;
+    }
+    if (command == "upgrade" || command.rfind("upgrade --binary ", 0) == 0) {
+        // Open until the upgrade's last line, like a reload's session.
+        std::weak_ptr<ControlSession> weak = session;
+        m.request_upgrade(
+            [weak](const std::string& line, bool done, bool) {
+                if (auto s = weak.lock()) {
+                    s->send(line + "\n");
+                    if (done) s->finish();
+                }
+            },
+            command == "upgrade" ? "" : command.substr(std::strlen("upgrade --binary ")), "control socket");
+        return;
+    }
     if (command == "status") {
         session->send(m.status_text());
     } else if (command == "status --json") {

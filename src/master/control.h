@@ -7,13 +7,21 @@
 // worker, then the summary; the CLI prints them as they come.
 //
 //   status | status --json | connections | stop | stop -g | reload | reload --no-wait
-//   reload --timeline | timeline
+//   reload --timeline | timeline | upgrade | upgrade --binary PATH
+//
+// In an upgrade (upgrade.h) the socket changes hands by rename(): the new
+// master binds its own beside ours (open_beside) and renames it over the
+// path (install), so a client connecting by path reaches one master or the
+// other, never none. The old master keeps its listener (no path names it
+// now) for the connections already queued, and answers each of them
+// "moved: master pid N": the CLI then proves the new master and asks again.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "core/buffer.h"
@@ -56,11 +64,22 @@ private:
 
 class ControlServer {
 public:
+    // A master's start: a dead master's socket at `path` is removed, ours bound there.
     std::string open(const std::string& path, EventLoop& loop, Master& master);
-    void close();  // stops listening and removes the socket file
+    // A master taking over: ours bound beside `path`; install() renames it over.
+    std::string open_beside(const std::string& path, EventLoop& loop, Master& master);
+    std::string install();
+    const std::string& prepared_path() const { return next_path_; }
+    // `path` names the new master's socket now: answer "moved" from here on,
+    // and leave the path alone at close().
+    void hand_over(pid_t new_master);
+    // The new master died after its rename: bind ours again and rename it back.
+    std::string take_back();
+    void close();  // stops listening and removes our socket file(s)
 
 private:
-    void on_accept();
+    std::string listen_at(const std::string& path, Fd& out);
+    void on_accept(int listener);
     void on_session(int fd, uint32_t events);
     void dispatch(const std::shared_ptr<ControlSession>& session, const std::string& command);
     void forget_closed();
@@ -68,7 +87,11 @@ private:
     EventLoop* loop_ = nullptr;
     Master* master_ = nullptr;
     Fd listener_;
-    std::string path_;
+    std::string path_;         // ours to remove at close ("" once handed over)
+    std::string home_;         // where the control socket lives: run_dir/smooth.sock
+    Fd next_;                  // bound beside home_, waiting for install()
+    std::string next_path_;
+    pid_t moved_to_ = 0;       // handed over to this master
     std::map<int, std::shared_ptr<ControlSession>> sessions_;
 };
 

@@ -9,12 +9,14 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/build_id.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "master/module_trial.h"
 #include "master/module_versions.h"
 #include "master/run_dir.h"
 #include "master/status.h"
+#include "master/upgrade.h"
 
 namespace smooth {
 
@@ -31,7 +33,8 @@ Master::Master(Config config, std::string config_path)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
       workers_(config_, loop_, stats_, signals_, *this),
-      reload_(*this) {}
+      reload_(*this),
+      upgrade_(loop_, *this) {}
 
 Master::~Master() = default;
 
@@ -39,8 +42,12 @@ int Master::run(StartOptions options) {
     options_ = std::move(options);
     log::set_role("master");
     started_wall_ = time(nullptr);
+    self_exe_ = current_executable();
+    if (std::string err = notify_.open_from_env(); !err.empty()) log::warn("%s; not notifying systemd", err.c_str());
+    if (options_.upgrade_channel) takeover_.begin(std::move(options_.upgrade_channel));
     if (std::string err = open_before_fork(); !err.empty()) {
         log::error("%s", err.c_str());
+        takeover_.gave_up(err);
         if (options_.report) {
             std::string msg = "error: " + err + "\n";
             if (::write(options_.report.get(), msg.data(), msg.size()) == -1)
@@ -48,11 +55,19 @@ int Master::run(StartOptions options) {
         }
         return 1;
     }
-    log::info("started: config %s, %zu groups", config_name().c_str(), config_.groups.size());
+    log::info("started: config %s, %zu groups, build %s", config_name().c_str(), config_.groups.size(), build_id());
+    if (takeover_.pending())
+        takeover_.say("new master pid " + std::to_string(getpid()) + " (build " + build_id() + "): config " +
+                      config_name() + " read, " + std::to_string(total_workers(config_)) + " workers starting");
     for (size_t g = 0; g < config_.groups.size(); g++)
         for (int slot = 0; slot < config_.groups[g].count; slot++) workers_.fill_slot(int(g), slot);
     start_report_timer_ = loop_.add_timer(config_.server.start_timeout_ms, [this] {
-        report_started();
+        start_report_timer_ = 0;
+        if (takeover_.pending())
+            give_up(std::to_string(total_workers(config_) - ready_workers()) + " workers not READY within start_timeout (" +
+                    std::to_string(config_.server.start_timeout_ms) + " ms)");
+        else
+            report_started();
         return EventLoop::kNoMore;
     });
 
@@ -60,7 +75,7 @@ int Master::run(StartOptions options) {
     if (!err.empty()) log::error("%s", err.c_str());
     shutdown_files();
     log::info("exited");
-    return err.empty() ? 0 : 1;
+    return err.empty() && !failed_ ? 0 : 1;
 }
 
 // Listeners, stats table, module versions and preloads: all before the first
@@ -68,17 +83,31 @@ int Master::run(StartOptions options) {
 // own copy of a listener with it (the queue stays, with the master's copy).
 std::string Master::open_before_fork() {
     const ServerConfig& s = config_.server;
+    // Sockets handed to us at exec (listener.h): by systemd's socket
+    // activation, or by the master before us in an upgrade (upgrade.h). Taken
+    // first, so LISTEN_* are out of the environment before anything forks.
+    InheritedListeners inherited;
+    if (std::string err = inherited.take_from_env(); !err.empty()) return err;
     if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
-    if (std::string err = pid_file_.acquire(s.pid_file); !err.empty()) return err;
+    // Started by an upgrade: the old master holds both files; ours are made
+    // beside them and renamed over them once we serve (take_over).
+    if (std::string err = takeover_.pending() ? pid_file_.prepare_beside(s.pid_file) : pid_file_.acquire(s.pid_file);
+        !err.empty())
+        return err;
+    if (takeover_.pending()) takeover_.temp(pid_file_.prepared_path());
 
     if (std::string err = loop_.open(); !err.empty()) return err;
     // The pipe and handlers before any child exists: a SIGCHLD can only come
     // after a fork, and it must find its handler in place.
-    if (std::string err = signals_.open({SIGCHLD, SIGHUP, SIGUSR1, SIGQUIT, SIGTERM, SIGINT}); !err.empty()) return err;
+    if (std::string err = signals_.open({SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGINT}); !err.empty())
+        return err;
     // A CLI that hangs up is EPIPE on its socket, not our death.
     if (std::string err = ignore_signal(SIGPIPE); !err.empty()) return err;
     if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); rc < 0)
         return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
+    if (std::string err = takeover_.watch(loop_, [this](const std::string& m) { heard_from_old_master(m); });
+        !err.empty())
+        return err;
 
     if (std::string err = stats_.create(); !err.empty()) return err;
 
@@ -88,6 +117,13 @@ std::string Master::open_before_fork() {
         for (int port = 0; port < gc.ports(); port++) {  // a business group: one per worker slot
             ListenAddress at = gc.listen;
             at.port = uint16_t(at.port + port);
+            // An inherited socket is already listening, its queue already
+            // holding whatever arrived before us: use it, bind nothing.
+            if (Fd fd = inherited.take(at)) {
+                log::info("group %s: listening on the inherited socket for %s", gc.name.c_str(), at.text().c_str());
+                g.listeners.push_back(std::move(fd));
+                continue;
+            }
             g.listeners.push_back(open_listener(at, err));
             if (!g.listeners.back()) return "group " + gc.name + ": " + err;
             if (gc.listen.protocol == Protocol::Http || gc.listen.protocol == Protocol::Ws)
@@ -105,7 +141,13 @@ std::string Master::open_before_fork() {
         g.slots.resize(size_t(gc.count));
         workers_.add_group(std::move(g));
     }
-    return control_.open(control_socket_path(s.run_dir), loop_, *this);
+    for (const std::string& name : inherited.close_leftovers())
+        log::warn("inherited socket %s: no group listens there; closed it", name.c_str());
+    if (!takeover_.pending()) return control_.open(control_socket_path(s.run_dir), loop_, *this);
+    if (std::string err = control_.open_beside(control_socket_path(s.run_dir), loop_, *this); !err.empty()) return err;
+    takeover_.temp(control_.prepared_path());
+    takeover_.deadline(s.start_timeout_ms);
+    return "";
 }
 
 void Master::on_signals() {
@@ -114,6 +156,7 @@ void Master::on_signals() {
             case SIGCHLD: workers_.reap(); break;
             case SIGHUP:
             case SIGUSR1: request_reload(nullptr, signal_name(sig)); break;
+            case SIGUSR2: request_upgrade(nullptr, "", "SIGUSR2"); break;
             case SIGQUIT: request_stop(true, "SIGQUIT"); break;
             default: request_stop(false, signal_name(sig).c_str()); break;
         }
@@ -121,14 +164,24 @@ void Master::on_signals() {
 }
 
 void Master::request_stop(bool graceful, const char* why) {
+    // Not the master yet: giving up is not a stop. The listeners' door must
+    // stay open for the old master's workers (takeover.h).
+    if (takeover_.pending()) {
+        give_up(std::string("told to stop (") + why + ") before it took over");
+        return;
+    }
     if (stopping_ && (graceful || !graceful_)) return;  // already stopping at least this hard
     bool escalate = stopping_;
     stopping_ = true;
     graceful_ = graceful;
-    // A stop has the last word: it interrupts a reload, and refuses new ones.
+    // A stop has the last word: it interrupts a reload or an upgrade (whose
+    // new master goes too), and refuses new ones.
     reload_.on_stop("the server is stopping");
+    upgrade_.on_stop(graceful);
     log::info("%s (%s): %zu workers", escalate ? "stopping now" : graceful ? "stopping gracefully" : "stopping", why,
               workers_.processes().size());
+    notify_.stopping(std::string(graceful ? "stopping gracefully: " : "stopping: ") +
+                     std::to_string(workers_.processes().size()) + " workers " + (graceful ? "draining" : "going"));
     workers_.stop_all(graceful);
 }
 
@@ -136,8 +189,16 @@ void Master::report_started() {
     if (reported_) return;
     reported_ = true;
     if (start_report_timer_) loop_.cancel_timer(std::exchange(start_report_timer_, 0));
-    std::string text = start_report({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                     stats_, reload_});
+    if (takeover_.by_upgrade()) {
+        // Nobody waits for a table: the old master told the CLI, and our
+        // stdout is the old master's.
+        log::info("serving: %d of %d workers ready", ready_workers(), total_workers(config_));
+        return;
+    }
+    if (!every_slot_ready())
+        notify_.status("starting: " + std::to_string(ready_workers()) + " of " + std::to_string(total_workers(config_)) +
+                       " workers ready after start_timeout; see the log");
+    std::string text = start_report(view());
     int fd = options_.report ? options_.report.get() : 1;
     if (::write(fd, text.data(), text.size()) == -1)
         log::warn("cannot print the start report: %s", errno_text(errno).c_str());
@@ -154,22 +215,25 @@ void Master::shutdown_files() {
 
 // ---- The control socket's questions ----
 
-std::string Master::status_text() const {
-    return smooth::status_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                stats_, reload_});
+MasterView Master::view() const {
+    return {getpid(), build_id(), started_wall_, config_name(), stopping_, generation_, config_, workers_, stats_, reload_,
+            upgrade_};
 }
 
-std::string Master::status_json() const {
-    return smooth::status_json({getpid(), started_wall_, config_name(), stopping_, generation_, config_, workers_,
-                                stats_, reload_});
-}
-
-std::string Master::connections_text() const {
-    return smooth::connections_text({getpid(), started_wall_, config_name(), stopping_, generation_, config_,
-                                     workers_, stats_, reload_});
-}
+std::string Master::status_text() const { return smooth::status_text(view()); }
+std::string Master::status_json() const { return smooth::status_json(view()); }
+std::string Master::connections_text() const { return smooth::connections_text(view()); }
 
 void Master::request_reload(Reload::Progress progress, const std::string& source, int64_t lead_ms) {
+    // Never interleaved with an upgrade: the new master starts its workers
+    // from the config as it reads it, and ours are the ones it replaces.
+    if (upgrade_.running() || takeover_.pending() || retiring_) {
+        std::string line = "reload refused: an upgrade is in progress (" +
+                           (takeover_.pending() ? std::string("this master is taking over") : upgrade_.describe()) + ")";
+        log::warn("reload requested (%s): %s", source.c_str(), line.c_str());
+        if (progress) progress(line, true, false);
+        return;
+    }
     if (lead_ms <= 0 || reload_.running() || stopping_) {
         reload_.request(std::move(progress), source);
         return;
@@ -257,6 +321,8 @@ bool Master::prepare(Prepared& out, std::string& error) {
     start_sampling();
     timeline_start_ms_ = EventLoop::now_ms();
     timeline_complete_ = false;
+    told_reloading_ = true;
+    notify_.reloading("reloading: 0 of " + std::to_string(out.plan.workers_to_start()) + " replaced");
     return true;
 }
 
@@ -281,6 +347,9 @@ uint64_t Master::add_timer(int64_t ms, std::function<void()> fire) {
 }
 
 void Master::finished(const ReloadTimeline& timeline) {
+    // The reload's end, complete or aborted: systemd's READY=1 again (a stop
+    // that interrupted it said STOPPING=1 instead).
+    if (std::exchange(told_reloading_, false) && !stopping_) notify_.ready(timeline.summary);
     timeline_ = timeline;
     timeline_.after_ms = kSampleAfterMs;
     if (timeline_complete_) {  // refused before it began: there is nothing to wait for
@@ -300,14 +369,43 @@ void Master::finished(const ReloadTimeline& timeline) {
 // ---- WorkerEvents ----
 
 void Master::worker_ready(const WorkerProcess& w) {
+    if (takeover_.pending()) {
+        takeover_.say("new master pid " + std::to_string(getpid()) + ": " + workers_.slot_name(w.group, w.slot) +
+                      " ready (pid " + std::to_string(w.pid) + ")");
+        if (every_slot_ready()) take_over();
+        return;
+    }
     if (!timeline_complete_)
         if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0)
             l->ready_ms = EventLoop::now_ms() - timeline_start_ms_;
-    reload_.on_ready(w.pid);
+    if (reload_.on_ready(w.pid) && reload_.running())
+        notify_.status("reloading: " + std::to_string(reload_.replaced()) + " of " + std::to_string(reload_.total()) +
+                       " replaced");
     if (!reported_ && workers_.all_ready()) report_started();
+    // systemd's READY=1 once every worker is READY, not at start_timeout with
+    // some missing: a unit that never gets there fails its start, as it should.
+    if (!told_ready_ && !stopping_ && every_slot_ready()) {
+        told_ready_ = true;
+        notify_.ready("serving: " + std::to_string(ready_workers()) + " workers ready");
+    }
 }
 
+int Master::ready_workers() const {
+    int ready = 0;
+    for (size_t g = 0; g < config_.groups.size(); g++) ready += workers_.ready_count(int(g));
+    return ready;
+}
+
+bool Master::every_slot_ready() const { return ready_workers() == total_workers(config_); }
+
 bool Master::worker_exited(const WorkerProcess& w, const std::string& how) {
+    if (takeover_.pending()) {
+        // The new release does not start: the upgrade fails now, rather
+        // than after a crash loop's back-off.
+        give_up("worker " + workers_.slot_name(w.group, w.slot) + " (pid " + std::to_string(w.pid) + ") exited with " +
+                how + (w.failure.empty() ? "" : ": " + w.failure));
+        return true;  // no respawn
+    }
     int64_t t = EventLoop::now_ms() - timeline_start_ms_;
     if (!timeline_complete_) {
         if (ReloadTimeline::Lane* l = timeline_.lane_of_old(w.pid); l && l->exit_ms < 0) l->exit_ms = t;

@@ -10,7 +10,9 @@
 // (SIGKILL after drain_timeout, respawn back-off, start_timeout) are timers.
 //
 // The reload reaches the master only through ReloadHost, the table of
-// workers reaches it only through WorkerEvents: Master is where the two meet.
+// workers through WorkerEvents, a binary upgrade through UpgradeHost (the
+// old master's side; the new master's is Takeover): Master is where they
+// meet. What it does for an upgrade is in master_upgrade.cpp.
 #pragma once
 
 #include <string>
@@ -25,16 +27,25 @@
 #include "master/pidfile.h"
 #include "master/reload.h"
 #include "master/reload_timeline.h"
+#include "master/status.h"
+#include "master/systemd_notify.h"
+#include "master/takeover.h"
+#include "master/upgrade.h"
 #include "master/workers.h"
 
 namespace smooth {
 
 struct StartOptions {
     bool daemon = false;
-    Fd report;  // daemon: where to say "started" or why not, to the waiting CLI
+    Fd report;           // daemon: where to say "started" or why not, to the waiting CLI
+    Fd upgrade_channel;  // started by an upgrade: the channel to the old master (takeover.h)
 };
 
-class Master : private ReloadHost, private WorkerEvents {
+// The running binary's path (/proc/self/exe), read when the master starts,
+// before a deploy can put a new file there: where `upgrade` finds the release.
+std::string current_executable();
+
+class Master : private ReloadHost, private WorkerEvents, private UpgradeHost {
 public:
     Master(Config config, std::string config_path);
     ~Master() override;
@@ -53,6 +64,9 @@ public:
     // The last reload's timeline (reload_timeline.h), once its samples are in;
     // `ready` is called with it then.
     void when_timeline_ready(std::function<void(const std::string& text)> ready);
+    // A binary upgrade (upgrade.h): `binary` "" for the one this master was
+    // started from. Refused while a reload or another upgrade runs.
+    void request_upgrade(Upgrade::Progress progress, const std::string& binary, const std::string& source);
 
 private:
     std::string open_before_fork();
@@ -60,6 +74,9 @@ private:
     void report_started();
     void shutdown_files();
     const std::string& config_name() const { return config_path_.empty() ? config_.source : config_path_; }
+    MasterView view() const;  // what status.h formats
+    int ready_workers() const;
+    bool every_slot_ready() const;  // each slot of each group has a READY worker
 
     // ReloadHost: what the reload may ask (reload.h).
     bool prepare(Prepared& out, std::string& error) override;
@@ -77,7 +94,24 @@ private:
     // WorkerEvents: what the table of workers tells (workers.h).
     void worker_ready(const WorkerProcess& w) override;
     bool worker_exited(const WorkerProcess& w, const std::string& how) override;
-    void all_workers_gone() override { loop_.stop(); }
+    void all_workers_gone() override;
+    void other_child_exited(pid_t pid, int status) override;
+
+    // UpgradeHost: what the old master's side of an upgrade may ask (upgrade.h).
+    std::vector<Socket> sockets_to_pass() override;
+    std::vector<std::string> new_master_args(const std::string& binary) override;
+    void before_exec() override;
+    void handed_over(pid_t new_master, bool retire) override;
+    void take_files_back() override;
+    void upgrade_ended(bool ok, const std::string& summary) override;
+    int start_timeout_ms() override { return config_.server.start_timeout_ms; }
+    int drain_timeout_ms() override { return config_.server.drain_timeout_ms; }
+
+    // The new master's side (takeover.h), in master_upgrade.cpp.
+    void take_over();
+    void give_up(const std::string& why);
+    void heard_from_old_master(const std::string& message);
+    void exit_when_done();  // the loop ends once no worker and no new master is left
 
     // Requests served, sampled for the reload's timeline.
     void start_sampling();
@@ -100,6 +134,14 @@ private:
     bool graceful_ = false;
     bool reported_ = false;
     uint64_t start_report_timer_ = 0;
+    Upgrade upgrade_;                // this master's upgrade to a new one
+    Takeover takeover_;              // this master's start, when an upgrade started it
+    std::string self_exe_;           // the binary it was started from: an upgrade's default
+    bool retiring_ = false;          // handed over, or gave up on taking over: draining out
+    bool failed_ = false;            // exit status 1 (a takeover that gave up)
+    SystemdNotify notify_;           // does nothing without $NOTIFY_SOCKET
+    bool told_ready_ = false;        // READY=1 sent for the start
+    bool told_reloading_ = false;    // RELOADING=1 sent, READY=1 owed at the reload's end
 
     // The timeline of the reload running or last run, and its rate samples.
     ReloadTimeline timeline_;

@@ -5,14 +5,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <csignal>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "master/control.h"
 #include "master/run_dir.h"
 
 namespace smooth {
@@ -25,35 +29,6 @@ pid_t read_pid(int fd) {
     if (n <= 0) return 0;
     long pid = std::strtol(text, nullptr, 10);
     return pid > 0 && pid < INT_MAX ? pid_t(pid) : 0;
-}
-
-std::string exe_of(const std::string& proc_exe) {
-    char target[PATH_MAX];
-    ssize_t n = readlink(proc_exe.c_str(), target, sizeof target - 1);
-    if (n <= 0) return "";
-    std::string path(target, size_t(n));
-    // A binary rebuilt while the master runs shows as "... (deleted)"; it is
-    // still the same program for our purpose.
-    const std::string deleted = " (deleted)";
-    if (path.size() > deleted.size() && path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0)
-        path.resize(path.size() - deleted.size());
-    return path;
-}
-
-// Seconds since the epoch at which `pid` started: its start time in clock
-// ticks after boot, plus the boot time from /proc/stat.
-double start_time_of(pid_t pid) {
-    std::string ticks = proc_stat_field(pid, 22);
-    std::ifstream boot("/proc/stat");
-    std::string key;
-    long long btime = -1;
-    while (boot >> key)
-        if (key == "btime") {
-            boot >> btime;
-            break;
-        }
-    if (ticks.empty() || btime < 0) return -1;
-    return double(btime) + double(std::stoll(ticks)) / double(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
@@ -82,12 +57,57 @@ std::string PidFile::acquire(const std::string& path) {
     return "";
 }
 
+std::string PidFile::prepare_beside(const std::string& path) {
+    // Rule 3 of run_dir.h: the pid file may sit in a directory others can
+    // write to, so the new file gets mkostemp()'s random name, created with
+    // O_EXCL: nothing can be waiting there for us to write through.
+    std::string temp = path + ".new.XXXXXX";
+    Fd fd(mkostemp(temp.data(), O_CLOEXEC));
+    if (!fd) return "cannot create a pid file like " + temp + ": " + errno_text(errno);
+    std::string text = std::to_string(getpid()) + "\n";
+    // Locked before the rename can make it visible: there is no moment when
+    // the path names an unlocked file.
+    if (fchmod(fd.get(), 0644) == -1 || flock(fd.get(), LOCK_EX | LOCK_NB) == -1 ||
+        pwrite(fd.get(), text.data(), text.size(), 0) != ssize_t(text.size())) {
+        std::string err = "cannot prepare pid file " + temp + ": " + errno_text(errno);
+        unlink(temp.c_str());
+        return err;
+    }
+    temp_fd_ = std::move(fd);
+    temp_path_ = temp;
+    target_ = path;
+    return "";
+}
+
+std::string PidFile::install() {
+    if (!temp_fd_) return "no pid file prepared";
+    // One rename: before it the path names the old file (and the old lock),
+    // after it ours. No reader ever finds no file, or an unlocked one.
+    if (rename(temp_path_.c_str(), target_.c_str()) == -1)
+        return "rename(" + temp_path_ + ", " + target_ + ") failed: " + errno_text(errno);
+    fd_ = std::move(temp_fd_);  // a file of ours that no path names any more closes here, lock and all
+    path_ = target_;
+    temp_path_.clear();
+    return "";
+}
+
+bool PidFile::names_us() const {
+    struct stat at_path, ours;
+    if (!fd_ || path_.empty() || stat(path_.c_str(), &at_path) == -1 || fstat(fd_.get(), &ours) == -1) return false;
+    return at_path.st_dev == ours.st_dev && at_path.st_ino == ours.st_ino;
+}
+
 void PidFile::release() {
-    if (!fd_) return;
     // Unlink before unlocking: a new master that takes the lock after us must
     // never have its fresh file removed by us.
-    if (unlink(path_.c_str()) == -1) log::warn("cannot remove pid file %s: %s", path_.c_str(), errno_text(errno).c_str());
+    if (fd_ && !path_.empty() && unlink(path_.c_str()) == -1)
+        log::warn("cannot remove pid file %s: %s", path_.c_str(), errno_text(errno).c_str());
+    if (temp_fd_ && unlink(temp_path_.c_str()) == -1)
+        log::warn("cannot remove pid file %s: %s", temp_path_.c_str(), errno_text(errno).c_str());
     fd_.reset();
+    temp_fd_.reset();
+    path_.clear();
+    temp_path_.clear();
 }
 
 std::string proc_stat_field(pid_t pid, int n) {
@@ -109,8 +129,48 @@ bool process_gone(pid_t pid) {
     return state.empty() || state == "Z";
 }
 
-MasterCheck check_master(const std::string& pid_file) {
+namespace {
+
+// How long a check keeps looking when the pid file and the control socket
+// name two different masters: an upgrade renames them a moment apart.
+constexpr int kProofAttempts = 50;
+constexpr int kProofRetryMs = 20;
+
+Fd connect_control(const std::string& path, std::string& error) {
+    sockaddr_un sa;
+    if (!control_address(path, sa)) {
+        error = "control socket path too long: " + path;
+        return Fd();
+    }
+    // Non-blocking for the connect only: a listener that never accepts (not
+    // ours, or hung) has a full queue, and a blocking connect would wait for
+    // it forever; this one says EAGAIN at once.
+    Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) {
+        error = "socket(AF_UNIX) failed: " + errno_text(errno);
+        return Fd();
+    }
+    int rc;
+    do rc = connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    while (rc == -1 && errno == EINTR);
+    if (rc == -1) {
+        error = "its control socket " + path + " does not answer (" + errno_text(errno) + ")";
+        return Fd();
+    }
+    int flags = fcntl(fd.get(), F_GETFL);
+    if (flags == -1 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) == -1) {
+        error = "fcntl() failed on the control connection: " + errno_text(errno);
+        return Fd();
+    }
+    return fd;
+}
+
+// One look. `again` is set when a second look may find otherwise: the lock is
+// held but the socket is missing or someone else's (an upgrade between its two
+// renames, a master between its pid file and its socket at start).
+MasterCheck check_once(const std::string& pid_file, const std::string& control_socket, bool& again) {
     MasterCheck check;
+    again = false;
     Fd fd(::open(pid_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         check.why_not = errno == ENOENT ? "no pid file at " + pid_file
@@ -130,24 +190,42 @@ MasterCheck check_master(const std::string& pid_file) {
                         " is not our master)";
         return check;
     }
-    // 2. The binary.
-    std::string theirs = exe_of("/proc/" + std::to_string(check.pid) + "/exe");
-    std::string ours = exe_of("/proc/self/exe");
-    if (theirs.empty() || theirs != ours) {
-        check.why_not = "pid " + std::to_string(check.pid) + " in " + pid_file + " is not this server (" +
-                        (theirs.empty() ? "no such process" : theirs) + ")";
+    // 2. The control socket, and who created it.
+    std::string error;
+    Fd control = connect_control(control_socket, error);
+    if (!control) {
+        again = true;
+        check.why_not = "pid " + std::to_string(check.pid) + " holds the lock on " + pid_file + ", but " + error +
+                        ": not trusted";
         return check;
     }
-    // 3. The start time, against the file's mtime. 2 s of slack: the boot time
-    // in /proc/stat is whole seconds, the start time is in clock ticks.
-    struct stat st;
-    double started = start_time_of(check.pid);
-    if (fstat(fd.get(), &st) == -1 || started < 0 || started > double(st.st_mtime) + 2.0) {
-        check.why_not = "pid " + std::to_string(check.pid) + " started after " + pid_file + " was written: a reused pid";
+    struct ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(control.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+        check.why_not = "getsockopt(SO_PEERCRED) failed on " + control_socket + ": " + errno_text(errno);
+        return check;
+    }
+    if (cred.pid != check.pid) {
+        again = true;
+        check.why_not = "pid file " + pid_file + " names pid " + std::to_string(check.pid) + ", but the control socket " +
+                        control_socket + " belongs to pid " + std::to_string(cred.pid) + ": not trusted";
         return check;
     }
     check.running = true;
+    check.control = std::move(control);
     return check;
+}
+
+}  // namespace
+
+MasterCheck check_master(const std::string& pid_file, const std::string& control_socket) {
+    for (int attempt = 1;; attempt++) {
+        bool again = false;
+        MasterCheck check = check_once(pid_file, control_socket, again);
+        if (check.running || !again || attempt == kProofAttempts) return check;
+        struct timespec pause = {0, kProofRetryMs * 1000000L};
+        nanosleep(&pause, nullptr);
+    }
 }
 
 }  // namespace smooth

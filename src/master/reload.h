@@ -121,6 +121,8 @@ public:
     Phase phase() const { return phase_; }
     bool running() const { return phase_ != Phase::Idle; }
     bool queued() const { return queued_; }
+    int replaced() const { return replaced_; }  // in the run in progress (or the last one)
+    int total() const { return total_; }
     std::string state_name() const;  // "idle", "running", "running, one queued"
     std::string describe() const;    // for `status`: what it is doing, or the last result
 

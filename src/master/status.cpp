@@ -59,7 +59,7 @@ std::string base_name(const std::string& path) { return path.substr(path.find_la
 
 std::string start_report(const MasterView& m) {
     std::ostringstream out;
-    out << "smooth started: master pid " << m.pid << ", config " << m.config_name << "\n";
+    out << "smooth started: master pid " << m.pid << ", build " << m.build << ", config " << m.config_name << "\n";
     char line[512];
     std::snprintf(line, sizeof line, "%-10s %-28s %-9s %-30s %s\n", "GROUP", "LISTEN", "WORKERS", "MODULE", "RELOADABLE");
     out << line;
@@ -80,9 +80,10 @@ std::string start_report(const MasterView& m) {
 
 std::string status_text(const MasterView& m) {
     std::ostringstream out;
-    out << "master pid " << m.pid << ", up " << duration_text(time(nullptr) - m.started_wall) << ", config "
-        << m.config_name << (m.stopping ? ", STOPPING" : "") << "\n";
+    out << "master pid " << m.pid << ", build " << m.build << ", up " << duration_text(time(nullptr) - m.started_wall)
+        << ", config " << m.config_name << (m.stopping ? ", STOPPING" : "") << "\n";
     out << "reload: " << m.reload.describe() << "\n";
+    out << "upgrade: " << m.upgrade.describe() << "\n";
     char line[512];
     for (const GroupConfig& c : m.config.groups) {
         std::string role = c.role == Role::Gateway    ? ", gateway to " + c.backend
@@ -111,11 +112,14 @@ std::string status_text(const MasterView& m) {
 
 std::string status_json(const MasterView& m) {
     std::ostringstream out;
-    out << "{\"master\": {\"pid\": " << m.pid << ", \"uptime_s\": " << (time(nullptr) - m.started_wall)
+    out << "{\"master\": {\"pid\": " << m.pid << ", \"build\": " << json_string(m.build) << ", \"uptime_s\": " << (time(nullptr) - m.started_wall)
         << ", \"config\": " << json_string(m.config_name) << ", \"stopping\": " << (m.stopping ? "true" : "false")
         << "},\n";
     out << " \"reload\": {\"state\": " << json_string(m.reload.state_name())
         << ", \"description\": " << json_string(m.reload.describe()) << "},\n";
+    out << " \"upgrade\": {\"state\": " << json_string(Upgrade::phase_name(m.upgrade.phase()))
+        << ", \"new_pid\": " << m.upgrade.new_pid() << ", \"description\": " << json_string(m.upgrade.describe())
+        << "},\n";
     out << " \"generation\": " << m.generation << ",\n \"groups\": [";
     for (size_t g = 0; g < m.config.groups.size(); g++) {
         const GroupConfig& c = m.config.groups[g];

@@ -12,12 +12,14 @@
 #include "config/config.h"
 #include "core/stats.h"
 #include "master/reload.h"
+#include "master/upgrade.h"
 #include "master/workers.h"
 
 namespace smooth {
 
 struct MasterView {
     pid_t pid;
+    const char* build;               // build_id(): which ./server this master runs
     time_t started_wall;
     const std::string& config_name;  // the config file's path, or "<embedded default>"
     bool stopping;
@@ -26,6 +28,7 @@ struct MasterView {
     const Workers& workers;
     const StatsTable& stats;
     const Reload& reload;
+    const Upgrade& upgrade;
 };
 
 std::string start_report(const MasterView& m);

@@ -62,4 +62,8 @@ void SystemdNotify::status(const std::string& status) { send("STATUS=" + status)
 
 void SystemdNotify::main_pid(pid_t pid) { send("MAINPID=" + std::to_string(pid)); }
 
+void SystemdNotify::took_over(pid_t pid, const std::string& status) {
+    send("MAINPID=" + std::to_string(pid) + "\nREADY=1\nSTATUS=" + status);
+}
+
 }  // namespace smooth

@@ -35,6 +35,9 @@ public:
     void stopping(const std::string& status);
     void status(const std::string& status);
     void main_pid(pid_t pid);
+    // After an upgrade, the new master in one datagram: MAINPID first, so
+    // systemd takes the READY=1 that follows as the new main process's.
+    void took_over(pid_t pid, const std::string& status);
 
     // One datagram; public for the unit test.
     bool send(const std::string& state);

@@ -210,7 +210,10 @@ void Workers::reap() {
 
 void Workers::on_exit(pid_t pid, int status) {
     auto it = processes_.find(pid);
-    if (it == processes_.end()) return;  // not a worker (a `check` child, say)
+    if (it == processes_.end()) {  // not a worker: an upgrade's new master
+        events_.other_child_exited(pid, status);
+        return;
+    }
     read_channel(it->second);  // its last words may still be unread (SIGCHLD can come first)
     WorkerProcess w = std::move(it->second);
     processes_.erase(it);
@@ -327,6 +330,24 @@ void Workers::stop_all(bool graceful) {
             if (w.state != WorkerState::Stopping) drain(pid);  // (a killed one keeps its SIGKILL deadline)
         return EventLoop::kNoMore;
     });
+}
+
+void Workers::retire_all() {
+    stopping_ = true;
+    close_listeners();
+    for (Group& g : groups_)
+        for (Group::Slot& s : g.slots)
+            if (s.respawn_timer) loop_.cancel_timer(std::exchange(s.respawn_timer, 0));
+    std::vector<pid_t> pids;
+    for (const auto& [pid, w] : processes_) pids.push_back(pid);
+    for (pid_t pid : pids) {
+        WorkerProcess& w = processes_.at(pid);
+        if (w.state == WorkerState::Starting)
+            kill(pid, "retiring: it was not READY yet");
+        else if (!w.told_to_go())
+            drain(pid);
+    }
+    if (processes_.empty()) events_.all_workers_gone();
 }
 
 void Workers::tell_not_reloadable(int group) {

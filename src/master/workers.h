@@ -78,7 +78,9 @@ public:
     // True when the exit was expected (a reload drained or gave up on it):
     // then the table does not respawn the slot.
     virtual bool worker_exited(const WorkerProcess& w, const std::string& how) = 0;
-    virtual void all_workers_gone() = 0;  // only while stopping
+    virtual void all_workers_gone() = 0;  // only while stopping (or retiring)
+    // A child that is not a worker exited (an upgrade's new master).
+    virtual void other_child_exited(pid_t pid, int status) = 0;
 };
 
 class Workers {
@@ -108,6 +110,14 @@ public:
     // under way) or gets SIGTERM, then SIGKILL after stop_timeout; nothing is
     // forked any more.
     void stop_all(bool graceful);
+    // An upgrade's end for this master's workers (the old master's once the
+    // new one has taken over; the new master's when it gives up): each READY
+    // worker drains as in a reload, one not READY yet is killed (as a reload
+    // kills a replacement it gave up on), nothing is respawned. The master's
+    // copies of the listeners close, but the door stays open: no
+    // refuse_new_connections, for the other master's workers accept from
+    // the very same sockets.
+    void retire_all();
     // Non-reloadable groups during a reload: their on_worker_reload runs.
     void tell_not_reloadable(int group);
     void close_listeners();

@@ -11,6 +11,7 @@
 #include "protocol/websocket_handshake.h"
 #include "worker/connection.h"
 #include "worker/drain.h"
+#include "worker/health.h"
 #include "worker/worker.h"
 #include "worker/ws_session.h"
 
@@ -117,6 +118,13 @@ void HttpSession::deliver(http::Request& req) {
     conn_.clear_deadline();  // the module has the request now; drain_timeout bounds it
     conn_.set_state(Connection::State::Handling);
     conn_.count_message();
+    // health_path: answered here, not by the module (worker/health.h).
+    if (std::optional<HealthAnswer> h =
+            health_answer(conn_.group().health_path, req.path, conn_.worker().drain().active())) {
+        if (h->close) keep_alive_ = false;  // even with a request pipelined behind it
+        respond(h->status, "text/plain", h->body.data(), h->body.size());
+        return;
+    }
 
     smooth_header headers[http::kMaxHeaders];
     for (size_t i = 0; i < req.header_count; i++)

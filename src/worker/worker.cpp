@@ -130,9 +130,10 @@ bool Worker::tell_master_ready() {
 
 std::string Worker::setup_process() {
     if (std::string err = signals_.open({SIGQUIT, SIGTERM, SIGINT}); !err.empty()) return err;
-    // A worker ignores the master's reload signals (SPEC: "ignored"); SIGPIPE is
-    // ignored because a client that vanishes is an EPIPE to handle, not a death.
-    for (int sig : {SIGHUP, SIGUSR1, SIGPIPE})
+    // A worker ignores the master's reload and upgrade signals (SPEC:
+    // "ignored"); SIGPIPE is ignored because a client that vanishes is an
+    // EPIPE to handle, not a death.
+    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE})
         if (std::string err = ignore_signal(sig); !err.empty()) return err;
     // The master blocked every signal around fork so that none could reach its
     // handlers in this child before ours were in place; now put its mask back.

@@ -6,11 +6,14 @@ ports, in its own temporary run directory, driven through its real command line.
         status, headers, body = http_request(srv.port("web"), "GET", "/")
 
 Environment:
-    SMOOTH_SERVER   the binary under test (default: ./server at the repo root)
+    SMOOTH_SERVER     the binary under test (default: ./server at the repo root)
+    SMOOTH_MAKE_ARGS  how it was built, for `make variant` (default: guessed from
+                      SMOOTH_SERVER: build/ or build-asan/)
 """
 import json
 import os
 import random
+import shlex
 import signal
 import socket
 import subprocess
@@ -178,8 +181,9 @@ class Server:
     """One smooth master in a temporary directory. Build it with groups, start()
     it, talk to it, and the fixture stops whatever is left at the end."""
 
-    def __init__(self, tmp_path, groups, server=None, env=None):
+    def __init__(self, tmp_path, groups, server=None, env=None, binary=None):
         self.dir = Path(tmp_path)
+        self.binary = Path(binary) if binary else SERVER  # the ./server this one is started and driven with
         self.env = dict(os.environ, **(env or {}))  # the server's environment (its workers inherit it)
         self.run_dir = self.dir / "run"
         self.conf = self.dir / "server.conf"
@@ -210,7 +214,7 @@ class Server:
     def cli(self, *args, timeout=60, check=False, wrapper=()):
         """Runs ./server with args; `wrapper` goes in front of it (e.g. a
         prlimit command, so the server starts under a resource limit)."""
-        r = subprocess.run([*wrapper, str(SERVER), "-c", str(self.conf), *args], capture_output=True, text=True,
+        r = subprocess.run([*wrapper, str(self.binary), "-c", str(self.conf), *args], capture_output=True, text=True,
                            timeout=timeout, cwd=self.dir, env=self.env)
         if check and r.returncode != 0:
             raise AssertionError(f"./server {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}")
@@ -222,7 +226,7 @@ class Server:
             assert r.returncode == 0, f"start -d failed ({r.returncode}): {r.stdout}{r.stderr}\nlog: {self.log()}"
         else:
             self.err_path = self.dir / "foreground.err"
-            self.proc = subprocess.Popen([*wrapper, str(SERVER), "-c", str(self.conf), "start"], cwd=self.dir,
+            self.proc = subprocess.Popen([*wrapper, str(self.binary), "-c", str(self.conf), "start"], cwd=self.dir,
                                          env=self.env,
                                          stdout=subprocess.PIPE, stderr=open(self.err_path, "w"), text=True)
         if wait_ready:
@@ -329,15 +333,15 @@ class ServerFactory:
         self.tmp_path = tmp_path
         self.servers = []
 
-    def make(self, groups=None, server=None, name="srv", env=None):
+    def make(self, groups=None, server=None, name="srv", env=None, binary=None):
         d = self.tmp_path / f"{name}{len(self.servers)}"
         d.mkdir()
-        s = Server(d, groups or {"web": {}}, server, env)
+        s = Server(d, groups or {"web": {}}, server, env, binary)
         self.servers.append(s)
         return s
 
-    def start(self, groups=None, server=None, daemon=True, env=None):
-        return self.make(groups, server, env=env).start(daemon=daemon)
+    def start(self, groups=None, server=None, daemon=True, env=None, binary=None):
+        return self.make(groups, server, env=env, binary=binary).start(daemon=daemon)
 
     def cleanup(self):
         """Stops every server the test started. Whatever had to be forced is
@@ -400,4 +404,23 @@ def build_module(source, out_path, version, defines=()):
                     "-o", str(tmp), str(ROOT / "modules" / f"{source}.cpp")],
                    check=True, timeout=120)
     os.replace(tmp, out_path)
+    return out_path
+
+
+def make_args():
+    """How the server under test was built, as `make` arguments."""
+    if os.environ.get("SMOOTH_MAKE_ARGS"):
+        return shlex.split(os.environ["SMOOTH_MAKE_ARGS"])
+    build = "build" if SERVER.parent == ROOT else str(SERVER.parent.relative_to(ROOT))
+    return [f"BUILD={build}"] + (["SANITIZE=address,undefined"] if "asan" in build else [])
+
+
+def build_server_variant(build_id, out_path):
+    """A second ./server that differs from the one under test only in its
+    build id (`make variant`: one compile, one link): a new release to
+    upgrade to, which `status` and `--version` tell apart."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["make", "-s", "-C", str(ROOT), "variant", *make_args(), f"BUILD_ID={build_id}",
+                    f"VARIANT={out_path}"], check=True, timeout=300, stdout=subprocess.DEVNULL)
     return out_path

@@ -2,15 +2,18 @@
 status, status --json, connections, check, stop; a second start; a stale pid
 file; config and module errors reported by `check` and `start`."""
 import ctypes
+import fcntl
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import threading
 
 import pytest
 
-from conftest import MODULES, HttpConn, http_request, pid_alive, wait_until
+from conftest import MODULES, SERVER, HttpConn, http_request, pid_alive, wait_until
 
 
 def out(r):
@@ -180,6 +183,95 @@ def test_stale_pid_file_of_unrelated_process(smooth):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_locked_pid_file_and_socket_of_someone_else(smooth):
+    # The strongest stale file: its lock IS held (by this test), it names an
+    # unrelated process, and a control socket answers, created by this test.
+    # The socket's peer credentials name this test's pid, not the file's: not
+    # our master. Nothing is signalled, and not a byte of a command is sent.
+    srv = smooth.make(groups={"web": {"count": 1}})
+    srv.run_dir.mkdir(mode=0o755)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    impostor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    impostor.bind(str(srv.run_dir / "smooth.sock"))
+    impostor.listen(64)
+    heard = []  # what the CLI sent the impostor, connection by connection
+
+    def answer_like_a_socket():
+        while True:
+            try:
+                conn, _ = impostor.accept()
+            except OSError:
+                return  # closed at the end of the test
+            with conn:
+                conn.settimeout(5)
+                try:
+                    heard.append(conn.recv(4096))
+                except OSError as e:
+                    heard.append(repr(e).encode())
+    listener = threading.Thread(target=answer_like_a_socket, daemon=True)
+    listener.start()
+    pid_file = open(srv.run_dir / "smooth.pid", "w")
+    try:
+        pid_file.write(f"{sleeper.pid}\n")
+        pid_file.flush()
+        fcntl.flock(pid_file, fcntl.LOCK_EX)
+
+        for args in (("status",), ("stop",), ("stop", "-g"), ("reload",), ("connections",)):
+            r = srv.cli(*args, timeout=20)
+            assert r.returncode != 0, f"`{' '.join(args)}` trusted the file: {out(r)}"
+            assert str(sleeper.pid) in out(r) and f"belongs to pid {os.getpid()}" in out(r), out(r)
+            assert sleeper.poll() is None, f"`{' '.join(args)}` signalled a process that is not our master"
+        # The CLI connected to see who answers, and then said nothing.
+        assert heard and not any(heard), f"a command reached a socket the proof refused: {heard!r}"
+
+        r = srv.cli("start", "-d", timeout=30)
+        assert r.returncode != 0 and "already running" in out(r), out(r)
+        assert sleeper.poll() is None
+    finally:
+        pid_file.close()
+        impostor.shutdown(socket.SHUT_RDWR)
+        impostor.close()
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_another_copy_of_the_binary_reaches_the_master(smooth, tmp_path):
+    # A new release unpacked in another directory drives the master started
+    # from the first one: the proof does not look at where ./server lives.
+    release = tmp_path / "release-2"
+    release.mkdir()
+    shutil.copy2(SERVER, release / "server")
+    srv = smooth.start(groups={"web": {"count": 2}})
+    master = srv.master_pid()
+
+    def other(*args, timeout=60):
+        return subprocess.run([str(release / "server"), "-c", str(srv.conf), *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=release)
+
+    r = other("status")
+    assert r.returncode == 0 and f"master pid {master}" in r.stdout, out(r)
+    old = {w["pid"] for w in srv.workers()}
+    r = other("reload")
+    assert r.returncode == 0 and "reload complete" in r.stdout, out(r)
+    assert not old & {w["pid"] for w in srv.workers()}
+    assert srv.get()[0] == 200
+    # upgrade: to the binary the master was started from, then to the copy
+    r = other("upgrade")
+    assert r.returncode == 0 and f"upgrade complete: master pid {master} -> " in r.stdout, out(r)
+    second = srv.master_pid()
+    assert second != master and os.readlink(f"/proc/{second}/exe") == str(SERVER)
+    r = other("upgrade", "--binary", "./server")  # relative to the command's directory
+    assert r.returncode == 0 and f"upgrade complete: master pid {second} -> " in r.stdout, out(r)
+    third = srv.master_pid()
+    assert os.readlink(f"/proc/{third}/exe") == str(release / "server")
+    assert srv.get()[0] == 200
+    # and the first binary still reaches the master the copy started
+    assert srv.cli("status").returncode == 0
+    r = other("stop", timeout=30)
+    assert r.returncode == 0 and f"stopped: master pid {third}" in r.stdout, out(r)
+    assert not any(pid_alive(p) for p in (master, second, third))
 
 
 # ---- check ----

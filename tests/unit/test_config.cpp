@@ -489,6 +489,49 @@ void test_total_workers() {
 }
 
 // load_config_file: a real file; relative paths start at its directory.
+// health_path: accepted values, refused ones, and the groups that may have one.
+void test_health_path() {
+    std::string error;
+    std::optional<Config> c = parse(group(""), error);
+    EXPECT(c && c->groups[0].health_path.empty());  // none unless asked for
+
+    for (const char* good : {"/healthz", "/", "/lb/health-check_1.txt", "/a/b/c"}) {
+        c = parse(group(std::string("health_path = ") + good), error);
+        EXPECT_EQ_AT(error, "", good);
+        EXPECT_EQ_AT(c ? c->groups[0].health_path : "", std::string(good), good);
+    }
+    c = parse("[group chat]\nlisten = ws://127.0.0.1:8090\nmodule = builtin:hello\nhealth_path = /up\n", error);
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(c ? c->groups[0].health_path : "", "/up");
+
+    struct Row {
+        const char* name;
+        std::string text;
+        int line;
+        const char* part;
+    };
+    const Row bad[] = {
+        {"relative", group("health_path = healthz"), 4, "health_path: expected a path like /healthz"},
+        {"empty", group("health_path ="), 4, "health_path: "},
+        {"query", group("health_path = /health?full=1"), 4, "health_path: "},
+        {"fragment", group("health_path = \"/health#x\""), 4, "health_path: "},
+        {"escape", group("health_path = /h%20"), 4, "health_path: "},
+        {"space", group("health_path = \"/he alth\""), 4, "health_path: "},
+        {"too long", group("health_path = /" + std::string(200, 'x')), 4, "health_path: "},
+        {"text group", "[group t]\nlisten = text://127.0.0.1:9000\nmodule = builtin:echo\nhealth_path = /h\n", 4,
+         "[group t] health_path: only an http:// or ws:// group"},
+        {"tcp group", "[group t]\nlisten = tcp://127.0.0.1:9000\nhealth_path = /h\nmodule = builtin:echo\n", 3,
+         "health_path: only an http:// or ws:// group"},
+    };
+    for (const Row& r : bad) {
+        c = parse(r.text, error);
+        EXPECT_EQ_AT(c.has_value(), false, r.name);
+        std::string where = "test.conf:" + std::to_string(r.line) + ": ";
+        EXPECT_EQ_AT(error.substr(0, where.size()), where, r.name);
+        EXPECT_EQ_AT(contains(error, r.part), true, std::string(r.name) + ": \"" + r.part + "\" in " + error);
+    }
+}
+
 void test_load_file() {
     char dir_template[] = "/tmp/test_config.XXXXXX";
     const char* dir = mkdtemp(dir_template);
@@ -567,5 +610,6 @@ int main() {
     test_nul_bytes();
     test_total_workers();
     test_load_file();
+    test_health_path();
     return check::summary("config");
 }

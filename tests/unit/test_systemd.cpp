@@ -54,6 +54,8 @@ void notify_through(const std::string& value, int receiver) {
     EXPECT_EQ(receive(receiver), std::string("STOPPING=1\nSTATUS=stopping"));
     n.main_pid(4242);
     EXPECT_EQ(receive(receiver), std::string("MAINPID=4242"));
+    n.took_over(4243, "serving: 2 workers ready");
+    EXPECT_EQ(receive(receiver), std::string("MAINPID=4243\nREADY=1\nSTATUS=serving: 2 workers ready"));
 }
 
 void test_notify() {

@@ -1,0 +1,14 @@
+// build_id: see build_id.h. This file holds nothing else, so a build with
+// another id links its own copy of this one object ahead of libsmooth.a, and
+// the archive's copy is never pulled in (Makefile: variant).
+#include "core/build_id.h"
+
+#ifndef SMOOTH_BUILD_ID
+#define SMOOTH_BUILD_ID "dev"
+#endif
+
+namespace smooth {
+
+const char* build_id() { return SMOOTH_BUILD_ID; }
+
+}  // namespace smooth
