@@ -496,6 +496,8 @@ private:
             return true;
         }
         if (k == "keepalive_timeout") return assign(g.keepalive_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "keepalive_requests")
+            return assign(g.keepalive_requests, parse_int_in(v, 0, 1000000000), "a whole number (0: no limit)");
         if (k == "request_timeout") return assign(g.request_timeout_ms, parse_duration_ms(v), kDurationExpected);
         if (k == "health_path")
             return assign(g.health_path, parse_health_path(v),
@@ -509,8 +511,8 @@ private:
         if (k == "queue_limit")
             return assign(g.queue_limit, parse_size(v), "a number of messages, like 10000 or 10k");
         return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
-                    "max_connections, max_request_bytes, keepalive_timeout, request_timeout, health_path, role, "
-                    "backend, queue_limit");
+                    "max_connections, max_request_bytes, keepalive_timeout, keepalive_requests, request_timeout, "
+                    "health_path, role, backend, queue_limit");
     }
 
     std::optional<std::string> path(std::string_view v) const {

@@ -4,7 +4,7 @@
 //                   drain_timeout, start_timeout, reload_order
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
-//                   request_timeout, health_path (http:// and ws://); for the
+//                   keepalive_requests, request_timeout, health_path (http:// and ws://); for the
 //                   gateway pattern role, backend, queue_limit
 //
 // parse_config() is pure: text in, Config or an error out. The error names the
@@ -48,6 +48,7 @@ struct GroupConfig {
     int max_connections = 10000;
     size_t max_request_bytes = 1 << 20;
     int keepalive_timeout_ms = 5000;
+    int keepalive_requests = 1000;   // then the connection closes, as in nginx (0: no limit)
     int request_timeout_ms = 10000;  // a started request must be complete by then: 408
     // http:// and ws://: a path the worker answers itself, for a load
     // balancer (worker/health.h): 200 while it serves, 503 once it drains.

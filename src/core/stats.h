@@ -59,6 +59,8 @@ struct WorkerRow {
     std::atomic<uint32_t> links;          // gateway pattern: links to the other side
     std::atomic<uint32_t> queued;         // gateway: events waiting for a business worker
     std::atomic<uint32_t> conn_unlisted;  // open connections without a record (the table was full when they opened)
+    std::atomic<uint64_t> listener;       // the listening socket's inode: rows with the same one share its queue
+    std::atomic<uint32_t> accepting;      // 1 while the worker watches that listener (worker/accept_balance.h)
     char module_version[48];              // written once before READY, read after it
     ConnRecord conns[kConnRecords];
 };
@@ -75,6 +77,10 @@ public:
 
     WorkerRow& row(size_t i) { return rows_[i]; }
     const WorkerRow& row(size_t i) const { return rows_[i]; }
+    // Every row in use is below this index (rows are taken lowest first), so
+    // a reader looks at a few rows, not at every page of the table: a page
+    // of a shared mapping is allocated, and counted in RSS, once touched.
+    size_t rows_in_use_end() const { return end_ ? end_->load(std::memory_order_relaxed) : 0; }
 
     // Master only: a free row for a process about to be forked, cleared; or
     // -1 when all are taken. release() gives it back once the process is reaped.
@@ -83,6 +89,7 @@ public:
 
 private:
     WorkerRow* rows_ = nullptr;
+    std::atomic<uint32_t>* end_ = nullptr;  // shared, on a page of its own after the rows
     bool used_[kStatsRows] = {};  // in the master's private memory, not shared
 };
 

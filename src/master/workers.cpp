@@ -97,6 +97,7 @@ pid_t Workers::spawn(int group, int slot, const std::string& version, uint64_t g
         setup.listener_fd = g.listeners[g.listeners.size() == 1 ? 0 : size_t(slot)].get();
         setup.channel_fd = theirs.get();
         setup.stats = &stats_.row(size_t(row));
+        setup.stats_table = &stats_;
         setup.master_pid = master_pid;
         setup.signal_mask = old;
         Worker worker(std::move(setup));

@@ -71,6 +71,10 @@ bool HttpSession::read_head(http::Request& req) {
     }
     head_bytes_ = r.consumed;
     keep_alive_ = req.keep_alive;
+    // keepalive_requests: the connection ends after this many, and its client
+    // reconnects, maybe to a worker with fewer connections (accept_balance.h).
+    requests_++;
+    last_allowed_ = conn_.group().keepalive_requests > 0 && requests_ >= conn_.group().keepalive_requests;
     minor_version_ = req.minor_version;
     is_head_ = req.method == "HEAD";
     chunked_ = req.chunked;
@@ -171,7 +175,8 @@ int HttpSession::respond(int status, const char* content_type, const char* body,
     if (status < 200 || status > 999 || (content_type && std::strlen(content_type) > 200)) return -1;
     Buffer& in = conn_.in();
     const bool more_buffered = in.size() > request_bytes_;
-    const bool close = !keep_alive_ || conn_.peer_closed() || conn_.worker().drain().last_response(more_buffered);
+    const bool close =
+        !keep_alive_ || last_allowed_ || conn_.peer_closed() || conn_.worker().drain().last_response(more_buffered);
     const bool with_body = !is_head_ && http::status_has_body(status);
     // HEAD: the head a GET would have had, Content-Length included, no body.
     http::ResponseHead h{status, content_type, len, close, minor_version_};

@@ -57,7 +57,9 @@ private:
     size_t content_length_ = 0;
     size_t request_bytes_ = 0;  // head + body bytes in the input buffer, while handling
     bool chunked_ = false;
-    bool keep_alive_ = true;
+    bool keep_alive_ = true;     // the client's word (Connection, HTTP version)
+    int requests_ = 0;           // requests read on this connection
+    bool last_allowed_ = false;  // this one reaches keepalive_requests: answered with Connection: close
     bool is_head_ = false;
     int minor_version_ = 1;
     std::unique_ptr<http::ChunkedDecoder> decoder_;  // chunked bodies only

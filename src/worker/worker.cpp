@@ -79,7 +79,11 @@ std::string drop_privileges(const ServerConfig& server) {
 }  // namespace
 
 Worker::Worker(WorkerSetup setup)
-    : setup_(std::move(setup)), drain_(*this), listener_(setup_.listener_fd), channel_(setup_.channel_fd) {}
+    : setup_(std::move(setup)),
+      drain_(*this),
+      listener_(setup_.listener_fd),
+      channel_(setup_.channel_fd),
+      balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
 
@@ -159,6 +163,7 @@ std::string Worker::setup_process() {
     if (getppid() != setup_.master_pid) return "the master exited before this worker started";
     pid_ = getpid();
     stats().pid = pid_;
+    balance_.set_listener(listener_.get());
     return "";
 }
 
@@ -207,17 +212,21 @@ bool Worker::watch_listener() {
         return false;
     }
     accepting_ = true;
+    balance_.set_accepting(true);
     return true;
 }
 
 void Worker::stop_accepting() {
     if (accepting_) loop_.unwatch(listener_.get());
     accepting_ = false;
+    balance_.set_accepting(false);
 }
 
 void Worker::close_listener() {
     stop_accepting();
     if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
+    if (balance_timer_) loop_.cancel_timer(std::exchange(balance_timer_, 0));
+    stepped_back_ = false;
     listener_.reset();
 }
 
@@ -244,15 +253,34 @@ void Worker::pause_accepting(int err) {
 }
 
 // Called when the pause ends and whenever a connection closes: accept again
-// unless the listener is gone (draining), or max_connections still holds.
+// unless the listener is gone (draining), max_connections still holds, or
+// this worker has stepped back for a peer (recheck_balance decides that).
 void Worker::resume_accepting() {
     if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
-    if (!accepting_ && listener_ && !drain_.active() && live_ < size_t(group().max_connections)) watch_listener();
+    if (!accepting_ && !stepped_back_ && listener_ && !drain_.active() && live_ < size_t(group().max_connections))
+        watch_listener();
 }
 
 void Worker::on_listener_readable() {
     accept_pending(SIZE_MAX);
-    if (live_ >= size_t(group().max_connections)) stop_accepting();  // back on when one closes
+    if (live_ >= size_t(group().max_connections))
+        stop_accepting();  // back on when one closes
+    else if (accepting_ && balance_.should_step_back(EventLoop::now_ms()))
+        step_back();  // the queue is empty now: nothing is left behind
+}
+
+void Worker::step_back() {
+    stop_accepting();
+    stepped_back_ = true;
+    if (!balance_timer_) balance_timer_ = loop_.add_timer(balance::kRecheckMs, [this] { return recheck_balance(); });
+}
+
+int64_t Worker::recheck_balance() {
+    if (balance_.should_step_back(EventLoop::now_ms())) return balance::kRecheckMs;
+    balance_timer_ = 0;
+    stepped_back_ = false;
+    resume_accepting();
+    return EventLoop::kNoMore;
 }
 
 size_t Worker::accept_pending(size_t at_most) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "worker/accept_balance.h"
 #include "worker/drain.h"
 #include "core/buffer_pool.h"
 #include "core/event_loop.h"
@@ -48,6 +49,7 @@ struct WorkerSetup {
     int listener_fd = -1;                   // the group's listener (the Worker takes ownership of this copy)
     int channel_fd = -1;                    // our end of the socketpair (the Worker takes ownership)
     WorkerRow* stats = nullptr;
+    const StatsTable* stats_table = nullptr; // the whole table, read only: the peers (accept_balance.h)
     pid_t master_pid = 0;
     sigset_t signal_mask{};                 // the master's mask before it blocked all for fork
 };
@@ -114,6 +116,8 @@ private:
     bool watch_listener();
     void pause_accepting(int err);  // out of descriptors or memory: see worker.cpp
     void resume_accepting();        // the pause is over, or a connection closed
+    void step_back();               // a peer has room: let it take the next connections
+    int64_t recheck_balance();
 
     WorkerSetup setup_;
     smooth_worker handle_{this};
@@ -128,6 +132,11 @@ private:
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Business> business_;
     bool accepting_ = false;
+    // Stepped back from the listener while a peer has clearly fewer
+    // connections (accept_balance.h), and the timer that looks again.
+    AcceptBalance balance_;
+    bool stepped_back_ = false;
+    uint64_t balance_timer_ = 0;
     // A pause in accepting for lack of descriptors or memory, and its reports.
     uint64_t accept_pause_timer_ = 0;    // 0: not paused for that reason
     uint64_t accept_failures_ = 0;       // accept4() failures not yet reported

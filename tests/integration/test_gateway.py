@@ -113,13 +113,13 @@ def check_clients(clients, final_version):
 
 
 async def load_through(url, clients_count, during):
-    """Runs the clients while `during()` (a blocking function) runs in a thread."""
+    """Runs the clients while `during(clients)` (a blocking function) runs in a thread."""
     stop = asyncio.Event()
     clients = [Client(i, url) for i in range(clients_count)]
     tasks = [asyncio.create_task(c.run(stop)) for c in clients]
     await asyncio.sleep(0.5)  # the conversation is under way (a load shape, not a wait for an event)
     try:
-        await asyncio.get_running_loop().run_in_executor(None, during)
+        await asyncio.get_running_loop().run_in_executor(None, during, clients)
     finally:
         await asyncio.sleep(0.3)
         stop.set()
@@ -127,8 +127,11 @@ async def load_through(url, clients_count, during):
     return clients
 
 
-def reload_versions(srv, module, versions, tmp_path):
-    """Deploys each version (prebuilt) and reloads the business group."""
+def reload_versions(srv, module, versions, tmp_path, clients=None, workers=0):
+    """Deploys each version (prebuilt) and reloads the business group. With
+    `clients`, each version must have answered from `workers` processes before
+    the next reload: every generation carries traffic, however fast the
+    reloads follow each other on a loaded machine."""
     for v in versions:
         shutil.copy(tmp_path / f"chat-{v}.so", tmp_path / "deploy.tmp")
         os.replace(tmp_path / "deploy.tmp", module)
@@ -136,6 +139,9 @@ def reload_versions(srv, module, versions, tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
         if srv.counts().get("gateway"):
             assert "group gateway is not reloadable: told its workers, they keep running" in r.stdout, r.stdout
+        if clients:
+            wait_until(lambda: len({a[1] for c in clients for a in list(c.answers) if a[2] == v}) >= workers,
+                       what=f"answers from {workers} business workers running {v}")
 
 
 @pytest.fixture
@@ -155,8 +161,8 @@ def test_no_message_lost_or_doubled_across_business_reloads(smooth, tmp_path, ch
     gateway_pid = srv.workers("gateway")[0]["pid"]
     url = f"ws://127.0.0.1:{srv.port('gateway')}/chat"
 
-    clients = asyncio.run(load_through(url, CLIENTS, lambda: reload_versions(
-        srv, chat_builds, ["v2", "v3", "v4", "v5", "v6"], tmp_path)))
+    clients = asyncio.run(load_through(url, CLIENTS, lambda clients: reload_versions(
+        srv, chat_builds, ["v2", "v3", "v4", "v5", "v6"], tmp_path, clients, business_count)))
 
     check_clients(clients, "v6")
     assert srv.workers("gateway")[0]["pid"] == gateway_pid, "the gateway was never replaced"
@@ -178,10 +184,11 @@ def test_two_instances_business_reloaded_and_restarted(smooth, tmp_path, chat_bu
     wait_until(lambda: linked(gateway, 2), what="the gateway instance linked to the business instance")
     url = f"ws://127.0.0.1:{gateway.port('gateway')}/chat"
 
-    clients = asyncio.run(load_through(url, 20, lambda: reload_versions(business, chat_builds, ["v2", "v3"], tmp_path)))
+    clients = asyncio.run(load_through(
+        url, 20, lambda clients: reload_versions(business, chat_builds, ["v2", "v3"], tmp_path)))
     check_clients(clients, "v3")
 
-    def restart():
+    def restart(clients):
         shutil.copy(tmp_path / "chat-v4.so", chat_builds)
         r = business.cli("restart", "-d", timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr

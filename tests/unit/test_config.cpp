@@ -60,6 +60,7 @@ void test_full_config() {
         "max_connections = 500\n"
         "max_request_bytes = 64k\n"
         "keepalive_timeout = 2.5\n"
+        "keepalive_requests = 0\n"
         "request_timeout = 3s\n"
         "\n"
         "[group echo]\n"
@@ -102,6 +103,7 @@ void test_full_config() {
     EXPECT_EQ(w.max_connections, 500);
     EXPECT_EQ(w.max_request_bytes, size_t(65536));
     EXPECT_EQ(w.keepalive_timeout_ms, 2500);
+    EXPECT_EQ(w.keepalive_requests, 0);  // no limit
     EXPECT_EQ(w.request_timeout_ms, 3000);
     EXPECT(!w.is_builtin());
 
@@ -140,6 +142,7 @@ void test_defaults() {
     EXPECT_EQ(g.max_connections, 10000);
     EXPECT_EQ(g.max_request_bytes, size_t(1) << 20);
     EXPECT_EQ(g.keepalive_timeout_ms, 5000);
+    EXPECT_EQ(g.keepalive_requests, 1000);
     EXPECT_EQ(g.request_timeout_ms, 10000);
 
     // pid_file and log_file follow a run_dir given in the file.
@@ -213,6 +216,8 @@ void test_errors() {
         {"bad group name", "[group a.b]\n", 1, {"[group a.b]", "letters"}},
         {"unknown server key", "[server]\nport = 80\n" + group(""), 2, {"[server] port: unknown key"}},
         {"unknown group key", group("colour = blue"), 4, {"[group web] colour: unknown key"}},
+        {"negative keepalive_requests", group("keepalive_requests = -1"), 4,
+         {"[group web] keepalive_requests: expected a whole number (0: no limit), got \"-1\""}},
         {"key outside section", "count = 2\n" + group(""), 1, {"count: ", "outside any section"}},
         {"line without =", group("count 4"), 4, {"[group web] ", "key = value", "\"count 4\""}},
         {"line with = but no key", group("= 4"), 4, {"key = value"}},

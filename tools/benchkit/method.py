@@ -7,6 +7,7 @@ constants, so that they stay true when an option changes the run.
 import statistics
 
 from . import report as R
+from .servers import KEEPALIVE_REQUESTS
 
 
 def _fmt_bytes_each(runs, part, key="bytes_read_per_request"):
@@ -35,9 +36,9 @@ def method_lines(bench, meta, rows):
         lines.append("- servers: %d workers each (nginx worker_processes %d), 127.0.0.1; a GET gets the same "
                      "%d-byte body "
                      "(%r, nginx: \"nginx server\" for \"module hello\"), whole responses of %s bytes; access_log off; "
-                     "keep-alive timeout 60 s, no limit on requests per connection; RLIMIT_NOFILE %d%s"
+                     "keep-alive timeout 60 s, %d requests per connection (both servers' default); RLIMIT_NOFILE %d%s"
                      % (bench.workers, bench.workers, len(body), body.strip(),
-                        " / ".join("%s %d" % kv for kv in sizes.items()),
+                        " / ".join("%s %d" % kv for kv in sizes.items()), KEEPALIVE_REQUESTS,
                         bench.nofile, " (nginx: worker_rlimit_nofile %(worker_rlimit_nofile)d, worker_connections "
                         "%(worker_connections)d)" % runs["nginx_conf"] if "nginx_conf" in runs else ""))
     lines += [

@@ -23,6 +23,7 @@ from .procs import (CouldNotRun, children_of, free_port, http_get_body, kill_tre
 
 NGINX = "/usr/sbin/nginx"
 KEEPALIVE_TIMEOUT_S = 60
+KEEPALIVE_REQUESTS = 1000  # both servers at their default: a keep-alive connection ends after this many
 BODY_LIMIT = "2m"
 REPLACED_RE = re.compile(r"reload complete: (\d+) workers? replaced in (\d+) ms")
 
@@ -75,8 +76,9 @@ class Smooth:
         with open(self.conf, "w") as f:
             f.write("[server]\nrun_dir = %s\ndrain_timeout = 5s\n\n"
                     "[group web]\nlisten = http://127.0.0.1:%d\ncount = %d\nmodule = %s\n"
-                    "keepalive_timeout = %ds\nmax_request_bytes = %s\n"
-                    % (self.run_dir, self.port, self.workers, self.module, KEEPALIVE_TIMEOUT_S, BODY_LIMIT))
+                    "keepalive_timeout = %ds\nkeepalive_requests = %d\nmax_request_bytes = %s\n"
+                    % (self.run_dir, self.port, self.workers, self.module, KEEPALIVE_TIMEOUT_S, KEEPALIVE_REQUESTS,
+                       BODY_LIMIT))
         self.started = True  # from here on, stop() has something to do
         r = run([self.server, "-c", self.conf, "start", "-d"], timeout=60)
         self.master = read_pid(self.pid_file)
@@ -183,7 +185,7 @@ events {{
 http {{
     access_log off;
     client_body_temp_path {os.path.join(self.dir, "body")};
-{temp_paths}    keepalive_requests 1000000;
+{temp_paths}    keepalive_requests {KEEPALIVE_REQUESTS};
     keepalive_timeout {KEEPALIVE_TIMEOUT_S}s;
     client_max_body_size {BODY_LIMIT};
     client_body_buffer_size {BODY_LIMIT};
