@@ -14,7 +14,9 @@
 // accept). If it holds clearly more connections than the least loaded of
 // them, it steps back: it stops watching the listener, which takes it out of
 // the kernel's wait queue, and the next connections wake the peer. It looks
-// again every kRecheckMs and steps forward once the gap has closed.
+// again every kRecheckMs (5 ms: when the peer it stepped back for starts
+// draining, that is how long the queue may wait) and steps forward once the
+// gap has closed.
 //
 //   - Someone always accepts: the worker with the fewest connections never
 //     steps back, and a worker that finds no peer accepting does not either.
@@ -41,7 +43,7 @@ namespace balance {
 // eighth of the peer's (nginx's accept_disabled uses the same eighth).
 constexpr bool clearly_ahead(uint32_t mine, uint32_t fewest_peer) { return mine > fewest_peer + 2 + fewest_peer / 8; }
 
-inline constexpr int kRecheckMs = 20;       // a worker that stepped back looks again this often
+inline constexpr int kRecheckMs = 5;        // a worker that stepped back looks again this often
 inline constexpr int64_t kPeerScanMs = 250; // who the peers are is looked up again this often
 
 }  // namespace balance

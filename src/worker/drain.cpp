@@ -13,6 +13,7 @@ void Drain::start() {
     active_ = true;
     started_ms_ = EventLoop::now_ms();
 
+    starting_ = true;
     // 1. No new wake-ups for us: the kernel now wakes the other workers.
     worker_.stop_accepting();
     // 2. What is already queued may have been announced to us alone.
@@ -33,11 +34,12 @@ void Drain::start() {
         worker_.stop_now("drain_timeout reached");
         return EventLoop::kNoMore;
     });
+    starting_ = false;
     connection_closed();  // nothing open at all: done already
 }
 
 void Drain::connection_closed() {
-    if (!active_ || timed_out_ || worker_.connection_count() > 0) return;
+    if (!active_ || starting_ || timed_out_ || worker_.connection_count() > 0) return;
     worker_.loop().cancel_timer(deadline_timer_);
     char why[64];
     std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(EventLoop::now_ms() - started_ms_));

@@ -79,6 +79,10 @@ public:
 private:
     Worker& worker_;
     bool active_ = false;
+    // Inside start(): a connection taken in step 2 may be answered and closed
+    // at once, leaving none open for a moment while more are still queued.
+    // "None open" means done only once start() has taken them all.
+    bool starting_ = false;
     bool timed_out_ = false;
     int64_t started_ms_ = 0;
     uint64_t deadline_timer_ = 0;

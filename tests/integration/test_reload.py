@@ -100,6 +100,35 @@ def test_module_that_cannot_load_reports_dlerror(smooth, tmp_path):
     srv.wait_ready()
 
 
+def test_connections_queued_at_the_drain_are_all_served(smooth):
+    """The drain's step 2 takes what is queued. A connection it takes may be
+    answered and closed at once while another, taken after it, is still
+    open: "nothing open" in between must not end the drain (it did, and the
+    later connection was closed unread: a reset)."""
+    srv = smooth.start(groups={"web": {"count": 1, "module": str(MODULES / "slow.so")}})
+    with HttpConn(srv.port(), timeout=15) as blocker, HttpConn(srv.port(), timeout=15) as whole, \
+            HttpConn(srv.port(), timeout=15) as partial:
+        # Accepted first, then blocked by its own event (not inside the accept
+        # loop, which would take the two below before the signal).
+        blocker.send("GET /?block=1500 HTTP/1.1\r\n")
+        wait_until(lambda: srv.workers()[0]["connections"] == 1, what="the first connection accepted")
+        blocker.send("Host: x\r\nConnection: close\r\n\r\n")
+        wait_until(lambda: srv.workers()[0]["requests"] >= 1, what="the worker blocked in the module")
+        # SIGQUIT is pending before the two below arrive, so once the module
+        # returns the worker drains first and finds both in the queue.
+        assert srv.reload("--no-wait").returncode == 0
+        wait_until(lambda: any(w["state"] == "draining" for w in srv.workers()), what="SIGQUIT sent")
+        whole.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # first in the queue, answered at once
+        partial.send("G")                                                   # second, waits for the rest
+        assert blocker.read_response()[0] == 200
+        assert whole.read_response()[0] == 200
+        partial.send("ET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = partial.read_response()
+        assert status == 200 and headers.get("connection") == "close"
+    srv.wait_ready()
+    assert srv.workers()[0]["generation"] == 1
+
+
 def test_stuck_worker_is_killed_at_the_deadline(smooth):
     srv = smooth.start(groups={"web": {"count": 1, "module": str(MODULES / "slow.so")}},
                        server={"drain_timeout": "1s"})
