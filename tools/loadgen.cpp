@@ -35,6 +35,8 @@
 //   -R REQ_PER_S      open loop: start requests on a fixed schedule, REQ_PER_S a
 //                     second over all clients (see "Open loop" below), instead of
 //                     each client starting its next request when the last one ended
+//   --phases          SIGUSR1 switches between two phases, a and b (a first); the
+//                     report also has each phase's latency (see "Phases" below)
 // Pauses (slow send, slow read) are part of the request and count against -t;
 // thinking is between requests and does not. Pause and think times are checked
 // every 10 ms, which is their precision.
@@ -68,6 +70,8 @@
 //   rate            only with -R: {"target_rps": R, "late": n}, n = requests that
 //                   started over 1 ms after their scheduled time (no connection
 //                   was free, or the client itself was late)
+//   phases          only with --phases: {"switches": n, "a": {"ok": n,
+//                   "latency_ms": {...}}, "b": {...}}
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if it
 // could not run (e.g. epoll_create1 failed).
 //
@@ -95,6 +99,12 @@
 // the retry's failure. Other failures (refused, timeout, a failure on a new
 // connection or after a byte of the response) are never retried: a timeout may
 // mean the server is working on the request, and a browser does not resend then.
+//
+// Phases (--phases). One run can compare two conditions under the same load and
+// the same machine noise: whoever drives the run sends SIGUSR1 when the
+// condition changes (say, steady and then reloading, back and forth), and each
+// complete response is also counted in the phase its request was due in (or
+// started in, without -R): a, b, a, b... The whole run's figures are unchanged.
 //
 // build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tools/loadgen tools/loadgen.cpp -pthread
 
@@ -184,6 +194,7 @@ struct Options {
     bool retry = false;
     long body_size = -1;     // -1: GET without a body; else POST with this many bytes
     double rate = 0;         // -R: requests per second over all clients; 0: closed loop
+    bool phases = false;     // --phases: SIGUSR1 switches phase a <-> b
     sockaddr_in addr{};
     std::string authority;  // "HOST:PORT" as written in the URL, for Host:
     std::string path;
@@ -195,7 +206,7 @@ struct Options {
                  "usage: loadgen [-c N] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
                  "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
-                 "               [--body-size BYTES] [-R REQ_PER_S]\n"
+                 "               [--body-size BYTES] [-R REQ_PER_S] [--phases]\n"
                  "               http://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
@@ -239,7 +250,7 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
@@ -250,6 +261,7 @@ Options parse_options(int argc, char** argv) {
         {"think", required_argument, nullptr, kThink},
         {"retry", no_argument, nullptr, kRetry},
         {"body-size", required_argument, nullptr, kBodySize},
+        {"phases", no_argument, nullptr, kPhases},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -293,6 +305,7 @@ Options parse_options(int argc, char** argv) {
         case kThink: opt.think_ms = parse_long(optarg, 1, 600000, "--think"); break;
         case kRetry: opt.retry = true; break;
         case kBodySize: opt.body_size = parse_long(optarg, 0, 1L << 30, "--body-size"); break;
+        case kPhases: opt.phases = true; break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
@@ -568,6 +581,8 @@ struct Stats {
     std::map<std::string, uint64_t> other_error_counts;
     std::map<std::string, uint64_t> bodies;
     Histogram latency;
+    Histogram phase_latency[2];  // --phases: the same, per phase (a, b)
+    uint64_t phase_ok[2] = {};
 
     uint64_t& operator[](Outcome o) { return outcomes[static_cast<int>(o)]; }
     void tally_body(const std::string& body, uint64_t n) {
@@ -586,10 +601,21 @@ struct Stats {
         for (const auto& [name, n] : other.other_error_counts) other_error_counts[name] += n;
         for (const auto& [body, n] : other.bodies) tally_body(body, n);
         latency.merge(other.latency);
+        for (int p = 0; p < 2; ++p) {
+            phase_latency[p].merge(other.phase_latency[p]);
+            phase_ok[p] += other.phase_ok[p];
+        }
     }
 };
 
 // ------------------------------------------------------------------ clients
+
+// --phases: SIGUSR1 adds one; a request belongs to phase a when it is even.
+// A lock-free atomic, so the handler may write it while the threads read.
+std::atomic<unsigned> g_phase_switches{0};
+static_assert(std::atomic<unsigned>::is_always_lock_free);
+
+int current_phase() { return static_cast<int>(g_phase_switches.load(std::memory_order_relaxed) & 1); }
 
 // What every thread reads; only the two atomics change while the load runs.
 struct Shared {
@@ -632,6 +658,7 @@ struct Client {
     bool response_began = false;     // a byte of the response has arrived
     bool retry_pending = false;      // the next start is the retry of the last request
     bool retrying = false;           // this attempt is a retry
+    int phase = 0;                   // --phases: the phase the request was due in (0: a, 1: b)
     ResponseParser parser;
 };
 
@@ -835,7 +862,10 @@ void Worker::start_request(Client& c, std::optional<Clock::time_point> due) {
     c.paused = false;
     c.response_began = false;
     c.retrying = std::exchange(c.retry_pending, false);
-    if (!c.retrying) c.started = due.value_or(now);  // a retried request's latency runs from its first attempt
+    if (!c.retrying) {  // a retried request's latency (and phase) are its first attempt's
+        c.started = due.value_or(now);
+        c.phase = current_phase();
+    }
     c.deadline = now + std::chrono::milliseconds(shared_.opt.timeout_ms);
     c.reused = false;
     if (c.fd) {
@@ -954,10 +984,13 @@ void Worker::resume(Client& c) {
 }
 
 void Worker::complete(Client& c) {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count();
-    stats_.latency.record(static_cast<uint64_t>(std::max<int64_t>(0, us)));
+    auto us = static_cast<uint64_t>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
+    stats_.latency.record(us);
+    stats_.phase_latency[c.phase].record(us);
     int status = c.parser.status();
     ++stats_[status < 400 ? Outcome::Ok : Outcome::BadStatus];
+    if (status < 400) ++stats_.phase_ok[c.phase];
     ++stats_.status_counts[status];
     if (c.retrying) ++stats_.retried;
     if (shared_.opt.tally) {
@@ -1047,7 +1080,13 @@ std::string json_counts(const Map& counts, KeyText key_text) {
     return out + "}";
 }
 
-std::string report(Stats& s, double duration_s, double rate) {
+std::string latency_json(const Histogram& h) {
+    return "{\"p50\": " + format("%.3f", h.percentile_ms(0.50)) + ", \"p90\": " + format("%.3f", h.percentile_ms(0.90)) +
+           ", \"p99\": " + format("%.3f", h.percentile_ms(0.99)) +
+           ", \"p999\": " + format("%.3f", h.percentile_ms(0.999)) + ", \"max\": " + format("%.3f", h.max_ms()) + "}";
+}
+
+std::string report(Stats& s, double duration_s, const Options& opt) {
     uint64_t requests = 0;
     for (uint64_t n : s.outcomes) requests += n;
     uint64_t ok = s[Outcome::Ok];
@@ -1056,11 +1095,10 @@ std::string report(Stats& s, double duration_s, double rate) {
         return std::string("  \"") + name + "\": " + value;
     };
     auto count = [&](const char* name, uint64_t n) { return field(name, std::to_string(n)) + ",\n"; };
-    std::string latency = "{\"p50\": " + format("%.3f", s.latency.percentile_ms(0.50)) +
-                          ", \"p90\": " + format("%.3f", s.latency.percentile_ms(0.90)) +
-                          ", \"p99\": " + format("%.3f", s.latency.percentile_ms(0.99)) +
-                          ", \"p999\": " + format("%.3f", s.latency.percentile_ms(0.999)) +
-                          ", \"max\": " + format("%.3f", s.latency.max_ms()) + "}";
+    std::string latency = latency_json(s.latency);
+    auto phase = [&](int p) {
+        return "{\"ok\": " + std::to_string(s.phase_ok[p]) + ", \"latency_ms\": " + latency_json(s.phase_latency[p]) + "}";
+    };
     return "{\n" + count("requests", requests) + count("ok", ok) +
            count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
            count("reset", s[Outcome::Reset]) + count("early_eof", s[Outcome::EarlyEof]) +
@@ -1072,9 +1110,12 @@ std::string report(Stats& s, double duration_s, double rate) {
            field("duration_s", format("%.3f", duration_s)) + ",\n" +
            field("rps", format("%.1f", duration_s > 0 ? static_cast<double>(ok) / duration_s : 0)) + ",\n" +
            field("latency_ms", latency) + ",\n" + field("connections", std::to_string(s.connections)) +
-           (rate > 0 ? ",\n" + field("rate", "{\"target_rps\": " + format("%.1f", rate) +
-                                                ", \"late\": " + std::to_string(s.late) + "}")
-                     : std::string()) +
+           (opt.rate > 0 ? ",\n" + field("rate", "{\"target_rps\": " + format("%.1f", opt.rate) +
+                                                    ", \"late\": " + std::to_string(s.late) + "}")
+                         : std::string()) +
+           (opt.phases ? ",\n" + field("phases", "{\"switches\": " + std::to_string(g_phase_switches.load()) +
+                                                      ", \"a\": " + phase(0) + ", \"b\": " + phase(1) + "}")
+                       : std::string()) +
            "\n}\n";
 }
 
@@ -1084,12 +1125,19 @@ volatile sig_atomic_t g_stop_signal = 0;
 
 void on_stop_signal(int signo) { g_stop_signal = signo; }  // only records; main acts
 
-void install_stop_signals() {
+void on_phase_signal(int) { g_phase_switches.fetch_add(1, std::memory_order_relaxed); }
+
+// Any thread may take a signal: its epoll wait ends early with EINTR, which
+// the loop treats as a wake-up with no events.
+void install_signals(const Options& opt) {
     struct sigaction sa{};
     sa.sa_handler = on_stop_signal;
     sigfillset(&sa.sa_mask);
     for (int signo : {SIGINT, SIGTERM})
         if (sigaction(signo, &sa, nullptr) == -1) die("sigaction() failed for the stop signals", errno);
+    if (!opt.phases) return;
+    sa.sa_handler = on_phase_signal;
+    if (sigaction(SIGUSR1, &sa, nullptr) == -1) die("sigaction() failed for SIGUSR1 (--phases)", errno);
 }
 
 // Each client holds one socket: make room for -c of them.
@@ -1109,7 +1157,7 @@ void raise_fd_limit(int clients) {
 int main(int argc, char** argv) {
     Options opt = parse_options(argc, argv);
     raise_fd_limit(opt.clients);
-    install_stop_signals();
+    install_signals(opt);
 
     auto begin = Clock::now();
     Shared shared{opt, build_request(opt), Clock::time_point::max()};
@@ -1151,7 +1199,7 @@ int main(int argc, char** argv) {
         end = std::max(end, worker->finished_at());
     }
     double duration_s = std::chrono::duration<double>(end - begin).count();
-    std::string json = report(total, duration_s, opt.rate);
+    std::string json = report(total, duration_s, opt);
     FILE* out = opt.output.empty() ? stdout : std::fopen(opt.output.c_str(), "w");
     if (out == nullptr) die("cannot open " + opt.output + " for the report", errno);
     if (std::fwrite(json.data(), 1, json.size(), out) != json.size() || std::fclose(out) != 0)

@@ -14,7 +14,7 @@ from .procs import PROCS, CouldNotRun
 
 
 def loadgen_argv(loadgen, port, *, clients, keepalive=False, duration=None, count=None, rate=None,
-                 body_size=None, tally_prefix=None, stop_file=None, pin_cpu=None, retry=False):
+                 body_size=None, tally_prefix=None, stop_file=None, pin_cpu=None, retry=False, phases=False):
     argv = [loadgen, "-c", str(clients)]
     if duration is not None:
         argv += ["-d", "%g" % duration]
@@ -31,6 +31,8 @@ def loadgen_argv(loadgen, port, *, clients, keepalive=False, duration=None, coun
         argv += ["--stop-file", stop_file]
     if retry:
         argv.append("--retry")
+    if phases:
+        argv.append("--phases")
     argv.append("http://127.0.0.1:%d/" % port)
     if pin_cpu is not None:
         argv = ["taskset", "-c", str(pin_cpu)] + argv

@@ -65,19 +65,23 @@ def method_lines(bench, meta, rows):
                      "speed of 1 MiB blocks (libc memcpy, one thread, cache-warm: %.1f GB/s, median of %d) / 2 "
                      "copies of 1 MiB = %s req/s" % (rate / 1e9, len(echo), R.fmt_int(rate / (2 << 20))))
     if "latency_rate" in runs:
-        counts = [r["reloads"]["count"] for r in runs.get("latency_reloads", {}).get("smooth", [])]
+        counts = ["%s %s" % (srv, "/".join(str(r["reloads"]["count"]) for r in reps))
+                  for srv, reps in runs.get("latency_reloads", {}).items()]
         retried = {part: sum(r.get("retried", 0) for srv in runs.get(part, {}).values() for r in srv)
                    for part in ("latency", "latency_reloads")}
         late = [r["rate"]["late"] / r["requests"] for srv in runs.get("latency", {}).values() for r in srv
                 if r.get("rate") and r["requests"]]
         lines.append("- latency: tools/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
-                     "it was due); R = %d%% of the lower keep-alive req/s; under reloads: the same load while "
-                     "./server reload runs back to back (%s reloads in the rounds); --retry: a request that failed on "
-                     "a reused connection before any byte of its response went again on a new one, as browsers do "
-                     "(%d steady, %d under reloads)" % (R.fmt_int(runs["latency_rate"]),
-                                                        round(100 * runs["latency_fraction"]),
-                                                        "/".join(str(c) for c in counts) or "no",
-                                                        retried["latency"], retried["latency_reloads"]))
+                     "it was due); R = %d%% of the lower keep-alive req/s; --retry: a request that failed on a reused "
+                     "connection before any byte of its response went again on a new one, as browsers do (%d steady, "
+                     "%d in the runs with reloads)" % (R.fmt_int(runs["latency_rate"]),
+                                                       round(100 * runs["latency_fraction"]),
+                                                       retried["latency"], retried["latency_reloads"]))
+        lines.append("  reloading / steady: one run of the same load (loadgen --phases) in which the server is "
+                     "steady for 1 s, then reloads back to back for 1 s (to 0.2 s after the last reload returned), "
+                     "in turn; each request counts in the phase it was due in; the row is p99 of the reloading "
+                     "phases / p99 of the steady ones, per round (reloads in the rounds: %s)"
+                     % ("; ".join(counts) or "none"))
         if late:
             lines.append("  %.1f%% of the steady requests went out over 1 ms after they were due (median of the "
                          "rounds, %.1f%%-%.1f%%; no connection free, or the client itself late): on a busy "

@@ -12,6 +12,7 @@ servers; installing one is an os.replace of its build over the module path.
 
 import os
 import re
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -66,22 +67,17 @@ class Versions:
         return self.names[i % len(self.names)]
 
 
-def reload_phase(server, versions, loadgen, load_kw, tmp, count=None, duration=None, lead_s=0.25):
-    """Runs loadgen (load_kw) while `server` reloads back to back: `count`
-    reloads, or as many as fit in `duration` seconds. The load starts lead_s
-    before the first reload and stops after the last one has finished."""
+def reload_phase(server, versions, loadgen, load_kw, tmp, count, lead_s=0.25):
+    """Runs loadgen (load_kw) while `server` reloads back to back, `count`
+    times. The load starts lead_s before the first reload and stops after the
+    last one has finished."""
     stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))
     argv = loadgen_argv(loadgen, server.port, duration=3600, stop_file=stop_file, **load_kw)
     p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     records = []
     try:
         time.sleep(lead_s)
-        end = time.monotonic() + duration if duration else None
-        while p.poll() is None:
-            if count is not None and len(records) >= count:
-                break
-            if end is not None and time.monotonic() >= end:
-                break
+        while p.poll() is None and len(records) < count:
             records.append(server.reload(versions.next(server.name)))
         time.sleep(0.1)  # the last new worker's first requests
     finally:
@@ -94,17 +90,59 @@ def reload_phase(server, versions, loadgen, load_kw, tmp, count=None, duration=N
         m = VERSION_RE.search(body)
         if m:
             seen.add(m.group(1))
+    rep["versions_seen"] = len(seen)
+    rep["reloads"] = reload_summary(server, records, missing=count - len(records))
+    rep.pop("bodies", None)
+    return rep
+
+
+def reload_summary(server, records, missing=0):
+    """The reloads of a run, from server.reload()'s (ok, figure, wall_ms, output)
+    each; `missing`: reloads that were due and never ran (counted failed)."""
     failed = [r for r in records if not r[0]]
     key = "replaced_ms" if server.name == "smooth" else "new_version_after_ms"
-    rep["versions_seen"] = len(seen)
-    rep["reloads"] = {
-        "count": len(records),
-        "failed": len(failed) + (count - len(records) if count else 0),
-        "command_ms": [round(r[2], 1) for r in records],
-        key: [round(r[1], 1) for r in records if r[1] is not None],
-    }
+    out = {"count": len(records), "failed": len(failed) + missing,
+           "command_ms": [round(r[2], 1) for r in records],
+           key: [round(r[1], 1) for r in records if r[1] is not None]}
     if failed:
-        rep["reloads"]["first_failure_output"] = failed[0][3].strip()[-2000:]
+        out["first_failure_output"] = failed[0][3].strip()[-2000:]
+    return out
+
+
+def alternating_phases(server, versions, loadgen, load_kw, tmp, duration, phase_s=1.0, settle_s=0.2):
+    """One loadgen run (--phases) in which `server` is steady (phase a) and
+    reloads back to back (phase b) in turn, phase_s each, until phase a has had
+    `duration` seconds. Both phases share the load, the connections and the
+    machine's noise of the moment, which separate runs do not. Phase b runs from
+    the first reload's start to settle_s after the last one returned, so the
+    reloads' aftermath counts against them. Returns loadgen's report with the
+    reloads, as reload_phase does, and p99_a_ms / p99_b_ms / p99_b_over_a."""
+    stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))
+    argv = loadgen_argv(loadgen, server.port, duration=3600, stop_file=stop_file, phases=True, **load_kw)
+    p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = []
+    try:
+        for _ in range(max(1, round(duration / phase_s))):
+            time.sleep(phase_s)  # phase a: steady (loadgen has its SIGUSR1 handler long before)
+            if p.poll() is not None:
+                break
+            p.send_signal(signal.SIGUSR1)  # phase b: reloads
+            end = time.monotonic() + phase_s
+            while time.monotonic() < end and p.poll() is None:
+                records.append(server.reload(versions.next(server.name)))
+            time.sleep(settle_s)
+            p.send_signal(signal.SIGUSR1)
+        time.sleep(0.1)
+    finally:
+        with open(stop_file, "w"):
+            pass
+    out, err = p.communicate(timeout=120)
+    rep = parse_loadgen(out, err, p.returncode)
+    phases = rep.get("phases") or {}
+    a, b = (phases.get(k, {}).get("latency_ms", {}).get("p99") for k in ("a", "b"))
+    rep["p99_a_ms"], rep["p99_b_ms"] = a, b
+    rep["p99_b_over_a"] = b / a if a and b is not None else None
+    rep["reloads"] = reload_summary(server, records)
     rep.pop("bodies", None)
     return rep
 
