@@ -6,9 +6,13 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace smooth {
@@ -49,6 +53,51 @@ std::string defer_accept_until_data(int listener_fd, int seconds) {
     if (setsockopt(listener_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) == -1)
         return "setsockopt(TCP_DEFER_ACCEPT) failed: " + errno_text(errno);
     return "";
+}
+
+int handshakes_under_way(const sockaddr_in& local) {
+    Fd diag(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!diag) return -1;
+    timeval patience{0, 100 * 1000};  // the kernel answers at once; never hang the master on it
+    if (setsockopt(diag.get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience) == -1) return -1;
+
+    // "Every IPv4 TCP socket in a handshake": SYN_RECV, and NEW_SYN_RECV (12,
+    // the request sockets a listener holds; not in every libc's enum).
+    constexpr unsigned kNewSynRecv = 12;
+    struct {
+        nlmsghdr header;
+        inet_diag_req_v2 request;
+    } ask{};
+    ask.header.nlmsg_len = sizeof ask;
+    ask.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    ask.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    ask.request.sdiag_family = AF_INET;
+    ask.request.sdiag_protocol = IPPROTO_TCP;
+    ask.request.idiag_states = (1u << TCP_SYN_RECV) | (1u << kNewSynRecv);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (sendto(diag.get(), &ask, sizeof ask, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) !=
+        static_cast<ssize_t>(sizeof ask))
+        return -1;
+
+    // The answer: one message per socket, in as many datagrams as it takes,
+    // then NLMSG_DONE.
+    int count = 0;
+    alignas(nlmsghdr) char buffer[16384];
+    for (;;) {
+        ssize_t n = recv(diag.get(), buffer, sizeof buffer, 0);
+        if (n == -1 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        int left = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type == NLMSG_DONE) return count;
+            if (h->nlmsg_type == NLMSG_ERROR) return -1;
+            const auto* sock = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+            bool same_port = sock->id.idiag_sport == local.sin_port;
+            bool same_address = local.sin_addr.s_addr == htonl(INADDR_ANY) || sock->id.idiag_src[0] == local.sin_addr.s_addr;
+            if (same_port && same_address) count++;
+        }
+    }
 }
 
 std::string refuse_new_connections(int listener_fd) {

@@ -19,6 +19,8 @@
 // and binds nothing, so not one queued connection is lost in the hand-over.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <string>
 #include <vector>
 
@@ -43,6 +45,20 @@ Fd open_listener(const ListenAddress& address, std::string& error);
 // request again. A client that connects and sends nothing for `seconds` is
 // handed over anyway, and then has keepalive_timeout to speak. "" or what failed.
 std::string defer_accept_until_data(int listener_fd, int seconds);
+
+// How long an HTTP listener keeps a silent client's handshake before handing
+// it over anyway (defer_accept_until_data): the kernel sends its SYN-ACK again
+// after this, and the client's answer queues the connection.
+inline constexpr int kDeferAcceptSeconds = 1;
+
+// Handshakes the kernel holds for a listening address and has not queued
+// yet: a SYN answered whose last ACK is still on its way, or (TCP_DEFER_ACCEPT)
+// a handshake complete whose first bytes have not come. Each reaches accept()
+// later, if a copy of the listener is still open then; if not, the client is
+// reset. Counted by asking the kernel (sock_diag over netlink, what
+// `ss state syn-recv` shows) for the request sockets of `local` (an address
+// of 0.0.0.0 stands for every local address). -1 if the kernel cannot tell.
+int handshakes_under_way(const sockaddr_in& local);
 
 // Shuts the door of a listening socket, for a stop: no new connection enters
 // its queue from now on, while the connections already queued stay there to

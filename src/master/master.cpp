@@ -25,7 +25,6 @@ namespace {
 constexpr int64_t kSampleEveryMs = 10;      // the timeline's requests-per-second resolution
 constexpr int64_t kSampleAfterMs = 500;     // and how long it goes on after the reload ends
 constexpr size_t kMaxSamples = 60000;       // ten minutes of samples at most
-constexpr int kDeferAcceptSeconds = 1;      // an HTTP client that connects and stays silent, handed over after this
 
 }  // namespace
 

@@ -22,7 +22,11 @@ namespace {
 constexpr int64_t kFastFailureMs = 1000;      // dying sooner than this after fork counts as a crash loop
 constexpr int64_t kFirstBackoffMs = 250;      // the crash loop's first wait, doubled each time...
 constexpr int64_t kMaxBackoffMs = 10000;      // ...up to this
-constexpr int64_t kStopSettleMs = 200;        // a graceful stop: handshakes under way arrive, then the drain
+// A graceful stop waits for the handshakes under way to reach the queue, then
+// drains. Looked at this often, and waited for at most as long as a silent
+// client's handshake is held back (kDeferAcceptSeconds), plus room for its ACK.
+constexpr int64_t kStopSettleCheckMs = 10;
+constexpr int64_t kStopSettleMaxMs = kDeferAcceptSeconds * 1000 + 500;
 
 }  // namespace
 
@@ -294,12 +298,17 @@ void Workers::stop_all(bool graceful) {
     // is refused), then the master's copy closes. The queue then lives as long
     // as a worker holds it, and a draining worker's last pass (drain.h, step
     // 2) takes what it holds: on a graceful stop no queued connection is reset.
+    settling_.clear();
+    settle_blind_ = false;
     for (size_t i = 0; i < groups_.size(); i++) {
         for (Fd& listener : groups_[i].listeners) {
             if (!listener) continue;
             if (std::string err = refuse_new_connections(listener.get()); !err.empty())
                 log::error("group %s: cannot refuse new connections before the stop: %s", config_.groups[i].name.c_str(),
                            err.c_str());
+            sockaddr_in local{};
+            socklen_t len = sizeof local;
+            if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0) settling_.push_back(local);
             listener.reset();
         }
     }
@@ -321,16 +330,34 @@ void Workers::stop_all(bool graceful) {
         return;
     }
     // The door is shut, but handshakes already under way still arrive: an
-    // HTTP listener hands a connection over only once its request has come
-    // (core/listener.h, defer_accept_until_data). The workers go on serving
-    // for a moment so those are accepted, then they drain; their last passes
-    // leave nothing in the queue to be reset.
-    settle_timer_ = loop_.add_timer(kStopSettleMs, [this] {
+    // HTTP listener hands a connection over only once its request has come,
+    // or after kDeferAcceptSeconds of silence (core/listener.h). The workers
+    // go on serving until the kernel holds no handshake for our listeners any
+    // more (every one is in a queue, or given up), then they drain; their last
+    // passes leave nothing in the queue to be reset.
+    int64_t give_up_at = EventLoop::now_ms() + kStopSettleMaxMs;
+    settle_timer_ = loop_.add_timer(kStopSettleCheckMs, [this, give_up_at]() -> int64_t {
+        if (handshakes_arriving() && EventLoop::now_ms() < give_up_at) return kStopSettleCheckMs;
         settle_timer_ = 0;
         for (auto& [pid, w] : processes_)
             if (w.state != WorkerState::Stopping) drain(pid);  // (a killed one keeps its SIGKILL deadline)
         return EventLoop::kNoMore;
     });
+}
+
+bool Workers::handshakes_arriving() {
+    for (const sockaddr_in& local : settling_) {
+        int n = handshakes_under_way(local);
+        if (n < 0) {  // the kernel cannot tell us: wait the whole time, to be safe
+            log::warn("cannot count the handshakes under way (sock_diag): draining in %lld ms",
+                      static_cast<long long>(kStopSettleMaxMs));
+            settling_.clear();  // (said once; the timer's limit ends the wait)
+            settle_blind_ = true;
+            return true;
+        }
+        if (n > 0) return true;
+    }
+    return settle_blind_;
 }
 
 void Workers::retire_all() {

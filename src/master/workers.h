@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <netinet/in.h>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -143,6 +144,7 @@ private:
     void respawn_later(int group, int slot);
     void arm_kill(WorkerProcess& w, int64_t after_ms, std::string why);
     Group::Slot& slot_state(int group, int slot);
+    bool handshakes_arriving();  // on a listener we are stopping (settling_)
 
     const Config& config_;
     EventLoop& loop_;
@@ -154,6 +156,8 @@ private:
     uint64_t requests_of_reaped_ = 0;
     bool stopping_ = false;
     uint64_t settle_timer_ = 0;  // a graceful stop's moment before the drain
+    std::vector<sockaddr_in> settling_;  // ...waiting for the handshakes under way on these
+    bool settle_blind_ = false;          // ...or for its whole limit, the kernel not saying
 };
 
 }  // namespace smooth
