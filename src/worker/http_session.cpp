@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/build_id.h"
 #include "core/log.h"
 #include "protocol/http_response.h"
 #include "protocol/websocket_handshake.h"
@@ -124,7 +125,7 @@ void HttpSession::deliver(http::Request& req) {
     conn_.count_message();
     // health_path: answered here, not by the module (worker/health.h).
     if (std::optional<HealthAnswer> h =
-            health_answer(conn_.group().health_path, req.path, conn_.worker().drain().active())) {
+            health_answer(conn_.group().health_path, req.path, conn_.worker().drain().active(), build_id())) {
         if (h->close) keep_alive_ = false;  // even with a request pipelined behind it
         respond(h->status, "text/plain", h->body.data(), h->body.size());
         return;

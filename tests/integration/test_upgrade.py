@@ -144,7 +144,7 @@ def test_five_upgrades_in_a_row_under_load(smooth, tmp_path, releases, keepalive
     release = tmp_path / "release"
     release.mkdir()
     shutil.copy2(SERVER, release / "server")
-    srv = smooth.start(groups={"web": {"count": 4}}, binary=release / "server")
+    srv = smooth.start(groups={"web": {"count": 4, "health_path": "/healthz"}}, binary=release / "server")
     masters = [srv.master_pid()]
 
     with StatusPoller(srv) as poller, Load(srv, tmp_path, keepalive, clients="32") as load:
@@ -167,6 +167,8 @@ def test_five_upgrades_in_a_row_under_load(smooth, tmp_path, releases, keepalive
             assert not any(pid_alive(p) for p in old_workers), f"upgrade {n}: an old worker still runs"
             masters.append(new_master)
             wait_served(srv, 1000)  # the new workers serve the load
+            # ...and a response says which build they run (the workers' own health answer)
+            assert srv.get("/healthz")[::2] == (200, b"ok build %s\n" % build.encode()), f"upgrade {n}"
     report = load.report
     print(f"5 upgrades, {'keep-alive' if keepalive else 'short'}: {report['requests']} requests, {report['ok']} ok, "
           f"{report['requests'] - report['ok']} failed; status asked {poller.calls} times, "
