@@ -187,6 +187,10 @@ int cmd_start(const Invocation& inv, bool daemon) {
         return 1;
     }
     Fd report_read(ends[0]), report_write(ends[1]);
+    // Sockets from socket activation are passed to one pid (LISTEN_PID): this
+    // process's. The master will be our grandchild, so they are passed on to it.
+    const char* listen_pid = std::getenv("LISTEN_PID");
+    bool pass_listeners_on = listen_pid && std::to_string(getpid()) == listen_pid;
     pid_t child = fork();
     if (child == -1) {
         std::fprintf(stderr, "fork() failed: %s\n", errno_text(errno).c_str());
@@ -204,6 +208,8 @@ int cmd_start(const Invocation& inv, bool daemon) {
         pid_t grandchild = fork();
         if (grandchild == -1) give_up("fork() failed: " + errno_text(errno));
         if (grandchild != 0) _exit(0);
+        if (pass_listeners_on && setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1) == -1)
+            give_up("setenv(LISTEN_PID) failed: " + errno_text(errno));
         std::string log_error;
         Fd log_fd = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644, "log file", log_error);
         if (!log_fd) give_up(log_error);

@@ -277,6 +277,14 @@ public:
         }
         ServerConfig& s = config_.server;
         if (s.run_dir.empty()) s.run_dir = resolve_path(ctx_.base_dir, "run");
+        if (s.run_dir.size() > kMaxRunDirLength) {
+            section_ = run_dir_line_ ? Section::Server : Section::None;
+            fail_at(run_dir_line_, "run_dir",
+                    (run_dir_line_ ? "" : "(default: the config's directory/run) ") + s.run_dir + " is " +
+                        std::to_string(s.run_dir.size()) + " bytes; the control socket in it needs run_dir to be at most " +
+                        std::to_string(kMaxRunDirLength) + " (a Unix socket's path holds 107); set a shorter run_dir");
+            return std::nullopt;
+        }
         if (s.pid_file.empty()) s.pid_file = resolve_path(s.run_dir, "smooth.pid");
         if (s.log_file.empty()) s.log_file = resolve_path(s.run_dir, "smooth.log");
         return std::move(config_);
@@ -462,7 +470,10 @@ private:
     bool set_server_key() {
         ServerConfig& s = config_.server;
         const std::string_view k = key_, v = value_;
-        if (k == "run_dir") return assign(s.run_dir, path(v), "a directory path");
+        if (k == "run_dir") {
+            run_dir_line_ = line_;
+            return assign(s.run_dir, path(v), "a directory path");
+        }
         if (k == "pid_file") return assign(s.pid_file, path(v), "a file path");
         if (k == "log_file") return assign(s.log_file, path(v), "a file path");
         if (k == "user") return assign(s.user, non_empty(v), "a user name");
@@ -548,6 +559,7 @@ private:
 
     const ConfigContext& ctx_;
     std::string& error_;
+    int run_dir_line_ = 0;  // where run_dir was set; 0: the default
     Config config_;
     Section section_ = Section::None;
     int line_ = 0;                // the line being read, from 1

@@ -67,8 +67,13 @@ struct GroupConfig {
     bool operator==(const GroupConfig&) const = default;
 };
 
+// The control socket lives in run_dir (run_dir/smooth.sock, and during an
+// upgrade the new master's run_dir/smooth.sock.new: master/control.h), and a
+// Unix socket's path holds at most 107 bytes: run_dir may be this long.
+inline constexpr size_t kMaxRunDirLength = 107 - sizeof("/smooth.sock.new") + 1;
+
 struct ServerConfig {
-    std::string run_dir;     // absolute
+    std::string run_dir;     // absolute, at most kMaxRunDirLength bytes
     std::string pid_file;    // absolute; default run_dir/smooth.pid
     std::string log_file;    // absolute; default run_dir/smooth.log
     std::string user;        // empty: keep the current user

@@ -175,3 +175,30 @@ def test_socket_activation_serves_on_the_inherited_socket_through_a_reload(smoot
     assert report["ok"] > 400, report
     assert_no_errors(report, "two reloads on a socket-activated listener")
     assert srv.master_pid() == master
+
+
+def test_socket_activation_with_start_d(smooth):
+    # `start -d` under socket activation: the sockets were passed to the
+    # command's pid, and the master is its grandchild; it gets them all the same.
+    srv = smooth.make(groups={"web": {"count": 1}})
+    port = srv.port()
+    activator = subprocess.Popen(
+        ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=web", str(SERVER), "-c", str(srv.conf),
+         "start", "-d"], cwd=srv.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def first_answer():
+            try:
+                return http_request(port, timeout=15)
+            except ConnectionRefusedError:
+                return None
+        status, _, body = wait_until(first_answer, 10, what="systemd-socket-activate listening")
+        output, _ = activator.communicate(timeout=20)  # the command returns once the daemon has started
+        assert activator.returncode == 0, output
+        assert status == 200 and b"hello from module hello" in body
+        log = srv.log()
+        assert f"group web: listening on the inherited socket for http://127.0.0.1:{port}" in log, log
+    finally:
+        if activator.poll() is None:
+            activator.kill()
+        r = srv.cli("stop")
+        assert r.returncode == 0, r.stdout + r.stderr

@@ -418,6 +418,21 @@ void test_paths() {
     EXPECT_EQ(c->server.run_dir, "/srv/state");
     EXPECT_EQ(c->server.pid_file, "/p.pid");
     EXPECT_EQ(c->server.log_file, "/srv/smooth/logs/s.log");
+
+    // run_dir must leave room for the control socket's path, an upgrade's
+    // run_dir/smooth.sock.new included (107 bytes at most).
+    std::string longest = "/" + std::string(kMaxRunDirLength - 1, 'd');
+    c = parse("[server]\nrun_dir = " + longest + "\n" + group(""), error);
+    EXPECT_EQ(error, "");
+    EXPECT((longest + "/smooth.sock.new").size() == 107);
+    c = parse("[server]\nrun_dir = " + longest + "x\n" + group(""), error);
+    EXPECT(!c);
+    EXPECT(error.starts_with("test.conf:2: [server] run_dir: /ddd"));
+    EXPECT(error.find("is 92 bytes; the control socket in it needs run_dir to be at most 91") != std::string::npos);
+    ConfigContext deep{"deep.conf", "/" + std::string(90, 'p'), 1};  // the default, base_dir/run: 95 bytes
+    std::string deep_error;
+    EXPECT(!parse_config(group(""), deep, deep_error));
+    EXPECT(deep_error.starts_with("deep.conf:0: run_dir: (default: the config's directory/run) /ppp"));
 }
 
 // A NUL byte in a line: refused with the file, the line and the key (a value
