@@ -57,6 +57,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
 LOADGEN   := tools/loadgen
+# The bench's floor for the echo row (tools/echo_floor.cpp): built for make bench only.
+ECHO_FLOOR := tools/echo_floor
 
 .PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
@@ -112,6 +114,9 @@ $(BUILD)/tests/%: tests/unit/%.cpp $(LIB)
 $(LOADGEN): tools/loadgen.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+$(ECHO_FLOOR): tools/echo_floor.cpp
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 run: all
 	./$(SERVER) start
 
@@ -131,7 +136,7 @@ asan:
 # then measures; see README "Benchmark". It builds nothing itself (--no-build):
 # the prerequisites are what it runs.
 BENCH_ARGS ?=
-bench: $(SERVER) $(LOADGEN)
+bench: $(SERVER) $(LOADGEN) $(ECHO_FLOOR)
 	@tools/bench-deps
 	tools/bench --no-build $(BENCH_ARGS)
 
@@ -195,6 +200,6 @@ $(FUZZ_SMOKE): fuzz-smoke-%: $(FUZZ_BUILD)/fuzz_%
 	@tests/fuzz/run $(FUZZ_BUILD) $* $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)/smoke/$*
 
 clean:
-	rm -rf build build-asan build-fuzz server modules/*.so $(LOADGEN)
+	rm -rf build build-asan build-fuzz server modules/*.so $(LOADGEN) $(ECHO_FLOOR)
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

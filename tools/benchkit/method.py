@@ -59,11 +59,13 @@ def method_lines(bench, meta, rows):
                      "2m; return 200: it discards the body by reading it (strace, bytes read per request: %s)"
                      % _fmt_bytes_each(runs, "body_read_check"))
     if "echo" in runs:
-        echo = runs["echo"]["smooth"]
-        rate = statistics.median(r["memcpy_bytes_per_s"] for r in echo)
-        lines.append("- echo: smooth's builtin echo module sends the body back, loadgen as for POST; bound = memcpy "
-                     "speed of 1 MiB blocks (libc memcpy, one thread, cache-warm: %.1f GB/s, median of %d) / 2 "
-                     "copies of 1 MiB = %s req/s" % (rate / 1e9, len(echo), R.fmt_int(rate / (2 << 20))))
+        lines.append("- echo: tools/loadgen -k -c 50 --body-size 1048576, the first 16 bytes of every answer checked; "
+                     "smooth: its builtin echo module sends the body back; floor: tools/echo_floor, %d workers on one "
+                     "listening socket, each an epoll loop that reads a request into one buffer per connection and "
+                     "writevs the same bytes back under a minimal head: the two copies through the kernel (socket to "
+                     "user, user to socket) and little else, no HTTP beyond Content-Length; interleaved smooth, floor, "
+                     "smooth...; in the echo rows the nginx column is the floor and smooth/nginx is smooth/floor"
+                     % bench.workers)
     if "latency_rate" in runs:
         counts = ["%s %s" % (srv, "/".join(str(r["reloads"]["count"]) for r in reps))
                   for srv, reps in runs.get("latency_reloads", {}).items()]

@@ -13,11 +13,10 @@ measures around exactly that function:
                    they took from their sockets (does nginx read a body it
                    discards?)
 
-And memcpy_rate: how fast this machine copies 1 MiB blocks, the bound the
-echo row is compared with.
+The echo row's yardstick is not a probe but a server: tools/echo_floor
+(servers.EchoFloor), measured with the same probes as smooth.
 """
 
-import ctypes
 import os
 import re
 import select
@@ -120,21 +119,3 @@ def bytes_read(pids, fn, tmp):
             total += int(m.group(1))
     return result, total
 
-
-def memcpy_rate(size=1 << 20, seconds=0.3):
-    """Bytes per second libc's memcpy copies, in blocks of size (one thread,
-    the same two buffers over and over: cache-warm, the best case)."""
-    libc = ctypes.CDLL(None)
-    libc.memcpy.restype = ctypes.c_void_p
-    libc.memcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-    src = ctypes.create_string_buffer(b"x" * size, size)
-    dst = ctypes.create_string_buffer(size)
-    libc.memcpy(dst, src, size)  # first touch of dst's pages
-    n, t0 = 0, time.perf_counter()
-    while True:
-        for _ in range(16):
-            libc.memcpy(dst, src, size)
-        n += 16
-        elapsed = time.perf_counter() - t0
-        if elapsed >= seconds:
-            return n * size / elapsed

@@ -10,16 +10,22 @@ under the bench's temporary directory and on its own free port.
 
 worker_pids() is what every figure is taken over: the master's children, which
 must be exactly the configured workers (it refuses to guess during a reload).
+
+EchoFloor is not a competitor but a yardstick: tools/echo_floor, the least an
+HTTP echo can do (read the body, write it back), which the echo row compares
+smooth's echo module with.
 """
 
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
 
-from .procs import (CouldNotRun, children_of, free_port, http_get_body, kill_tree, read_pid, run, wait_gone)
+from .procs import (PROCS, CouldNotRun, children_of, free_port, http_get_body, kill_tree, read_pid, run,
+                    wait_gone)
 
 NGINX = "/usr/sbin/nginx"
 KEEPALIVE_TIMEOUT_S = 60
@@ -280,6 +286,87 @@ http {{
             kids = children_of(master)
             kill_tree(master)
         for k in kids:  # workers of a graceful quit exit on their own; make sure
+            if not wait_gone(k, 2):
+                try:
+                    os.kill(k, 9)
+                except OSError:
+                    pass
+
+
+def _echoes(port, timeout=1.0):
+    """Does a POST to port come back as its own body?"""
+    body = b"0123456789abcdef"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            data = b""
+            while not data.endswith(body) and len(data) < 4096:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return False
+    return data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\n" + body)
+
+
+class EchoFloor:
+    """tools/echo_floor PORT WORKERS: a parent and WORKERS forked workers on one
+    listening socket. The parent stops its workers on SIGTERM (and they stop if
+    it dies), so stopping it stops everything."""
+
+    name = "floor"
+
+    def __init__(self, binary, tmp, label, workers):
+        self.binary = binary
+        self.dir = os.path.join(tmp, "floor-" + label)
+        os.makedirs(self.dir)
+        self.label = label
+        self.workers = workers
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "echo_floor.log")
+        self.proc = None
+        self.master = None
+
+    def log_tail(self):
+        try:
+            with open(self.log_file, errors="replace") as f:
+                return "\n--- %s ---\n%s" % (self.log_file, f.read()[-2000:])
+        except OSError:
+            return ""
+
+    def start(self):
+        with open(self.log_file, "w") as log:
+            self.proc = PROCS.popen([self.binary, str(self.port), str(self.workers)], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        self.master = self.proc.pid
+        deadline = time.monotonic() + 10
+        while not _echoes(self.port):
+            if self.proc.poll() is not None:
+                raise CouldNotRun("echo_floor exited %d at start%s" % (self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                raise CouldNotRun("echo_floor does not echo on port %d%s" % (self.port, self.log_tail()))
+            time.sleep(0.05)
+        _wait_workers(self.master, self.workers, "echo_floor " + self.label)
+
+    def worker_pids(self):
+        kids = children_of(self.master)
+        if len(kids) != self.workers:
+            raise CouldNotRun("echo_floor %s: parent %d has children %s, expected %d workers"
+                              % (self.label, self.master, kids, self.workers))
+        return kids
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        kids = children_of(self.master)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_tree(self.master)
+            self.proc.wait()
+        for k in kids:  # the parent waited for them; make sure
             if not wait_gone(k, 2):
                 try:
                     os.kill(k, 9)
