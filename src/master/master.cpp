@@ -267,6 +267,8 @@ bool Master::prepare(Prepared& out, std::string& error) {
     }
 
     const std::vector<Group>& groups = workers_.groups();
+    good_before_.clear();
+    for (const Group& g : groups) good_before_.emplace_back(g.good_version, g.good_generation);
     out.versions.assign(groups.size(), "");
     for (size_t i = 0; i < groups.size(); i++) {
         const GroupConfig& next = out.plan.next.groups[i];
@@ -321,11 +323,19 @@ bool Master::prepare(Prepared& out, std::string& error) {
     timeline_start_ms_ = EventLoop::now_ms();
     timeline_complete_ = false;
     told_reloading_ = true;
+    told_replaced_ = 0;
     notify_.reloading("reloading: 0 of " + std::to_string(out.plan.workers_to_start()) + " replaced");
     return true;
 }
 
-void Master::restore(const Config& previous) { config_ = previous; }
+// An abort: the config, and the version each group forks into an empty slot,
+// go back to what they were before the reload. Workers already replaced keep
+// the new version they started with.
+void Master::restore(const Config& previous) {
+    config_ = previous;
+    for (size_t i = 0; i < good_before_.size(); i++)
+        workers_.set_good_version(int(i), good_before_[i].first, good_before_[i].second);
+}
 
 pid_t Master::spawn(int group, int slot, const std::string& version, uint64_t generation) {
     return workers_.spawn(group, slot, version, generation);
@@ -377,9 +387,7 @@ void Master::worker_ready(const WorkerProcess& w) {
     if (!timeline_complete_)
         if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0)
             l->ready_ms = EventLoop::now_ms() - timeline_start_ms_;
-    if (reload_.on_ready(w.pid) && reload_.running())
-        notify_.status("reloading: " + std::to_string(reload_.replaced()) + " of " + std::to_string(reload_.total()) +
-                       " replaced");
+    if (reload_.on_ready(w.pid)) tell_reload_progress();
     if (!reported_ && workers_.all_ready()) report_started();
     // systemd's READY=1 once every worker is READY, not at start_timeout with
     // some missing: a unit that never gets there fails its start, as it should.
@@ -411,7 +419,18 @@ bool Master::worker_exited(const WorkerProcess& w, const std::string& how) {
         if (ReloadTimeline::Lane* l = timeline_.lane_of_new(w.pid); l && l->ready_ms < 0 && l->failed_ms < 0)
             l->failed_ms = t;
     }
-    return reload_.on_exit(w.pid, how, w.failure);
+    bool the_reloads = reload_.on_exit(w.pid, how, w.failure);
+    if (the_reloads) tell_reload_progress();
+    return the_reloads;
+}
+
+// systemd's STATUS= line as each slot is done: at a READY (stop_first), or at
+// the old worker's exit (start_first and the canary).
+void Master::tell_reload_progress() {
+    if (!reload_.running() || reload_.replaced() == told_replaced_) return;
+    told_replaced_ = reload_.replaced();
+    notify_.status("reloading: " + std::to_string(told_replaced_) + " of " + std::to_string(reload_.total()) +
+                   " replaced");
 }
 
 // ---- The timeline's samples ----

@@ -72,6 +72,7 @@ private:
     std::string open_before_fork();
     void on_signals();
     void report_started();
+    void tell_reload_progress();
     void shutdown_files();
     const std::string& config_name() const { return config_path_.empty() ? config_.source : config_path_; }
     MasterView view() const;  // what status.h formats
@@ -142,6 +143,8 @@ private:
     SystemdNotify notify_;           // does nothing without $NOTIFY_SOCKET
     bool told_ready_ = false;        // READY=1 sent for the start
     bool told_reloading_ = false;    // RELOADING=1 sent, READY=1 owed at the reload's end
+    int told_replaced_ = 0;
+    std::vector<std::pair<std::string, uint64_t>> good_before_;  // each group's good version as a reload began          // ...and the last "reloading: N of M replaced" sent
 
     // The timeline of the reload running or last run, and its rate samples.
     ReloadTimeline timeline_;

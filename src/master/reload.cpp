@@ -104,7 +104,7 @@ void Reload::handle(Event e) {
                 host_.cancel_timer(std::exchange(start_timer_, 0));
                 ready_took_ms_ = host_.now_ms() - forked_ms_;
                 lane().ready_ms = since_start();
-                if (run_.plan.start_first && old_pid_)
+                if (new_first_ && old_pid_)
                     drain_old();  // the new one serves: now the old one may go
                 else
                     step_done();
@@ -149,7 +149,8 @@ void Reload::begin(std::vector<Progress> reports, const std::string& source) {
     steps_.assign(plan.steps.begin(), plan.steps.end());
     total_ = plan.workers_to_start();
     say("reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
-        (plan.start_first ? "start_first" : "stop_first") + "), generation " + std::to_string(run_.generation));
+        (plan.start_first ? "start_first" : "stop_first, the first new worker READY before its old one drains") +
+        "), generation " + std::to_string(run_.generation));
     next_step();
 }
 
@@ -188,11 +189,17 @@ void Reload::next_step() {
         next_step();
         return;
     }
-    if (step_.kind == ReloadStep::Kind::Retire || (!run_.plan.start_first && old_pid_)) {
+    // The first worker replaced is the canary: its new worker starts, and
+    // must be READY, before its old one drains, even in stop_first. A release
+    // that loads (the trial, module_trial.h) but whose on_worker_start fails
+    // or hangs is so found before any old worker has gone. Then the order is
+    // the config's.
+    new_first_ = run_.plan.start_first || (step_.kind == ReloadStep::Kind::Replace && old_pid_ && replaced_ == 0);
+    if (step_.kind == ReloadStep::Kind::Retire || (!new_first_ && old_pid_)) {
         drain_old();
         return;
     }
-    start_new();  // start_first, an added slot, or a slot with no worker to stop
+    start_new();  // start_first, the canary, an added slot, or a slot with no worker to stop
 }
 
 // The seed: "a safe-exit signal to one old process"; it finishes its requests
@@ -215,7 +222,7 @@ void Reload::old_gone() {
             std::to_string(drain_took_ms_) + " ms");
         done_.push_back(step_);
         next_step();
-    } else if (run_.plan.start_first) {
+    } else if (new_first_) {
         step_done();
     } else {
         start_new();
@@ -269,7 +276,7 @@ void Reload::abort(const std::string& why, bool new_still_running) {
     } else if (step_.kind == ReloadStep::Kind::Add) {
         rollback = name + " was a new slot: not refilled";
     } else {
-        rollback = name + " refilled with " + refill(step_) + ", the last version that started";
+        rollback = name + " refilled with " + refill(step_) + ", the version it ran before";
     }
     // Workers already replaced keep their new version (it started, so it is
     // their group's last good one). Slots this reload added go again; slots it

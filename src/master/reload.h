@@ -18,12 +18,15 @@
 //                   it drains)                    start_timeout running)
 //                                                    │ exited / timed out
 //                                                    ▼
-//                                     abort: refill the slot with the last
-//                                     version that started; the rest of the
+//                                     abort: refill the slot with the
+//                                     version it ran before; the rest of the
 //                                     old workers are left untouched
 //
 // start_first swaps the two: StartingNew first, then DrainingOld once the new
-// worker is READY, so the group never has fewer workers than `count`.
+// worker is READY, so the group never has fewer workers than `count`. The
+// first slot a reload replaces always goes that way (the canary): a release
+// whose on_worker_start fails is stopped at the READY gate before a single old
+// worker has drained. "new first" below means start_first or the canary.
 //
 // Every transition goes through Reload::handle(), which reads as this table
 // (phase × event → action); tests/unit/test_reload.cpp drives each cell with
@@ -34,18 +37,18 @@
 //   Idle            begin (or      -                 -                   -                -              refuse
 //                   refuse)                                                                              later ones
 //   DrainingOld     queue / merge  -                 retire: next step;  -                -              cancel
-//                                                    start_first: done;
+//                                                    new first: done;
 //                                                    else start new
-//   StartingNew     queue / merge  start_first: drain (start_first: it   abort            abort          cancel
+//   StartingNew     queue / merge  new first: drain  (new first: it      abort            abort          cancel
 //                                  the old; else done crashed: nothing)
 //
 //   begin      read the config again and store the new versions (the host's
 //              prepare); if that fails the reload is refused, nothing changed
 //   next step  plan empty: finish (a queued request begins now); otherwise the
 //              next (group, slot): drain its old worker (stop_first, retire)
-//              or start its new one (start_first, add, an empty slot)
+//              or start its new one (new first, add, an empty slot)
 //   abort      give up on the new worker, put the config back, refill the
-//              slot with the last version that started, retire slots this
+//              slot with the version it ran before, retire slots this
 //              reload added, refill slots it retired; finish with failure
 //
 // At most one request waits while a reload runs; more merge into it (it reads
@@ -93,7 +96,8 @@ public:
     // SIGQUIT, with the master's SIGKILL deadline. False if no such worker is left.
     virtual bool drain(pid_t pid) = 0;
     virtual void kill(pid_t pid, const std::string& why) = 0;
-    // Forks the group's last version that started into a slot.
+    // Forks the group's good version into a slot (after restore(): the one it
+    // ran before the reload).
     virtual Refilled refill(int group, int slot) = 0;
     virtual uint64_t add_timer(int64_t ms, std::function<void()> fire) = 0;
     virtual void cancel_timer(uint64_t id) = 0;
@@ -147,7 +151,7 @@ private:
     void start_new();
     void step_done();
     void abort(const std::string& why, bool new_still_running);
-    std::string refill(const ReloadStep& step);  // the slot gets the last version that started; its name
+    std::string refill(const ReloadStep& step);  // the slot gets the version it ran before; its name
     void finish(bool ok, const std::string& summary);
     void say(const std::string& line);
 
@@ -170,6 +174,7 @@ private:
     ReloadStep step_{0, 0, ReloadStep::Kind::Replace};
     pid_t old_pid_ = 0;
     pid_t new_pid_ = 0;
+    bool new_first_ = false;  // this step starts its new worker before draining the old
     int64_t started_ms_ = 0;
     int64_t drain_sent_ms_ = 0;
     int64_t forked_ms_ = 0;

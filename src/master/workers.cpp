@@ -142,6 +142,12 @@ pid_t Workers::fill_slot(int group, int slot) {
     return 0;
 }
 
+void Workers::set_good_version(int group, const std::string& version, uint64_t generation) {
+    Group& g = groups_[size_t(group)];
+    g.good_version = version;
+    g.good_generation = generation;
+}
+
 // A crash is respawned at once; a crash loop (death within a second of
 // starting) waits 250 ms, then 500, 1000... up to 10 s, so a module that cannot
 // start neither forks as fast as the machine allows nor floods the log.

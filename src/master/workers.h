@@ -99,6 +99,9 @@ public:
     // spawn() the group's last good version; if that fails (fork EAGAIN, a
     // full stats table...), try again later with the crash-loop back-off.
     pid_t fill_slot(int group, int slot);
+    // What fill_slot() forks from now on: an aborted reload goes back to the
+    // version the group ran before it.
+    void set_good_version(int group, const std::string& version, uint64_t generation);
     // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout.
     bool drain(pid_t pid);
     void kill(pid_t pid, const std::string& why);

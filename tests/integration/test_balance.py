@@ -8,7 +8,6 @@ accepting peer steps back from the listener, and keepalive_requests (1000 by
 default, as in nginx) ends keep-alive connections now and then so that their
 clients reconnect to the worker with room.
 """
-import socket
 import time
 
 from conftest import HttpConn, assert_no_errors, finish_loadgen, start_loadgen, wait_served, wait_until

@@ -2,10 +2,8 @@
 Selenium): the page joins and chats, the business group is reloaded to a new
 version, and the page goes on chatting on the same WebSocket, the answers now
 from the new version. A screenshot is saved (build/test-artifacts/chat.png)."""
-import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 from selenium import webdriver

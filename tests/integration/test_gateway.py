@@ -15,7 +15,7 @@ import shutil
 import pytest
 import websockets
 
-from conftest import MODULES, build_module, free_port_range, wait_until
+from conftest import MODULES, build_module, wait_until
 
 CLIENTS = int(os.environ.get("SMOOTH_GW_CLIENTS", "50"))
 EVERY_S = 0.020      # each client sends a message every 20 ms

@@ -32,7 +32,7 @@ def test_a_fifo_as_config_is_refused_at_once(tmp_path, command):
 
 def test_more_workers_than_the_server_can_run_is_refused(tmp_path):
     conf = tmp_path / "server.conf"
-    lines = [f"[server]", f"run_dir = {tmp_path / 'run'}"]
+    lines = ["[server]", f"run_dir = {tmp_path / 'run'}"]
     for i in range(600):
         lines += [f"[group g{i}]", f"listen = http://127.0.0.1:{20000 + i}", "module = builtin:hello", "count = 1"]
     conf.write_text("\n".join(lines) + "\n")

@@ -1,11 +1,9 @@
 """`./server reload --timeline FILE.svg`: the reload that just ran, drawn.
 The picture must be well-formed XML with one lane per worker slot; a failed
 reload's picture shows the abort and the rollback."""
-import os
-import shutil
 import xml.etree.ElementTree as ET
 
-from conftest import MODULES, assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_until
+from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_until
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -45,17 +43,23 @@ def test_timeline_of_a_reload_under_load(smooth, tmp_path):
 def test_timeline_of_a_failed_reload_shows_the_rollback(smooth, tmp_path):
     module = build_module("hello", tmp_path / "app.so", "v1")
     srv = smooth.start(groups={"web": {"count": 3, "module": str(module)}})
-    shutil.copy(MODULES / "broken.so", tmp_path / "broken.tmp")
-    os.replace(tmp_path / "broken.tmp", module)
+    # A release that starts in slot 0 (the canary passes) and fails in slot 1,
+    # whose old worker has drained by then: slot 1 is refilled.
+    build_module("broken", module, "v2", defines=["BROKEN_ONLY_SLOT=1"])
 
     r = srv.reload("--timeline", str(tmp_path / "abort.svg"))
     assert r.returncode == 1 and "reload aborted" in r.stdout, r.stdout
 
     drawn = lanes(tmp_path / "abort.svg")
     assert {slot for slot, _ in drawn} == {"web#0", "web#1", "web#2"}, "one lane per slot"
-    assert ("web#0", "rollback") in drawn and ("web#1", "untouched") in drawn, drawn
+    assert ("web#1", "rollback") in drawn and ("web#2", "untouched") in drawn, drawn
     text = (tmp_path / "abort.svg").read_text()
     assert "aborted, rolled back" in text and "failed: abort" in text
+    # Slot 1 was refilled with the version it ran before (v1), which starts
+    # there: not with the new one that had just failed in it.
+    wait_until(lambda: len(srv.workers()) == 3 and all(w["state"] == "ready" for w in srv.workers()),
+               what="all three slots serving after the rollback")
+    assert "refilled with" in r.stdout and "the version it ran before" in r.stdout, r.stdout
 
 
 def test_timeline_needs_a_reload_that_waits(smooth, tmp_path):

@@ -4,13 +4,12 @@ client library would never send. Each error gets the RFC's answer and the
 server goes on serving everyone else."""
 import asyncio
 import os
-import socket
 import struct
 
 import pytest
 import websockets
 
-from conftest import MODULES, HttpConn, http_request, is_closed, wait_until
+from conftest import MODULES, HttpConn, http_request, is_closed
 
 ECHO = str(MODULES / "echo.so")
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="

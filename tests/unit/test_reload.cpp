@@ -173,29 +173,34 @@ void test_stop_first() {
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    // The seed: one old worker is told to go first...
-    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101"));
-    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
-    EXPECT(!r.on_ready(101));  // not a READY it waits for
-    // ...and once it has exited, its replacement is forked.
-    m.now += 3;
-    m.exited(r, 101);
-    EXPECT_EQ(m.take_calls(), std::string("spawn web#0 -> 201, timer 10000"));
+    // The canary: the first slot's new worker starts, and must be READY,
+    // before any old worker is told to go...
+    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000"));
     EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
     m.now += 2;
     EXPECT(r.on_ready(201));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 102"));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 101"));
+    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
+    m.now += 3;
+    m.exited(r, 101);
     EXPECT(s.says("web#0: pid 101 -> 201, drain 3 ms, ready 2 ms"));
+    // ...then the seed's order: one old worker is told to go first...
+    EXPECT_EQ(m.take_calls(), std::string("drain 102"));
+    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
+    EXPECT(!r.on_ready(102));  // not a READY it waits for
+    // ...and once it has exited, its replacement is forked.
     m.exited(r, 102);
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000"));
+    EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
     EXPECT(r.on_ready(202));
-    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000, cancel timer"));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer"));
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
     EXPECT_EQ(s.done, 1);
     EXPECT(s.ok);
     EXPECT_EQ(s.last().rfind("reload complete: 2 workers replaced in", 0), size_t(0));
     EXPECT_EQ(m.timelines.size(), size_t(1));
     EXPECT_EQ(m.timelines[0].lanes.size(), size_t(2));
-    EXPECT_EQ(m.timelines[0].lanes[0].ready_ms, int64_t(5));
+    EXPECT_EQ(m.timelines[0].lanes[0].ready_ms, int64_t(2));
 }
 
 void test_start_first() {
@@ -221,25 +226,45 @@ void test_start_first() {
     EXPECT(s.ok);
 }
 
-void test_abort_when_the_new_worker_exits() {
+// A release that loads but cannot start (its on_worker_start fails): the
+// canary's replacement dies before READY, and not one old worker has gone.
+void test_a_release_that_cannot_start_costs_no_old_worker() {
     FakeMaster m(config(group("web", 3, 8080)), config(group("web", 3, 8080)));
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    m.exited(r, 101);
     m.take_calls();
-    // The replacement dies before READY: the reload stops at once.
     m.procs.erase(201);
     EXPECT(r.on_exit(201, "status 4 (on_worker_start failed)", "on_worker_start of module app failed"));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill web#0 -> 202"));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore"));
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
     EXPECT(!s.ok);
     EXPECT(s.says("reload aborted: web#0: replacement pid 201 exited with status 4 (on_worker_start failed): "
                   "on_worker_start of module app failed before READY"));
-    EXPECT(s.says("web#0 refilled with app-good.so, the last version that started"));
+    EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
     EXPECT(s.says("2 more workers left untouched"));
-    // The old workers not yet replaced were never told anything.
-    EXPECT(!m.procs[102].told && !m.procs[103].told);
+    EXPECT(!m.procs[101].told && !m.procs[102].told && !m.procs[103].told);
+    EXPECT_EQ(m.timelines.back().lanes.size(), size_t(3));  // one lane per slot, no rollback
+}
+
+// Past the canary (stop_first), a replacement that dies before READY leaves
+// its slot empty: it is refilled with the version it ran before.
+void test_abort_when_a_later_new_worker_exits() {
+    FakeMaster m(config(group("web", 3, 8080)), config(group("web", 3, 8080)));
+    Reload r(m);
+    Story s;
+    r.request(s.progress(), "test");
+    r.on_ready(201);
+    m.exited(r, 101);  // web#0 replaced
+    m.exited(r, 102);  // web#1 drained
+    m.take_calls();
+    m.procs.erase(202);
+    EXPECT(r.on_exit(202, "signal 11 (Segmentation fault)", ""));
+    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill web#1 -> 203"));
+    EXPECT(!s.ok);
+    EXPECT(s.says("web#1 refilled with app-good.so, the version it ran before"));
+    EXPECT(s.says("1 more workers left untouched"));
+    EXPECT(!m.procs[103].told);  // never told anything
     // The picture shows them: one lane per slot, plus the rollback.
     EXPECT_EQ(m.timelines.back().lanes.size(), size_t(4));
 }
@@ -249,15 +274,17 @@ void test_abort_at_the_start_timeout() {
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    m.exited(r, 101);
+    r.on_ready(201);
+    m.exited(r, 101);  // web#0 replaced (the canary)
+    m.exited(r, 102);  // web#1 drained
     m.take_calls();
     m.fire_timer();
     // A new worker stuck in on_worker_start is given up on (killed).
-    EXPECT_EQ(m.take_calls(), std::string("kill 201, restore, refill web#0 -> 202"));
+    EXPECT_EQ(m.take_calls(), std::string("kill 202, restore, refill web#1 -> 203"));
     EXPECT(s.says("not READY within start_timeout (10000 ms)"));
     EXPECT(!s.ok);
     // Its READY, should it come late, is not the reload's business any more.
-    EXPECT(!r.on_ready(201));
+    EXPECT(!r.on_ready(202));
 }
 
 void test_abort_in_start_first_keeps_the_old_worker() {
@@ -280,8 +307,8 @@ void test_abort_puts_added_and_retired_slots_back() {
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    m.exited(r, 101);      // web#0 drained
-    r.on_ready(201);       // web#0 replaced
+    r.on_ready(201);       // web#0's new worker READY (the canary)...
+    m.exited(r, 101);      // ...and its old one gone
     r.on_ready(202);       // web#1 added
     m.exited(r, 102);      // api#0 drained
     m.take_calls();
@@ -297,8 +324,8 @@ void test_abort_puts_added_and_retired_slots_back() {
     Reload r2(m2);
     Story s2;
     r2.request(s2.progress(), "test");
-    m2.exited(r2, 101);  // api#0 drained
-    r2.on_ready(201);    // api#0 replaced
+    r2.on_ready(201);    // api#0's new worker READY (the canary)...
+    m2.exited(r2, 101);  // ...and its old one gone
     m2.exited(r2, 102);  // api#1 retired
     m2.exited(r2, 103);  // web#0 drained
     m2.take_calls();
@@ -312,8 +339,8 @@ void test_an_added_slot_that_fails_is_not_refilled() {
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    m.exited(r, 101);
     r.on_ready(201);
+    m.exited(r, 101);
     m.take_calls();
     m.procs.erase(202);
     r.on_exit(202, "status 4 (on_worker_start failed)", "");
@@ -327,9 +354,9 @@ void test_a_fork_that_fails_aborts() {
     Story s;
     m.fail_spawns = true;
     r.request(s.progress(), "test");
-    m.exited(r, 101);
-    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101, spawn web#0 -> 201, restore, refill web#0 -> 202"));
+    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, restore"));
     EXPECT(s.says("fork failed"));
+    EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
     EXPECT(!s.ok && r.phase() == Reload::Phase::Idle);
 }
 
@@ -343,14 +370,14 @@ void test_queued_and_merged_requests() {
     EXPECT(r.queued());
     EXPECT(second.says("reload queued") && third.says("reload queued"));
     EXPECT_EQ(m.prepared, 1);
-    m.exited(r, 101);
     r.on_ready(201);
+    m.exited(r, 101);
     // The first ends; the queued one begins at once, and only one.
     EXPECT(first.ok && first.done == 1);
     EXPECT_EQ(m.prepared, 2);
-    EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
-    m.exited(r, 201);
+    EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
     r.on_ready(202);
+    m.exited(r, 201);
     EXPECT_EQ(m.prepared, 2);
     EXPECT(second.ok && second.done == 1 && third.ok && third.done == 1);
     EXPECT(second.says("web#0: pid 201 -> 202"));
@@ -374,9 +401,9 @@ void test_a_stop_wins() {
     Reload r(m);
     Story running, queued, later;
     r.request(running.progress(), "test");
-    m.exited(r, 101);
     r.request(queued.progress(), "test");
     m.take_calls();
+    // While a new worker starts:
     r.on_stop("the server is stopping");
     EXPECT_EQ(m.take_calls(), std::string("cancel timer"));  // no drain, spawn or kill: the stop does that
     EXPECT(running.says("reload interrupted: the server is stopping") && !running.ok);
@@ -387,6 +414,20 @@ void test_a_stop_wins() {
     r.request(later.progress(), "SIGHUP");
     EXPECT_EQ(later.last(), std::string("reload refused: the server is stopping"));
     EXPECT_EQ(m.prepared, 1);
+
+    // While an old worker drains:
+    FakeMaster m2(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    Reload r2(m2);
+    Story running2;
+    r2.request(running2.progress(), "test");
+    r2.on_ready(201);
+    EXPECT_EQ(r2.phase(), Reload::Phase::DrainingOld);
+    m2.take_calls();
+    r2.on_stop("the server is stopping");
+    EXPECT_EQ(m2.take_calls(), std::string(""));  // the drain under way goes on; the stop drains the rest
+    EXPECT(running2.says("reload interrupted: the server is stopping") && !running2.ok);
+    EXPECT_EQ(r2.phase(), Reload::Phase::Idle);
+    EXPECT(!r2.on_exit(101, "status 0", ""));  // its exit is the stop's business now
 }
 
 void test_shrinking_skips_empty_slots() {
@@ -395,9 +436,9 @@ void test_shrinking_skips_empty_slots() {
     Reload r(m);
     Story s;
     r.request(s.progress(), "test");
-    m.exited(r, 101);
     r.on_ready(201);
-    EXPECT_EQ(m.take_calls(), std::string("prepare, drain 101, spawn web#0 -> 201, timer 10000, cancel timer, drain 102"));
+    m.exited(r, 101);
+    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000, cancel timer, drain 101, drain 102"));
     m.exited(r, 102);
     EXPECT(s.says("web#1: pid 102 retired (count lowered)"));
     EXPECT(s.ok && s.says("reload complete: 1 workers replaced"));
@@ -408,18 +449,22 @@ void test_every_transition_is_logged() {
     char path[] = "/tmp/smooth-test-reload-XXXXXX";
     int fd = mkstemp(path);
     log::set_output(fd);
-    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
     Reload r(m);
     r.request(nullptr, "test");
-    m.exited(r, 101);
     r.on_ready(201);
+    m.exited(r, 101);
+    m.exited(r, 102);
+    r.on_ready(202);
     log::set_output(quiet_);
     std::string text(8192, '\0');
     text.resize(size_t(pread(fd, text.data(), text.size(), 0)));
     close(fd);
     unlink(path);
-    EXPECT(text.find("reload: idle -> draining_old (web#0: SIGQUIT to old pid 101)") != std::string::npos);
-    EXPECT(text.find("reload: draining_old -> starting_new (web#0: forked new pid 201)") != std::string::npos);
+    EXPECT(text.find("reload: idle -> starting_new (web#0: forked new pid 201)") != std::string::npos);
+    EXPECT(text.find("reload: starting_new -> draining_old (web#0: SIGQUIT to old pid 101)") != std::string::npos);
+    EXPECT(text.find("reload: draining_old -> draining_old (web#1: SIGQUIT to old pid 102)") != std::string::npos);
+    EXPECT(text.find("reload: draining_old -> starting_new (web#1: forked new pid 202)") != std::string::npos);
     EXPECT(text.find("reload: starting_new -> idle (complete)") != std::string::npos);
 }
 
@@ -431,7 +476,8 @@ int main() {
     log::set_output(quiet_);
     test_stop_first();
     test_start_first();
-    test_abort_when_the_new_worker_exits();
+    test_a_release_that_cannot_start_costs_no_old_worker();
+    test_abort_when_a_later_new_worker_exits();
     test_abort_at_the_start_timeout();
     test_abort_in_start_first_keeps_the_old_worker();
     test_abort_puts_added_and_retired_slots_back();
