@@ -46,7 +46,7 @@ LIB       := $(BUILD)/libsmooth.a
 # Demo modules, built as shared objects next to their source. hello and echo are
 # also compiled into the binary as builtin:hello and builtin:echo (same source,
 # see SMOOTH_MODULE in include/smooth/module.h): the seed's limitation, made visible.
-MODULES   := hello echo slow broken chat
+MODULES   := hello echo slow broken chat lifecycle
 SERVER    := $(if $(filter build,$(BUILD)),server,$(BUILD)/server)
 MODDIR    := $(patsubst %/,%,$(dir $(SERVER)))/modules
 MODULE_SO := $(MODULES:%=$(MODDIR)/%.so)
