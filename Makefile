@@ -4,7 +4,8 @@
 #   make run             build, then ./server start (foreground, embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
-#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300)
+#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300);
+#                        make fuzz FUZZERS="link websocket_handshake" for only those
 #   make fuzz-smoke      each fuzzer over its seed corpus plus a few seconds (part of `make test`)
 #   make bench           smooth against nginx, one table (a few minutes; never part of make test);
 #                        make bench BENCH_ARGS=--quick for a rough one in about a minute
@@ -38,7 +39,8 @@ endif
 # Everything in src/ except main.cpp goes into one static library that the
 # server and the unit tests both link, so a test exercises the real code.
 # src/ is split by process (cli, master, worker) over what both sides use
-# (core, protocol, config); tests/test_layers.py checks who may include whom.
+# (core, protocol, config); tests/layers.py checks who may include whom (master/
+# may include worker/ headers, as the master forks the worker; never the reverse).
 LIB_SRC   := $(filter-out src/cli/main.cpp,$(wildcard src/*/*.cpp))
 LIB_OBJ   := $(LIB_SRC:src/%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libsmooth.a
@@ -46,7 +48,7 @@ LIB       := $(BUILD)/libsmooth.a
 # Demo modules, built as shared objects next to their source. hello and echo are
 # also compiled into the binary as builtin:hello and builtin:echo (same source,
 # see SMOOTH_MODULE in include/smooth/module.h): the seed's limitation, made visible.
-MODULES   := hello echo slow broken chat probe
+MODULES   := hello echo slow broken chat probe lifecycle
 SERVER    := $(if $(filter build,$(BUILD)),server,$(BUILD)/server)
 MODDIR    := $(patsubst %/,%,$(dir $(SERVER)))/modules
 MODULE_SO := $(MODULES:%=$(MODDIR)/%.so)
@@ -152,11 +154,12 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 300
 FUZZ_SMOKE_SECONDS ?= 4
-FUZZERS       := http_head http_chunked framing config websocket utf8
+FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRC  := $(addprefix src/protocol/,http_grammar.cpp http_parser.cpp chunked_decoder.cpp framing.cpp \
-                   utf8.cpp websocket.cpp websocket_message.cpp) src/config/config.cpp
+                   utf8.cpp websocket.cpp websocket_message.cpp link.cpp websocket_handshake.cpp base64.cpp \
+                   sha1.cpp http_response.cpp) src/config/config.cpp
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:src/%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN      := $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 
@@ -185,6 +188,7 @@ fuzz-build: $(FUZZ_BIN)
 
 # One fuzzer at a time, each for FUZZ_SECONDS; what they find is kept in
 # build-fuzz/corpus/NAME for the next run. The first finding stops it.
+# FUZZERS="a b" on the command line runs only those.
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZERS); do \
 	  tests/fuzz/run $(FUZZ_BUILD) $$f $(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$f || exit 1; \

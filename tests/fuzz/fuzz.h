@@ -16,7 +16,8 @@
 //   cuts_from()   where to cut the input into pieces, read from the input
 //                 itself: the fuzzer steers the cuts, and an input always
 //                 cuts the same way, so a finding reproduces
-//   prefixes_of() a few prefix lengths worth checking, also from the input
+//   prefixes_of() the prefix lengths worth checking: every one of a short
+//                 input, a few of a long one (also chosen by the input)
 #pragma once
 
 #include <cstddef>
@@ -74,11 +75,20 @@ inline std::vector<size_t> cuts_from(std::string_view in) {
     return cuts;
 }
 
-// Up to four lengths below n, for "every strict prefix is Incomplete":
-// the longest and the shortest (where an off-by-one hides), the middle,
-// and one the input chooses.
+// Prefix lengths below n, for "every strict prefix is Incomplete": all of
+// them up to kEveryPrefixUpTo, where the cost (n parses of up to n bytes)
+// is still small; above it four, so that long inputs keep the fuzzer fast:
+// the longest and the shortest (where an off-by-one hides), the middle, and
+// one the input chooses.
+inline constexpr size_t kEveryPrefixUpTo = 512;
+
 inline std::vector<size_t> prefixes_of(std::string_view in, size_t n) {
     if (n == 0) return {};
+    if (n <= kEveryPrefixUpTo) {
+        std::vector<size_t> every(n);
+        for (size_t k = 0; k < n; k++) every[k] = k;
+        return every;
+    }
     return {0, n - 1, n / 2, size_t(digest(in) % n)};
 }
 

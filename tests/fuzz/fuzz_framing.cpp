@@ -9,7 +9,7 @@
 //     frame_header() of its payload's length;
 //   - anything else: nothing consumed, no payload;
 //   - Message: the consumed bytes alone cut the same; every strict prefix
-//     of them is Incomplete (a few, chosen by the input);
+//     of them is Incomplete (all of them up to 512 bytes, then a few);
 //   - TooLarge and Malformed: the same with bytes appended (the verdict
 //     is final).
 #include <cstdint>

@@ -14,7 +14,8 @@
 //   - the body is within the body limit, and what was consumed within the
 //     body plus framing_limit();
 //   - Complete: decoding the consumed bytes again gives the same body; every
-//     strict prefix of them is Incomplete (a few, chosen by the input);
+//     strict prefix of them is Incomplete (all of them up to 512 bytes,
+//     then a few);
 //     parse_chunked() agrees;
 //   - Error: still an Error with more bytes appended.
 #include <string>

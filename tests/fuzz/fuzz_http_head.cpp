@@ -6,7 +6,7 @@
 //   - Complete: 0 < consumed <= the input and the head limit; every view
 //     (method, target, path, query, host, each header) lies in the consumed
 //     bytes; parsing those bytes again gives the same request; every strict
-//     prefix of them is Incomplete (a few, chosen by the input).
+//     prefix of them is Incomplete (all of them up to 512 bytes, then a few).
 //   - Incomplete: consumed 0, and the input is not over the head limit
 //     (the parser never waits for a head it would refuse).
 //   - Error: consumed 0, one of the documented statuses, a reason; and

@@ -6,8 +6,9 @@
 //   - fed whole, in pieces or byte by byte, the final status is the same,
 //     and it is the reference's; is_valid() is true exactly for Valid;
 //   - status() is what feed() last returned; Invalid, once returned, stays;
-//   - at a few cuts chosen by the input, the status so far is the
-//     reference's for that prefix (a character cut in two is Incomplete);
+//   - at every cut of an input up to 512 bytes (at a few of a longer one),
+//     the status so far is the reference's for that prefix (a character
+//     cut in two is Incomplete);
 //   - truncate(s, n) is a prefix of s of at most n bytes; for valid UTF-8
 //     it is valid and drops at most the 3 bytes of one cut character.
 #include <algorithm>

@@ -244,6 +244,85 @@ UTF8 = {
     "nul-del": b"a\0b\x7f",
 }
 
+# ---- gateway link frames (fuzz_link): streams of frames, then bad ones -----
+def link(type_, fields=b""):
+    return struct.pack(">IB", 1 + len(fields), type_) + fields
+
+def event(seq, client, kind, payload=b""):
+    return link(2, struct.pack(">QQB", seq, client, kind) + payload)
+
+def send_many(ids, binary, payload, n=None):
+    return link(19, struct.pack(">I", len(ids) if n is None else n) + b"".join(struct.pack(">Q", i) for i in ids)
+                + bytes([binary]) + payload)
+
+LINK = {
+    # what a gateway worker sends
+    "gateway-stream": link(1, struct.pack(">I", 0xdeadbeef)) + event(1, 7, 100) + event(2, 7, 1, b"GET / hello")
+                      + event(3, 7, 5, "héllo".encode()) + event(4, 7, 101) + link(3),
+    # what a business worker sends
+    "business-stream": link(16, struct.pack(">IHHI", 4242, 3, 4, 17) + b"chat 2") + link(17, struct.pack(">Q", 1))
+                       + link(18, struct.pack(">QB", 7, 0) + b"hi") + send_many([7, 8, 2**64 - 1], 1, b"\0\1")
+                       + link(20, b"\0everyone") + link(21, struct.pack(">QH", 7, 1000)) + link(22),
+    "send-many-none": send_many([], 0, b""),
+    "send-binary-flag-2": link(18, struct.pack(">QB", 7, 2) + b"x"),
+    "welcome-no-version": link(16, struct.pack(">IHHI", 1, 0, 1, 0)),
+    "event-then-partial": event(9, 1, 2, b"line") + event(10, 1, 2, b"cut short")[:-3],
+    "header-only": struct.pack(">I", 9),
+    # errors
+    "bad-length-0": b"\0\0\0\0\x01",
+    "bad-length-huge": b"\xff\xff\xff\xff\x02",
+    "bad-type-0": link(0),
+    "bad-type-99": link(99, b"abc"),
+    "bad-hello-short": link(1, b"\0\0\1"),
+    "bad-kick-long": link(21, struct.pack(">QH", 7, 1000) + b"x"),
+    "bad-drain-ack-fields": link(3, b"x"),
+    "bad-send-many-count": send_many([1, 2], 0, b"", n=3),
+    "bad-send-many-no-flag": link(19, struct.pack(">IQ", 1, 5)),
+    "bad-event-short": link(2, struct.pack(">QQ", 1, 2)),
+}
+
+# ---- WebSocket handshakes (fuzz_websocket_handshake) ------------------------
+# Parsed ones are HTTP heads; built ones are the harness's own layout: method,
+# a line whose first byte % 3 is the minor version, then "name:value" lines.
+def upgrade(*extra, method=b"GET", version=b"1.1", key=b"dGhlIHNhbXBsZSBub25jZQ==", ws_version=b"13"):
+    lines = [method + b" /chat HTTP/" + version, b"Host: server.example.com", b"Upgrade: websocket",
+             b"Connection: Upgrade", b"Sec-WebSocket-Key: " + key, b"Origin: http://example.com",
+             b"Sec-WebSocket-Version: " + ws_version, *extra]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+def built(*headers, method=b"GET", minor=b"\x01"):
+    return b"\n".join([method, minor, *headers])
+
+GOOD_BUILT = [b"Host:a", b"Upgrade:websocket", b"Connection:Upgrade", b"Sec-WebSocket-Version:13",
+              b"Sec-WebSocket-Key:dGhlIHNhbXBsZSBub25jZQ=="]
+
+WEBSOCKET_HANDSHAKE = {
+    "rfc-example": upgrade(),  # RFC 6455 §1.3
+    "browser": b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: keep-alive, Upgrade\r\n"
+               b"Upgrade: WebSocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+               b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    "connection-on-two-lines": upgrade(b"Connection: Upgrade").replace(b"Connection: Upgrade\r\n",
+                                                                       b"Connection: keep-alive\r\n", 1),
+    "upgrade-list": upgrade().replace(b"Upgrade: websocket", b"Upgrade: h2c, \tWebsocket "),
+    "version-8": upgrade(ws_version=b"8"),
+    "version-twice": upgrade(b"Sec-WebSocket-Version: 13"),
+    "no-version": upgrade().replace(b"Sec-WebSocket-Version: 13\r\n", b""),
+    "key-twice": upgrade(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
+    "key-17-bytes": upgrade(key=b"dGhlIHNhbXBsZSBub25jZTE="),
+    "key-pad-bits-set": upgrade(key=b"dGhlIHNhbXBsZSBub25jZR=="),
+    "key-no-padding": upgrade(key=b"dGhlIHNhbXBsZSBub25jZQ"),
+    "post": upgrade(method=b"POST"),
+    "http10": upgrade(version=b"1.0"),
+    "no-upgrade": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "built-good": built(*GOOD_BUILT),
+    "built-spaces-kept": built(b"Host: a", b"Upgrade: websocket ,x", b"Connection:\tupgrade",
+                               b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
+    "built-http10": built(*GOOD_BUILT, minor=b"\x00"),
+    "built-empty-host": built(b"Host:", *GOOD_BUILT[1:]),
+    "built-names-any-case": built(b"HOST:a", b"upgrade:WEBSOCKET", b"CONNECTION:UPGRADE",
+                                  b"sec-websocket-version:13", b"SEC-WEBSOCKET-KEY:AAAAAAAAAAAAAAAAAAAAAA=="),
+}
+
 CORPORA = {
     "http_head": HTTP_HEAD,
     "http_chunked": HTTP_CHUNKED,
@@ -251,6 +330,8 @@ CORPORA = {
     "config": CONFIG,
     "websocket": WEBSOCKET,
     "utf8": UTF8,
+    "link": LINK,
+    "websocket_handshake": WEBSOCKET_HANDSHAKE,
 }
 
 for name, seeds in CORPORA.items():

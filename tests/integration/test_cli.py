@@ -116,6 +116,61 @@ def test_round_trip(smooth, daemon):
     assert re.search(rf"^web\s+http://127\.0\.0\.1:{srv.port()}\s+2/2\s", table, re.M), table
 
 
+def test_connections_counts_what_it_cannot_list_and_only_what_is_open(smooth):
+    # A worker lists at most kConnRecords (256) connections in the shared
+    # stats table; the rest are a count, "+N open now but not listed". That
+    # count is of connections open now: it goes down as unlisted ones close
+    # (not a running total of every connection that ever missed the table).
+    table_size = 256
+    srv = smooth.start(groups={"web": {"count": 1, "keepalive_timeout": "120s"}})
+    conns = []
+    try:
+        for _ in range(table_size + 44):
+            c = HttpConn(srv.port())
+            conns.append(c)
+            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, _ = c.read_response()
+            assert status == 200 and headers.get("connection") != "close"
+        wait_until(lambda: srv.workers()[0]["connections"] == len(conns), what=f"{len(conns)} connections open")
+
+        def table():
+            """(peers listed, the summary's listed count, its unlisted count)."""
+            text = srv.cli("connections", check=True).stdout
+            peers = set(re.findall(r"^\d+\s+web\s+(127\.0\.0\.1:\d+)\s", text, re.M))
+            m = re.search(r"^(\d+) connections(?: \(\+(\d+) open now but not listed: the table holds (\d+) per worker\))?$",
+                          text, re.M)
+            assert m, f"no summary line in:\n{text}"
+            if m.group(3):
+                assert int(m.group(3)) == table_size, m.group(0)
+            return peers, int(m.group(1)), int(m.group(2) or 0)
+
+        def name(c):
+            host, port = c.sock.getsockname()
+            return f"{host}:{port}"
+
+        peers, listed, unlisted = table()
+        assert listed == len(peers) == table_size, f"{listed} listed, {len(peers)} rows"
+        assert unlisted == len(conns) - table_size == 44, f"+{unlisted} not listed"
+        assert peers <= {name(c) for c in conns}, "every row is one of ours"
+
+        # Close 100: 30 of those not listed, 70 of those listed.
+        not_listed = [c for c in conns if name(c) not in peers]
+        on_list = [c for c in conns if name(c) in peers]
+        closing = not_listed[:30] + on_list[:70]
+        for c in closing:
+            c.close()
+        conns = [c for c in conns if c not in closing]
+        wait_until(lambda: srv.workers()[0]["connections"] == len(conns), what=f"{len(conns)} connections open")
+        want = (table_size - 70, 44 - 30)
+        wait_until(lambda: table()[1:] == want, what=f"connections to say {want[0]} listed, +{want[1]} not listed")
+        peers, listed, unlisted = table()
+        assert peers == {name(c) for c in on_list[70:]}, "the rows are the listed connections still open"
+        assert listed + unlisted == len(conns) == 200
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_restart_and_stop_let_go_of_the_port(smooth):
     # `stop` reports "stopped" only once the master is gone, so that `stop`
     # followed by `start` (which is what `restart` does) can bind the port again.

@@ -157,9 +157,12 @@ def test_bare_lf_in_the_head_is_not_a_second_request(echo):
 
 # ---- a close the client can read (RFC 9112 §9.6) ----
 
-def test_bytes_after_a_last_request_do_not_reset_its_response(smooth):
-    # The client says "close", and while its (large) response is on its way it
-    # sends more bytes. The server has stopped reading (back-pressure: the
+@pytest.mark.parametrize("last", [b"HTTP/1.1\r\nHost: x\r\nConnection: close", b"HTTP/1.0\r\nHost: x"],
+                         ids=["connection-close", "http10"])
+def test_bytes_after_a_last_request_do_not_reset_its_response(smooth, last):
+    # The client says "close" (Connection: close, or HTTP/1.0 without
+    # keep-alive: its last request too), and while its (large) response is
+    # on its way it sends more bytes. The server has stopped reading (back-pressure: the
     # response does not fit the socket), so they sit unread; a close() with
     # unread bytes makes the kernel answer with a reset and throw away what it
     # had not sent yet: the client loses the end of the response. Closing in
@@ -171,8 +174,7 @@ def test_bytes_after_a_last_request_do_not_reset_its_response(smooth):
     s.connect(("127.0.0.1", srv.port()))
     s.settimeout(10)
     try:
-        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
-                  + body)
+        s.sendall(b"POST / %s\r\nContent-Length: %d\r\n\r\n" % (last, len(body)) + body)
         data = s.recv(65536)  # the response has begun
         s.sendall(b"one more thing, never to be read\r\n" * 50)
         while True:
@@ -182,7 +184,8 @@ def test_bytes_after_a_last_request_do_not_reset_its_response(smooth):
             data += chunk
     finally:
         s.close()
-    got = data.partition(b"\r\n\r\n")[2]
+    head, _, got = data.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split()[1] == b"200", head
     assert len(got) == len(body), f"{len(got)} of {len(body)} bytes of the response arrived"
 
 
