@@ -131,6 +131,19 @@ def test_not_ready_while_a_worker_is_missing(smooth, tmp_path):
         notes.close()
 
 
+def first_answer(port):
+    """The first response through systemd-socket-activate. It execs the server
+    when the first connection arrives, which waits in the socket's queue
+    meanwhile: the first request is answered, not refused (once the activator
+    listens at all)."""
+    def attempt():
+        try:
+            return http_request(port, timeout=15)
+        except ConnectionRefusedError:
+            return None
+    return wait_until(attempt, 10, what="systemd-socket-activate listening")
+
+
 def test_socket_activation_serves_on_the_inherited_socket_through_a_reload(smooth, tmp_path):
     srv = smooth.make(groups={"web": {"count": 2}})
     port, spare = srv.port(), free_port()
@@ -141,15 +154,7 @@ def test_socket_activation_serves_on_the_inherited_socket_through_a_reload(smoot
         ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", f"127.0.0.1:{spare}", "--fdname=web:spare",
          str(SERVER), "-c", str(srv.conf), "start"],
         cwd=srv.dir, stdout=subprocess.DEVNULL, stderr=open(srv.err_path, "w"))
-    # It execs the server when the first connection arrives, which waits in
-    # the socket's queue meanwhile: the first request is answered, not refused
-    # (once the activator listens at all).
-    def first_answer():
-        try:
-            return http_request(port, timeout=15)
-        except ConnectionRefusedError:
-            return None
-    status, _, body = wait_until(first_answer, 10, what="systemd-socket-activate listening")
+    status, _, body = first_answer(port)
     assert status == 200 and b"hello from module hello" in body
     srv.wait_ready()
     master = srv.master_pid()
@@ -186,12 +191,7 @@ def test_socket_activation_with_start_d(smooth):
         ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=web", str(SERVER), "-c", str(srv.conf),
          "start", "-d"], cwd=srv.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        def first_answer():
-            try:
-                return http_request(port, timeout=15)
-            except ConnectionRefusedError:
-                return None
-        status, _, body = wait_until(first_answer, 10, what="systemd-socket-activate listening")
+        status, _, body = first_answer(port)
         output, _ = activator.communicate(timeout=20)  # the command returns once the daemon has started
         assert activator.returncode == 0, output
         assert status == 200 and b"hello from module hello" in body
