@@ -278,14 +278,20 @@ int cmd_stop(const Invocation& inv, bool graceful) {
 
 bool draw_timeline(const Invocation& inv, const std::string& file);
 
-int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_file) {
-    std::string command = !wait ? "reload --no-wait" : timeline_file.empty() ? "reload" : "reload --timeline";
-    std::string last;
-    Reached r = master_call(inv, command, [&](const std::string& line) {
+// master_call() printing each line of the answer as it comes (flushed: a
+// reload's or an upgrade's lines are its progress), the last one kept in `last`.
+Reached call_printing(const Invocation& inv, const std::string& command, std::string& last) {
+    return master_call(inv, command, [&](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
         last = line;
     });
+}
+
+int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_file) {
+    std::string command = !wait ? "reload --no-wait" : timeline_file.empty() ? "reload" : "reload --timeline";
+    std::string last;
+    Reached r = call_printing(inv, command, last);
     if (!r.error.empty()) {
         std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
@@ -331,11 +337,7 @@ int cmd_upgrade(const Invocation& inv, const std::string& binary) {
         command += " --binary " + path;
     }
     std::string last;
-    Reached r = master_call(inv, command, [&](const std::string& line) {
-        std::printf("%s\n", line.c_str());
-        std::fflush(stdout);
-        last = line;
-    });
+    Reached r = call_printing(inv, command, last);
     if (!r.error.empty()) {
         std::fprintf(stderr, "%s\n", r.error.c_str());
         return 1;
