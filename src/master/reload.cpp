@@ -2,7 +2,6 @@
 // (handle), then the actions it names, in the order a reload meets them.
 #include "master/reload.h"
 
-#include <ctime>
 #include <utility>
 
 #include "core/log.h"
@@ -10,15 +9,6 @@
 namespace smooth {
 
 namespace {
-
-std::string clock_text() {
-    time_t now = time(nullptr);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char text[16];
-    std::strftime(text, sizeof text, "%H:%M:%S", &tm);
-    return text;
-}
 
 std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
@@ -325,13 +315,7 @@ std::string Reload::refill(const ReloadStep& step) {
 }
 
 void Reload::finish(bool ok, const std::string& summary) {
-    if (ok)
-        log::info("%s", summary.c_str());
-    else
-        log::warn("%s", summary.c_str());
-    for (Progress& report : progress_) report(summary, true, ok);
-    progress_.clear();
-    last_result_ = summary + " (at " + clock_text() + ")";
+    last_result_ = tell_the_end(progress_, ok, summary);
     if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");
     timeline_.ok = ok;
     timeline_.summary = summary;

@@ -62,6 +62,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "master/progress.h"
 #include "master/reload_plan.h"
 #include "master/reload_timeline.h"
 
@@ -108,9 +109,9 @@ public:
 
 class Reload {
 public:
-    // Receives each line of the reload's story; `done` on the last one, with
-    // `ok` telling complete from aborted or refused.
-    using Progress = std::function<void(const std::string& line, bool done, bool ok)>;
+    // Receives each line of the reload's story (progress.h); `ok` on the last
+    // one tells complete from aborted or refused.
+    using Progress = smooth::Progress;
     enum class Phase { Idle, DrainingOld, StartingNew };
 
     explicit Reload(ReloadHost& host) : host_(host) {}

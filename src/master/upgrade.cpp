@@ -7,7 +7,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -30,15 +29,6 @@ constexpr size_t kMaxMessage = 2048;
 constexpr size_t kListenPidRoom = 20;  // digits enough for any pid
 
 const char* const kHandedVariables[] = {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD="};
-
-std::string clock_text() {
-    time_t now = time(nullptr);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char text[16];
-    std::strftime(text, sizeof text, "%H:%M:%S", &tm);
-    return text;
-}
 
 // In the child, between fork and exec: says why on the channel, and exits.
 [[noreturn]] void exec_failed(int report, const char* what) {
@@ -297,13 +287,7 @@ void Upgrade::failed(const std::string& why) {
 }
 
 void Upgrade::finish(bool ok, const std::string& summary) {
-    if (ok)
-        log::info("%s", summary.c_str());
-    else
-        log::warn("%s", summary.c_str());
-    for (Progress& report : progress_) report(summary, true, ok);
-    progress_.clear();
-    last_result_ = summary + " (at " + clock_text() + ")";
+    last_result_ = tell_the_end(progress_, ok, summary);
     if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
     close_channel();
     if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");

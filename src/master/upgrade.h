@@ -76,6 +76,7 @@
 
 #include "core/event_loop.h"
 #include "core/fd.h"
+#include "master/progress.h"
 
 namespace smooth {
 
@@ -106,8 +107,8 @@ public:
 
 class Upgrade {
 public:
-    // Each line of the upgrade's story; `done` on the last one, `ok` for "complete".
-    using Progress = std::function<void(const std::string& line, bool done, bool ok)>;
+    // Each line of the upgrade's story (progress.h); `ok` on the last one for "complete".
+    using Progress = smooth::Progress;
     enum class Phase { Idle, Starting, Abandoning, HandedOver };
 
     Upgrade(EventLoop& loop, UpgradeHost& host) : loop_(loop), host_(host) {}
