@@ -3,6 +3,9 @@
 //
 // usage: loadgen [options] http://HOST:PORT/PATH     (HOST: 127.x.y.z or localhost)
 //   -c N              concurrent clients (default 8), shared by min(N, 4) threads
+//   --threads T       share them by min(N, T) threads instead: an open-loop run
+//                     (-R) measuring latency on a small machine may want 1, so
+//                     that the client itself takes as little CPU as it can
 //   -d SECONDS        stop starting requests after this long (may be fractional)
 //   -n COUNT          stop starting requests once COUNT have been started
 //                     (at least one of -d / -n; with both, whichever comes first)
@@ -71,7 +74,10 @@
 //                   started over 1 ms after their scheduled time (no connection
 //                   was free, or the client itself was late)
 //   phases          only with --phases: {"switches": n, "a": {"ok": n,
-//                   "latency_ms": {...}}, "b": {...}}
+//                   "latency_ms": {...}}, "b": {...}, "turns": [{"phase": "a",
+//                   "ok": n, "p99": ms}, ...]}: the turns are the phases one by
+//                   one, in order (a, b, a, b...; at most 256, later ones count
+//                   in the last)
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if it
 // could not run (e.g. epoll_create1 failed).
 //
@@ -179,6 +185,7 @@ private:
 
 struct Options {
     int clients = 8;
+    int threads = 4;         // at most this many threads share the clients
     double duration_s = 0;  // 0: no time limit
     long count = 0;         // 0: no count limit
     bool keep_alive = false;
@@ -203,7 +210,7 @@ struct Options {
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr,
                  "loadgen: %s\n"
-                 "usage: loadgen [-c N] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
+                 "usage: loadgen [-c N] [--threads T] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
                  "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
                  "               [--body-size BYTES] [-R REQ_PER_S] [--phases]\n"
@@ -250,7 +257,7 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kThreads, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
@@ -262,6 +269,7 @@ Options parse_options(int argc, char** argv) {
         {"retry", no_argument, nullptr, kRetry},
         {"body-size", required_argument, nullptr, kBodySize},
         {"phases", no_argument, nullptr, kPhases},
+        {"threads", required_argument, nullptr, kThreads},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -306,6 +314,7 @@ Options parse_options(int argc, char** argv) {
         case kRetry: opt.retry = true; break;
         case kBodySize: opt.body_size = parse_long(optarg, 0, 1L << 30, "--body-size"); break;
         case kPhases: opt.phases = true; break;
+        case kThreads: opt.threads = static_cast<int>(parse_long(optarg, 1, 64, "--threads")); break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
@@ -583,6 +592,19 @@ struct Stats {
     Histogram latency;
     Histogram phase_latency[2];  // --phases: the same, per phase (a, b)
     uint64_t phase_ok[2] = {};
+    std::vector<Histogram> turn_latency;  // --phases: per turn (a, b, a...), grown as they come
+    std::vector<uint64_t> turn_ok;
+    static constexpr size_t kMaxTurns = 256;
+
+    void record_turn(unsigned turn, uint64_t us, bool ok) {
+        size_t t = std::min<size_t>(turn, kMaxTurns - 1);
+        if (turn_latency.size() <= t) {
+            turn_latency.resize(t + 1);
+            turn_ok.resize(t + 1);
+        }
+        turn_latency[t].record(us);
+        if (ok) ++turn_ok[t];
+    }
 
     uint64_t& operator[](Outcome o) { return outcomes[static_cast<int>(o)]; }
     void tally_body(const std::string& body, uint64_t n) {
@@ -605,6 +627,14 @@ struct Stats {
             phase_latency[p].merge(other.phase_latency[p]);
             phase_ok[p] += other.phase_ok[p];
         }
+        if (turn_latency.size() < other.turn_latency.size()) {
+            turn_latency.resize(other.turn_latency.size());
+            turn_ok.resize(other.turn_ok.size());
+        }
+        for (size_t t = 0; t < other.turn_latency.size(); ++t) {
+            turn_latency[t].merge(other.turn_latency[t]);
+            turn_ok[t] += other.turn_ok[t];
+        }
     }
 };
 
@@ -615,7 +645,7 @@ struct Stats {
 std::atomic<unsigned> g_phase_switches{0};
 static_assert(std::atomic<unsigned>::is_always_lock_free);
 
-int current_phase() { return static_cast<int>(g_phase_switches.load(std::memory_order_relaxed) & 1); }
+unsigned current_turn() { return g_phase_switches.load(std::memory_order_relaxed); }
 
 // What every thread reads; only the two atomics change while the load runs.
 struct Shared {
@@ -658,7 +688,7 @@ struct Client {
     bool response_began = false;     // a byte of the response has arrived
     bool retry_pending = false;      // the next start is the retry of the last request
     bool retrying = false;           // this attempt is a retry
-    int phase = 0;                   // --phases: the phase the request was due in (0: a, 1: b)
+    unsigned turn = 0;               // --phases: the turn the request was due in (even: a, odd: b)
     ResponseParser parser;
 };
 
@@ -864,7 +894,7 @@ void Worker::start_request(Client& c, std::optional<Clock::time_point> due) {
     c.retrying = std::exchange(c.retry_pending, false);
     if (!c.retrying) {  // a retried request's latency (and phase) are its first attempt's
         c.started = due.value_or(now);
-        c.phase = current_phase();
+        c.turn = current_turn();
     }
     c.deadline = now + std::chrono::milliseconds(shared_.opt.timeout_ms);
     c.reused = false;
@@ -987,10 +1017,13 @@ void Worker::complete(Client& c) {
     auto us = static_cast<uint64_t>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
     stats_.latency.record(us);
-    stats_.phase_latency[c.phase].record(us);
     int status = c.parser.status();
     ++stats_[status < 400 ? Outcome::Ok : Outcome::BadStatus];
-    if (status < 400) ++stats_.phase_ok[c.phase];
+    if (shared_.opt.phases) {
+        stats_.phase_latency[c.turn & 1].record(us);
+        if (status < 400) ++stats_.phase_ok[c.turn & 1];
+        stats_.record_turn(c.turn, us, status < 400);
+    }
     ++stats_.status_counts[status];
     if (c.retrying) ++stats_.retried;
     if (shared_.opt.tally) {
@@ -1099,6 +1132,11 @@ std::string report(Stats& s, double duration_s, const Options& opt) {
     auto phase = [&](int p) {
         return "{\"ok\": " + std::to_string(s.phase_ok[p]) + ", \"latency_ms\": " + latency_json(s.phase_latency[p]) + "}";
     };
+    std::string turns = "[";
+    for (size_t t = 0; t < s.turn_latency.size(); ++t)
+        turns += std::string(t ? ", " : "") + "{\"phase\": \"" + (t & 1 ? "b" : "a") + "\", \"ok\": " +
+                 std::to_string(s.turn_ok[t]) + ", \"p99\": " + format("%.3f", s.turn_latency[t].percentile_ms(0.99)) + "}";
+    turns += "]";
     return "{\n" + count("requests", requests) + count("ok", ok) +
            count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
            count("reset", s[Outcome::Reset]) + count("early_eof", s[Outcome::EarlyEof]) +
@@ -1114,7 +1152,8 @@ std::string report(Stats& s, double duration_s, const Options& opt) {
                                                     ", \"late\": " + std::to_string(s.late) + "}")
                          : std::string()) +
            (opt.phases ? ",\n" + field("phases", "{\"switches\": " + std::to_string(g_phase_switches.load()) +
-                                                      ", \"a\": " + phase(0) + ", \"b\": " + phase(1) + "}")
+                                                      ", \"a\": " + phase(0) + ", \"b\": " + phase(1) +
+                                                      ", \"turns\": " + turns + "}")
                        : std::string()) +
            "\n}\n";
 }
@@ -1164,7 +1203,7 @@ int main(int argc, char** argv) {
     if (opt.duration_s > 0)
         shared.end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
 
-    int nthreads = std::min(opt.clients, 4);
+    int nthreads = std::min(opt.clients, opt.threads);
     // -R: each thread takes every nthreads-th slot of one schedule of R a second.
     double slot_s = opt.rate > 0 ? 1.0 / opt.rate : 0;
     std::vector<std::unique_ptr<Worker>> workers;

@@ -14,8 +14,11 @@ from .procs import PROCS, CouldNotRun
 
 
 def loadgen_argv(loadgen, port, *, clients, keepalive=False, duration=None, count=None, rate=None,
-                 body_size=None, tally_prefix=None, stop_file=None, pin_cpu=None, retry=False, phases=False):
+                 body_size=None, tally_prefix=None, stop_file=None, pin_cpu=None, retry=False, phases=False,
+                 threads=None):
     argv = [loadgen, "-c", str(clients)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
     if duration is not None:
         argv += ["-d", "%g" % duration]
     if count is not None:

@@ -73,17 +73,20 @@ def method_lines(bench, meta, rows):
                    for part in ("latency", "latency_reloads")}
         late = [r["rate"]["late"] / r["requests"] for srv in runs.get("latency", {}).values() for r in srv
                 if r.get("rate") and r["requests"]]
+        where = ("one client thread (loadgen --threads 1) and the bench itself pinned to core 1, the servers "
+                 "(master, workers and what they fork) and their reload commands (taskset -c 0) to core 0" if runs.get("latency_split") else "one core: no split")
         lines.append("- latency: tools/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
-                     "it was due); R = %d%% of the lower keep-alive req/s; --retry: a request that failed on a reused "
-                     "connection before any byte of its response went again on a new one, as browsers do (%d steady, "
-                     "%d in the runs with reloads)" % (R.fmt_int(runs["latency_rate"]),
-                                                       round(100 * runs["latency_fraction"]),
-                                                       retried["latency"], retried["latency_reloads"]))
-        lines.append("  reloading / steady: one run of the same load (loadgen --phases) in which the server is "
-                     "steady for 1 s, then reloads back to back for 1 s (to 0.2 s after the last reload returned), "
-                     "in turn; each request counts in the phase it was due in; the row is p99 of the reloading "
-                     "phases / p99 of the steady ones, per round (reloads in the rounds: %s)"
-                     % ("; ".join(counts) or "none"))
+                     "it was due); R = %d%% of the lower keep-alive req/s; %s; --retry: a request that failed on a "
+                     "reused connection before any byte of its response went again on a new one, as browsers do (%d "
+                     "steady, %d in the runs with reloads)" % (R.fmt_int(runs["latency_rate"]),
+                                                               round(100 * runs["latency_fraction"]), where,
+                                                               retried["latency"], retried["latency_reloads"]))
+        lines.append("  reloading / steady: one run of the same load (loadgen --phases) in pairs of turns: steady, "
+                     "then reloading back to back for 0.5 s (to 0.2 s after the last reload returned; at least one), "
+                     "each steady turn as long as the reloading turn before it; %d pairs; each request counts in the "
+                     "turn it was due in; a round's figure is the median over its pairs of p99 reloading / p99 "
+                     "steady (one stall of the machine spoils a pair, not the round; the pooled ratio is in --json); "
+                     "reloads in the rounds: %s" % (s.turn_pairs, "; ".join(counts) or "none"))
         if late:
             lines.append("  %.1f%% of the steady requests went out over 1 ms after they were due (median of the "
                          "rounds, %.1f%%-%.1f%%; no connection free, or the client itself late): on a busy "

@@ -9,6 +9,7 @@ memory.py. The echo part measures smooth against tools/echo_floor instead of
 nginx (a floor, not a competitor): its figures sit in the nginx column, marked.
 """
 
+import contextlib
 import os
 import statistics
 import time
@@ -17,9 +18,39 @@ from . import memory
 from . import report as R
 from .load import loadgen, wrk
 from .probes import bytes_read, syscalls, worker_cpu
-from .procs import CouldNotRun, http_get_body, http_response_size, log, pin
+from .procs import CouldNotRun, children_of, http_get_body, http_response_size, log, pin, set_cpus
 from .reloads import TALLY_PREFIX, alternating_phases, reload_phase, reload_rows
 from .servers import NGINX, EchoFloor, Nginx, Smooth
+
+@contextlib.contextmanager
+def servers_on_core_0(servers, split=True):
+    """For the block: the servers (their masters, workers, and whatever those
+    fork from now on) and their reload commands (as an operator on the
+    server's machine runs them) keep to core 0; this process, which drives the
+    load and times the reloads, keeps to core 1 with the client. Every core
+    again after."""
+    if not split:
+        yield
+        return
+    everywhere = os.sched_getaffinity(0)
+
+    def each(cpus, command_cpus):
+        for srv in servers:
+            srv.command_cpus = command_cpus
+            for pid in [srv.master] + children_of(srv.master):
+                try:
+                    set_cpus(pid, cpus)
+                except OSError:
+                    pass  # gone meanwhile (an old worker that just exited)
+
+    each({0}, "0")
+    os.sched_setaffinity(0, {1})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, everywhere)
+        each(everywhere, None)
+
 
 WORKERS = 2
 CLIENTS = 50
@@ -42,6 +73,7 @@ class Settings:
         self.n_short = 5000
         self.n_keepalive = 20000
         self.reloads = args.reloads or (2 if q else 7)  # per reload phase (a round has 4)
+        self.turn_pairs = 3 if q else 8  # latency: pairs of turns, steady then reloading, a round
         self.idle_conns = 2000 if q else IDLE_CONNS
         self.warm_s = 0.25 if q else 0.5           # warming a server: short connections,
         self.warm_requests = 2000 if q else 5000   # then keep-alive requests
@@ -223,31 +255,37 @@ class Bench:
         d = self.s.duration
         rate = round(LOAD_FRACTION * self.keepalive_capacity(), -2)
         smooth, nginx = self.main
-        # --retry: a request that fails on a reused connection before any byte
-        # of its response is tried again on a new one, as browsers do; an
-        # open-loop pool leaves connections idle, and a draining worker may
-        # close one just as it is reused (the README's "sparse" case).
-        load = dict(clients=CLIENTS, keepalive=True, rate=rate, retry=True)
+        # One client thread on core 1, the servers on core 0: four client
+        # threads at this rate took more than a core of the two, and the
+        # servers' tail was then the client's own scheduling. --retry: a
+        # request that fails on a reused connection before any byte of its
+        # response is tried again on a new one, as browsers do; an open-loop
+        # pool leaves connections idle, and a draining worker may close one
+        # just as it is reused (the README's "sparse" case).
+        split = (os.cpu_count() or 1) >= 2
+        load = dict(clients=CLIENTS, keepalive=True, rate=rate, retry=True, threads=1, pin_cpu=1 if split else None)
         self.runs["latency_rate"] = rate
         self.runs["latency_fraction"] = LOAD_FRACTION
+        self.runs["latency_split"] = split
 
         def steady(srv):
             rep = loadgen(self.loadgen, srv.port, duration=d, **load)
             self.check_errors("latency", srv, rep)
             self.record("latency", srv.name, rep)
 
-        # Steady and reloading in turn within one run (1 s each): the two p99s
-        # share the machine's noise of the moment, which two runs do not.
+        # Steady and reloading in turn within one run: the two p99s of a pair
+        # share the machine's moment, which two runs do not.
         def alternating(srv):
-            rep = alternating_phases(srv, self.versions, self.loadgen, load, self.tmp, duration=d)
+            rep = alternating_phases(srv, self.versions, self.loadgen, load, self.tmp, pairs=self.s.turn_pairs)
             srv.settle()
             self.check_reloads("latency under reloads", srv, rep)
             self.record("latency_reloads", srv.name, rep)
 
         what = "open loop at %.0f req/s, %gs" % (rate, d)
-        turns = what + ", steady and back-to-back reloads in turn, 1 s each"
-        self.rounds([(smooth, steady, what), (nginx, steady, what), (smooth, alternating, turns),
-                     (nginx, alternating, turns)])
+        turns = "open loop at %.0f req/s, steady and reloading in turn, %d pairs" % (rate, self.s.turn_pairs)
+        with servers_on_core_0([srv for srv in self.main if srv], split):
+            self.rounds([(smooth, steady, what), (nginx, steady, what), (smooth, alternating, turns),
+                         (nginx, alternating, turns)])
         lbl = "%s req/s" % R.fmt_int(rate)
         self.row("lat_p99", "p99 ms at " + lbl, R.fmt_ms, "latency", "p99_ms", R.ratio_at_most(1.0, "<= nginx"))
         self.row("lat_p999", "p99.9 ms at " + lbl, R.fmt_ms, "latency", "p999_ms", R.ratio_at_most(1.0, "<= nginx"))

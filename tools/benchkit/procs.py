@@ -157,8 +157,13 @@ def socket_fds(pids):
 
 def pin(pid, cpu):
     """Pins every thread of pid to one cpu (taskset -a -p -c CPU PID)."""
+    set_cpus(pid, {cpu})
+
+
+def set_cpus(pid, cpus):
+    """Every thread of pid may run on these cpus only (taskset -a -p)."""
     for tid in os.listdir("/proc/%d/task" % pid):
-        os.sched_setaffinity(int(tid), {cpu})
+        os.sched_setaffinity(int(tid), cpus)
 
 
 def free_port():

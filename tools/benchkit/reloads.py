@@ -13,6 +13,7 @@ servers; installing one is an os.replace of its build over the module path.
 import os
 import re
 import signal
+import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,29 +110,41 @@ def reload_summary(server, records, missing=0):
     return out
 
 
-def alternating_phases(server, versions, loadgen, load_kw, tmp, duration, phase_s=1.0, settle_s=0.2):
-    """One loadgen run (--phases) in which `server` is steady (phase a) and
-    reloads back to back (phase b) in turn, phase_s each, until phase a has had
-    `duration` seconds. Both phases share the load, the connections and the
-    machine's noise of the moment, which separate runs do not. Phase b runs from
-    the first reload's start to settle_s after the last one returned, so the
-    reloads' aftermath counts against them. Returns loadgen's report with the
-    reloads, as reload_phase does, and p99_a_ms / p99_b_ms / p99_b_over_a."""
+# A turn's p99 is taken from at least this many requests (its top 1% is 10 or more).
+MIN_TURN_REQUESTS = 1000
+
+
+def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0.5, settle_s=0.2):
+    """One loadgen run (--phases) in which `server` is steady (a turn of phase
+    a) and then reloads back to back (a turn of phase b), `pairs` times. A b
+    turn runs from its first reload's start to settle_s after the last reload
+    that began within phase_s returned, so the reloads' aftermath counts
+    against them; the a turn before it lasts as long as the b turn before that
+    (the first, phase_s + settle_s), so the two sides of a pair have the same
+    length and the same moment of the machine.
+
+    Returns loadgen's report with the reloads, as reload_phase does, and:
+    turn_pairs_p99_ms, the (a, b) p99 of each pair; p99_b_over_a, the median
+    over the pairs of b / a (one stall of the machine spoils one pair, not the
+    round); p99_a_ms / p99_b_ms / p99_b_over_a_pooled, over all the a and all
+    the b requests."""
     stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))
     argv = loadgen_argv(loadgen, server.port, duration=3600, stop_file=stop_file, phases=True, **load_kw)
     p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     records = []
+    last_b = phase_s + settle_s
     try:
-        for _ in range(max(1, round(duration / phase_s))):
-            time.sleep(phase_s)  # phase a: steady (loadgen has its SIGUSR1 handler long before)
+        for _ in range(pairs):
+            time.sleep(last_b)  # phase a: steady (loadgen has its SIGUSR1 handler long before)
             if p.poll() is not None:
                 break
             p.send_signal(signal.SIGUSR1)  # phase b: reloads
-            end = time.monotonic() + phase_s
-            while time.monotonic() < end and p.poll() is None:
+            began = time.monotonic()
+            while time.monotonic() < began + phase_s and p.poll() is None:
                 records.append(server.reload(versions.next(server.name)))
             time.sleep(settle_s)
             p.send_signal(signal.SIGUSR1)
+            last_b = time.monotonic() - began
         time.sleep(0.1)
     finally:
         with open(stop_file, "w"):
@@ -141,7 +154,12 @@ def alternating_phases(server, versions, loadgen, load_kw, tmp, duration, phase_
     phases = rep.get("phases") or {}
     a, b = (phases.get(k, {}).get("latency_ms", {}).get("p99") for k in ("a", "b"))
     rep["p99_a_ms"], rep["p99_b_ms"] = a, b
-    rep["p99_b_over_a"] = b / a if a and b is not None else None
+    rep["p99_b_over_a_pooled"] = b / a if a and b is not None else None
+    turns = phases.get("turns") or []
+    both = [(turns[i]["p99"], turns[i + 1]["p99"]) for i in range(0, len(turns) - 1, 2)
+            if min(turns[i]["ok"], turns[i + 1]["ok"]) >= MIN_TURN_REQUESTS and turns[i]["p99"] > 0]
+    rep["turn_pairs_p99_ms"] = both
+    rep["p99_b_over_a"] = statistics.median(y / x for x, y in both) if both else None
     rep["reloads"] = reload_summary(server, records)
     rep.pop("bodies", None)
     return rep

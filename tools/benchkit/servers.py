@@ -45,6 +45,11 @@ def _wait_workers(master, count, what, timeout=10):
         time.sleep(0.05)
 
 
+def on_cpus(cpus, argv):
+    """argv, to run on those cpus only when cpus is given (taskset -c)."""
+    return ["taskset", "-c", cpus] + argv if cpus else argv
+
+
 class Smooth:
     name = "smooth"
 
@@ -67,6 +72,7 @@ class Smooth:
         self.master = None
         self.started = False
         self.version = None
+        self.command_cpus = None  # "0": the reload command runs on core 0 only (taskset)
 
     def install(self, version):
         """The module file becomes that version's build (atomically: a reload
@@ -107,7 +113,7 @@ class Smooth:
         self.install(version)
         t0 = time.monotonic()
         try:
-            r = run([self.server, "-c", self.conf, "reload"], timeout=120)
+            r = run(on_cpus(self.command_cpus, [self.server, "-c", self.conf, "reload"]), timeout=120)
             rc, out = r.returncode, r.stdout + r.stderr
         except subprocess.TimeoutExpired as e:
             rc, out = -1, "timed out after 120 s: %s" % (e.stdout or "")
@@ -163,6 +169,7 @@ class Nginx:
         self.master = None
         self.started = False
         self.version = None
+        self.command_cpus = None  # as Smooth's
         try:
             self.configure_args = subprocess.run([NGINX, "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                  text=True, timeout=10).stdout
@@ -251,7 +258,7 @@ http {{
         self.write_conf(version)
         t0 = time.monotonic()
         try:
-            r = run(self.base_argv() + ["-s", "reload"], timeout=30)
+            r = run(on_cpus(self.command_cpus, self.base_argv() + ["-s", "reload"]), timeout=30)
             rc, out = r.returncode, r.stdout + r.stderr
         except subprocess.TimeoutExpired:
             rc, out = -1, "timed out"
