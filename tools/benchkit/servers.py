@@ -45,6 +45,14 @@ def _wait_workers(master, count, what, timeout=10):
         time.sleep(0.05)
 
 
+def _workers_now(master, count, what, role="master"):
+    """master's children, which must be its count workers right now."""
+    kids = children_of(master)
+    if len(kids) != count:
+        raise CouldNotRun("%s: %s %d has children %s, expected %d workers" % (what, role, master, kids, count))
+    return kids
+
+
 def on_cpus(cpus, argv):
     """argv, to run on those cpus only when cpus is given (taskset -c)."""
     return ["taskset", "-c", cpus] + argv if cpus else argv
@@ -102,11 +110,7 @@ class Smooth:
         _wait_workers(self.master, self.workers, "smooth " + self.label)
 
     def worker_pids(self):
-        kids = children_of(self.master)
-        if len(kids) != self.workers:
-            raise CouldNotRun("smooth %s: master %d has children %s, expected %d workers"
-                              % (self.label, self.master, kids, self.workers))
-        return kids
+        return _workers_now(self.master, self.workers, "smooth " + self.label)
 
     def reload(self, version):
         """Install version, reload; returns (ok, replaced_ms or None, wall_ms, output)."""
@@ -245,11 +249,7 @@ http {{
         _wait_workers(self.master, self.workers, "nginx " + self.label)
 
     def worker_pids(self):
-        kids = children_of(self.master)
-        if len(kids) != self.workers:
-            raise CouldNotRun("nginx %s: master %d has children %s, expected %d workers"
-                              % (self.label, self.master, kids, self.workers))
-        return kids
+        return _workers_now(self.master, self.workers, "nginx " + self.label)
 
     def reload(self, version):
         """Rewrite the config, signal; returns (ok, visible_ms or None, wall_ms, output).
@@ -357,11 +357,7 @@ class EchoFloor:
         _wait_workers(self.master, self.workers, "echo_floor " + self.label)
 
     def worker_pids(self):
-        kids = children_of(self.master)
-        if len(kids) != self.workers:
-            raise CouldNotRun("echo_floor %s: parent %d has children %s, expected %d workers"
-                              % (self.label, self.master, kids, self.workers))
-        return kids
+        return _workers_now(self.master, self.workers, "echo_floor " + self.label, "parent")
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
