@@ -114,7 +114,7 @@ def reload_summary(server, records, missing=0):
 MIN_TURN_REQUESTS = 1000
 
 
-def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0.5, settle_s=0.2):
+def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0.5, settle_s=0.2, action=None):
     """One loadgen run (--phases) in which `server` is steady (a turn of phase
     a) and then reloads back to back (a turn of phase b), `pairs` times. A b
     turn runs from its first reload's start to settle_s after the last reload
@@ -127,7 +127,11 @@ def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0
     turn_pairs_p99_ms, the (a, b) p99 of each pair; p99_b_over_a, the median
     over the pairs of b / a (one stall of the machine spoils one pair, not the
     round); p99_a_ms / p99_b_ms / p99_b_over_a_pooled, over all the a and all
-    the b requests."""
+    the b requests.
+
+    action: what phase b does back to back instead of a reload (tools/reload-cost
+    runs the command alone, or nothing); it returns what server.reload does."""
+    act = action or (lambda: server.reload(versions.next(server.name)))
     stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))
     argv = loadgen_argv(loadgen, server.port, duration=3600, stop_file=stop_file, phases=True, **load_kw)
     p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -141,7 +145,7 @@ def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0
             p.send_signal(signal.SIGUSR1)  # phase b: reloads
             began = time.monotonic()
             while time.monotonic() < began + phase_s and p.poll() is None:
-                records.append(server.reload(versions.next(server.name)))
+                records.append(act())
             time.sleep(settle_s)
             p.send_signal(signal.SIGUSR1)
             last_b = time.monotonic() - began
