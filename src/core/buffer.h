@@ -54,6 +54,7 @@ public:
     void reserve(size_t n);
     char* write_ptr() { return data_ + write_pos_; }
     size_t writable() const { return capacity_ - write_pos_; }
+    size_t capacity() const { return capacity_; }  // the memory it holds
     void commit(size_t n) { write_pos_ += n; }
 
     // One read(2) into the writable space (at least `chunk` bytes of it).
