@@ -38,6 +38,9 @@
 //   -R REQ_PER_S      open loop: start requests on a fixed schedule, REQ_PER_S a
 //                     second over all clients (see "Open loop" below), instead of
 //                     each client starting its next request when the last one ended
+//   --ramp MS         each client starts its first request at a random time in
+//                     the first MS ms, not all at once: clients whose requests
+//                     all take as long (--slow-send) do not move in lockstep
 //   --phases          SIGUSR1 switches between two phases, a and b (a first); the
 //                     report also has each phase's latency (see "Phases" below)
 // Pauses (slow send, slow read) are part of the request and count against -t;
@@ -204,6 +207,7 @@ struct Options {
     long slow_send_ms = 0;   // 0: send the request at once
     long slow_read = 0;      // 0: read as much as there is
     long think_ms = 0;       // 0: the next request at once
+    long ramp_ms = 0;        // 0: every client starts at once
     bool retry = false;
     long body_size = -1;     // -1: GET without a body; else POST with this many bytes
     double rate = 0;         // -R: requests per second over all clients; 0: closed loop
@@ -219,7 +223,7 @@ struct Options {
                  "usage: loadgen [-c N] [--threads T] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
                  "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
-                 "               [--body-size BYTES] [-R REQ_PER_S] [--phases]\n"
+                 "               [--body-size BYTES] [-R REQ_PER_S] [--ramp MS] [--phases]\n"
                  "               http://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
@@ -263,7 +267,7 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kThreads, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kThreads, kRamp, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
@@ -276,6 +280,7 @@ Options parse_options(int argc, char** argv) {
         {"body-size", required_argument, nullptr, kBodySize},
         {"phases", no_argument, nullptr, kPhases},
         {"threads", required_argument, nullptr, kThreads},
+        {"ramp", required_argument, nullptr, kRamp},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -321,6 +326,7 @@ Options parse_options(int argc, char** argv) {
         case kBodySize: opt.body_size = parse_long(optarg, 0, 1L << 30, "--body-size"); break;
         case kPhases: opt.phases = true; break;
         case kThreads: opt.threads = static_cast<int>(parse_long(optarg, 1, 64, "--threads")); break;
+        case kRamp: opt.ramp_ms = parse_long(optarg, 1, 600000, "--ramp"); break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
@@ -329,6 +335,7 @@ Options parse_options(int argc, char** argv) {
     if (opt.duration_s == 0 && opt.count == 0) usage_error("give -d SECONDS or -n COUNT (or both)");
     if (opt.think_ms > 0 && !opt.keep_alive) usage_error("--think needs -k: it is the idle time on a kept connection");
     if (opt.think_ms > 0 && opt.rate > 0) usage_error("--think and -R exclude each other: -R sets when requests start");
+    if (opt.ramp_ms > 0 && opt.rate > 0) usage_error("--ramp and -R exclude each other: -R sets when requests start");
     parse_url(argv[optind], opt);
     return opt;
 }
@@ -824,6 +831,14 @@ void Worker::run() {
     if (open_loop && prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == -1)
         die("prctl(PR_SET_TIMERSLACK) failed in a worker", errno);
     auto last_sweep = Clock::now();
+    if (shared_.opt.ramp_ms > 0) {  // each client thinks until its first start, as between two requests
+        for (Client* c : idle_) {
+            long ms = std::uniform_int_distribution<long>(0, shared_.opt.ramp_ms - 1)(random_);
+            c->resume_at = last_sweep + std::chrono::milliseconds(ms);
+            set_state(*c, State::Thinking);
+        }
+        idle_.clear();
+    }
     epoll_event events[256];
     while (done_ < clients_.size()) {
         starting_.swap(idle_);
