@@ -92,7 +92,7 @@ class Reloader:
                 else:
                     streak = 0
             if self.args.done_check:
-                remaining = max(0.1, deadline - time.monotonic())
+                remaining = max(1.0, deadline - time.monotonic())
                 rc, _, out = run_shell(self.args.done_check.replace("{n}", str(n)),
                                        min(DONE_CHECK_TIMEOUT_S, remaining), "the completion check", self.tmp)
                 done = rc == 0
@@ -119,7 +119,7 @@ class Reloader:
 
     def not_complete_because(self, n, last, streak):
         if self.args.done_check:
-            return "the completion check (%s) never exited 0" % self.args.done_check.replace("{n}", str(n))
+            return "the completion check (--done-check) did not exit 0"
         if last is None:
             return "the last fresh connection got no answer"
         return "%d fresh connection%s in a row answered by %r (of %d wanted); the last answer was %s" % (
