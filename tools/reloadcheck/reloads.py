@@ -81,6 +81,7 @@ class Reloader:
         deadline = t0 + timeout
         streak = 0
         last = None  # the versions the last probe saw
+        checked = 0.0  # when the completion check last ran
         while True:
             probe = self.version_text and ("new_version_ms" not in record or not self.args.done_check)
             if probe:
@@ -91,11 +92,14 @@ class Reloader:
                     streak += 1
                 else:
                     streak = 0
+            done = False
             if self.args.done_check:
-                remaining = max(1.0, deadline - time.monotonic())
-                rc, _, out = run_shell(self.args.done_check.replace("{n}", str(n)),
-                                       min(DONE_CHECK_TIMEOUT_S, remaining), "the completion check", self.tmp)
-                done = rc == 0
+                if time.monotonic() - checked >= DONE_CHECK_EVERY_S:
+                    checked = time.monotonic()
+                    remaining = max(1.0, deadline - checked)
+                    rc, _, _ = run_shell(self.args.done_check.replace("{n}", str(n)),
+                                           min(DONE_CHECK_TIMEOUT_S, remaining), "the completion check", self.tmp)
+                    done = rc == 0
             else:
                 done = not self.version_text or streak >= self.args.fresh
             if done:
@@ -108,8 +112,12 @@ class Reloader:
                 return
             time.sleep(DONE_CHECK_EVERY_S if self.args.done_check and not probe else PROBE_EVERY_S)
         if self.version_text and self.args.done_check:
-            # The check said done: the new version must be what answers now.
-            answer = self.target.get()
+            # The check said done: the new version must be what answers now (a
+            # probe that gets no answer at all is tried again, twice).
+            for _ in range(3):
+                answer = self.target.get()
+                if answer:
+                    break
             seen = self.version_text.versions_in(answer.body) if answer else None
             if not seen or n not in seen:
                 record.update(ok=False, problem="reload %d: the completion check said done, but a fresh "

@@ -169,14 +169,15 @@ def retry_notes(name, steady, reloading, between, strict):
              "before any byte of the answer and succeeded on a new one; a client that does not retry sees %s fail%s"
              % (name, plural(total, "retried request"), fmt(steady["retries"]), fmt(reloading["retries"]),
                 fmt(between["retries"]), ", ".join("%s %s" % (fmt(causes[c]), said[c]) for c in CAUSES if causes[c]),
-                "it" if total == 1 else "them", "" if strict else " (--strict counts them as failures)")]
+                "it" if total == 1 else "them",
+                "" if strict else " (--strict counts %s as failures)" % ("it" if total == 1 else "them"))]
     if steady["retries"]:
-        under = reloading["retries"] + between["retries"]
-        expected = steady["retries"] / max(1, steady["requests"]) * (reloading["requests"] + between["requests"])
+        def per_1000(part):
+            return "%.1f" % (1000 * part["retries"] / part["requests"]) if part["requests"] else "-"
         notes.append("%s: %s in the steady phase, with no reload running: the server closes kept-alive connections "
-                     "under clients without `Connection: close`; at the steady rate, %s of the %s under reloads "
-                     "would have come without a reload" % (name, plural(steady["retries"], "retry", "retries"),
-                                                           fmt(round(expected)), fmt(under)))
+                     "under clients without `Connection: close`; retries per 1,000 requests: %s steady, %s while "
+                     "reloading, %s between reloads" % (name, plural(steady["retries"], "retry", "retries"),
+                                                        per_1000(steady), per_1000(reloading), per_1000(between)))
     return notes
 
 
