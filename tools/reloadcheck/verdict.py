@@ -170,7 +170,7 @@ def retry_notes(name, steady, reloading, between, strict):
              % (name, plural(total, "retried request"), fmt(steady["retries"]), fmt(reloading["retries"]),
                 fmt(between["retries"]), ", ".join("%s %s" % (fmt(causes[c]), said[c]) for c in CAUSES if causes[c]),
                 "it" if total == 1 else "them",
-                "" if strict else " (--strict counts %s as failures)" % ("it" if total == 1 else "them"))]
+                "" if strict else " (--strict counts %s)" % ("it as a failure" if total == 1 else "them as failures"))]
     if steady["retries"]:
         def per_1000(part):
             return "%.1f" % (1000 * part["retries"] / part["requests"]) if part["requests"] else "-"
