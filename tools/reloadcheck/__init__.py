@@ -7,4 +7,5 @@
   verdict   a profile's figures by phase and its verdict
   report    the table and the lines under it
   procs     every process started, bounded and stopped on the way out
+  anchors   the servers tools/reload-check-anchors sets up beside smooth
 """
