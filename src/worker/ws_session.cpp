@@ -31,8 +31,15 @@ void WsSession::on_input() {
             return;
         }
         if (r.status == ws::FrameParse::Incomplete) {
+            // Room for the whole frame at once, so that its payload is not
+            // copied again each time the buffer grows. h.consumed is the
+            // header alone: the frame is that plus the payload (which the
+            // rules held to the message's room), less what is here already.
             ws::FrameResult h = ws::parse_frame_header(in.readable(), rules);
-            if (h.status == ws::FrameParse::Complete) in.reserve(h.consumed - in.size());  // room for the whole frame at once
+            if (h.status == ws::FrameParse::Complete) {
+                const size_t whole = h.consumed + h.frame.payload_length;
+                if (whole > in.size()) in.reserve(whole - in.size());
+            }
             return;
         }
         const ws::Frame& f = r.frame;
