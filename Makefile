@@ -4,8 +4,9 @@
 #   make run             build, then ./server start (foreground, embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
-#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300);
-#                        make fuzz FUZZERS="link websocket_handshake" for only those
+#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300), then
+#                        the socket fuzzer per protocol against the ASan build for as long;
+#                        make fuzz FUZZERS="link websocket_handshake" SOCKET_FUZZERS=ws for only those
 #   make fuzz-smoke      each fuzzer over its seed corpus plus a few seconds (part of `make test`)
 #   make bench           smooth against nginx, one table (a few minutes; never part of make test);
 #                        make bench BENCH_ARGS=--quick for a rough one in about a minute
@@ -62,7 +63,7 @@ LOADGEN   := tools/loadgen
 # The bench's floor for the echo row (tools/echo_floor.cpp): built for make bench only.
 ECHO_FLOOR := tools/echo_floor
 
-.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant
+.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
@@ -189,10 +190,27 @@ fuzz-build: $(FUZZ_BIN)
 # One fuzzer at a time, each for FUZZ_SECONDS; what they find is kept in
 # build-fuzz/corpus/NAME for the next run. The first finding stops it.
 # FUZZERS="a b" on the command line runs only those.
-fuzz: $(FUZZ_BIN)
+#
+# Then the socket fuzzer (tests/fuzz/socket_fuzz, docs/testing-delivery.md):
+# the sessions that feed those parsers, in a running server, over loopback
+# sockets, one protocol at a time for FUZZ_SECONDS each, against the ASan
+# build (made here if it is missing). A finding stops it, saved as
+# build-fuzz/findings/socket-PROTOCOL-TIME.json. SOCKET_FUZZERS="ws" runs
+# only that one, SOCKET_FUZZERS= none. Its short run is in `make test`
+# (tests/integration/test_socket_fuzz.py).
+SOCKET_FUZZERS ?= ws text frame
+SOCKET_FUZZ_BUILD := build-asan
+fuzz: $(FUZZ_BIN) $(if $(SOCKET_FUZZERS),socket-fuzz-build)
 	@for f in $(FUZZERS); do \
 	  tests/fuzz/run $(FUZZ_BUILD) $$f $(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$f || exit 1; \
 	done
+	@for p in $(SOCKET_FUZZERS); do \
+	  tests/fuzz/socket_fuzz --server $(SOCKET_FUZZ_BUILD)/server --protocol $$p --seconds $(FUZZ_SECONDS) \
+	    --out $(FUZZ_BUILD)/findings || exit 1; \
+	done
+
+socket-fuzz-build:
+	$(MAKE) --no-print-directory BUILD=$(SOCKET_FUZZ_BUILD) SANITIZE=address,undefined $(SOCKET_FUZZ_BUILD)/server modules
 
 # Every seed, then FUZZ_SMOKE_SECONDS of fuzzing, from an empty work corpus so
 # that a run depends on the seeds alone. The fuzzers run side by side (make -j).
