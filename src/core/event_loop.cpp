@@ -1,7 +1,6 @@
 #include "core/event_loop.h"
 
 #include <cerrno>
-#include <ctime>
 #include <sys/epoll.h>
 
 namespace smooth {
@@ -17,18 +16,6 @@ std::string EventLoop::open() {
     epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) return "epoll_create1() failed: " + errno_text(errno);
     return "";
-}
-
-int64_t EventLoop::now_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t EventLoop::wall_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 int EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
@@ -94,13 +81,25 @@ uint64_t EventLoop::add_timer(int64_t ms, TimerCallback callback) {
 
 void EventLoop::cancel_timer(uint64_t id) {
     if (id == running_timer_) running_timer_cancelled_ = true;
-    timers_.erase(id);  // its entry in due_ is skipped when it comes up
+    timers_.erase(id);  // its entry in due_ goes once it reaches the top
+    drop_cancelled();
+}
+
+// A cancelled timer's entry stays in the heap (which cannot take one out of
+// its middle) until it comes to the top; it goes then, so the top is always
+// a timer still waiting, and the loop never wakes up for one that is not.
+void EventLoop::drop_cancelled() {
+    while (!due_.empty() && !timers_.contains(due_.top().id)) due_.pop();
+}
+
+int64_t EventLoop::ms_until_next_timer() const {
+    if (due_.empty()) return -1;
+    int64_t wait = due_.top().when - now_ms();
+    return wait < 0 ? 0 : wait;
 }
 
 int EventLoop::next_timeout_ms() const {
-    if (due_.empty()) return -1;
-    int64_t wait = due_.top().when - now_ms();
-    if (wait < 0) return 0;
+    int64_t wait = ms_until_next_timer();
     return wait > 60000 ? 60000 : int(wait);
 }
 
@@ -110,7 +109,7 @@ void EventLoop::run_due_timers() {
         Due due = due_.top();
         due_.pop();
         auto it = timers_.find(due.id);
-        if (it == timers_.end()) continue;  // cancelled
+        if (it == timers_.end()) continue;  // cancelled (while an earlier timer of this pass ran)
         TimerCallback callback = std::move(it->second);
         timers_.erase(it);
         running_timer_ = due.id;
@@ -121,6 +120,7 @@ void EventLoop::run_due_timers() {
             timers_.emplace(due.id, std::move(callback));
             due_.push({now_ms() + again, due.id});
         }
+        drop_cancelled();
     }
 }
 

@@ -16,7 +16,6 @@ namespace smooth {
 namespace {
 
 constexpr size_t kMaxCommand = 4200;  // "upgrade --binary PATH" with a PATH up to PATH_MAX
-constexpr int64_t kTimelineLeadMs = 500;  // `reload --timeline`: the rate before the reload, for comparison
 
 }  // namespace
 
@@ -26,6 +25,16 @@ bool control_address(const std::string& path, sockaddr_un& sa) {
     if (path.size() >= sizeof sa.sun_path) return false;
     std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
     return true;
+}
+
+Progress progress_to(const std::shared_ptr<ControlSession>& session) {
+    std::weak_ptr<ControlSession> weak = session;
+    return [weak](const std::string& line, bool done, bool) {
+        if (auto s = weak.lock()) {
+            s->send(line + "\n");
+            if (done) s->finish();
+        }
+    };
 }
 
 // ---- ControlSession ----
@@ -240,17 +249,14 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
         session->finish();
         return;
     }
+    if (auto it = commands_.find(command); it != commands_.end()) {
+        it->second(session);
+        return;
+    }
     if (command == "upgrade" || command.rfind("upgrade --binary ", 0) == 0) {
         // Open until the upgrade's last line, like a reload's session.
-        std::weak_ptr<ControlSession> weak = session;
-        m.request_upgrade(
-            [weak](const std::string& line, bool done, bool) {
-                if (auto s = weak.lock()) {
-                    s->send(line + "\n");
-                    if (done) s->finish();
-                }
-            },
-            command == "upgrade" ? "" : command.substr(std::strlen("upgrade --binary ")), "control socket");
+        m.request_upgrade(progress_to(session),
+                          command == "upgrade" ? "" : command.substr(std::strlen("upgrade --binary ")), "control socket");
         return;
     }
     if (command == "status") {
@@ -267,29 +273,10 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
     } else if (command == "reload --no-wait") {
         m.request_reload(nullptr, "control socket");
         session->send("reload requested\n");
-    } else if (command == "reload" || command == "reload --timeline") {
-        // The session stays open until the reload's last line. A weak pointer:
-        // if the CLI hangs up, the reload goes on without it. For a timeline,
-        // the rate is sampled for a moment first, to show what it started from.
-        std::weak_ptr<ControlSession> weak = session;
-        m.request_reload(
-            [weak](const std::string& line, bool done, bool) {
-                if (auto s = weak.lock()) {
-                    s->send(line + "\n");
-                    if (done) s->finish();
-                }
-            },
-            "control socket", command == "reload" ? 0 : kTimelineLeadMs);
-        return;
-    } else if (command == "timeline") {
-        // Answered once the last reload's samples are in (a moment after it ends).
-        std::weak_ptr<ControlSession> weak = session;
-        m.when_timeline_ready([weak](const std::string& text) {
-            if (auto s = weak.lock()) {
-                s->send(text);
-                s->finish();
-            }
-        });
+    } else if (command == "reload") {
+        // The session stays open until the reload's last line; if the CLI
+        // hangs up, the reload goes on without it.
+        m.request_reload(progress_to(session), "control socket");
         return;
     } else {
         session->send("error: unknown command \"" + command + "\"\n");

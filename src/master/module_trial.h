@@ -27,11 +27,8 @@
 
 namespace smooth {
 
-struct ModuleTrial {
-    bool ok = false;
-    std::string text;  // ok: "NAME version VERSION"; else why it failed
-};
-
-ModuleTrial try_loading_module(const std::string& spec, int timeout_ms);
+// "" with `loaded` saying what loaded ("NAME version VERSION"), or why the
+// module does not load (core/error.h).
+std::string try_loading_module(const std::string& spec, int timeout_ms, std::string& loaded);
 
 }  // namespace smooth

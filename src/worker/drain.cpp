@@ -11,7 +11,7 @@ namespace smooth {
 
 void Drain::start() {
     active_ = true;
-    started_ms_ = EventLoop::now_ms();
+    started_ms_ = worker_.loop().now_ms();
 
     starting_ = true;
     // 1. No new wake-ups for us: the kernel now wakes the other workers.
@@ -42,7 +42,7 @@ void Drain::connection_closed() {
     if (!active_ || starting_ || timed_out_ || worker_.connection_count() > 0) return;
     worker_.loop().cancel_timer(deadline_timer_);
     char why[64];
-    std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(EventLoop::now_ms() - started_ms_));
+    std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(worker_.loop().now_ms() - started_ms_));
     worker_.finish(why);
 }
 

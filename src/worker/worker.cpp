@@ -235,7 +235,7 @@ void Worker::close_listener() {
 void Worker::pause_accepting(int err) {
     stop_accepting();
     accept_failures_++;
-    int64_t now = EventLoop::now_ms();
+    int64_t now = loop_.now_ms();
     if (accept_reported_ms_ == 0 || now - accept_reported_ms_ >= kAcceptReportEveryMs) {
         log::error("accept4() failed on %s: %s; not accepting for %d ms (%llu %s since the last report)",
                    group().listen.text().c_str(), errno_text(err).c_str(), kAcceptPauseMs,
@@ -265,7 +265,7 @@ void Worker::on_listener_readable() {
     accept_pending(SIZE_MAX);
     if (live_ >= size_t(group().max_connections))
         stop_accepting();  // back on when one closes
-    else if (accepting_ && balance_.should_step_back(EventLoop::now_ms()))
+    else if (accepting_ && balance_.should_step_back(loop_.now_ms()))
         step_back();  // the queue is empty now: nothing is left behind
 }
 
@@ -276,7 +276,7 @@ void Worker::step_back() {
 }
 
 int64_t Worker::recheck_balance() {
-    if (balance_.should_step_back(EventLoop::now_ms())) return balance::kRecheckMs;
+    if (balance_.should_step_back(loop_.now_ms())) return balance::kRecheckMs;
     balance_timer_ = 0;
     stepped_back_ = false;
     resume_accepting();
@@ -372,7 +372,7 @@ int64_t Worker::sweep() {
         stop_now("the master is gone");
         return EventLoop::kNoMore;
     }
-    int64_t now = EventLoop::now_ms();
+    int64_t now = loop_.now_ms();
     for_each_connection([now](Connection& c) { c.check_deadline(now); });
     buffers_.release_unused();  // large blocks idle for a second go back to the kernel
     peak_live_ = std::max(peak_live_, live_);
@@ -393,7 +393,7 @@ void Worker::give_back_memory() {
 }
 
 void Worker::on_signal_pipe() {
-    for (int sig : signals_.drain()) {
+    for (int sig : signals_.read_signals()) {
         if (sig == SIGQUIT) {
             if (!drain_.active()) drain_.start();
         } else {

@@ -2,7 +2,8 @@
 // (watch, change, unwatch, and callbacks that unwatch and close fds in the
 // middle of a batch), then timers (order, repeating, cancelling, stopping).
 // Every run() has a watchdog timer, so a broken loop fails a check instead of
-// hanging the test.
+// hanging the test. Last, timers on a fake clock: the loop's time is its
+// Clock's, which a test moves by hand.
 #include "core/event_loop.h"
 
 #include "check.h"
@@ -297,7 +298,7 @@ void test_repeating_timer() {
     Loop l;
     std::vector<int64_t> at;
     l.loop.add_timer(5, [&]() -> int64_t {
-        at.push_back(EventLoop::now_ms());
+        at.push_back(l.loop.now_ms());
         return at.size() < 4 ? 10 : EventLoop::kNoMore;
     });
     l.stop_after(100);
@@ -379,11 +380,11 @@ void test_timer_timing() {
     // A 50 ms timer fires no earlier than 50 ms on the loop's own clock, and
     // not much later.
     Loop l;
-    int64_t added = EventLoop::now_ms();
+    int64_t added = l.loop.now_ms();
     int64_t fired = -1;
     const auto start = std::chrono::steady_clock::now();
     l.loop.add_timer(50, [&] {
-        fired = EventLoop::now_ms();
+        fired = l.loop.now_ms();
         l.loop.stop();
         return EventLoop::kNoMore;
     });
@@ -414,6 +415,56 @@ void test_fd_callback_adds_a_timer() {
     EXPECT(timer_ran);
 }
 
+// ---- timers on a fake clock -------------------------------------------------
+
+void test_fake_clock_moves_only_when_told() {
+    FakeClock clock(5000);
+    EventLoop loop(clock);
+    EXPECT_EQ(loop.now_ms(), int64_t(5000));
+    std::vector<std::string> fired;
+    loop.add_timer(250, [&] {
+        fired.push_back("a at " + std::to_string(loop.now_ms()));
+        return EventLoop::kNoMore;
+    });
+    int b_runs = 0;
+    loop.add_timer(100, [&]() -> int64_t {
+        fired.push_back("b at " + std::to_string(loop.now_ms()));
+        return ++b_runs < 2 ? 100 : EventLoop::kNoMore;  // twice
+    });
+    EXPECT_EQ(loop.timers(), size_t(2));
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(100));
+    clock.advance(99);
+    loop.run_due_timers();
+    EXPECT(fired.empty());  // not a millisecond early
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(1));
+    clock.advance(1);
+    loop.run_due_timers();
+    EXPECT_EQ(fired.size(), size_t(1));
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(100));  // b again at 5200, before a at 5250
+    clock.advance(150);  // 5250: b's second turn (due at 5200) and a
+    loop.run_due_timers();
+    const std::vector<std::string> want = {"b at 5100", "b at 5250", "a at 5250"};
+    EXPECT_EQ(fired.size(), want.size());
+    for (size_t i = 0; i < want.size() && i < fired.size(); ++i) EXPECT_EQ_AT(fired[i], want[i], std::to_string(i));
+    EXPECT_EQ(loop.timers(), size_t(0));
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(-1));
+}
+
+void test_a_cancelled_timer_is_not_the_next() {
+    // The next deadline is always one still waiting: the loop never wakes up
+    // for a timer that was cancelled.
+    FakeClock clock;
+    EventLoop loop(clock);
+    uint64_t soon = loop.add_timer(10, [] { return EventLoop::kNoMore; });
+    uint64_t later = loop.add_timer(20, [] { return EventLoop::kNoMore; });
+    loop.add_timer(30, [] { return EventLoop::kNoMore; });
+    loop.cancel_timer(later);
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(10));
+    loop.cancel_timer(soon);
+    EXPECT_EQ(loop.ms_until_next_timer(), int64_t(30));
+    EXPECT_EQ(loop.timers(), size_t(1));
+}
+
 }  // namespace
 
 int main() {
@@ -433,6 +484,8 @@ int main() {
     test_stop_from_a_timer();
     test_timer_timing();
     test_fd_callback_adds_a_timer();
+    test_fake_clock_moves_only_when_told();
+    test_a_cancelled_timer_is_not_the_next();
     // Every test waits on timers of tens of ms: the whole run stays short.
     EXPECT(elapsed_ms(start) < 1500);
     return check::summary("event_loop");
