@@ -306,8 +306,13 @@ void Connection::wait_idle() {
     in_.shrink_if_idle();
 }
 
+size_t Connection::held_bytes() const {
+    return in_.capacity() + out_.capacity() + (session_ ? session_->held_bytes() : 0);
+}
+
 void Connection::check_deadline(int64_t now_ms) {
-    if (!out_.empty()) {
+    // (Closing has its own deadline: the Close handshake's wait, output or not.)
+    if (!out_.empty() && state_ != State::Closing) {
         // A response is still going out: no idle or linger deadline may cut
         // it. Only a client that stops reading altogether is given up on.
         if (now_ms - last_progress_ms_ > group().request_timeout_ms) {
@@ -389,6 +394,14 @@ bool Connection::input_waiting() const {
     do n = ::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     while (n == -1 && errno == EINTR);
     return n > 0;
+}
+
+void Connection::abort() {
+    if (state_ == State::Closed) return;
+    struct linger reset = {1, 0};
+    if (setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == -1)
+        log::warn("setsockopt(SO_LINGER) failed for %s: %s", peer().c_str(), errno_text(errno).c_str());
+    close_now();
 }
 
 void Connection::close_now() {

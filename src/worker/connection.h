@@ -71,6 +71,10 @@ public:
     void begin_drain();          // the worker started draining (drain.h, steps 4-6)
     void check_deadline(int64_t now_ms);
     void close_now();            // no flush, no linger: hard stop
+    // Harder still: a reset (SO_LINGER 0), so that what the kernel still
+    // holds for the client is dropped too. For a client cut off for not
+    // reading: at its pace, that could take minutes to leave.
+    void abort();
 
     // ---- What its session uses ----
     Buffer& in() { return in_; }
@@ -87,6 +91,14 @@ public:
     // said it sends nothing more (`client_done`), else with a lingering close.
     void close_after_output(bool client_done);
     bool closing() const { return close_after_flush_; }
+    // Output written but not yet taken by the client, and whether it is past
+    // the group's max_unsent_bytes (a long connection is then closed: its
+    // session says how).
+    size_t unsent() const { return out_.size(); }
+    bool over_unsent_limit() const { return out_.size() > group().max_unsent_bytes; }
+    // The memory this connection holds (its buffers and its session's), for
+    // the worker's ceiling, max_buffered_bytes.
+    size_t held_bytes() const;
     // The client's side of the stream is closed (read returned EOF).
     bool peer_closed() const { return peer_closed_; }
     // The last read filled all the room it had: more bytes may be waiting in

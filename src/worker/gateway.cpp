@@ -58,16 +58,23 @@ void Gateway::client_message(Connection& c, const smooth_message& msg) {
     auto it = numbers_.find(c.id());
     if (it == numbers_.end()) return;
     const uint32_t number = it->second;
-    if (waiting_ >= worker_.group().queue_limit) {
+    const GroupConfig& g = worker_.group();
+    const bool events_full = waiting_ >= g.queue_limit;
+    if (events_full || queued_bytes_ + msg.data.len > g.queue_limit_bytes) {
         // Full: this client is told to come back later, and what it had
         // waiting is dropped with it, loudly: never a silent loss.
         Client& cl = clients_[number];
         const size_t keep = cl.in_flight ? 1 : 0;  // the one on a link goes on
-        log::warn("gateway: %zu events waiting for a business worker (queue_limit): closing %s with 1013, "
-                  "%zu of its messages not delivered", waiting_, c.peer().c_str(), cl.waiting.size() - keep + 1);
+        log::warn("gateway: %zu events (%zu bytes) held for the business workers (%s): closing %s with 1013, "
+                  "%zu of its messages not delivered",
+                  waiting_, queued_bytes_, events_full ? "queue_limit" : "queue_limit_bytes", c.peer().c_str(),
+                  cl.waiting.size() - keep + 1);
+        worker_.count_limit(Limit::QueueFull);
         waiting_ -= cl.waiting.size() - keep;
+        for (size_t i = keep; i < cl.waiting.size(); i++) queued_bytes_ -= cl.waiting[i].payload.size();
         cl.waiting.resize(keep);
         c.close_with(ws::kCloseTryAgainLater, "gateway queue full: try again later");
+        publish_stats();
         return;
     }
     enqueue(number, uint8_t(msg.protocol), std::string_view(msg.data.data, msg.data.len));
@@ -82,9 +89,20 @@ void Gateway::client_closed(Connection& c) {
     enqueue(number, link::kClose, "");
 }
 
+size_t Gateway::queued_bytes_of(uint64_t conn_id) const {
+    auto number = numbers_.find(conn_id);
+    if (number == numbers_.end()) return 0;
+    auto c = clients_.find(number->second);
+    if (c == clients_.end()) return 0;
+    size_t bytes = 0;
+    for (const Event& ev : c->second.waiting) bytes += ev.payload.size();
+    return bytes;
+}
+
 void Gateway::enqueue(uint32_t number, uint8_t kind, std::string_view payload) {
     clients_[number].waiting.push_back({next_seq_++, kind, std::string(payload)});
     waiting_++;
+    queued_bytes_ += payload.size();
     dispatch(number);
     publish_stats();
 }
@@ -182,6 +200,7 @@ void Gateway::link_done(GatewayLink& link, uint64_t seq) {
     link.in_flight().erase(it);
     auto c = clients_.find(number);
     if (c == clients_.end() || c->second.in_flight != seq) return;
+    queued_bytes_ -= c->second.waiting.front().payload.size();
     c->second.waiting.pop_front();  // the event in flight: done
     c->second.in_flight = 0;
     if (c->second.conn_id == 0 && c->second.waiting.empty()) {
@@ -261,6 +280,7 @@ void Gateway::publish_stats() {
     }));
     worker_.stats().links.store(ready, std::memory_order_relaxed);
     worker_.stats().queued.store(uint32_t(waiting_), std::memory_order_relaxed);
+    worker_.stats().queued_bytes.store(queued_bytes_, std::memory_order_relaxed);
 }
 
 }  // namespace smooth

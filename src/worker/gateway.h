@@ -23,7 +23,8 @@
 //     while each client's stay in order.
 //   - With no business worker ready (count = 1 while it is replaced, the
 //     business instance restarting), events wait here in order, up to
-//     queue_limit; a client whose message finds it full is closed with 1013
+//     queue_limit events and queue_limit_bytes of payload (those in flight
+//     counted too); a client whose message finds it full is closed with 1013
 //     (try again later), never silently dropped.
 //   - A link lost without that hand-over (a business worker crashed) gives
 //     its events in flight back to their queues: they are sent again, to
@@ -64,6 +65,8 @@ public:
     void client_connected(Connection& c);
     void client_message(Connection& c, const smooth_message& msg);
     void client_closed(Connection& c);
+    // The payload bytes queued (or in flight) for a local connection's client.
+    size_t queued_bytes_of(uint64_t conn_id) const;
 
     // ---- What a link hears (gateway_link.cpp) ----
     void link_ready(GatewayLink& link, int business_count);
@@ -102,6 +105,7 @@ private:
     uint32_t next_client_ = 1;
     uint64_t next_seq_ = 1;
     size_t waiting_ = 0;         // events waiting in all queues
+    size_t queued_bytes_ = 0;    // their payloads, and those in flight: what queue_limit_bytes bounds
     int business_count_ = 1;     // as the business workers last said
     size_t next_link_ = 0;       // round-robin position
     std::unordered_map<uint32_t, Client> clients_;     // by client number
