@@ -4,8 +4,6 @@
 #include <cstdio>
 
 #include "core/log.h"
-#include "worker/connection.h"
-#include "worker/worker.h"
 
 namespace smooth {
 
@@ -21,7 +19,7 @@ void Drain::start() {
     // 3. Our copy of the listener goes; the master's keeps the queue alive.
     worker_.close_listener();
     // 4-6. Each connection finishes what it has (Connection::begin_drain).
-    worker_.for_each_connection([](Connection& c) { c.begin_drain(); });
+    worker_.drain_each_connection();
 
     log::info("draining: %zu connections open (%zu taken from the queue); deadline %d ms", worker_.connection_count(),
               taken, worker_.drain_timeout_ms());

@@ -82,7 +82,7 @@ Worker::Worker(WorkerSetup setup)
     : setup_(std::move(setup)),
       drain_(*this),
       listener_(setup_.listener_fd),
-      channel_(setup_.channel_fd),
+      channel_(Fd(setup_.channel_fd)),
       balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
@@ -124,9 +124,8 @@ bool Worker::tell_master_ready() {
     // drain) comes after this line in the log.
     log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
               module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
-    char ready = kMsgReady;
-    if (::send(channel_.get(), &ready, 1, MSG_NOSIGNAL) != 1) {
-        log::error("cannot tell the master READY: %s", errno_text(errno).c_str());
+    if (std::string err = channel_.send(std::string_view(&kMsgReady, 1)); !err.empty()) {
+        log::error("cannot tell the master READY: %s", err.c_str());
         return false;
     }
     return true;
@@ -144,7 +143,7 @@ std::string Worker::setup_process() {
     if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
         return "sigprocmask() failed: " + errno_text(errno);
 
-    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.get(),
+    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(),
                                             signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
@@ -152,8 +151,11 @@ std::string Worker::setup_process() {
     if (std::string err = loop_.open(); !err.empty()) return err;
     if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
         return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
-    if (int rc = loop_.watch(channel_.get(), EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the master's channel: " + errno_text(-rc);
+    if (std::string err = channel_.watch(
+            loop_, "the master's channel", [this](std::string_view m) { on_master_message(m); },
+            [this](const std::string& error) { on_master_gone(error); });
+        !err.empty())
+        return err;
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
 
     if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
@@ -197,9 +199,8 @@ bool Worker::load_and_start() {
 // The reason goes to the master too, so a reload that fails can say why in
 // its own report (the dlerror() text), not only "exited with status 3".
 void Worker::tell_master_failure(const std::string& why) {
-    std::string msg = kMsgFailed + why.substr(0, 1000);
-    if (::send(channel_.get(), msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
-        log::warn("cannot tell the master why: %s", errno_text(errno).c_str());
+    if (std::string err = channel_.send(kMsgFailed + why.substr(0, 1000)); !err.empty())
+        log::warn("cannot tell the master why: %s", err.c_str());
 }
 
 bool Worker::watch_listener() {
@@ -435,23 +436,24 @@ void Worker::on_signal_pipe() {
     }
 }
 
-void Worker::on_channel(uint32_t) {
-    char msg = 0;
-    ssize_t n = ::recv(channel_.get(), &msg, 1, 0);
-    if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n == -1) {
-        log::error("recv() failed on the master's channel: %s", errno_text(errno).c_str());
-        stop_now("the master's channel failed");
-        return;
-    }
-    if (n == 0) {
-        stop_now("the master closed our channel");
-        return;
-    }
-    if (msg == kMsgReload) {
+void Worker::on_master_message(std::string_view message) {
+    if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
     }
+}
+
+void Worker::on_master_gone(const std::string& error) {
+    if (!error.empty()) {
+        log::error("%s", error.c_str());
+        stop_now("the master's channel failed");
+        return;
+    }
+    stop_now("the master closed our channel");
+}
+
+void Worker::drain_each_connection() {
+    for_each_connection([](Connection& c) { c.begin_drain(); });
 }
 
 void Worker::stop_now(const char* why) {
