@@ -68,19 +68,19 @@ std::string binary_dir() {
     return p.substr(0, p.find_last_of('/'));
 }
 
-bool load_config(const std::string& given, Invocation& inv, std::string& error) {
+// The config the command works with: -c FILE, ./server.conf, or the
+// embedded default. "" or why it cannot be read.
+std::string load_config(const std::string& given, Invocation& inv) {
     std::string path = given;
     if (path.empty() && access("server.conf", F_OK) == 0) path = "server.conf";
     if (path.empty()) {
         inv.config = default_config(binary_dir());
-        return true;
+        return "";
     }
-    std::optional<Config> c = load_config_file(path, error);
-    if (!c) return false;
+    if (std::string err = load_config_file(path, inv.config); !err.empty()) return err;
     char abs[4096];
     inv.config_path = realpath(path.c_str(), abs) ? abs : path;
-    inv.config = std::move(*c);
-    return true;
+    return "";
 }
 
 MasterCheck prove_master(const Invocation& inv) {
@@ -215,9 +215,11 @@ int cmd_start(const Invocation& inv, bool daemon) {
         if (grandchild != 0) _exit(0);
         if (pass_listeners_on && setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1) == -1)
             give_up("setenv(LISTEN_PID) failed: " + errno_text(errno));
-        std::string log_error;
-        Fd log_fd = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644, "log file", log_error);
-        if (!log_fd) give_up(log_error);
+        Fd log_fd;
+        if (std::string err = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644,
+                                                "log file", log_fd);
+            !err.empty())
+            give_up(err);
         Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
@@ -309,13 +311,13 @@ int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_fil
 bool draw_timeline(const Invocation& inv, const std::string& file) {
     std::string text;
     std::string err = master_call(inv, "timeline", [&](const std::string& line) { text += line + "\n"; }).error;
-    std::optional<ReloadTimeline> timeline;
-    if (err.empty()) timeline = ReloadTimeline::from_text(text, err);
-    if (!timeline) {
+    ReloadTimeline timeline;
+    if (err.empty()) err = ReloadTimeline::from_text(text, timeline);
+    if (!err.empty()) {
         std::fprintf(stderr, "cannot draw the timeline: %s\n", err.c_str());
         return false;
     }
-    std::string svg = timeline_svg(*timeline);
+    std::string svg = timeline_svg(timeline);
     std::string tmp = file + ".tmp";
     Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     bool written = out && ::write(out.get(), svg.data(), svg.size()) == ssize_t(svg.size());
@@ -324,7 +326,7 @@ bool draw_timeline(const Invocation& inv, const std::string& file) {
         unlink(tmp.c_str());
         return false;
     }
-    std::printf("timeline: %zu lanes drawn in %s\n", timeline->lanes.size(), file.c_str());
+    std::printf("timeline: %zu lanes drawn in %s\n", timeline.lanes.size(), file.c_str());
     return true;
 }
 
@@ -453,8 +455,7 @@ int cli_main(int argc, char** argv) {
     }
 
     Invocation inv;
-    std::string config_error;
-    if (!load_config(config_path, inv, config_error)) {
+    if (std::string config_error = load_config(config_path, inv); !config_error.empty()) {
         std::fprintf(stderr, "%s\n", config_error.c_str());
         if (upgrade_channel) upgrade_channel.send("error the config was refused: " + config_error);
         return 1;

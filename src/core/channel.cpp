@@ -21,8 +21,8 @@ std::string Channel::watch(EventLoop& loop, std::string name, OnMessage on_messa
     name_ = std::move(name);
     on_message_ = std::move(on_message);
     on_closed_ = std::move(on_closed);
-    if (int rc = loop.watch(fd_.get(), EPOLLIN, [this](uint32_t) { read_waiting(); }); rc < 0)
-        return "epoll_ctl(ADD) failed for " + name_ + ": " + errno_text(-rc);
+    if (std::string err = loop.watch(fd_.get(), EPOLLIN, [this](uint32_t) { read_waiting(); }); !err.empty())
+        return "watching " + name_ + ": " + err;
     return "";
 }
 

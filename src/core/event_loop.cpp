@@ -10,6 +10,10 @@ namespace {
 // was already in the batch for an fd closed and reused by an earlier callback
 // of the same batch is recognised and dropped.
 uint64_t pack(int fd, uint32_t generation) { return (uint64_t(generation) << 32) | uint32_t(fd); }
+
+std::string ctl_failed(const char* op, int fd, int err) {
+    return std::string("epoll_ctl(") + op + ") failed for fd " + std::to_string(fd) + ": " + errno_text(err);
+}
 }  // namespace
 
 std::string EventLoop::open() {
@@ -18,38 +22,38 @@ std::string EventLoop::open() {
     return "";
 }
 
-int EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
-    if (fd < 0) return -EBADF;
+std::string EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
+    if (fd < 0) return ctl_failed("ADD", fd, EBADF);
     if (size_t(fd) >= watches_.size()) watches_.resize(size_t(fd) + 64);
     Watch& w = watches_[size_t(fd)];
-    if (w.active) return -EEXIST;
+    if (w.active) return ctl_failed("ADD", fd, EEXIST);
     struct epoll_event ev{};
     ev.events = events;
     ev.data.u64 = pack(fd, w.generation + 1);
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return -errno;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return ctl_failed("ADD", fd, errno);
     w.generation++;
     w.callback = std::make_shared<FdCallback>(std::move(callback));
     w.active = true;
-    return 0;
+    return "";
 }
 
-int EventLoop::change(int fd, uint32_t events) {
-    if (!watching(fd)) return -ENOENT;
+std::string EventLoop::change(int fd, uint32_t events) {
+    if (!watching(fd)) return ctl_failed("MOD", fd, ENOENT);
     struct epoll_event ev{};
     ev.events = events;
     ev.data.u64 = pack(fd, watches_[size_t(fd)].generation);
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == -1) return -errno;
-    return 0;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == -1) return ctl_failed("MOD", fd, errno);
+    return "";
 }
 
-int EventLoop::unwatch(int fd) {
-    if (!watching(fd)) return -ENOENT;
+std::string EventLoop::unwatch(int fd) {
+    if (!watching(fd)) return ctl_failed("DEL", fd, ENOENT);
     Watch& w = watches_[size_t(fd)];
     w.active = false;
     w.generation++;
     w.callback.reset();  // if it is running, dispatch still holds a reference
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return -errno;
-    return 0;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return ctl_failed("DEL", fd, errno);
+    return "";
 }
 
 void EventLoop::forget(int fd) {

@@ -49,10 +49,11 @@ public:
     // Creates the epoll instance. Returns "" or what failed.
     std::string open();
 
-    // Each returns 0, or -errno from epoll_ctl.
-    int watch(int fd, uint32_t events, FdCallback callback);
-    int change(int fd, uint32_t events);
-    int unwatch(int fd);
+    // Each returns "" or what failed (core/error.h): epoll_ctl()'s error, or
+    // the one it would give (an fd watched twice, or not watched at all).
+    std::string watch(int fd, uint32_t events, FdCallback callback);
+    std::string change(int fd, uint32_t events);
+    std::string unwatch(int fd);
     // For an fd about to be closed, with no duplicate anywhere: closing it
     // takes it out of the epoll set by itself, so only our record of it goes
     // (no epoll_ctl(DEL), one syscall saved per connection).

@@ -35,8 +35,8 @@ inline constexpr int kListenBacklog = 4096;
 inline constexpr int kMaxQueued = kListenBacklog + 1;
 
 // socket + SO_REUSEADDR + bind + listen(kListenBacklog), non-blocking and
-// close-on-exec. On failure returns an empty Fd and sets `error`.
-Fd open_listener(const ListenAddress& address, std::string& error);
+// close-on-exec, into `out`. "" or what failed (core/error.h).
+std::string open_listener(const ListenAddress& address, Fd& out);
 
 // For a protocol whose client speaks first (HTTP, WebSocket): the kernel
 // hands a connection to accept() only once its first bytes have arrived

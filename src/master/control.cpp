@@ -87,7 +87,7 @@ void ControlSession::on_writable() {
 }
 
 void ControlSession::update_interest() {
-    if (loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT) < 0) close();
+    if (!loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT).empty()) close();
 }
 
 void ControlSession::close() {
@@ -113,8 +113,9 @@ std::string ControlServer::open(const std::string& path, EventLoop& loop, Master
         return "cannot remove the old control socket " + path + ": " + errno_text(errno);
     if (std::string err = listen_at(path, listener_); !err.empty()) return err;
     path_ = path;
-    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    if (std::string err = loop.watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); });
+        !err.empty())
+        return "watching the control socket: " + err;
     return "";
 }
 
@@ -149,8 +150,9 @@ std::string ControlServer::install() {
     next_path_.clear();
     path_ = home_;
     moved_to_ = 0;
-    if (int rc = loop_->watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    if (std::string err = loop_->watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); });
+        !err.empty())
+        return "watching the control socket: " + err;
     return "";
 }
 
@@ -215,8 +217,9 @@ void ControlServer::on_accept(int listener) {
         int raw = fd.get();
         forget_closed();  // a closed session's fd number may be this one
         auto session = std::make_shared<ControlSession>(*loop_, std::move(fd));
-        if (int rc = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); }); rc < 0) {
-            log::error("epoll_ctl(ADD) failed for a control client: %s", errno_text(-rc).c_str());
+        if (std::string err = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); });
+            !err.empty()) {
+            log::error("watching a control client: %s", err.c_str());
             continue;  // the session's Fd closes it
         }
         sessions_[raw] = std::move(session);

@@ -110,8 +110,8 @@ std::string Master::open_before_fork() {
         return err;
     // A CLI that hangs up is EPIPE on its socket, not our death.
     if (std::string err = ignore_signal(SIGPIPE); !err.empty()) return err;
-    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
+    if (std::string err = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); !err.empty())
+        return "watching the self-pipe: " + err;
     if (std::string err = takeover_.watch(); !err.empty()) return err;
 
     if (std::string err = stats_.create(); !err.empty()) return err;
@@ -129,8 +129,8 @@ std::string Master::open_before_fork() {
                 g.listeners.push_back(std::move(fd));
                 continue;
             }
-            g.listeners.push_back(open_listener(at, err));
-            if (!g.listeners.back()) return "group " + gc.name + ": " + err;
+            g.listeners.emplace_back();
+            if (err = open_listener(at, g.listeners.back()); !err.empty()) return "group " + gc.name + ": " + err;
             if (gc.listen.protocol == Protocol::Http || gc.listen.protocol == Protocol::Ws)
                 if (std::string e = defer_accept_until_data(g.listeners.back().get(), kDeferAcceptSeconds); !e.empty())
                     log::warn("group %s: %s; accepting without it", gc.name.c_str(), e.c_str());
@@ -140,8 +140,8 @@ std::string Master::open_before_fork() {
         if (gc.preload) {
             // The seed's limitation, on purpose: code loaded here, before fork,
             // is the code every worker of this group runs until a restart.
-            g.preloaded = load_module(g.good_version, err);
-            if (!g.preloaded.api) return "group " + gc.name + ": preloading " + gc.module + ": " + err;
+            if (err = load_module(g.good_version, g.preloaded); !err.empty())
+                return "group " + gc.name + ": preloading " + gc.module + ": " + err;
         }
         g.slots.resize(size_t(gc.count));
         table_.add_group(std::move(g));
@@ -256,11 +256,7 @@ std::string Master::read_again(Config& fresh) {
         fresh = config_;
         return "";
     }
-    std::string error;
-    std::optional<Config> parsed = load_config_file(config_path_, error);
-    if (!parsed) return error;
-    fresh = std::move(*parsed);
-    return "";
+    return load_config_file(config_path_, fresh);
 }
 
 std::string Master::plan(const Config& fresh, Prepared& out) {

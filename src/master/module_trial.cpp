@@ -29,8 +29,8 @@ constexpr size_t kMaxReport = 4096;  // what the child may say; dlerror() text i
     // cannot touch them, and a child killed at the deadline holds nothing.
     // (stdio is open in both the CLI and the daemon, so `report` is 3 or above.)
     if ((report != 3 && dup2(report, 3) == -1) || close_range(4, ~0u, 0) == -1) _exit(2);
-    std::string error;
-    LoadedModule m = load_module(spec, error);
+    LoadedModule m;
+    std::string error = load_module(spec, m);
     std::string text = m.api ? std::string("ok ") + (m.api->name ? m.api->name : "?") + " version " +
                                    (m.api->version ? m.api->version : "?")
                              : error;

@@ -381,9 +381,9 @@ std::string WorkerTable::fit_slot_listeners(int group, int count) {
     while (fds.size() < size_t(count)) {
         ListenAddress at = gc.listen;
         at.port = uint16_t(at.port + fds.size());
-        std::string err;
-        Fd fd = open_listener(at, err);
-        if (!fd) return "group " + gc.name + ", slot " + std::to_string(fds.size()) + ": " + err;
+        Fd fd;
+        if (std::string err = open_listener(at, fd); !err.empty())
+            return "group " + gc.name + ", slot " + std::to_string(fds.size()) + ": " + err;
         fds.push_back(std::move(fd));
     }
     fds.resize(size_t(count));  // a retired slot's worker still holds its own copy until it exits

@@ -111,8 +111,9 @@ void Connection::open() {
     // from here on (EAGAIN: the request is still on its way).
     if (state_ != State::Closed && (p == Protocol::Http || p == Protocol::Ws) && !worker_.business()) on_readable();
     if (state_ == State::Closed) return;
-    if (int rc = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); }); rc < 0) {
-        log::error("epoll_ctl(ADD) failed for connection from %s: %s", peer().c_str(), errno_text(-rc).c_str());
+    if (std::string err = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); });
+        !err.empty()) {
+        log::error("watching the connection from %s: %s", peer().c_str(), err.c_str());
         close_now();
         return;
     }
@@ -275,8 +276,8 @@ void Connection::update_interest() {
         interest_ = want;
         return;
     }
-    if (int rc = worker_.loop().change(fd(), want); rc < 0) {
-        log::error("epoll_ctl(MOD) failed for %s: %s", peer().c_str(), errno_text(-rc).c_str());
+    if (std::string err = worker_.loop().change(fd(), want); !err.empty()) {
+        log::error("watching %s: %s", peer().c_str(), err.c_str());
         close_now();
         return;
     }

@@ -149,8 +149,8 @@ std::string Worker::setup_process() {
         return err;
 
     if (std::string err = loop_.open(); !err.empty()) return err;
-    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
+    if (std::string err = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); !err.empty())
+        return "watching the self-pipe: " + err;
     if (std::string err = channel_.watch(
             loop_, "the master's channel", [this](std::string_view m) { on_master_message(m); },
             [this](const std::string& error) { on_master_gone(error); });
@@ -173,9 +173,7 @@ bool Worker::load_and_start() {
     if (setup_.preloaded) {
         module_ = *setup_.preloaded;  // loaded by the master before fork
     } else {
-        std::string error;
-        module_ = load_module(setup_.module, error);
-        if (!module_.api) {
+        if (std::string error = load_module(setup_.module, module_); !error.empty()) {
             log::error("cannot load module %s: %s", setup_.module.c_str(), error.c_str());
             tell_master_failure(error);
             exit_status_ = SMOOTH_EXIT_MODULE_LOAD_FAILED;
@@ -206,10 +204,9 @@ void Worker::tell_master_failure(const std::string& why) {
 bool Worker::watch_listener() {
     // EPOLLEXCLUSIVE: a new connection wakes one (or a few) of the workers
     // sleeping on this listener, not all of them (no thundering herd).
-    int rc = loop_.watch(listener_.get(), EPOLLIN | EPOLLEXCLUSIVE, [this](uint32_t) { on_listener_readable(); });
-    if (rc < 0) {
-        log::error("epoll_ctl(ADD) failed for the listener %s: %s", group().listen.text().c_str(),
-                   errno_text(-rc).c_str());
+    if (std::string err = loop_.watch(listener_.get(), EPOLLIN | EPOLLEXCLUSIVE, [this](uint32_t) { on_listener_readable(); });
+        !err.empty()) {
+        log::error("watching the listener %s: %s", group().listen.text().c_str(), err.c_str());
         return false;
     }
     accepting_ = true;

@@ -76,7 +76,7 @@ void test_watch_fires_with_epollin() {
         char c;
         EXPECT_EQ(::read(p.r.get(), &c, 1), ssize_t(1));
         l.loop.stop();
-    }), 0);
+    }), "");
     EXPECT(l.loop.watching(p.r.get()));
     l.run();
     EXPECT(!l.timed_out);
@@ -91,33 +91,34 @@ void test_watch_errors() {
     Pipe p;
     auto nothing = [](uint32_t) {};
 
+    // What failed, named as errno names it: the error's text holds the name.
     struct Case {
         const char* name;
-        int got;
-        int want;
+        std::string got;
+        const char* want;
     };
-    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), 0);
+    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), "");
     Fd file(::open("/proc/self/stat", O_RDONLY | O_CLOEXEC));  // epoll refuses regular files
     const std::vector<Case> cases = {
-        {"watch twice", loop.watch(p.r.get(), EPOLLIN, nothing), -EEXIST},
-        {"watch -1", loop.watch(-1, EPOLLIN, nothing), -EBADF},
-        {"watch a closed fd number", loop.watch(999, EPOLLIN, nothing), -EBADF},
-        {"watch a regular file", loop.watch(file.get(), EPOLLIN, nothing), -EPERM},
-        {"change an unwatched fd", loop.change(p.w.get(), EPOLLOUT), -ENOENT},
-        {"change -1", loop.change(-1, EPOLLOUT), -ENOENT},
-        {"unwatch an unwatched fd", loop.unwatch(p.w.get()), -ENOENT},
-        {"unwatch a huge fd", loop.unwatch(1 << 20), -ENOENT},
+        {"watch twice", loop.watch(p.r.get(), EPOLLIN, nothing), "EEXIST"},
+        {"watch -1", loop.watch(-1, EPOLLIN, nothing), "EBADF"},
+        {"watch a closed fd number", loop.watch(999, EPOLLIN, nothing), "EBADF"},
+        {"watch a regular file", loop.watch(file.get(), EPOLLIN, nothing), "EPERM"},
+        {"change an unwatched fd", loop.change(p.w.get(), EPOLLOUT), "ENOENT"},
+        {"change -1", loop.change(-1, EPOLLOUT), "ENOENT"},
+        {"unwatch an unwatched fd", loop.unwatch(p.w.get()), "ENOENT"},
+        {"unwatch a huge fd", loop.unwatch(1 << 20), "ENOENT"},
     };
-    for (const Case& c : cases) EXPECT_EQ_AT(c.got, c.want, c.name);
+    for (const Case& c : cases) EXPECT_EQ_AT(c.got.find(std::string(": ") + c.want + " ") != std::string::npos, true, c.name + (": " + c.got));
     // A refused watch leaves nothing behind.
     EXPECT(!loop.watching(999));
     EXPECT(!loop.watching(file.get()));
     EXPECT(loop.watching(p.r.get()));
-    EXPECT_EQ(loop.unwatch(p.r.get()), 0);
+    EXPECT_EQ(loop.unwatch(p.r.get()), "");
     EXPECT(!loop.watching(p.r.get()));
-    EXPECT_EQ(loop.unwatch(p.r.get()), -ENOENT);
+    EXPECT(loop.unwatch(p.r.get()).find("ENOENT") != std::string::npos);
     // Watchable again after unwatch.
-    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), 0);
+    EXPECT_EQ(loop.watch(p.r.get(), EPOLLIN, nothing), "");
 }
 
 void test_change_to_epollout() {
@@ -136,10 +137,10 @@ void test_change_to_epollout() {
         } else {
             ++in_calls;
         }
-    }), 0);
+    }), "");
     l.loop.add_timer(20, [&] {
         EXPECT_EQ(in_calls + out_calls, 0);  // 20 ms of EPOLLIN interest: silence
-        EXPECT_EQ(l.loop.change(p.w.get(), EPOLLOUT), 0);
+        EXPECT_EQ(l.loop.change(p.w.get(), EPOLLOUT), "");
         return EventLoop::kNoMore;
     });
     l.run();
@@ -157,8 +158,8 @@ void test_unwatch_stops_events() {
     EXPECT(p.put());
     int calls = 0;
     EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t) {
-        if (++calls == 3) EXPECT_EQ(l.loop.unwatch(p.r.get()), 0);
-    }), 0);
+        if (++calls == 3) EXPECT_EQ(l.loop.unwatch(p.r.get()), "");
+    }), "");
     l.stop_after(30);
     l.run();
     EXPECT(!l.timed_out);
@@ -176,14 +177,14 @@ void test_callback_unwatches_and_closes_itself() {
     int other_calls = 0;
     EXPECT_EQ(l.loop.watch(fd, EPOLLIN, [&](uint32_t) {
         ++calls;
-        EXPECT_EQ(l.loop.unwatch(fd), 0);
+        EXPECT_EQ(l.loop.unwatch(fd), "");
         p.r.reset();  // the callback's own fd, closed while the callback runs
         EXPECT(other.put());
-    }), 0);
+    }), "");
     EXPECT_EQ(l.loop.watch(other.r.get(), EPOLLIN, [&](uint32_t) {
         ++other_calls;
         l.loop.stop();
-    }), 0);
+    }), "");
     l.run();
     EXPECT(!l.timed_out);
     EXPECT_EQ(calls, 1);
@@ -207,11 +208,11 @@ void test_callback_unwatches_another_pending_fd() {
             ++*calls;
             char c;
             EXPECT_EQ(::read(fd, &c, 1), ssize_t(1));
-            if (l.loop.watching(peer_fd)) EXPECT_EQ(l.loop.unwatch(peer_fd), 0);
+            if (l.loop.watching(peer_fd)) EXPECT_EQ(l.loop.unwatch(peer_fd), "");
         };
     };
-    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, callback(a, b, calls_a)), 0);
-    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, callback(b, a, calls_b)), 0);
+    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, callback(a, b, calls_a)), "");
+    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, callback(b, a, calls_b)), "");
     l.stop_after(30);
     l.run();
     EXPECT(!l.timed_out);
@@ -239,14 +240,14 @@ void test_stale_event_for_a_reused_fd() {
             EXPECT_EQ(::read(self_fd, &c, 1), ssize_t(1));
             if (reused_fd != -1) return;  // the takeover happens once
             reused_fd = peer_fd;
-            EXPECT_EQ(l.loop.unwatch(reused_fd), 0);
+            EXPECT_EQ(l.loop.unwatch(reused_fd), "");
             // dup2 closes the old pipe end and puts the fresh one in its place.
             EXPECT_EQ(::dup2(fresh.r.get(), reused_fd), reused_fd);
-            EXPECT_EQ(l.loop.watch(reused_fd, EPOLLIN, [&](uint32_t) { ++fresh_calls; }), 0);
+            EXPECT_EQ(l.loop.watch(reused_fd, EPOLLIN, [&](uint32_t) { ++fresh_calls; }), "");
         };
     };
-    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, first(a, b)), 0);
-    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, first(b, a)), 0);
+    EXPECT_EQ(l.loop.watch(a.r.get(), EPOLLIN, first(a, b)), "");
+    EXPECT_EQ(l.loop.watch(b.r.get(), EPOLLIN, first(b, a)), "");
     l.stop_after(30);
     l.run();
     EXPECT(!l.timed_out);
@@ -261,7 +262,7 @@ void test_stale_event_for_a_reused_fd() {
     EXPECT_EQ(again.loop.watch(reused_fd, EPOLLIN, [&](uint32_t) {
         ++fired;
         again.loop.stop();
-    }), 0);
+    }), "");
     EXPECT(fresh.put());
     again.run();
     EXPECT_EQ(fired, 1);
@@ -403,13 +404,13 @@ void test_fd_callback_adds_a_timer() {
     EXPECT(p.put());
     bool timer_ran = false;
     EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t) {
-        EXPECT_EQ(l.loop.unwatch(p.r.get()), 0);
+        EXPECT_EQ(l.loop.unwatch(p.r.get()), "");
         l.loop.add_timer(5, [&] {
             timer_ran = true;
             l.loop.stop();
             return EventLoop::kNoMore;
         });
-    }), 0);
+    }), "");
     l.run();
     EXPECT(!l.timed_out);
     EXPECT(timer_ran);

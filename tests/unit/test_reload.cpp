@@ -26,13 +26,13 @@ const ConfigContext kCtx{"server.conf", "/srv/app", 2};
 int quiet_ = 2;  // where log lines go between tests
 
 Config config(const std::string& groups, const std::string& server = "") {
-    std::string error;
-    std::optional<Config> c = parse_config("[server]\nrun_dir = /srv/app/run\n" + server + groups, kCtx, error);
-    if (!c) {
+    Config c;
+    std::string error = parse_config("[server]\nrun_dir = /srv/app/run\n" + server + groups, kCtx, c);
+    if (!error.empty()) {
         std::fprintf(stderr, "test config does not parse: %s\n", error.c_str());
         std::exit(2);
     }
-    return *c;
+    return c;
 }
 
 std::string group(const char* name, int count, int port, const std::string& more = "") {

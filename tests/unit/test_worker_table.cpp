@@ -26,16 +26,16 @@ using namespace smooth;
 namespace {
 
 Config config(int count, const std::string& server = "") {
-    std::string error;
-    std::optional<Config> c = parse_config("[server]\nrun_dir = /tmp\ndrain_timeout = 1s\nstop_timeout = 5s\n" + server +
+    Config c;
+    std::string error = parse_config("[server]\nrun_dir = /tmp\ndrain_timeout = 1s\nstop_timeout = 5s\n" + server +
                                                "[group web]\nlisten = http://127.0.0.1:1\nmodule = builtin:hello\n"
                                                "count = " + std::to_string(count) + "\n",
-                                           ConfigContext{"test.conf", "/tmp", 2}, error);
-    if (!c) {
+                                           ConfigContext{"test.conf", "/tmp", 2}, c);
+    if (!error.empty()) {
         std::fprintf(stderr, "test config does not parse: %s\n", error.c_str());
         std::exit(2);
     }
-    return *c;
+    return c;
 }
 
 // A listening socket on a free loopback port: what the master opens before fork.
