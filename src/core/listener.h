@@ -9,7 +9,7 @@
 // The other side of the same rule: when the last copy closes, whatever is
 // still queued is reset. So a stop first refuses new connections, then the
 // master closes its copy, and the workers' last passes empty the queue before
-// the last of them closes it (Workers::stop_all).
+// the last of them closes it (WorkerTable::stop_all).
 //
 // A listener may also be inherited at exec instead of opened: from systemd's
 // socket activation (sd_listen_fds(3): LISTEN_PID is our pid, LISTEN_FDS says

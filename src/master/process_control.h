@@ -1,5 +1,5 @@
-// process_control: how the table of workers reaches the operating system
-// (fork, kill, waitpid), and nothing else does it for the table.
+// process_control: the table of workers' only reach into the operating
+// system: fork a worker, signal a process, reap a child.
 //
 // SystemProcesses is the real thing: fork_child() (core/fork.h) running a
 // Worker (worker/worker.h) in the child, kill(), waitpid(). The table's unit

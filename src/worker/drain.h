@@ -11,7 +11,7 @@
 //   3. close our copy of the listener: the master's copy keeps the queue alive
 //      (on a reload; on a stop the master has refused new connections and
 //      closed its copy first, so the last worker's pass leaves nothing queued
-//      to be reset: Workers::stop_all);
+//      to be reset: WorkerTable::stop_all);
 //   4. let every request in flight finish; every response sent from now on says
 //      "Connection: close" (unless the client already pipelined another
 //      request, which is answered too);
