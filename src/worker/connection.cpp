@@ -269,7 +269,7 @@ void Connection::update_interest() {
     // request's worth is waiting behind the one being handled.
     bool input_full = state_ == State::Handling && in_.size() > group().max_request_bytes + 65536;
     uint32_t want = 0;
-    if (!reading_paused_ && !peer_closed_ && !input_full) want |= EPOLLIN;
+    if (!reading_paused_ && !peer_closed_ && !input_full && !input_held_) want |= EPOLLIN;
     if (!out_.empty()) want |= EPOLLOUT;
     if (want == interest_) return;
     if (!watched_) {  // open() is still reading the first bytes: it watches with this
@@ -282,6 +282,18 @@ void Connection::update_interest() {
         return;
     }
     interest_ = want;
+}
+
+void Connection::hold_input() {
+    if (input_held_ || state_ == State::Closed) return;
+    input_held_ = true;
+    if (!in_process_) update_interest();  // else process_input() does, on its way out
+}
+
+void Connection::release_input() {
+    if (!input_held_ || state_ == State::Closed) return;
+    input_held_ = false;
+    process_input();  // what was buffered meanwhile, then EPOLLIN again
 }
 
 void Connection::count_in(size_t n) {

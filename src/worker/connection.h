@@ -120,6 +120,13 @@ public:
     // Goes on with buffered input after a response sent from outside the
     // input's handling (a timer): a pipelined request may be waiting.
     void resume_input() { process_input(); }
+    // The gateway holds a client that has too many messages waiting for a
+    // business worker: nothing more of its input is read or handled (it
+    // waits in our buffer and in the kernel: TCP's back-pressure) until it is
+    // released, and then the buffered messages are handled in order.
+    void hold_input();
+    void release_input();
+    bool input_held() const { return input_held_; }
 
 private:
     void on_event(uint32_t events);
@@ -150,6 +157,7 @@ private:
     int low_water_ = 1;           // SO_RCVLOWAT as last set
     bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
+    bool input_held_ = false;     // back-pressure from the gateway's queue (hold_input)
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed
     uint32_t interest_ = 0;

@@ -21,6 +21,9 @@
 //     most one event in flight, the next leaves when the last is DONE. So
 //     the events of all clients spread over every ready business worker,
 //     while each client's stay in order.
+//   - One client cannot fill the queue all clients share: past kHoldClientAt
+//     events (or kHoldClientBytes) of its own waiting, its input is held
+//     (not read, TCP's back-pressure) until the business has caught up.
 //   - With no business worker ready (count = 1 while it is replaced, the
 //     business instance restarting), events wait here in order, up to
 //     queue_limit events and queue_limit_bytes of payload (those in flight
@@ -87,6 +90,8 @@ private:
         uint64_t conn_id = 0;       // the local connection; 0 once it has closed
         std::deque<Event> waiting;  // in order; while one is in flight, it is the first
         uint64_t in_flight = 0;     // the seq of the event on a link, 0 if none
+        size_t bytes = 0;           // the payloads in `waiting`
+        bool held = false;          // its input is held (kHoldClientAt)
     };
 
     uint64_t client_id(uint32_t number) const { return uint64_t(token_) << 32 | number; }
@@ -99,6 +104,8 @@ private:
     void schedule_relink();
     void forget_closed_links();
     void publish_stats();
+    void hold_if_too_far_ahead(Client& c);
+    void release_if_caught_up(uint32_t number, Client& c);
 
     Worker& worker_;
     uint32_t token_;             // who we are to the business workers (random, per process)
@@ -112,6 +119,8 @@ private:
     std::unordered_map<uint64_t, uint32_t> numbers_;   // local connection id -> client number
     std::vector<std::unique_ptr<GatewayLink>> links_;
     std::vector<std::unique_ptr<GatewayLink>> lost_;   // freed outside their own callbacks
+    std::vector<uint32_t> to_release_;  // clients whose hold ends, released from a timer of their own
+    uint64_t release_timer_ = 0;
     uint64_t relink_timer_ = 0;
     int64_t relink_backoff_ms_ = 0;
     bool stopped_ = false;

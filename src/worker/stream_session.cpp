@@ -35,7 +35,7 @@ void StreamSession::on_input() {
     Buffer& in = conn_.in();
     Worker& w = conn_.worker();
     bool took_message = false;
-    while (conn_.state() == Connection::State::Streaming && !conn_.closing() && !in.empty()) {
+    while (conn_.state() == Connection::State::Streaming && !conn_.closing() && !in.empty() && !conn_.input_held()) {
         framing::Piece piece;
         if (proto == SMOOTH_TEXT)
             piece = framing::cut_line(in.readable(), g.max_request_bytes);
@@ -67,7 +67,7 @@ void StreamSession::on_input() {
 // the worker drains, the deadline is the drain's grace instead.
 void StreamSession::time_the_message(bool took_message) {
     if (conn_.state() != Connection::State::Streaming || conn_.closing() || conn_.worker().drain().active()) return;
-    if (conn_.in().empty()) {
+    if (conn_.in().empty() || conn_.input_held()) {  // held by the gateway: the wait is ours, no clock runs
         if (std::exchange(message_timed_, false)) conn_.clear_deadline();
         return;
     }

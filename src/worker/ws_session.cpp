@@ -34,7 +34,9 @@ void WsSession::on_input() {
 // worker's memory for as long as it liked, a trickle at a time.
 void WsSession::time_the_message() {
     if (conn_.state() != Connection::State::Streaming || conn_.closing() || close_sent_) return;  // Closing has its own
-    const bool begun = !conn_.in().empty() || messages_.in_message();
+    // Held by the gateway, the wait is ours, not the client's: no clock
+    // runs until the hold ends (a message begun then starts one afresh).
+    const bool begun = !conn_.input_held() && (!conn_.in().empty() || messages_.in_message());
     if (!begun) {
         if (std::exchange(message_timed_, false)) conn_.clear_deadline();
         return;
@@ -47,7 +49,7 @@ void WsSession::time_the_message() {
 
 void WsSession::read_frames() {
     Buffer& in = conn_.in();
-    while (!in.empty() && conn_.state() != Connection::State::Closed && !conn_.closing()) {
+    while (!in.empty() && conn_.state() != Connection::State::Closed && !conn_.closing() && !conn_.input_held()) {
         ws::FrameRules rules;
         rules.max_payload = messages_.room();  // a message growing past its limit is refused from its header
         ws::FrameResult r = ws::parse_frame(in.readable(), rules);

@@ -252,3 +252,31 @@ def test_a_status_out_of_range_gets_a_500_and_a_close_never_a_hanging_request(sm
     assert "probe: respond 201 returned 0" in srv.log()
     # Nothing left open behind those answers (no CLOSE-WAIT for good).
     wait_until(lambda: srv.workers("web")[0]["connections"] == 0, 5, what="no connection left open")
+
+
+# ---- one client cannot fill the queue every client shares ----
+
+def test_a_flooding_client_is_held_and_its_neighbours_keep_their_place_in_the_queue(smooth):
+    # Each message costs the business 20 ms: a burst of 100 from one client
+    # is far ahead of it. queue_limit is 100: without a hold per client, the
+    # flood fills it and the next client to speak is closed with 1013.
+    srv = smooth.start(groups={
+        "gateway": {"listen": "ws", "role": "gateway", "backend": "chat", "count": 1, "module": CHAT,
+                    "queue_limit": 100},
+        "chat": {"listen": "tcp", "role": "business", "count": 1, "module": CHAT},
+    }, env={"CHAT_WORK_US": "20000"})
+    wait_until(lambda: srv.workers("gateway")[0]["links"] == 1, what="the gateway linked")
+    flooder = RawWs(srv.port("gateway"))
+    neighbour = RawWs(srv.port("gateway"))
+    flooder.send(b"".join(frame(0x1, f"ping f{i}".encode()) for i in range(100)))
+    wait_until(lambda: srv.workers("gateway")[0]["queued"] >= 50, 5, what="the flood queued")
+    neighbour.send(b"".join(frame(0x1, f"ping n{i}".encode()) for i in range(30)))
+    # Every message of both is answered, in order; nobody is closed.
+    for ws, name, n in ((neighbour, "n", 30), (flooder, "f", 100)):
+        seqs = []
+        while len(seqs) < n:
+            op, payload = ws.read_frame()
+            assert op == 0x1, f"client {name} got opcode {op} {payload!r} after {len(seqs)} answers"
+            seqs.append(payload.split()[1].decode())
+        assert seqs == [f"{name}{i}" for i in range(n)]
+    assert "with 1013" not in srv.log()
