@@ -263,11 +263,11 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
         return;
     }
     if (command == "status") {
-        session->send(m.status_text());
+        session->send(status_text(m.view()));
     } else if (command == "status --json") {
-        session->send(m.status_json());
+        session->send(status_json(m.view()));
     } else if (command == "connections") {
-        session->send(m.connections_text());
+        session->send(connections_text(m.view()));
     } else if (command == "stop" || command == "stop -g") {
         bool graceful = command == "stop -g";
         session->send(std::string(graceful ? "stopping gracefully" : "stopping") + ": master pid " +

@@ -212,10 +212,6 @@ MasterView Master::view() const {
             upgrade_};
 }
 
-std::string Master::status_text() const { return smooth::status_text(view()); }
-std::string Master::status_json() const { return smooth::status_json(view()); }
-std::string Master::connections_text() const { return smooth::connections_text(view()); }
-
 void Master::request_stop(bool graceful, const char* why) {
     // Not the master yet: giving up is not a stop. The listeners' door must
     // stay open for the old master's workers (takeover.h).

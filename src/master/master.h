@@ -76,9 +76,7 @@ public:
     bool busy() const;
 
     // ---- What the control socket asks (control.cpp) ----
-    std::string status_text() const;
-    std::string status_json() const;
-    std::string connections_text() const;
+    MasterView view() const;  // what `status`, `connections` and the start report show (status.h)
     void request_stop(bool graceful, const char* why);
     void request_reload(Reload::Progress progress, const std::string& source);
     // A binary upgrade (upgrade.h): `binary` "" for the one this master was
@@ -94,7 +92,6 @@ private:
     bool retiring() const;  // handed over, or gave up taking over: draining out
     std::string upgrade_under_way() const;  // "" or what a reload would wait for
     const std::string& config_name() const { return config_path_.empty() ? config_.source : config_path_; }
-    MasterView view() const;  // what status.h formats
 
     // ReloadConfig: the reload's step 2, and its way back (reload.h).
     std::string read_again(Config& fresh) override;
