@@ -1,7 +1,8 @@
 # smooth: build, run and test.
 #
 #   make                 ./server, the demo modules, unit tests, tools/loadgen
-#   make run             build, then ./server start (foreground, embedded default)
+#   make run             build ./server and the demo modules, then ./server start (foreground,
+#                        embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
 #   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300), then
@@ -77,13 +78,26 @@ $(BUILD)/obj/%.o: src/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-# The build id is compiled into one small object (src/core/build_id.cpp). The
-# stamp file changes only when BUILD_ID does, and that object depends on it,
-# so `make BUILD_ID=x` rebuilds exactly what it must.
-$(BUILD)/build_id.stamp: FORCE
-	@mkdir -p $(dir $@)
-	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
-$(BUILD)/obj/core/build_id.o: $(BUILD)/build_id.stamp
+# BUILD_ID and HELLO_VERSION are part of the command, not of a file. Each has
+# a stamp file holding its value, rewritten (when make reads this file) only
+# if the value changed, and what compiles the value in depends on the stamp:
+# `make BUILD_ID=x` rebuilds exactly what it must, and a make with the same
+# values finds nothing to do (`make -n run` after `make` compiles nothing).
+# `make variant` compiles its own build id and leaves the stamps alone.
+BUILD_ID_STAMP      := $(BUILD)/build_id.stamp
+HELLO_VERSION_STAMP := $(BUILD)/hello_version.stamp
+stamp = $(shell mkdir -p $(dir $(1)) && { echo '$(2)' | cmp -s - $(1) || echo '$(2)' > $(1); })
+ifneq ($(filter-out variant clean,$(or $(MAKECMDGOALS),all)),)
+$(call stamp,$(BUILD_ID_STAMP),$(BUILD_ID))
+$(call stamp,$(HELLO_VERSION_STAMP),$(HELLO_VERSION))
+endif
+$(BUILD_ID_STAMP):
+	@mkdir -p $(dir $@) && echo '$(BUILD_ID)' > $@
+$(HELLO_VERSION_STAMP):
+	@mkdir -p $(dir $@) && echo '$(HELLO_VERSION)' > $@
+
+# The build id is compiled into one small object (src/core/build_id.cpp).
+$(BUILD)/obj/core/build_id.o: $(BUILD_ID_STAMP)
 $(BUILD)/obj/core/build_id.o: CXXFLAGS += -DSMOOTH_BUILD_ID='"$(BUILD_ID)"'
 
 # The same server with another build id: its own build_id.o linked ahead of
@@ -102,10 +116,10 @@ $(BUILD)/obj/builtin_%.o: modules/%.cpp
 	$(CXX) $(CXXFLAGS) -DSMOOTH_BUILTIN -DHELLO_VERSION='"builtin-$(HELLO_VERSION)"' -c -o $@ $<
 
 modules: $(MODULE_SO)
-# The version is part of the command, not of a file, so hello.so is always
-# rebuilt; the content-derived copy in run_dir is what tells versions apart.
-.PHONY: FORCE
-$(MODDIR)/hello.so: FORCE
+# hello.so names its version in its replies (the reload demo): rebuilt when
+# HELLO_VERSION changes; the content-derived copy in run_dir is what tells
+# versions apart.
+$(MODDIR)/hello.so: $(HELLO_VERSION_STAMP)
 $(MODDIR)/%.so: modules/%.cpp include/smooth/module.h
 	@mkdir -p $(MODDIR)
 	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -fPIC -shared -DHELLO_VERSION='"$(HELLO_VERSION)"' -o $@.tmp $< && mv -f $@.tmp $@
@@ -120,7 +134,8 @@ $(LOADGEN): tools/loadgen.cpp
 $(ECHO_FLOOR): tools/echo_floor.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-run: all
+# Only what it runs: after `make` or `make test` it starts at once.
+run: $(SERVER) modules
 	./$(SERVER) start
 
 # pytest comes from Debian; the python3 first on PATH may be another install.

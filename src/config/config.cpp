@@ -592,7 +592,7 @@ const char* file_type(mode_t mode) {
     return "not a file";
 }
 
-bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
+std::string read_whole_file(const std::string& path, std::string& out) {
     // O_NONBLOCK: opening a FIFO to read waits for a writer, forever if none
     // comes (`check -c /tmp/fifo` hung); with it the open returns at once,
     // and the file is refused below. It changes nothing for a regular file.
@@ -603,28 +603,17 @@ bool read_whole_file(const std::string& path, std::string& out, std::string& err
         }
     } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
     struct stat st;
-    if (f.fd < 0 || fstat(f.fd, &st) == -1) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {  // a FIFO, a device (/dev/zero), a directory...
-        error = "cannot read " + path + ": it is " + file_type(st.st_mode) + ", not a regular file";
-        return false;
-    }
+    if (f.fd < 0 || fstat(f.fd, &st) == -1) return "cannot read " + path + ": " + std::strerror(errno);
+    if (!S_ISREG(st.st_mode))  // a FIFO, a device (/dev/zero), a directory...
+        return "cannot read " + path + ": it is " + file_type(st.st_mode) + ", not a regular file";
     char buf[8192];
     for (;;) {
         ssize_t n = ::read(f.fd, buf, sizeof buf);
         if (n == -1 && errno == EINTR) continue;
-        if (n == -1) {
-            error = "cannot read " + path + ": " + std::strerror(errno);
-            return false;
-        }
-        if (n == 0) return true;
+        if (n == -1) return "cannot read " + path + ": " + std::strerror(errno);
+        if (n == 0) return "";
         out.append(buf, size_t(n));
-        if (out.size() > (size_t(1) << 20)) {
-            error = "cannot read " + path + ": larger than 1 MiB, not a config file";
-            return false;
-        }
+        if (out.size() > (size_t(1) << 20)) return "cannot read " + path + ": larger than 1 MiB, not a config file";
     }
 }
 
@@ -644,18 +633,22 @@ int online_cores() {
     return n < 1 ? 1 : n > INT_MAX ? INT_MAX : int(n);
 }
 
-std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error) {
-    return Reader(ctx, error).read(text);
+std::string parse_config(std::string_view text, const ConfigContext& ctx, Config& out) {
+    std::string error;
+    std::optional<Config> read = Reader(ctx, error).read(text);
+    if (!read) return error;
+    out = std::move(*read);
+    return "";
 }
 
-std::optional<Config> load_config_file(const std::string& path, std::string& error) {
+std::string load_config_file(const std::string& path, Config& out) {
     std::string text;
-    if (!read_whole_file(path, text, error)) return std::nullopt;
+    if (std::string err = read_whole_file(path, text); !err.empty()) return err;
     ConfigContext ctx;
     ctx.source_name = path;
     ctx.base_dir = directory_of(path);
     ctx.cores = online_cores();
-    return parse_config(text, ctx, error);
+    return parse_config(text, ctx, out);
 }
 
 }  // namespace smooth

@@ -51,9 +51,7 @@ std::string GatewayLink::connect(uint32_t token) {
     out_.append(frame_);
     frame_.clear();
     interest_ = EPOLLIN | EPOLLOUT;
-    if (int err = loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); }); err < 0)
-        return "epoll_ctl(ADD) failed: " + errno_text(-err);
-    return "";
+    return loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); });
 }
 
 void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload,
@@ -167,7 +165,7 @@ void GatewayLink::flush() {
 void GatewayLink::update_interest() {
     uint32_t want = EPOLLIN | (out_.empty() ? 0u : uint32_t(EPOLLOUT));
     if (want == interest_ || state_ == State::Closed) return;
-    if (loop_.change(fd_.get(), want) == 0) interest_ = want;
+    if (loop_.change(fd_.get(), want).empty()) interest_ = want;
 }
 
 }  // namespace smooth
