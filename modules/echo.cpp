@@ -25,11 +25,10 @@ void on_http(smooth_worker* w, smooth_conn_id conn, const smooth_http_request& r
         char digits[8] = {};
         std::memcpy(digits, r.query.data + 7, r.query.len - 7 < 7 ? r.query.len - 7 : 7);
         int status = std::atoi(digits);
-        if (smooth_http_respond(w, conn, status, "application/octet-stream", r.body.data, r.body.len) != 0) {
-            char text[64];
-            int n = std::snprintf(text, sizeof text, "the server refused status %d\n", status);
-            smooth_http_respond(w, conn, 500, "text/plain", text, size_t(n));
-        }
+        // A status HTTP cannot carry (a 1xx, or over 999) is answered by the
+        // server with a 500 and a close; the call returns -1 to tell us so.
+        if (smooth_http_respond(w, conn, status, "application/octet-stream", r.body.data, r.body.len) != 0)
+            smooth_log(w, "echo: the server refused status %d", status);
         return;
     }
     if (starts_with(r.query, "show")) {
