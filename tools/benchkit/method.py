@@ -93,7 +93,7 @@ def method_lines(bench, meta, rows):
                          "machine the tail includes the scheduler's noise"
                          % (100 * statistics.median(late), 100 * min(late), 100 * max(late)))
     if "reload_short" in runs:
-        lines.append("- reloads (bench-reload's rows): loadgen -c 50 (short, then -k) while each server reloads %d "
+        lines.append("- reloads: loadgen -c 50 (short, then -k) while each server reloads %d "
                      "times a round back to back; smooth: a new build of the module each time, \"replaced in X ms\"; "
                      "nginx: a new return text, -s reload, then until a new connection gets it" % s.reloads)
     if "memory" in runs:

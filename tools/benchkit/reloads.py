@@ -1,4 +1,4 @@
-"""reloads: load while a server reloads back to back (bench-reload's loop).
+"""reloads: load while a server reloads back to back (the bench's reload part).
 
 smooth gets a new build of modules/hello.cpp (version vNNN) before each
 `./server reload`, which waits until every worker is replaced and says in how
@@ -170,7 +170,7 @@ def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0
 
 
 def reload_rows(runs):
-    """bench-reload's rows, from runs["reload_short" / "reload_keep-alive"]:
+    """the reload part's rows, from runs["reload_short" / "reload_keep-alive"]:
     throughput, p99, failed requests and versions seen under reloads, then the
     reloads themselves (over both kinds of load)."""
     rows = []
