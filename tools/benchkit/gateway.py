@@ -218,12 +218,15 @@ class GatewayPart:
         d = self.s.duration
 
         def one(srv):
-            pids = srv.pids()
-            before = cpu_seconds(pids)
+            roles = dict(srv.workers(), master=[srv.master]) if srv.workers().get("gateway") else srv.workers()
+            before = {role: cpu_seconds(pids) for role, pids in roles.items()}
             rep = self.load(srv, mode="closed", clients=CLIENTS, duration=d)
-            cpu = cpu_seconds(pids) - before
+            by_role = {role: cpu_seconds(pids) - before[role] for role, pids in roles.items()}
+            cpu = sum(by_role.values())
             self.check("closed loop", srv, rep)
-            self.record("throughput", srv.name, dict(rep, cpu_s=cpu, cpu_us=cpu * 1e6 / max(1, rep["ok"])))
+            ok = max(1, rep["ok"])
+            self.record("throughput", srv.name, dict(rep, cpu_s=cpu, cpu_us=cpu * 1e6 / ok,
+                                                     cpu_us_by_role={r: v * 1e6 / ok for r, v in by_role.items()}))
 
         self.rounds(servers, one, "closed loop, %d clients, %g s" % (CLIENTS, d))
 
@@ -386,6 +389,15 @@ class GatewayPart:
 
     # ------------------------------------------------------------ method
 
+    def cpu_lines(self):
+        """CPU per round trip of each process (the median round of each server)."""
+        out = []
+        for srv, rounds in self.runs.get("throughput", {}).items():
+            mid = sorted(rounds, key=lambda r: r["cpu_us"])[len(rounds) // 2]
+            out.append("  %s: %.1f = %s" % (LABELS[srv], mid["cpu_us"], ", ".join(
+                "%s %.1f" % kv for kv in sorted(mid["cpu_us_by_role"].items(), key=lambda kv: -kv[1]) if kv[1] >= 0.05)))
+        return out
+
     def breakdown_lines(self):
         """The system calls per round trip of each process, by call: the
         median round of each server."""
@@ -420,7 +432,11 @@ class GatewayPart:
             "- round trips/s: tools/wsload --mode closed -c %d (one thread): each client sends \"ping SEQ\" and "
             "waits for its answer; every close and error counted (any is listed below the table)" % CLIENTS,
             "- CPU us/round trip: utime+stime (/proc/PID/stat) of all the server's processes (smooth: master, gateway "
-            "and business; GatewayWorker: master, register, gateway, business) over the run / round trips",
+            "and business; GatewayWorker: master, register, gateway, business) over the run / round trips; by "
+            "process (the median round):",
+        ]
+        lines += self.cpu_lines()
+        lines += [
             "- syscalls/round trip: one strace -c -f per process (smooth: the gateway and the business worker, not "
             "the master; GatewayWorker: register, gateway, business), attached before the first and detached 0.2 s "
             "after the last of exactly %s round trips of %d clients (their handshakes and closes included); every "
@@ -434,6 +450,13 @@ class GatewayPart:
                              R.fmt_int(x["latency_rate"]), CLIENTS,
                              " on core 1, the servers (every process) on core 0" if x.get("latency_split") else "",
                              round(100 * LOAD_FRACTION)))
+            late = [r["late"] / max(1, r["round_trips"]) for srv in self.runs.get("latency", {}).values()
+                    for r in srv if "late" in r]
+            if late:
+                lines.append("  %.1f%% of the round trips went out over 1 ms after they were due (median of the "
+                             "runs, %.1f%%-%.1f%%: no client free, or the client itself late): on a busy machine the "
+                             "tail is the scheduler's as much as the server's" % (
+                                 100 * statistics.median(late), 100 * min(late), 100 * max(late)))
         gws = gateways_for(n)
         lines += [
             "- idle: a fresh server per round, warmed with %s round trips; RSS (smaps_rollup) of all its processes "
