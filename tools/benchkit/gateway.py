@@ -411,12 +411,15 @@ class GatewayPart:
             out.append("  %s: %.2f = %s" % (LABELS[srv], mid["per_rt"], "; ".join(parts)))
         return out
 
-    def method_lines(self, versions):
+    def method_lines(self, versions, meta):
         s, x = self.s, self.extra
         n = s.idle_conns
+        load, end = meta["load_avg"], meta.get("load_avg_end", meta["load_avg"])
         lines = [
             "",
             "gateway rows (issue 19): %s" % "; ".join(versions),
+            "machine: %d cores (%s), Linux %s; load average %.1f at the start, %.1f at the end (shared with other "
+            "work)" % (meta["cores"], meta["cpu"], meta["kernel"], load[0], end[0]),
             "method:",
             "- rounds: %d, interleaved (%s); %g s of load each; a cell is the median (min-max) of the rounds, a "
             "ratio the median (min-max) of the per-round ratios; verdict on each round: PASS if every round meets "
@@ -473,6 +476,11 @@ class GatewayPart:
             "reads 10,000 sockets in one thread, so the floor's figure includes the client's own time"
             % (R.fmt_int(n), s.broadcasts, s.broadcasts),
         ]
+        if not self.gw_dirs:
+            lines.append("- GatewayWorker: skipped, no --gatewayworker/--workerman directories given "
+                         "(docs/benchmark-gateway.md says how to get them); its targets are checked against node only")
+        if not self.have_node:
+            lines.append("- node ws: skipped, node or tools/bench-node/node_modules/ws missing (tools/bench-deps)")
         if self.gw_dirs:
             lines.append("- GatewayWorker in the idle and broadcast rows: %d gateway processes (reusePort), one per "
                          "%d clients: Workerman's select() loop serves at most 1024 descriptors a process; its "
