@@ -1,6 +1,6 @@
 # smooth: build, run and test.
 #
-#   make                 ./server, the demo modules, unit tests, tools/loadgen
+#   make                 ./server, the demo modules, unit tests, tools/loadgen, tools/wsload
 #   make run             build ./server and the demo modules, then ./server start (foreground,
 #                        embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
@@ -61,11 +61,14 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
 LOADGEN   := tools/loadgen
-# The bench's floor for the echo row (tools/echo_floor.cpp): built for make bench only.
+WSLOAD    := tools/wsload
+# The bench's floors: for the echo row (tools/echo_floor.cpp) and the gateway
+# rows (tools/ws_floor.cpp): built for make bench only.
 ECHO_FLOOR := tools/echo_floor
+WS_FLOOR  := tools/ws_floor
 
 .PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
-all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
+all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN) $(WSLOAD)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
@@ -128,10 +131,16 @@ $(BUILD)/tests/%: tests/unit/%.cpp $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
 
-$(LOADGEN): tools/loadgen.cpp
+$(LOADGEN): tools/loadgen.cpp tools/histogram.h
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 $(ECHO_FLOOR): tools/echo_floor.cpp
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(WSLOAD): tools/wsload.cpp tools/histogram.h
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(WS_FLOOR): tools/ws_floor.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # Only what it runs: after `make` or `make test` it starts at once.
@@ -150,11 +159,13 @@ test: all $(if $(SANITIZE),,fuzz-build)
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
 
-# tools/bench: installs wrk, strace and nginx-light when missing (tools/bench-deps),
-# then measures; see README "Benchmark". It builds nothing itself (--no-build):
-# the prerequisites are what it runs.
+# tools/bench: installs wrk, strace, nginx-light, php-cli, node and its ws when
+# missing (tools/bench-deps), then measures; see README "Benchmark" and
+# docs/benchmark-gateway.md (BENCH_ARGS="--gatewayworker DIR --workerman DIR"
+# for the GatewayWorker column). It builds nothing itself (--no-build): the
+# prerequisites are what it runs.
 BENCH_ARGS ?=
-bench: $(SERVER) $(LOADGEN) $(ECHO_FLOOR)
+bench: $(SERVER) $(MODDIR)/chat.so $(LOADGEN) $(ECHO_FLOOR) $(WSLOAD) $(WS_FLOOR)
 	@tools/bench-deps
 	tools/bench --no-build $(BENCH_ARGS)
 
@@ -237,6 +248,6 @@ $(FUZZ_SMOKE): fuzz-smoke-%: $(FUZZ_BUILD)/fuzz_%
 	@tests/fuzz/run $(FUZZ_BUILD) $* $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)/smoke/$*
 
 clean:
-	rm -rf build build-asan build-fuzz server modules/*.so $(LOADGEN) $(ECHO_FLOOR)
+	rm -rf build build-asan build-fuzz server modules/*.so $(LOADGEN) $(ECHO_FLOOR) $(WSLOAD) $(WS_FLOOR)
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

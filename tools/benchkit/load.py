@@ -1,9 +1,10 @@
-"""load: the two load generators, run to completion and read back as dicts.
+"""load: the load generators, run to completion and read back as dicts.
 
 tools/loadgen counts every request's outcome and has the options the rows need
 (exact counts with -n, open loop with -R, POST bodies with --body-size); wrk is
-the usual keep-alive client, leaner per request, for the keep-alive throughput.
-Both only ever target 127.0.0.1.
+the usual keep-alive client, leaner per request, for the keep-alive throughput;
+tools/wsload is the WebSocket client of the gateway rows (closed and open
+loop, idle connections, broadcasts). All only ever target 127.0.0.1.
 """
 
 import json
@@ -42,30 +43,38 @@ def loadgen_argv(loadgen, port, *, clients, keepalive=False, duration=None, coun
     return argv
 
 
-def parse_loadgen(out, err, rc):
+def _json_report(tool, out, err, rc):
+    """A tool's JSON report, with p50_ms/p99_ms/p999_ms from its latency_ms."""
     if rc != 0:
-        raise CouldNotRun("loadgen exited %d: %s" % (rc, (err or out).strip()[-500:]))
+        raise CouldNotRun("%s exited %d: %s" % (tool, rc, (err or out).strip()[-500:]))
     try:
         rep = json.loads(out)
     except ValueError:
-        raise CouldNotRun("loadgen printed no JSON report: %r" % (out[-300:],))
+        raise CouldNotRun("%s printed no JSON report: %r" % (tool, out[-300:]))
     lat = rep.get("latency_ms") or {}
     rep["p50_ms"], rep["p99_ms"], rep["p999_ms"] = lat.get("p50"), lat.get("p99"), lat.get("p999")
     return rep
 
 
-def loadgen(loadgen_path, port, timeout=None, **kw):
-    """Runs loadgen to its end; its report, with p50_ms/p99_ms/p999_ms added."""
-    argv = loadgen_argv(loadgen_path, port, **kw)
+def _run_report(tool, argv, limit):
+    """Runs argv (loadgen or wsload) to its end; its report."""
     p = PROCS.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    limit = timeout or (kw.get("duration") or 0) + 60
     try:
         out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         p.kill()
         p.communicate()
-        raise CouldNotRun("loadgen did not finish within %.0f s: %s" % (limit, " ".join(argv)))
-    return parse_loadgen(out, err, p.returncode)
+        raise CouldNotRun("%s did not finish within %.0f s: %s" % (tool, limit, " ".join(argv)))
+    return _json_report(tool, out, err, p.returncode)
+
+
+def parse_loadgen(out, err, rc):
+    return _json_report("loadgen", out, err, rc)
+
+
+def loadgen(loadgen_path, port, timeout=None, **kw):
+    """Runs loadgen to its end; its report, with p50_ms/p99_ms/p999_ms added."""
+    return _run_report("loadgen", loadgen_argv(loadgen_path, port, **kw), timeout or (kw.get("duration") or 0) + 60)
 
 
 def _to_ms(value, unit):
@@ -106,3 +115,46 @@ def wrk(port, duration, connections, threads, pin_cpu=None):
         errors += sum(int(x) for x in m.groups())
     res["errors"] = errors
     return res
+
+
+# ---------------------------------------------------------------- WebSocket
+
+def wsload_argv(wsload_path, port, path="/", *, mode="closed", clients, duration=None, count=None, rate=None,
+                threads=None, hello=False, ready_file=None, stop_file=None, broadcasts=None, cpu_pids=None,
+                timeout_ms=None, pin_cpu=None):
+    """tools/wsload's command line (see its header for the modes)."""
+    argv = [wsload_path, "--mode", mode, "-c", str(clients)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    if duration is not None:
+        argv += ["-d", "%g" % duration]
+    if count is not None:
+        argv += ["-n", str(count)]
+    if rate is not None:
+        argv += ["-R", "%.0f" % rate]
+    if timeout_ms is not None:
+        argv += ["-t", str(timeout_ms)]
+    if hello:
+        argv.append("--hello")
+    if ready_file:
+        argv += ["--ready-file", ready_file]
+    if stop_file:
+        argv += ["--stop-file", stop_file]
+    if broadcasts is not None:
+        argv += ["--broadcasts", str(broadcasts)]
+    if cpu_pids:
+        argv += ["--cpu-pids", ",".join(str(p) for p in cpu_pids)]
+    argv.append("ws://127.0.0.1:%d%s" % (port, path))
+    if pin_cpu is not None:
+        argv = ["taskset", "-c", str(pin_cpu)] + argv
+    return argv
+
+
+def parse_wsload(out, err, rc):
+    return _json_report("wsload", out, err, rc)
+
+
+def wsload(wsload_path, port, path="/", timeout=None, **kw):
+    """Runs wsload to its end; its report, with p50_ms/p99_ms/p999_ms added."""
+    return _run_report("wsload", wsload_argv(wsload_path, port, path, **kw),
+                       timeout or (kw.get("duration") or 0) + 120)

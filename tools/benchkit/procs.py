@@ -6,6 +6,7 @@ pids: a figure is always about the workers, never the master or the client.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -170,6 +171,26 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_port_range(count):
+    """The first of `count` consecutive free ports on 127.0.0.1, below the
+    ephemeral range (so that no client's port takes one meanwhile)."""
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - count)
+        socks = []
+        try:
+            for k in range(count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + k))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise CouldNotRun("no %d consecutive free ports on 127.0.0.1" % count)
 
 
 def http_get_body(port, timeout=1.0):
