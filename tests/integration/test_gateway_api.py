@@ -5,7 +5,7 @@ two; a group that is not reloadable runs on_worker_reload and keeps its
 workers, and is respawned after a crash; and events wait in the gateway,
 counted, while no business worker is there, then go out in order.
 
-The business module is modules/probe.cpp: one text command per API call
+The business module is tests/modules/probe.cpp: one text command per API call
 ("/to ID TEXT", "/many ID,ID TEXT", "/all TEXT", "/kick ID"), "id ID" to each
 client as it connects, "[pid P]" on every answer, and a log line for each
 on_close and on_worker_reload. The clients here are plain sockets, read one
