@@ -3,14 +3,17 @@
 // and the table of workers ask of it.
 #include "master/master.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <optional>
 #include <set>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "core/build_id.h"
 #include "core/listener.h"
+#include "config/secret_file.h"
 #include "core/log.h"
 #include "master/module_trial.h"
 #include "master/module_versions.h"
@@ -25,6 +28,24 @@ namespace {
 constexpr int64_t kSampleEveryMs = 10;      // the timeline's requests-per-second resolution
 constexpr int64_t kSampleAfterMs = 500;     // and how long it goes on after the reload ends
 constexpr size_t kMaxSamples = 60000;       // ten minutes of samples at most
+
+// The secret the gateway links are proven with (docs/links.md), when the
+// config names no link_secret_file: this instance's own, made in run_dir at
+// its first start and read again at every later one (an upgrade's new master
+// included), so its gateway and business workers always agree. Only where
+// some group links: a plain HTTP instance has no use for one.
+std::string take_instance_link_secret(ServerConfig& s, const std::vector<GroupConfig>& groups) {
+    if (!s.link_secret_file.empty()) return "";  // read with the config
+    if (std::none_of(groups.begin(), groups.end(), [](const GroupConfig& g) { return g.role != Role::Plain; })) return "";
+    const std::string path = s.run_dir + "/link.secret";
+    bool made = false;
+    std::string error;
+    std::optional<std::string> secret = make_or_read_secret_file(path, made, error);
+    if (!secret) return "the instance's link secret: " + error;
+    if (made) log::info("links: made this instance's link secret %s (for its own gateway and business groups)", path.c_str());
+    s.link_secret = std::move(*secret);
+    return "";
+}
 
 }  // namespace
 
@@ -88,6 +109,8 @@ std::string Master::open_before_fork() {
     InheritedListeners inherited;
     if (std::string err = inherited.take_from_env(); !err.empty()) return err;
     if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
+    // Before the first fork: every worker inherits the secret's bytes.
+    if (std::string err = take_instance_link_secret(config_.server, config_.groups); !err.empty()) return err;
     // Started by an upgrade: the old master holds both files; ours are made
     // beside them and renamed over them once we serve (take_over).
     if (std::string err = takeover_.pending() ? pid_file_.prepare_beside(s.pid_file) : pid_file_.acquire(s.pid_file);
