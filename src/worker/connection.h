@@ -87,6 +87,7 @@ public:
     // said it sends nothing more (`client_done`), else with a lingering close.
     void close_after_output(bool client_done);
     bool closing() const { return close_after_flush_; }
+    size_t unsent() const { return out_.size(); }  // output not yet taken by the socket
     // The client's side of the stream is closed (read returned EOF).
     bool peer_closed() const { return peer_closed_; }
     // The last read filled all the room it had: more bytes may be waiting in

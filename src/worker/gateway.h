@@ -28,6 +28,9 @@
 //   - A link lost without that hand-over (a business worker crashed) gives
 //     its events in flight back to their queues: they are sent again, to
 //     another worker (at least once; the drain path is exactly once).
+//   - A link carries no event before both ends have proven they know the
+//     link secret (protocol/link.h, docs/links.md); a business port that
+//     cannot prove it gets nothing, and the log says what to do.
 //
 // Business worker k listens on the backend's port + k (the master keeps that
 // listener, so a link made while slot k is being replaced waits in its queue
@@ -46,6 +49,7 @@
 
 #include "smooth/module.h"
 #include "worker/gateway_link.h"
+#include "worker/refusal_log.h"
 
 namespace smooth {
 
@@ -70,6 +74,8 @@ public:
     void link_done(GatewayLink& link, uint64_t seq);
     void link_draining(GatewayLink& link);
     void link_lost(GatewayLink& link, const std::string& why);
+    // Its CHALLENGE's proof does not hold: not a business worker with our secret.
+    void link_unproven(GatewayLink& link);
     void deliver(uint64_t client, bool binary, std::string_view payload);
     void broadcast(bool binary, std::string_view payload);
     void kick(uint64_t client, uint16_t code);
@@ -95,6 +101,7 @@ private:
     void ensure_links();
     void schedule_relink();
     void forget_closed_links();
+    void drop_link(GatewayLink& link, bool clean);
     void publish_stats();
 
     Worker& worker_;
@@ -110,6 +117,7 @@ private:
     std::vector<std::unique_ptr<GatewayLink>> lost_;   // freed outside their own callbacks
     uint64_t relink_timer_ = 0;
     int64_t relink_backoff_ms_ = 0;
+    RefusalLog unproven_;  // one line per business address per interval
     bool stopped_ = false;
 };
 

@@ -1,0 +1,14 @@
+// random: unpredictable bytes from the kernel (getrandom(2)), for what an
+// attacker must not guess: the link handshake's nonces, a gateway's token.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace smooth {
+
+// `n` random bytes into `out`. "" or what failed (getrandom blocks only until
+// the kernel's pool is first ready, early in boot; it is retried on EINTR).
+std::string random_bytes(std::string& out, size_t n);
+
+}  // namespace smooth
