@@ -14,7 +14,9 @@
 //   /kick ID               smooth_close(ID) (a WebSocket gets a close frame, 1000);
 //                          the sender gets "ok kick [pid P]"
 //   anything else          back to the sender: "echo TEXT [pid P, reloads R]"
-//   HTTP, any request      200 "probe pid P reloads R"
+//   HTTP GET /status/N     answers with status N, whatever N is, and logs
+//                          "probe: respond N returned RC"
+//   HTTP, any other        200 "probe pid P reloads R"
 //
 // on_worker_reload (a group with reloadable = false, when a reload runs)
 // counts: R above is how many times it ran in this worker, and each run logs
@@ -64,6 +66,15 @@ void on_close(smooth_worker* w, smooth_conn_id conn) {
 void on_message(smooth_worker* w, smooth_conn_id conn, const smooth_message* msg) {
     const int pid = smooth_whoami(w).pid;
     if (msg->protocol == SMOOTH_HTTP) {
+        const smooth_http_request* req = msg->http;
+        if (req && starts_with(req->path, "/status/")) {
+            // Whatever status the path names, valid or not; the log says what
+            // the worker answered the module (0, or -1 for an answer it refused).
+            int status = std::atoi(std::string(req->path.data + 8, req->path.len - 8).c_str());
+            int rc = smooth_http_respond(w, conn, status, "text/plain", "odd\n", 4);
+            smooth_log(w, "probe: respond %d returned %d", status, rc);
+            return;
+        }
         std::string body = "probe pid " + std::to_string(pid) + " reloads " + std::to_string(reloads) + "\n";
         smooth_http_respond(w, conn, 200, "text/plain", body.data(), body.size());
         return;

@@ -100,6 +100,12 @@ std::optional<int> parse_int_in(std::string_view s, int lo, int hi) {
     return int(*v);
 }
 
+std::optional<size_t> size_in(std::string_view s, size_t lo, size_t hi) {
+    std::optional<size_t> v = parse_size(s);
+    if (!v || *v < lo || *v > hi) return std::nullopt;
+    return v;
+}
+
 std::optional<int> parse_count(std::string_view s, int cores) {
     if (s == "auto") return std::clamp(cores, 1, 256);
     return parse_int_in(s, 1, 256);
@@ -425,7 +431,7 @@ private:
             return it == seen_.end() ? g.line : it->second;
         };
         if (g.role != Role::Gateway) {
-            for (const char* key : {"backend", "queue_limit"})
+            for (const char* key : {"backend", "queue_limit", "queue_limit_bytes"})
                 if (seen_.count(key)) return fail_at(line_of(key), key, "only a group with role = gateway takes it");
         }
         if (g.role == Role::Gateway) {
@@ -558,9 +564,15 @@ private:
         }
         if (k == "queue_limit")
             return assign(g.queue_limit, parse_size(v), "a number of messages, like 10000 or 10k");
+        if (k == "queue_limit_bytes") return assign(g.queue_limit_bytes, size_in(v, 1024, kGiB), "a size from 1k to 1g");
+        if (k == "max_unsent_bytes") return assign(g.max_unsent_bytes, size_in(v, 1024, kGiB), "a size from 1k to 1g");
+        if (k == "message_timeout") return assign(g.message_timeout_ms, parse_duration_ms(v), kDurationExpected);
+        if (k == "max_buffered_bytes")
+            return assign(g.max_buffered_bytes, size_in(v, 1 << 20, 64 * kGiB), "a size from 1m to 64g");
         return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
                     "max_connections, max_request_bytes, keepalive_timeout, keepalive_requests, request_timeout, "
-                    "health_path, role, backend, queue_limit");
+                    "health_path, max_unsent_bytes, message_timeout, max_buffered_bytes, role, backend, queue_limit, "
+                    "queue_limit_bytes");
     }
 
     std::optional<std::string> path(std::string_view v) const {

@@ -4,8 +4,9 @@
 //                   drain_timeout, start_timeout, reload_order, link_secret_file
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
-//                   keepalive_requests, request_timeout, health_path (http:// and ws://); for the
-//                   gateway pattern role, backend, queue_limit
+//                   keepalive_requests, request_timeout, health_path (http:// and ws://),
+//                   max_unsent_bytes, message_timeout, max_buffered_bytes; for the
+//                   gateway pattern role, backend, queue_limit, queue_limit_bytes
 //
 // link_secret_file = PATH: the secret that gateway and business workers prove
 // to each other on every link (protocol/link.h, docs/links.md); the same
@@ -69,6 +70,15 @@ struct GroupConfig {
     std::string backend;             // as written
     ListenAddress backend_address;
     size_t queue_limit = 10000;      // gateway: events waiting for a business worker, per gateway worker
+    size_t queue_limit_bytes = 64 << 20;  // gateway: and their bytes (waiting and in flight), per gateway worker
+    // The bounds of a long connection (ws, text, frame, tcp; docs/limits.md):
+    // output a client has not read past this, and it is closed (a WebSocket
+    // with 1008); a message begun must be whole within message_timeout.
+    size_t max_unsent_bytes = 4 << 20;
+    int message_timeout_ms = 60000;
+    // What one worker of the group holds in connection buffers, all together;
+    // past it the largest holders are closed first (worker.cpp, sweep).
+    size_t max_buffered_bytes = size_t(512) << 20;
     int line = 0;                    // where its [group] header is, for messages
 
     bool is_builtin() const { return module.rfind("builtin:", 0) == 0; }

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <unistd.h>
 
 #include "core/buffer_pool.h"
@@ -31,6 +33,10 @@ void Buffer::erase(size_t offset, size_t n) {
 void Buffer::reserve(size_t n) {
     if (writable() >= n) return;
     const size_t have = size();
+    // A caller's size arithmetic gone wrong (an unsigned underflow) asks for
+    // close to 2^64 bytes. Growth by doubling would hide that, one read at a
+    // time, until memory ran out; it fails here, at once, saying so.
+    if (n > kMaxBytes - have) throw std::length_error("Buffer::reserve(" + std::to_string(n) + ")");
     if (read_pos_ + writable() >= n) {
         // Enough room if the readable bytes move to the front.
         std::memmove(data_, data_ + read_pos_, have);

@@ -50,10 +50,15 @@ public:
     void append(const char* data, size_t n);
     void append(std::string_view s) { append(s.data(), s.size()); }
 
+    // No buffer holds more than this: a larger reserve is a caller's bug.
+    static constexpr size_t kMaxBytes = size_t(1) << 40;
+
     // At least n writable bytes at write_ptr(); commit() what was written.
+    // Throws std::length_error past kMaxBytes, std::bad_alloc without memory.
     void reserve(size_t n);
     char* write_ptr() { return data_ + write_pos_; }
     size_t writable() const { return capacity_ - write_pos_; }
+    size_t capacity() const { return capacity_; }  // the memory it holds
     void commit(size_t n) { write_pos_ += n; }
 
     // One read(2) into the writable space (at least `chunk` bytes of it).

@@ -13,6 +13,17 @@ constexpr size_t kRowsBytes = sizeof(WorkerRow) * kStatsRows;
 constexpr size_t kMapBytes = kRowsBytes + 4096;  // the rows, then a page for end_
 }  // namespace
 
+const char* limit_name(Limit l) {
+    switch (l) {
+        case Limit::UnsentBytes: return "unsent_bytes";
+        case Limit::MessageTimeout: return "message_timeout";
+        case Limit::QueueFull: return "queue_full";
+        case Limit::WorkerCeiling: return "worker_ceiling";
+        case Limit::Count: break;
+    }
+    return "?";
+}
+
 StatsTable::~StatsTable() {
     if (rows_) munmap(rows_, kMapBytes);
 }
@@ -39,6 +50,9 @@ int StatsTable::allocate() {
         r.conn_unlisted = 0;
         r.links = 0;
         r.queued = 0;
+        r.queued_bytes = 0;
+        r.buffered_bytes = 0;
+        for (auto& hits : r.limit_hits) hits = 0;
         r.listener = 0;
         r.accepting = 0;
         r.module_version[0] = '\0';

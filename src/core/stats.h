@@ -50,6 +50,18 @@ struct ConnRecord {
     std::atomic<uint64_t> bytes_out;
 };
 
+// The bounds a worker enforces (docs/limits.md), each counted when it cuts
+// something off, so an operator sees which one is being hit.
+enum class Limit : uint8_t {
+    UnsentBytes,     // max_unsent_bytes: a client that does not read
+    MessageTimeout,  // message_timeout: a message not whole in time
+    QueueFull,       // queue_limit / queue_limit_bytes: a gateway's queue is full
+    WorkerCeiling,   // max_buffered_bytes: the worker's buffers all together
+    Count
+};
+inline constexpr size_t kLimitKinds = size_t(Limit::Count);
+const char* limit_name(Limit l);  // "unsent_bytes", ...
+
 struct WorkerRow {
     std::atomic<int32_t> pid;
     std::atomic<uint32_t> connections;
@@ -58,6 +70,9 @@ struct WorkerRow {
     std::atomic<uint64_t> bytes_out;
     std::atomic<uint32_t> links;          // gateway pattern: links to the other side
     std::atomic<uint32_t> queued;         // gateway: events waiting for a business worker
+    std::atomic<uint64_t> queued_bytes;   // gateway: their bytes, with those in flight
+    std::atomic<uint64_t> buffered_bytes; // what its connections hold in buffers (the last sweep's sum)
+    std::atomic<uint64_t> limit_hits[kLimitKinds];  // by Limit
     std::atomic<uint32_t> conn_unlisted;  // open connections without a record (the table was full when they opened)
     std::atomic<uint64_t> listener;       // the listening socket's inode: rows with the same one share its queue
     std::atomic<uint32_t> accepting;      // 1 while the worker watches that listener (worker/accept_balance.h)

@@ -269,7 +269,7 @@ void Connection::update_interest() {
     // request's worth is waiting behind the one being handled.
     bool input_full = state_ == State::Handling && in_.size() > group().max_request_bytes + 65536;
     uint32_t want = 0;
-    if (!reading_paused_ && !peer_closed_ && !input_full) want |= EPOLLIN;
+    if (!reading_paused_ && !peer_closed_ && !input_full && !input_held_) want |= EPOLLIN;
     if (!out_.empty()) want |= EPOLLOUT;
     if (want == interest_) return;
     if (!watched_) {  // open() is still reading the first bytes: it watches with this
@@ -282,6 +282,18 @@ void Connection::update_interest() {
         return;
     }
     interest_ = want;
+}
+
+void Connection::hold_input() {
+    if (input_held_ || state_ == State::Closed) return;
+    input_held_ = true;
+    if (!in_process_) update_interest();  // else process_input() does, on its way out
+}
+
+void Connection::release_input() {
+    if (!input_held_ || state_ == State::Closed) return;
+    input_held_ = false;
+    process_input();  // what was buffered meanwhile, then EPOLLIN again
 }
 
 void Connection::count_in(size_t n) {
@@ -307,8 +319,13 @@ void Connection::wait_idle() {
     in_.shrink_if_idle();
 }
 
+size_t Connection::held_bytes() const {
+    return in_.capacity() + out_.capacity() + (session_ ? session_->held_bytes() : 0);
+}
+
 void Connection::check_deadline(int64_t now_ms) {
-    if (!out_.empty()) {
+    // (Closing has its own deadline: the Close handshake's wait, output or not.)
+    if (!out_.empty() && state_ != State::Closing) {
         // A response is still going out: no idle or linger deadline may cut
         // it. Only a client that stops reading altogether is given up on.
         if (now_ms - last_progress_ms_ > group().request_timeout_ms) {
@@ -390,6 +407,14 @@ bool Connection::input_waiting() const {
     do n = ::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     while (n == -1 && errno == EINTR);
     return n > 0;
+}
+
+void Connection::abort() {
+    if (state_ == State::Closed) return;
+    struct linger reset = {1, 0};
+    if (setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == -1)
+        log::warn("setsockopt(SO_LINGER) failed for %s: %s", peer().c_str(), errno_text(errno).c_str());
+    close_now();
 }
 
 void Connection::close_now() {

@@ -71,6 +71,10 @@ public:
     void begin_drain();          // the worker started draining (drain.h, steps 4-6)
     void check_deadline(int64_t now_ms);
     void close_now();            // no flush, no linger: hard stop
+    // Harder still: a reset (SO_LINGER 0), so that what the kernel still
+    // holds for the client is dropped too. For a client cut off for not
+    // reading: at its pace, that could take minutes to leave.
+    void abort();
 
     // ---- What its session uses ----
     Buffer& in() { return in_; }
@@ -87,7 +91,14 @@ public:
     // said it sends nothing more (`client_done`), else with a lingering close.
     void close_after_output(bool client_done);
     bool closing() const { return close_after_flush_; }
-    size_t unsent() const { return out_.size(); }  // output not yet taken by the socket
+    // Output written but not yet taken by the client, and whether it is past
+    // the group's max_unsent_bytes (a long connection is then closed: its
+    // session says how).
+    size_t unsent() const { return out_.size(); }
+    bool over_unsent_limit() const { return out_.size() > group().max_unsent_bytes; }
+    // The memory this connection holds (its buffers and its session's), for
+    // the worker's ceiling, max_buffered_bytes.
+    size_t held_bytes() const;
     // The client's side of the stream is closed (read returned EOF).
     bool peer_closed() const { return peer_closed_; }
     // The last read filled all the room it had: more bytes may be waiting in
@@ -109,6 +120,13 @@ public:
     // Goes on with buffered input after a response sent from outside the
     // input's handling (a timer): a pipelined request may be waiting.
     void resume_input() { process_input(); }
+    // The gateway holds a client that has too many messages waiting for a
+    // business worker: nothing more of its input is read or handled (it
+    // waits in our buffer and in the kernel: TCP's back-pressure) until it is
+    // released, and then the buffered messages are handled in order.
+    void hold_input();
+    void release_input();
+    bool input_held() const { return input_held_; }
 
 private:
     void on_event(uint32_t events);
@@ -139,6 +157,7 @@ private:
     int low_water_ = 1;           // SO_RCVLOWAT as last set
     bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
+    bool input_held_ = false;     // back-pressure from the gateway's queue (hold_input)
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed
     uint32_t interest_ = 0;

@@ -17,6 +17,14 @@ namespace {
 constexpr int64_t kFirstRelinkMs = 50;    // a link that failed is tried again after this...
 constexpr int64_t kMaxRelinkMs = 2000;    // ...doubling up to this
 
+// A client with this many events (or bytes) waiting for the business is not
+// read from until it is back down to the release marks: a flood from one
+// client waits in its own socket, not in the queue every client shares.
+constexpr size_t kHoldClientAt = 64;
+constexpr size_t kHoldClientBytes = 1 << 20;
+constexpr size_t kReleaseClientAt = 16;
+constexpr size_t kReleaseClientBytes = 256 << 10;
+
 uint32_t random_token() {
     uint32_t token = 0;
     while (token == 0)
@@ -41,6 +49,7 @@ void Gateway::stop() {
     if (stopped_) return;
     stopped_ = true;
     if (relink_timer_) worker_.loop().cancel_timer(std::exchange(relink_timer_, 0));
+    if (release_timer_) worker_.loop().cancel_timer(std::exchange(release_timer_, 0));
     for (auto& l : links_) l->close();
 }
 
@@ -58,16 +67,26 @@ void Gateway::client_message(Connection& c, const smooth_message& msg) {
     auto it = numbers_.find(c.id());
     if (it == numbers_.end()) return;
     const uint32_t number = it->second;
-    if (waiting_ >= worker_.group().queue_limit) {
+    const GroupConfig& g = worker_.group();
+    const bool events_full = waiting_ >= g.queue_limit;
+    if (events_full || queued_bytes_ + msg.data.len > g.queue_limit_bytes) {
         // Full: this client is told to come back later, and what it had
         // waiting is dropped with it, loudly: never a silent loss.
         Client& cl = clients_[number];
         const size_t keep = cl.in_flight ? 1 : 0;  // the one on a link goes on
-        log::warn("gateway: %zu events waiting for a business worker (queue_limit): closing %s with 1013, "
-                  "%zu of its messages not delivered", waiting_, c.peer().c_str(), cl.waiting.size() - keep + 1);
+        log::warn("gateway: %zu events (%zu bytes) held for the business workers (%s): closing %s with 1013, "
+                  "%zu of its messages not delivered",
+                  waiting_, queued_bytes_, events_full ? "queue_limit" : "queue_limit_bytes", c.peer().c_str(),
+                  cl.waiting.size() - keep + 1);
+        worker_.count_limit(Limit::QueueFull);
         waiting_ -= cl.waiting.size() - keep;
+        for (size_t i = keep; i < cl.waiting.size(); i++) {
+            queued_bytes_ -= cl.waiting[i].payload.size();
+            cl.bytes -= cl.waiting[i].payload.size();
+        }
         cl.waiting.resize(keep);
         c.close_with(ws::kCloseTryAgainLater, "gateway queue full: try again later");
+        publish_stats();
         return;
     }
     enqueue(number, uint8_t(msg.protocol), std::string_view(msg.data.data, msg.data.len));
@@ -82,11 +101,49 @@ void Gateway::client_closed(Connection& c) {
     enqueue(number, link::kClose, "");
 }
 
+size_t Gateway::queued_bytes_of(uint64_t conn_id) const {
+    auto number = numbers_.find(conn_id);
+    if (number == numbers_.end()) return 0;
+    auto c = clients_.find(number->second);
+    return c == clients_.end() ? 0 : c->second.bytes;
+}
+
 void Gateway::enqueue(uint32_t number, uint8_t kind, std::string_view payload) {
-    clients_[number].waiting.push_back({next_seq_++, kind, std::string(payload)});
+    Client& c = clients_[number];
+    c.waiting.push_back({next_seq_++, kind, std::string(payload)});
+    c.bytes += payload.size();
     waiting_++;
+    queued_bytes_ += payload.size();
+    hold_if_too_far_ahead(c);
     dispatch(number);
     publish_stats();
+}
+
+void Gateway::hold_if_too_far_ahead(Client& c) {
+    if (c.held || !c.conn_id || (c.waiting.size() < kHoldClientAt && c.bytes < kHoldClientBytes)) return;
+    if (Connection* conn = worker_.find(c.conn_id)) {
+        conn->hold_input();
+        c.held = true;
+    }
+}
+
+// Released from a timer, not from here: we are inside a link's callback,
+// and the client's buffered messages would be handled (and sent on links)
+// in the middle of it.
+void Gateway::release_if_caught_up(uint32_t number, Client& c) {
+    if (!c.held || c.waiting.size() > kReleaseClientAt || c.bytes > kReleaseClientBytes) return;
+    c.held = false;
+    to_release_.push_back(number);
+    if (release_timer_) return;
+    release_timer_ = worker_.loop().add_timer(0, [this] {
+        release_timer_ = 0;
+        for (uint32_t n : std::exchange(to_release_, {})) {
+            auto it = clients_.find(n);
+            if (it == clients_.end() || it->second.held || !it->second.conn_id) continue;
+            if (Connection* conn = worker_.find(it->second.conn_id)) conn->release_input();
+        }
+        return EventLoop::kNoMore;
+    });
 }
 
 // A client's next event leaves only once the last one is DONE: its events
@@ -182,8 +239,11 @@ void Gateway::link_done(GatewayLink& link, uint64_t seq) {
     link.in_flight().erase(it);
     auto c = clients_.find(number);
     if (c == clients_.end() || c->second.in_flight != seq) return;
+    queued_bytes_ -= c->second.waiting.front().payload.size();
+    c->second.bytes -= c->second.waiting.front().payload.size();
     c->second.waiting.pop_front();  // the event in flight: done
     c->second.in_flight = 0;
+    release_if_caught_up(number, c->second);
     if (c->second.conn_id == 0 && c->second.waiting.empty()) {
         clients_.erase(c);  // its CLOSE was the last: the client is gone everywhere
         publish_stats();
@@ -284,6 +344,7 @@ void Gateway::publish_stats() {
     }));
     worker_.stats().links.store(ready, std::memory_order_relaxed);
     worker_.stats().queued.store(uint32_t(waiting_), std::memory_order_relaxed);
+    worker_.stats().queued_bytes.store(queued_bytes_, std::memory_order_relaxed);
 }
 
 }  // namespace smooth

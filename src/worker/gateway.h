@@ -21,9 +21,13 @@
 //     most one event in flight, the next leaves when the last is DONE. So
 //     the events of all clients spread over every ready business worker,
 //     while each client's stay in order.
+//   - One client cannot fill the queue all clients share: past kHoldClientAt
+//     events (or kHoldClientBytes) of its own waiting, its input is held
+//     (not read, TCP's back-pressure) until the business has caught up.
 //   - With no business worker ready (count = 1 while it is replaced, the
 //     business instance restarting), events wait here in order, up to
-//     queue_limit; a client whose message finds it full is closed with 1013
+//     queue_limit events and queue_limit_bytes of payload (those in flight
+//     counted too); a client whose message finds it full is closed with 1013
 //     (try again later), never silently dropped.
 //   - A link lost without that hand-over (a business worker crashed) gives
 //     its events in flight back to their queues: they are sent again, to
@@ -68,6 +72,8 @@ public:
     void client_connected(Connection& c);
     void client_message(Connection& c, const smooth_message& msg);
     void client_closed(Connection& c);
+    // The payload bytes queued (or in flight) for a local connection's client.
+    size_t queued_bytes_of(uint64_t conn_id) const;
 
     // ---- What a link hears (gateway_link.cpp) ----
     void link_ready(GatewayLink& link, int business_count);
@@ -90,6 +96,8 @@ private:
         uint64_t conn_id = 0;       // the local connection; 0 once it has closed
         std::deque<Event> waiting;  // in order; while one is in flight, it is the first
         uint64_t in_flight = 0;     // the seq of the event on a link, 0 if none
+        size_t bytes = 0;           // the payloads in `waiting`
+        bool held = false;          // its input is held (kHoldClientAt)
     };
 
     uint64_t client_id(uint32_t number) const { return uint64_t(token_) << 32 | number; }
@@ -103,18 +111,23 @@ private:
     void forget_closed_links();
     void drop_link(GatewayLink& link, bool clean);
     void publish_stats();
+    void hold_if_too_far_ahead(Client& c);
+    void release_if_caught_up(uint32_t number, Client& c);
 
     Worker& worker_;
     uint32_t token_;             // who we are to the business workers (random, per process)
     uint32_t next_client_ = 1;
     uint64_t next_seq_ = 1;
     size_t waiting_ = 0;         // events waiting in all queues
+    size_t queued_bytes_ = 0;    // their payloads, and those in flight: what queue_limit_bytes bounds
     int business_count_ = 1;     // as the business workers last said
     size_t next_link_ = 0;       // round-robin position
     std::unordered_map<uint32_t, Client> clients_;     // by client number
     std::unordered_map<uint64_t, uint32_t> numbers_;   // local connection id -> client number
     std::vector<std::unique_ptr<GatewayLink>> links_;
     std::vector<std::unique_ptr<GatewayLink>> lost_;   // freed outside their own callbacks
+    std::vector<uint32_t> to_release_;  // clients whose hold ends, released from a timer of their own
+    uint64_t release_timer_ = 0;
     uint64_t relink_timer_ = 0;
     int64_t relink_backoff_ms_ = 0;
     RefusalLog unproven_;  // one line per business address per interval

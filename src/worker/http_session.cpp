@@ -171,9 +171,20 @@ bool HttpSession::upgrade(const http::Request& req) {
 // ---- The way out ----
 
 int HttpSession::respond(int status, const char* content_type, const char* body, size_t len) {
-    if (conn_.state() != Connection::State::Handling) return -1;
+    if (conn_.state() != Connection::State::Handling) return -1;  // answered already, or gone
     // A 1xx is never a final answer (and 101 is the server's, for WebSocket).
-    if (status < 200 || status > 999 || (content_type && std::strlen(content_type) > 200)) return -1;
+    // An answer HTTP cannot carry is the module's fault, not the client's:
+    // the client gets a 500 and a close (its request is not left hanging,
+    // its connection not left open), the module gets -1.
+    if (status < 200 || status > 999 || (content_type && std::strlen(content_type) > 200)) {
+        const std::string what =
+            status < 200 || status > 999 ? "status " + std::to_string(status) : "a Content-Type over 200 bytes";
+        log::warn("module answered %s with %s: sending 500 instead", conn_.peer().c_str(), what.c_str());
+        keep_alive_ = false;
+        static constexpr std::string_view kBody = "500 Internal Server Error\n";
+        respond(500, "text/plain", kBody.data(), kBody.size());
+        return -1;
+    }
     Buffer& in = conn_.in();
     const bool more_buffered = in.size() > request_bytes_;
     const bool close =

@@ -41,6 +41,7 @@ public:
     void on_drain() override;
     int respond(int status, const char* content_type, const char* body, size_t len) override;
     int close_soon() override;
+    size_t held_bytes() const override { return chunked_body_.capacity(); }
 
 private:
     bool read_head(http::Request& req);  // true: a head is there (new or earlier)

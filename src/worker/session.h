@@ -52,6 +52,10 @@ public:
         return -1;  // not a WebSocket
     }
     virtual int close_soon() = 0;
+
+    // Memory the session holds beyond the connection's buffers (a message
+    // being assembled, a chunked body): counted toward the worker's ceiling.
+    virtual size_t held_bytes() const { return 0; }
     // Close with a reason where the protocol has a way to say one (a
     // WebSocket close code); elsewhere the same as close_soon().
     virtual int close_with(uint16_t code, const char* reason) {

@@ -6,8 +6,10 @@
 //   tcp    whatever bytes arrived, as one message
 //
 // A message larger than max_request_bytes, or a malformed frame header,
-// closes the connection (lingering). A drain gives the connection the idle
-// grace (worker/drain.h) and then closes it.
+// closes the connection (lingering); so does a message not whole within
+// message_timeout, and output the client leaves unread past max_unsent_bytes
+// (at once: docs/limits.md). A drain gives the connection the idle grace
+// (worker/drain.h) and then closes it.
 #pragma once
 
 #include "worker/session.h"
@@ -28,7 +30,10 @@ public:
     int close_soon() override;
 
 private:
+    void time_the_message(bool took_message);
+
     Connection& conn_;
+    bool message_timed_ = false;  // the deadline is message_timeout's, for the message begun
 };
 
 }  // namespace smooth

@@ -381,10 +381,43 @@ int64_t Worker::sweep() {
     }
     int64_t now = EventLoop::now_ms();
     for_each_connection([now](Connection& c) { c.check_deadline(now); });
+    keep_under_ceiling();
     buffers_.release_unused();  // large blocks idle for a second go back to the kernel
     peak_live_ = std::max(peak_live_, live_);
     if (peak_live_ >= kBurstConnections && live_ < peak_live_ / 2) give_back_memory();
     return kSweepMs;
+}
+
+// max_buffered_bytes. Each connection has bounds of its own (max_request_bytes
+// in, max_unsent_bytes out, message_timeout), but ten thousand connections at
+// their bounds would still be gigabytes: the sum has a ceiling too. Past it,
+// the connections holding the most are closed first (a gateway's client with
+// the events it has queued), until the rest fit. Checked at each sweep, so a
+// worker can pass it by what its connections take in kSweepMs, each within
+// its own bounds.
+void Worker::keep_under_ceiling() {
+    auto held_by = [this](Connection& c) {
+        return c.held_bytes() + (gateway_ ? gateway_->queued_bytes_of(c.id()) : 0);
+    };
+    size_t total = 0;
+    for_each_connection([&](Connection& c) { total += held_by(c); });
+    stats().buffered_bytes.store(total, std::memory_order_relaxed);
+    const size_t ceiling = group().max_buffered_bytes;
+    if (total <= ceiling) return;
+
+    std::vector<std::pair<size_t, Connection*>> holders;
+    for_each_connection([&](Connection& c) {
+        if (size_t held = held_by(c); held > 0 && c.state() != Connection::State::Closed) holders.emplace_back(held, &c);
+    });
+    std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto [held, c] : holders) {
+        if (total <= ceiling) break;
+        log::warn("closing %s: it holds %zu bytes, and this worker's connections %zu in all, over max_buffered_bytes (%zu)",
+                  c->peer().c_str(), held, total, ceiling);
+        count_limit(Limit::WorkerCeiling);
+        c->abort();
+        total -= held;
+    }
 }
 
 // A burst is over (at least half its connections have gone): the memory it

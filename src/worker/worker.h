@@ -73,6 +73,7 @@ public:
     const smooth_module& module() const { return *module_.api; }
     smooth_worker* handle() { return &handle_; }
     WorkerRow& stats() { return *setup_.stats; }
+    void count_limit(Limit l) { stats().limit_hits[size_t(l)].fetch_add(1, std::memory_order_relaxed); }
     BufferPool& buffers() { return buffers_; }
     const Drain& drain() const { return drain_; }
 
@@ -115,6 +116,7 @@ private:
     void on_signal_pipe();
     void on_channel(uint32_t events);
     int64_t sweep();
+    void keep_under_ceiling();
     void give_back_memory();
     bool watch_listener();
     void pause_accepting(int err);  // out of descriptors or memory: see worker.cpp

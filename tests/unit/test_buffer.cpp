@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -223,6 +224,25 @@ void test_steady_state_never_reallocates() {
 }
 
 // ---- large appends, and a random run against a model -----------------------
+
+void test_a_reserve_from_an_underflow_fails_at_once() {
+    // The WebSocket session once asked for (header length - bytes buffered),
+    // which underflowed; growth by doubling turned that into a buffer that
+    // doubled at every read. Such a size is refused at the first call, and
+    // the buffer is left as it was.
+    Buffer b;
+    b.append(pattern(100));
+    const size_t header = 4;
+    bool threw = false;
+    try {
+        b.reserve(header - b.size());
+    } catch (const std::length_error&) {
+        threw = true;
+    }
+    EXPECT(threw);
+    EXPECT_EQ(b.size(), size_t(100));
+    EXPECT_EQ(std::string(b.readable()), pattern(100));
+}
 
 void test_large_appends() {
     Buffer b;
@@ -518,6 +538,7 @@ int main() {
     test_reserve_grows();
     test_write_ptr_and_commit();
     test_steady_state_never_reallocates();
+    test_a_reserve_from_an_underflow_fails_at_once();
     test_large_appends();
     test_random_against_model();
     test_read_from();

@@ -597,6 +597,50 @@ void test_health_path() {
     }
 }
 
+// The bounds of long connections: defaults, values, and where each may go.
+void test_connection_bounds() {
+    std::string error;
+    std::optional<Config> c = parse(group(""), error);
+    EXPECT(c.has_value());
+    if (c) {
+        const GroupConfig& g = c->groups[0];
+        EXPECT_EQ(g.max_unsent_bytes, size_t(4) << 20);
+        EXPECT_EQ(g.message_timeout_ms, 60000);
+        EXPECT_EQ(g.max_buffered_bytes, size_t(512) << 20);
+        EXPECT_EQ(g.queue_limit_bytes, size_t(64) << 20);
+    }
+    c = parse(group("max_unsent_bytes = 256k\nmessage_timeout = 1.5s\nmax_buffered_bytes = 2g"), error);
+    EXPECT_EQ(error, "");
+    if (c) {
+        EXPECT_EQ(c->groups[0].max_unsent_bytes, size_t(256) << 10);
+        EXPECT_EQ(c->groups[0].message_timeout_ms, 1500);
+        EXPECT_EQ(c->groups[0].max_buffered_bytes, size_t(2) << 30);
+    }
+    c = parse("[group g]\nlisten = ws://127.0.0.1:9000\nrole = gateway\nbackend = tcp://127.0.0.1:9100\n"
+              "queue_limit_bytes = 1m\n", error);
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(c ? c->groups[0].queue_limit_bytes : 0, size_t(1) << 20);
+
+    struct Row {
+        const char* name;
+        std::string text;
+        const char* part;
+    };
+    const Row bad[] = {
+        {"unsent too small", group("max_unsent_bytes = 100"), "max_unsent_bytes: expected a size from 1k to 1g"},
+        {"unsent not a size", group("max_unsent_bytes = lots"), "max_unsent_bytes: expected a size"},
+        {"timeout zero", group("message_timeout = 0"), "message_timeout: expected"},
+        {"buffered too small", group("max_buffered_bytes = 64k"), "max_buffered_bytes: expected a size from 1m"},
+        {"queue bytes off a gateway", group("queue_limit_bytes = 1m"),
+         "queue_limit_bytes: only a group with role = gateway takes it"},
+    };
+    for (const Row& r : bad) {
+        c = parse(r.text, error);
+        EXPECT_EQ_AT(c.has_value(), false, r.name);
+        EXPECT_EQ_AT(contains(error, r.part), true, std::string(r.name) + ": \"" + r.part + "\" in " + error);
+    }
+}
+
 void test_load_file() {
     char dir_template[] = "/tmp/test_config.XXXXXX";
     const char* dir = mkdtemp(dir_template);
@@ -677,5 +721,6 @@ int main() {
     test_total_workers();
     test_load_file();
     test_health_path();
+    test_connection_bounds();
     return check::summary("config");
 }
