@@ -21,6 +21,8 @@ std::string LinkSession::peer() const { return conn_.peer(); }
 
 size_t LinkSession::max_frame() const { return link::max_frame_for(conn_.group().max_request_bytes); }
 
+size_t LinkSession::max_unsent() const { return std::max(conn_.group().max_unsent_bytes, 2 * max_frame()); }
+
 void LinkSession::on_open() {
     conn_.set_state(Connection::State::Streaming);
     conn_.set_nodelay();  // events and answers are small: no Nagle delay
@@ -57,13 +59,13 @@ void LinkSession::on_input() {
         if (!more) return;
     }
     if (stage_ != Stage::Linked || conn_.state() == Connection::State::Closed) return;
-    // A frame begun must be whole within request_timeout: the deadline runs
+    // A frame begun must be whole within message_timeout: the deadline runs
     // from its first bytes (a new one each time a frame was completed).
     if (in.empty()) {
         if (finishing_frame_) conn_.clear_deadline();
         finishing_frame_ = false;
     } else if (finished_one || !finishing_frame_) {
-        conn_.set_deadline_in(conn_.group().request_timeout_ms);
+        conn_.set_deadline_in(conn_.group().message_timeout_ms);
         finishing_frame_ = true;
     }
 }
@@ -164,11 +166,11 @@ void LinkSession::write_frame(const std::string& frame) { send(frame); }
 // wait unsent (link_session.h).
 bool LinkSession::send(const std::string& frame) {
     if (conn_.state() == Connection::State::Closed || conn_.closing()) return false;
-    const size_t limit = std::max(kMinUnsentBytes, 2 * max_frame());
-    if (conn_.unsent() + frame.size() > limit) {
+    if (conn_.unsent() + frame.size() > max_unsent()) {
         log::warn("links: closing the link to gateway worker %08x at %s: it reads nothing, %zu bytes wait unsent "
-                  "(limit %zu); it sends its events in flight to another business worker",
-                  token_, peer().c_str(), conn_.unsent(), limit);
+                  "(limit %zu: max_unsent_bytes); it sends its events in flight to another business worker",
+                  token_, peer().c_str(), conn_.unsent(), max_unsent());
+        conn_.worker().count_limit(Limit::UnsentBytes);
         close_now();
         return false;
     }
@@ -182,8 +184,9 @@ void LinkSession::on_deadline() {
         return refuse("no proof within " + std::to_string(kHandshakeMs) + " ms");
     if (stage_ == Stage::Linked && finishing_frame_) {
         log::warn("links: closing the link from gateway worker %08x at %s: a frame begun %d ms ago is not complete "
-                  "(%zu bytes of it here; request_timeout)",
-                  token_, peer().c_str(), conn_.group().request_timeout_ms, conn_.in().size());
+                  "(%zu bytes of it here; message_timeout)",
+                  token_, peer().c_str(), conn_.group().message_timeout_ms, conn_.in().size());
+        conn_.worker().count_limit(Limit::MessageTimeout);
         close_now();
     }
 }

@@ -15,14 +15,16 @@
 // (refusal_log.h). Nothing of it is kept once it is closed.
 //
 // A Linked connection carries a gateway worker's events (business.h) under
-// two more bounds:
-//   - a frame begun must be complete within the group's request_timeout (the
-//     same rule as a client's request), or the link is closed: a half-sent
-//     frame is not held for ever;
+// the bounds of any long connection (docs/limits.md), the business group's:
+//   - a frame begun must be complete within message_timeout, or the link is
+//     closed: a half-sent frame is not held for ever;
 //   - what waits to be sent to the gateway (answers, broadcasts) stays under
-//     max(kMinUnsentBytes, 2 frames of the largest size): a gateway that
-//     stops reading gets its link closed (logged), and sends its events in
-//     flight again elsewhere, at least once, as after a crash.
+//     max_unsent_bytes (or two frames of the largest size, if that is more:
+//     one frame always fits): a gateway that stops reading gets its link
+//     closed (logged), and sends its events in flight again elsewhere, at
+//     least once, as after a crash.
+// Each cut is counted in the worker's limit_hits (unsent_bytes,
+// message_timeout), as for a client.
 //
 // The Connection owns this session; Business holds a pointer to it only
 // between pending()/add() and forget(), which on_closed() calls.
@@ -44,8 +46,6 @@ struct Frame;
 
 // A connection to a business port has this long to prove itself.
 inline constexpr int kHandshakeMs = 2000;
-// What may wait to be sent on a link, at the least (see above).
-inline constexpr size_t kMinUnsentBytes = size_t(16) << 20;
 
 class LinkSession : public Session {
 public:
@@ -76,6 +76,7 @@ private:
     bool handle(std::string_view frame_bytes);
     bool send(const std::string& frame);
     size_t max_frame() const;
+    size_t max_unsent() const;
 
     Connection& conn_;
     Business& business_;

@@ -715,16 +715,16 @@ def test_idle_outsiders_do_not_keep_a_respawned_gateway_out(smooth):
     assert open_most >= 60, "the outsiders were there all along"
 
 
-def test_half_sent_link_frames_are_cut_after_request_timeout(smooth):
+def test_half_sent_link_frames_are_cut_after_message_timeout(smooth):
     # Before: a half-sent link frame held its bytes for ever (+98 MB per
     # business worker for 200 partial 1 MB frames). Now a frame begun must be
-    # whole within the business group's request_timeout (2 s here). Bounds:
+    # whole within the business group's message_timeout (2 s here). Bounds:
     # while the frames hang, RSS at most 200 x (max_request_bytes + 64 KiB)
     # + 16 MiB above the start; after the cut, back to at most 8 MiB above it
     # (the buffers' large blocks are unmapped after a second unused: the
     # release build ends within 1 MiB of where it began; under ASan the
     # shadow of what was mapped stays too, an eighth of the peak).
-    srv = chat(smooth, business={"request_timeout": "2s"})
+    srv = chat(smooth, business={"message_timeout": "2s"})
     secret = instance_secret(srv)
     pid = business_pid(srv)
     base = rss(pid)
@@ -742,7 +742,7 @@ def test_half_sent_link_frames_are_cut_after_request_timeout(smooth):
         cut = []
         for p, t0 in zip(peers, started):
             frames = p.closed_within(max(0.1, t0 + 4.0 - time.monotonic()))
-            assert frames == [], f"a link whose frame hangs is closed after request_timeout (frames: {frames})"
+            assert frames == [], f"a link whose frame hangs is closed after message_timeout (frames: {frames})"
             cut.append(time.monotonic() - t0)
         for p in peers:
             p.close()
@@ -751,7 +751,7 @@ def test_half_sent_link_frames_are_cut_after_request_timeout(smooth):
         wait_until(lambda: rss(pid) - base < given_back, 10, what="the business worker's memory given back")
         after = rss(pid)
         b.check()
-    assert min(cut) >= 1.8, f"a link cut {min(cut):.2f} s after its frame began, before request_timeout"
+    assert min(cut) >= 1.8, f"a link cut {min(cut):.2f} s after its frame began, before message_timeout"
     assert hanging - base < 200 * (MIB + 64 * 1024) + 16 * MIB
     assert business_pid(srv) == pid and business_links(srv) == 1
     print(f"RSS {base / MIB:.0f} MiB, {hanging / MIB:.0f} MiB with 200 frames hanging, {after / MIB:.0f} MiB after; "
@@ -759,8 +759,8 @@ def test_half_sent_link_frames_are_cut_after_request_timeout(smooth):
 
 
 def test_a_gateway_that_stops_reading_loses_its_link_not_its_clients(smooth):
-    # What waits to be sent toward a gateway worker is bounded (16 MiB here:
-    # link_session.h). The gateway worker is stopped (SIGSTOP) while a link of
+    # What waits to be sent toward a gateway worker is bounded (the business
+    # group's max_unsent_bytes, 4 MiB). The gateway worker is stopped (SIGSTOP) while a link of
     # the test's own makes the module broadcast 4 KB messages: the stopped
     # worker's link passes the bound and is closed, logged. Once it runs again
     # it links again and sends the events it had in flight once more: its
@@ -784,7 +784,7 @@ def test_a_gateway_that_stops_reading_loses_its_link_not_its_clients(smooth):
         seq = 0
         os.kill(gw_pid, signal.SIGSTOP)
         try:
-            # 16 MiB and the sockets' buffers take some 6,000; 20,000 (80 MB)
+            # 4 MiB and the sockets' buffers take some 3,000; 20,000 (80 MB)
             # is where a build without the bound is given up on.
             while "it reads nothing" not in srv.log():
                 assert seq < 20000, f"the stopped gateway's link was not cut after {seq} broadcasts of 4 KB"
@@ -797,7 +797,7 @@ def test_a_gateway_that_stops_reading_loses_its_link_not_its_clients(smooth):
         b.check(at_least_once=True)
         driver.close()
     line = next(l for l in srv.log().splitlines() if "it reads nothing" in l)
-    assert "(limit 16777216)" in line and "sends its events in flight to another business worker" in line, line
+    assert "(limit 4194304: max_unsent_bytes)" in line and "sends its events in flight to another business worker" in line, line
     assert srv.workers("gw")[0]["pid"] == gw_pid, "the gateway worker is the same process"
     lost = next(l for l in srv.log().splitlines() if "events in flight go back in line" in l)
     print(f"cut after {seq} broadcasts of 4 KB: {line.split('links: ')[1][:110]}...; {lost.split('gateway: ')[1]}")
