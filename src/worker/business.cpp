@@ -49,20 +49,23 @@ void Business::forget(LinkSession& link) {
     publish_stats();
 }
 
-void Business::refused(const std::string& peer, const std::string& why) {
+void Business::refused(const std::string& peer, const std::string& why, bool went_away) {
     const std::string address = peer.substr(0, peer.rfind(':'));  // per address, whatever port it comes from
     RefusalLog::Line line = refusals_.note(address, EventLoop::now_ms());
     if (line.count == 0) return;
-    const long long seconds = RefusalLog::kIntervalMs / 1000;
-    if (line.others)
-        log::warn("links: refused a link from %s: %s; %llu refused from addresses beyond the %zu tracked (in %llds or more)",
-                  peer.c_str(), why.c_str(), static_cast<unsigned long long>(line.count), RefusalLog::kPeers, seconds);
-    else if (line.count == 1)
-        log::warn("links: refused a link from %s: %s (at most one line per %llds for %s)", peer.c_str(), why.c_str(),
-                  seconds, address.c_str());
+    const std::string n = std::to_string(line.count);
+    const std::string count =
+        line.others       ? "; " + n + " from addresses beyond the " + std::to_string(RefusalLog::kPeers) +
+                                " tracked since their last line"
+        : line.count == 1 ? " (at most one line per " + std::to_string(RefusalLog::kIntervalMs / 1000) + "s for " +
+                                address + ")"
+                          : "; " + n + " from " + address + " since its last line";
+    // A peer that leaves is no threat (it costs nothing now), but a gateway
+    // whose secret differs leaves so: said, as information.
+    if (went_away)
+        log::info("links: a link from %s went away before its proof: %s%s", peer.c_str(), why.c_str(), count.c_str());
     else
-        log::warn("links: refused a link from %s: %s; %llu refused from %s since its last line", peer.c_str(),
-                  why.c_str(), static_cast<unsigned long long>(line.count), address.c_str());
+        log::warn("links: refused a link from %s: %s%s", peer.c_str(), why.c_str(), count.c_str());
 }
 
 bool Business::room_for_a_link() const { return links_.size() < size_t(worker_.group().max_connections); }

@@ -60,8 +60,9 @@ public:
     void add(uint32_t token, LinkSession& link);
     // Closed: out of both tables. Safe to call more than once.
     void forget(LinkSession& link);
-    // One line per peer per interval (refusal_log.h) for a link refused.
-    void refused(const std::string& peer, const std::string& why);
+    // One line per peer per interval (refusal_log.h) for a link refused, or
+    // (went_away) for one whose peer closed it before its proof.
+    void refused(const std::string& peer, const std::string& why, bool went_away = false);
     bool room_for_a_link() const;  // fewer proven links than max_connections
 
     // ---- What a module asks (module_api.cpp). Each returns 0, or -1 when no

@@ -219,11 +219,17 @@ void LinkSession::close_now() {
 }
 
 void LinkSession::on_closed() {
-    // The peer went away (or reset) before its proof: a refusal too, told as one.
+    // The peer went away (or reset) before its proof: counted with the
+    // refusals, and said (a gateway whose secret differs leaves so; so does
+    // a gateway worker that stops as it links).
     if (stage_ == Stage::Hello || stage_ == Stage::Proof) {
+        const bool challenged = stage_ == Stage::Proof;
         stage_ = Stage::Ended;
-        business_.refused(peer(), "it closed the connection before its proof (a gateway that found this instance's "
-                                  "secret differs from its own closes so)");
+        business_.refused(peer(),
+                          challenged ? "it closed the connection after our challenge (a gateway whose link secret "
+                                       "differs from ours does so)"
+                                     : "it closed the connection",
+                          true);
     }
     business_.forget(*this);
 }

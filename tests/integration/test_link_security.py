@@ -302,6 +302,10 @@ def refusals(srv):
     return [l for l in srv.log().splitlines() if "links: refused a link from" in l]
 
 
+def went_away(srv):
+    return [l for l in srv.log().splitlines() if "went away before its proof" in l]
+
+
 def business_links(srv):
     return srv.workers("chat")[0]["links"]
 
@@ -405,7 +409,8 @@ def test_two_instances_with_their_own_secrets_do_not_link_and_say_why(smooth, tm
                                      "backend": f"tcp://127.0.0.2:{business.port('chat')}"}})
     wait_until(lambda: "does not prove it knows" in gw.log(), what="the gateway to say the secrets differ")
     assert "link_secret_file" in gw.log() and "docs/links.md" in gw.log()
-    wait_until(lambda: refusals(business), what="the business instance to log the unproven link")
+    wait_until(lambda: went_away(business), what="the business instance to log the link gone before its proof")
+    assert "after our challenge (a gateway whose link secret differs from ours does so)" in went_away(business)[0]
     assert not linked(gw, "gw", 1) and business.workers("chat")[0]["links"] == 0
 
 
@@ -828,6 +833,25 @@ def test_an_outsider_does_not_slow_a_reload(smooth):
             wait_until(lambda: linked(srv, "gw", 1), what="the gateway linked to the new business worker")
         b.check()
     print(f"last reload: {m.group(1)} ms in the master, {took:.2f} s for ./server reload")
+
+
+def test_an_instance_links_itself_again_after_an_upgrade(smooth):
+    # The instance's own secret is made once, at the first start (mode 0600):
+    # an upgrade's new master reads the same file, so its new gateway and
+    # business workers prove themselves to each other as the old ones did.
+    srv = chat(smooth)
+    secret = instance_secret(srv)
+    assert len(secret) == 64 and os.stat(srv.run_dir / "link.secret").st_mode & 0o777 == 0o600
+    old_master = srv.master_pid()
+    r = srv.cli("upgrade", timeout=120)
+    assert r.returncode == 0 and "upgrade complete" in r.stdout, r.stdout + r.stderr
+    assert srv.master_pid() != old_master
+    wait_until(lambda: linked(srv, "gw", 1), what="the new gateway worker linked to the new business worker")
+    with Bystanders(srv.port("gw"), count=2) as b:
+        b.check()
+    assert instance_secret(srv) == secret
+    assert srv.log().count("links: made this instance's link secret") == 1
+    assert not refusals(srv) and "does not prove" not in srv.log()
 
 
 def test_check_refuses_open_links_and_a_secret_others_can_read(smooth, tmp_path):
