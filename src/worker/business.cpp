@@ -60,10 +60,11 @@ void Business::refused(const std::string& peer, const std::string& why, bool wen
         : line.count == 1 ? " (at most one line per " + std::to_string(RefusalLog::kIntervalMs / 1000) + "s for " +
                                 address + ")"
                           : "; " + n + " from " + address + " since its last line";
-    // A peer that leaves is no threat (it costs nothing now), but a gateway
-    // whose secret differs leaves so: said, as information.
+    // A link that ends unproven (almost always its peer leaving) is no
+    // threat: it costs nothing now. But a gateway whose secret differs
+    // leaves so: said, as information.
     if (went_away)
-        log::info("links: a link from %s went away before its proof: %s%s", peer.c_str(), why.c_str(), count.c_str());
+        log::info("links: a link from %s ended before its proof: %s%s", peer.c_str(), why.c_str(), count.c_str());
     else
         log::warn("links: refused a link from %s: %s%s", peer.c_str(), why.c_str(), count.c_str());
 }

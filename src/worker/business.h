@@ -61,7 +61,8 @@ public:
     // Closed: out of both tables. Safe to call more than once.
     void forget(LinkSession& link);
     // One line per peer per interval (refusal_log.h) for a link refused, or
-    // (went_away) for one whose peer closed it before its proof.
+    // (went_away) for one that ended before its proof, not by our refusal
+    // (its peer left; or the worker stops).
     void refused(const std::string& peer, const std::string& why, bool went_away = false);
     bool room_for_a_link() const;  // fewer proven links than max_connections
 

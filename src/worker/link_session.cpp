@@ -219,16 +219,17 @@ void LinkSession::close_now() {
 }
 
 void LinkSession::on_closed() {
-    // The peer went away (or reset) before its proof: counted with the
-    // refusals, and said (a gateway whose secret differs leaves so; so does
-    // a gateway worker that stops as it links).
+    // Closed before its proof, and not by a refusal of ours (the peer left,
+    // or reset; or this worker stops): counted with the refusals, and said
+    // (a gateway whose secret differs leaves so; so does a gateway worker
+    // that stops as it links).
     if (stage_ == Stage::Hello || stage_ == Stage::Proof) {
         const bool challenged = stage_ == Stage::Proof;
         stage_ = Stage::Ended;
         business_.refused(peer(),
-                          challenged ? "it closed the connection after our challenge (a gateway whose link secret "
-                                       "differs from ours does so)"
-                                     : "it closed the connection",
+                          challenged ? "the connection closed after our challenge (a gateway whose link secret "
+                                       "differs from ours closes it so)"
+                                     : "the connection closed",
                           true);
     }
     business_.forget(*this);

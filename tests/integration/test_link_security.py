@@ -303,7 +303,7 @@ def refusals(srv):
 
 
 def went_away(srv):
-    return [l for l in srv.log().splitlines() if "went away before its proof" in l]
+    return [l for l in srv.log().splitlines() if "ended before its proof" in l]
 
 
 def business_links(srv):
@@ -409,8 +409,9 @@ def test_two_instances_with_their_own_secrets_do_not_link_and_say_why(smooth, tm
                                      "backend": f"tcp://127.0.0.2:{business.port('chat')}"}})
     wait_until(lambda: "does not prove it knows" in gw.log(), what="the gateway to say the secrets differ")
     assert "link_secret_file" in gw.log() and "docs/links.md" in gw.log()
-    wait_until(lambda: went_away(business), what="the business instance to log the link gone before its proof")
-    assert "after our challenge (a gateway whose link secret differs from ours does so)" in went_away(business)[0]
+    wait_until(lambda: went_away(business), what="the business instance to log the link ended before its proof")
+    assert "closed after our challenge (a gateway whose link secret differs from ours closes it so)" in \
+        went_away(business)[0]
     assert not linked(gw, "gw", 1) and business.workers("chat")[0]["links"] == 0
 
 
