@@ -1,11 +1,13 @@
 # smooth: build, run and test.
 #
 #   make                 ./server, the demo modules, unit tests, tools/loadgen
-#   make run             build, then ./server start (foreground, embedded default)
+#   make run             build ./server and the demo modules, then ./server start (foreground,
+#                        embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
 #   make asan            the same tests against a build with Address+UB sanitizers
-#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300);
-#                        make fuzz FUZZERS="link websocket_handshake" for only those
+#   make fuzz            every parser under libFuzzer for FUZZ_SECONDS each (default 300), then
+#                        the socket fuzzer per protocol against the ASan build for as long;
+#                        make fuzz FUZZERS="link websocket_handshake" SOCKET_FUZZERS=ws for only those
 #   make fuzz-smoke      each fuzzer over its seed corpus plus a few seconds (part of `make test`)
 #   make bench           smooth against nginx, one table (a few minutes; never part of make test);
 #                        make bench BENCH_ARGS=--quick for a rough one in about a minute
@@ -62,7 +64,7 @@ LOADGEN   := tools/loadgen
 # The bench's floor for the echo row (tools/echo_floor.cpp): built for make bench only.
 ECHO_FLOOR := tools/echo_floor
 
-.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant
+.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN)
 
 $(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
@@ -76,13 +78,26 @@ $(BUILD)/obj/%.o: src/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
-# The build id is compiled into one small object (src/core/build_id.cpp). The
-# stamp file changes only when BUILD_ID does, and that object depends on it,
-# so `make BUILD_ID=x` rebuilds exactly what it must.
-$(BUILD)/build_id.stamp: FORCE
-	@mkdir -p $(dir $@)
-	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
-$(BUILD)/obj/core/build_id.o: $(BUILD)/build_id.stamp
+# BUILD_ID and HELLO_VERSION are part of the command, not of a file. Each has
+# a stamp file holding its value, rewritten (when make reads this file) only
+# if the value changed, and what compiles the value in depends on the stamp:
+# `make BUILD_ID=x` rebuilds exactly what it must, and a make with the same
+# values finds nothing to do (`make -n run` after `make` compiles nothing).
+# `make variant` compiles its own build id and leaves the stamps alone.
+BUILD_ID_STAMP      := $(BUILD)/build_id.stamp
+HELLO_VERSION_STAMP := $(BUILD)/hello_version.stamp
+stamp = $(shell mkdir -p $(dir $(1)) && { echo '$(2)' | cmp -s - $(1) || echo '$(2)' > $(1); })
+ifneq ($(filter-out variant clean,$(or $(MAKECMDGOALS),all)),)
+$(call stamp,$(BUILD_ID_STAMP),$(BUILD_ID))
+$(call stamp,$(HELLO_VERSION_STAMP),$(HELLO_VERSION))
+endif
+$(BUILD_ID_STAMP):
+	@mkdir -p $(dir $@) && echo '$(BUILD_ID)' > $@
+$(HELLO_VERSION_STAMP):
+	@mkdir -p $(dir $@) && echo '$(HELLO_VERSION)' > $@
+
+# The build id is compiled into one small object (src/core/build_id.cpp).
+$(BUILD)/obj/core/build_id.o: $(BUILD_ID_STAMP)
 $(BUILD)/obj/core/build_id.o: CXXFLAGS += -DSMOOTH_BUILD_ID='"$(BUILD_ID)"'
 
 # The same server with another build id: its own build_id.o linked ahead of
@@ -101,10 +116,10 @@ $(BUILD)/obj/builtin_%.o: modules/%.cpp
 	$(CXX) $(CXXFLAGS) -DSMOOTH_BUILTIN -DHELLO_VERSION='"builtin-$(HELLO_VERSION)"' -c -o $@ $<
 
 modules: $(MODULE_SO)
-# The version is part of the command, not of a file, so hello.so is always
-# rebuilt; the content-derived copy in run_dir is what tells versions apart.
-.PHONY: FORCE
-$(MODDIR)/hello.so: FORCE
+# hello.so names its version in its replies (the reload demo): rebuilt when
+# HELLO_VERSION changes; the content-derived copy in run_dir is what tells
+# versions apart.
+$(MODDIR)/hello.so: $(HELLO_VERSION_STAMP)
 $(MODDIR)/%.so: modules/%.cpp include/smooth/module.h
 	@mkdir -p $(MODDIR)
 	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -fPIC -shared -DHELLO_VERSION='"$(HELLO_VERSION)"' -o $@.tmp $< && mv -f $@.tmp $@
@@ -119,7 +134,8 @@ $(LOADGEN): tools/loadgen.cpp
 $(ECHO_FLOOR): tools/echo_floor.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-run: all
+# Only what it runs: after `make` or `make test` it starts at once.
+run: $(SERVER) modules
 	./$(SERVER) start
 
 # pytest comes from Debian; the python3 first on PATH may be another install.
@@ -189,10 +205,27 @@ fuzz-build: $(FUZZ_BIN)
 # One fuzzer at a time, each for FUZZ_SECONDS; what they find is kept in
 # build-fuzz/corpus/NAME for the next run. The first finding stops it.
 # FUZZERS="a b" on the command line runs only those.
-fuzz: $(FUZZ_BIN)
+#
+# Then the socket fuzzer (tests/fuzz/socket_fuzz, docs/testing-delivery.md):
+# the sessions that feed those parsers, in a running server, over loopback
+# sockets, one protocol at a time for FUZZ_SECONDS each, against the ASan
+# build (made here if it is missing). A finding stops it, saved as
+# build-fuzz/findings/socket-PROTOCOL-TIME.json. SOCKET_FUZZERS="ws" runs
+# only that one, SOCKET_FUZZERS= none. Its short run is in `make test`
+# (tests/integration/test_socket_fuzz.py).
+SOCKET_FUZZERS ?= ws text frame
+SOCKET_FUZZ_BUILD := build-asan
+fuzz: $(FUZZ_BIN) $(if $(SOCKET_FUZZERS),socket-fuzz-build)
 	@for f in $(FUZZERS); do \
 	  tests/fuzz/run $(FUZZ_BUILD) $$f $(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$f || exit 1; \
 	done
+	@for p in $(SOCKET_FUZZERS); do \
+	  tests/fuzz/socket_fuzz --server $(SOCKET_FUZZ_BUILD)/server --protocol $$p --seconds $(FUZZ_SECONDS) \
+	    --out $(FUZZ_BUILD)/findings || exit 1; \
+	done
+
+socket-fuzz-build:
+	$(MAKE) --no-print-directory BUILD=$(SOCKET_FUZZ_BUILD) SANITIZE=address,undefined $(SOCKET_FUZZ_BUILD)/server modules
 
 # Every seed, then FUZZ_SMOKE_SECONDS of fuzzing, from an empty work corpus so
 # that a run depends on the seeds alone. The fuzzers run side by side (make -j).

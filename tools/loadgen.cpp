@@ -38,6 +38,9 @@
 //   -R REQ_PER_S      open loop: start requests on a fixed schedule, REQ_PER_S a
 //                     second over all clients (see "Open loop" below), instead of
 //                     each client starting its next request when the last one ended
+//   --ramp MS         each client starts its first request at a random time in
+//                     the first MS ms, not all at once: clients whose requests
+//                     all take as long (--slow-send) do not move in lockstep
 //   --phases          SIGUSR1 switches between two phases, a and b (a first); the
 //                     report also has each phase's latency (see "Phases" below)
 // Pauses (slow send, slow read) are part of the request and count against -t;
@@ -63,6 +66,10 @@
 //   retried         requests that failed as --retry describes and then succeeded on
 //                   their retry: counted in ok, not in any failure (always 0
 //                   without --retry)
+//   retried_by_cause  {"reset": n, "early_eof": n}: the retried requests by what
+//                   their first attempt met
+//   reused          complete responses that came on a reused (kept-alive)
+//                   connection: with -k, how much keep-alive the server allowed
 //   errors          requests - ok
 //   status_counts   {"200": n, ...} over complete responses
 //   bodies          {"first N bytes of the body, trailing whitespace trimmed": n}
@@ -73,11 +80,12 @@
 //   rate            only with -R: {"target_rps": R, "late": n}, n = requests that
 //                   started over 1 ms after their scheduled time (no connection
 //                   was free, or the client itself was late)
-//   phases          only with --phases: {"switches": n, "a": {"ok": n,
-//                   "latency_ms": {...}}, "b": {...}, "turns": [{"phase": "a",
-//                   "ok": n, "p99": ms}, ...]}: the turns are the phases one by
-//                   one, in order (a, b, a, b...; at most 256, later ones count
-//                   in the last)
+//   phases          only with --phases: {"switches": n, "a": {...}, "b": {...},
+//                   "turns": [{"phase": "a", "ok": n, "p99": ms}, ...]}: a and b
+//                   each have requests, ok, the failure counts above, retried,
+//                   retried_by_cause, reused and latency_ms; the turns are the
+//                   phases one by one, in order (a, b, a, b...; at most 256,
+//                   later ones count in the last)
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if it
 // could not run (e.g. epoll_create1 failed).
 //
@@ -109,8 +117,9 @@
 // Phases (--phases). One run can compare two conditions under the same load and
 // the same machine noise: whoever drives the run sends SIGUSR1 when the
 // condition changes (say, steady and then reloading, back and forth), and each
-// complete response is also counted in the phase its request was due in (or
-// started in, without -R): a, b, a, b... The whole run's figures are unchanged.
+// request is also counted in the phase its request was due in (or started in,
+// without -R), whatever its outcome: a, b, a, b... A retry belongs to its
+// request's phase. The whole run's figures are unchanged.
 //
 // build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tools/loadgen tools/loadgen.cpp -pthread
 
@@ -198,6 +207,7 @@ struct Options {
     long slow_send_ms = 0;   // 0: send the request at once
     long slow_read = 0;      // 0: read as much as there is
     long think_ms = 0;       // 0: the next request at once
+    long ramp_ms = 0;        // 0: every client starts at once
     bool retry = false;
     long body_size = -1;     // -1: GET without a body; else POST with this many bytes
     double rate = 0;         // -R: requests per second over all clients; 0: closed loop
@@ -213,7 +223,7 @@ struct Options {
                  "usage: loadgen [-c N] [--threads T] [-d SECONDS] [-n COUNT] [-k] [-t MS] [-H 'Name: value']\n"
                  "               [--no-tally] [--tally-prefix N] [--stop-file PATH] [-o FILE]\n"
                  "               [--slow-send MS] [--slow-read BYTES] [--think MS] [--retry]\n"
-                 "               [--body-size BYTES] [-R REQ_PER_S] [--phases]\n"
+                 "               [--body-size BYTES] [-R REQ_PER_S] [--ramp MS] [--phases]\n"
                  "               http://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
@@ -257,7 +267,7 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kThreads, kHelp };
+    enum { kBodyTally = 1000, kNoTally, kTallyPrefix, kStopFile, kSlowSend, kSlowRead, kThink, kRetry, kBodySize, kPhases, kThreads, kRamp, kHelp };
     static const option longs[] = {
         {"body-tally", no_argument, nullptr, kBodyTally},
         {"no-tally", no_argument, nullptr, kNoTally},
@@ -270,6 +280,7 @@ Options parse_options(int argc, char** argv) {
         {"body-size", required_argument, nullptr, kBodySize},
         {"phases", no_argument, nullptr, kPhases},
         {"threads", required_argument, nullptr, kThreads},
+        {"ramp", required_argument, nullptr, kRamp},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -315,6 +326,7 @@ Options parse_options(int argc, char** argv) {
         case kBodySize: opt.body_size = parse_long(optarg, 0, 1L << 30, "--body-size"); break;
         case kPhases: opt.phases = true; break;
         case kThreads: opt.threads = static_cast<int>(parse_long(optarg, 1, 64, "--threads")); break;
+        case kRamp: opt.ramp_ms = parse_long(optarg, 1, 600000, "--ramp"); break;
         case kHelp: usage_error("help");
         default: usage_error("unknown option");  // getopt_long has said which
         }
@@ -323,6 +335,7 @@ Options parse_options(int argc, char** argv) {
     if (opt.duration_s == 0 && opt.count == 0) usage_error("give -d SECONDS or -n COUNT (or both)");
     if (opt.think_ms > 0 && !opt.keep_alive) usage_error("--think needs -k: it is the idle time on a kept connection");
     if (opt.think_ms > 0 && opt.rate > 0) usage_error("--think and -R exclude each other: -R sets when requests start");
+    if (opt.ramp_ms > 0 && opt.rate > 0) usage_error("--ramp and -R exclude each other: -R sets when requests start");
     parse_url(argv[optind], opt);
     return opt;
 }
@@ -573,6 +586,7 @@ private:
 };
 
 enum class Outcome { Ok, BadStatus, Refused, Reset, EarlyEof, Timeout, OtherError };
+constexpr int kOutcomes = 7;
 
 Outcome outcome_of_errno(int err) {
     if (err == ECONNREFUSED) return Outcome::Refused;
@@ -580,18 +594,40 @@ Outcome outcome_of_errno(int err) {
     return Outcome::OtherError;
 }
 
+// The outcomes of a set of requests: the whole run's, or one phase's (--phases).
+struct Tally {
+    uint64_t outcomes[kOutcomes] = {};  // indexed by Outcome
+    uint64_t retried = 0;
+    uint64_t retried_after[2] = {};  // retried, by the first attempt's failure: [0] reset, [1] early EOF
+    uint64_t reused = 0;             // complete responses that came on a reused (kept-alive) connection
+    Histogram latency;               // over complete responses
+
+    uint64_t& operator[](Outcome o) { return outcomes[static_cast<int>(o)]; }
+    uint64_t operator[](Outcome o) const { return outcomes[static_cast<int>(o)]; }
+    uint64_t requests() const {
+        uint64_t n = 0;
+        for (uint64_t k : outcomes) n += k;
+        return n;
+    }
+    void merge(const Tally& other) {
+        for (int i = 0; i < kOutcomes; ++i) outcomes[i] += other.outcomes[i];
+        retried += other.retried;
+        for (int i = 0; i < 2; ++i) retried_after[i] += other.retried_after[i];
+        reused += other.reused;
+        latency.merge(other.latency);
+    }
+};
+
 // What one thread saw; the threads' Stats are merged once they have all ended.
 struct Stats {
     static constexpr size_t kMaxBodies = 1000;
-    uint64_t outcomes[7] = {};  // indexed by Outcome
-    uint64_t connections = 0, bodies_overflow = 0, retried = 0;
+    Tally all;
+    uint64_t connections = 0, bodies_overflow = 0;
     uint64_t late = 0;  // -R: requests that went out over 1 ms after they were due
     std::map<int, uint64_t> status_counts;
     std::map<std::string, uint64_t> other_error_counts;
     std::map<std::string, uint64_t> bodies;
-    Histogram latency;
-    Histogram phase_latency[2];  // --phases: the same, per phase (a, b)
-    uint64_t phase_ok[2] = {};
+    Tally phase[2];  // --phases: the same, per phase (a, b)
     std::vector<Histogram> turn_latency;  // --phases: per turn (a, b, a...), grown as they come
     std::vector<uint64_t> turn_ok;
     static constexpr size_t kMaxTurns = 256;
@@ -606,7 +642,6 @@ struct Stats {
         if (ok) ++turn_ok[t];
     }
 
-    uint64_t& operator[](Outcome o) { return outcomes[static_cast<int>(o)]; }
     void tally_body(const std::string& body, uint64_t n) {
         auto it = bodies.find(body);
         if (it != bodies.end()) it->second += n;
@@ -614,19 +649,14 @@ struct Stats {
         else bodies_overflow += n;
     }
     void merge(const Stats& other) {
-        for (int i = 0; i < 7; ++i) outcomes[i] += other.outcomes[i];
+        all.merge(other.all);
         connections += other.connections;
-        retried += other.retried;
         late += other.late;
         bodies_overflow += other.bodies_overflow;
         for (const auto& [status, n] : other.status_counts) status_counts[status] += n;
         for (const auto& [name, n] : other.other_error_counts) other_error_counts[name] += n;
         for (const auto& [body, n] : other.bodies) tally_body(body, n);
-        latency.merge(other.latency);
-        for (int p = 0; p < 2; ++p) {
-            phase_latency[p].merge(other.phase_latency[p]);
-            phase_ok[p] += other.phase_ok[p];
-        }
+        for (int p = 0; p < 2; ++p) phase[p].merge(other.phase[p]);
         if (turn_latency.size() < other.turn_latency.size()) {
             turn_latency.resize(other.turn_latency.size());
             turn_ok.resize(other.turn_ok.size());
@@ -688,6 +718,7 @@ struct Client {
     bool response_began = false;     // a byte of the response has arrived
     bool retry_pending = false;      // the next start is the retry of the last request
     bool retrying = false;           // this attempt is a retry
+    Outcome retry_cause = Outcome::Reset;  // why the first attempt of a retried request failed
     unsigned turn = 0;               // --phases: the turn the request was due in (even: a, odd: b)
     ResponseParser parser;
 };
@@ -800,6 +831,14 @@ void Worker::run() {
     if (open_loop && prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == -1)
         die("prctl(PR_SET_TIMERSLACK) failed in a worker", errno);
     auto last_sweep = Clock::now();
+    if (shared_.opt.ramp_ms > 0) {  // each client thinks until its first start, as between two requests
+        for (Client* c : idle_) {
+            long ms = std::uniform_int_distribution<long>(0, shared_.opt.ramp_ms - 1)(random_);
+            c->resume_at = last_sweep + std::chrono::milliseconds(ms);
+            set_state(*c, State::Thinking);
+        }
+        idle_.clear();
+    }
     epoll_event events[256];
     while (done_ < clients_.size()) {
         starting_.swap(idle_);
@@ -1016,16 +1055,22 @@ void Worker::resume(Client& c) {
 void Worker::complete(Client& c) {
     auto us = static_cast<uint64_t>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
-    stats_.latency.record(us);
     int status = c.parser.status();
-    ++stats_[status < 400 ? Outcome::Ok : Outcome::BadStatus];
+    auto count = [&](Tally& t) {
+        t.latency.record(us);
+        ++t[status < 400 ? Outcome::Ok : Outcome::BadStatus];
+        if (c.reused) ++t.reused;
+        if (c.retrying) {
+            ++t.retried;
+            ++t.retried_after[c.retry_cause == Outcome::Reset ? 0 : 1];
+        }
+    };
+    count(stats_.all);
     if (shared_.opt.phases) {
-        stats_.phase_latency[c.turn & 1].record(us);
-        if (status < 400) ++stats_.phase_ok[c.turn & 1];
+        count(stats_.phase[c.turn & 1]);
         stats_.record_turn(c.turn, us, status < 400);
     }
     ++stats_.status_counts[status];
-    if (c.retrying) ++stats_.retried;
     if (shared_.opt.tally) {
         std::string body = c.parser.body_prefix();
         while (!body.empty() && std::strchr(" \t\r\n", body.back()) != nullptr) body.pop_back();
@@ -1040,11 +1085,13 @@ void Worker::fail(Client& c, Outcome outcome, int err) {
     close_connection(c);
     if (may_retry(c, outcome)) {  // not counted: the retry's outcome is the request's
         c.retry_pending = true;
+        c.retry_cause = outcome;
         set_state(c, State::Idle);
         idle_.push_back(&c);
         return;
     }
-    ++stats_[outcome];
+    ++stats_.all[outcome];
+    if (shared_.opt.phases) ++stats_.phase[c.turn & 1][outcome];
     if (outcome == Outcome::OtherError) ++stats_.other_error_counts[errno_name(err)];
     next_request(c);
 }
@@ -1119,40 +1166,56 @@ std::string latency_json(const Histogram& h) {
            ", \"p999\": " + format("%.3f", h.percentile_ms(0.999)) + ", \"max\": " + format("%.3f", h.max_ms()) + "}";
 }
 
+// Retried requests by what their first attempt met: a reset, or an early EOF.
+std::string retry_causes_json(const Tally& t) {
+    return "{\"reset\": " + std::to_string(t.retried_after[0]) +
+           ", \"early_eof\": " + std::to_string(t.retried_after[1]) + "}";
+}
+
+// A phase's figures: its requests by outcome, its retries by cause, its
+// responses on reused connections and its latency.
+std::string tally_json(const Tally& t) {
+    auto n = [](uint64_t v) { return std::to_string(v); };
+    return "{\"requests\": " + n(t.requests()) + ", \"ok\": " + n(t[Outcome::Ok]) +
+           ", \"bad_status\": " + n(t[Outcome::BadStatus]) + ", \"refused\": " + n(t[Outcome::Refused]) +
+           ", \"reset\": " + n(t[Outcome::Reset]) + ", \"early_eof\": " + n(t[Outcome::EarlyEof]) +
+           ", \"timeout\": " + n(t[Outcome::Timeout]) + ", \"other_error\": " + n(t[Outcome::OtherError]) +
+           ", \"retried\": " + n(t.retried) + ", \"retried_by_cause\": " + retry_causes_json(t) +
+           ", \"reused\": " + n(t.reused) + ", \"latency_ms\": " + latency_json(t.latency) + "}";
+}
+
 std::string report(Stats& s, double duration_s, const Options& opt) {
-    uint64_t requests = 0;
-    for (uint64_t n : s.outcomes) requests += n;
-    uint64_t ok = s[Outcome::Ok];
+    const Tally& all = s.all;
+    uint64_t requests = all.requests();
+    uint64_t ok = all[Outcome::Ok];
     auto same = [](const std::string& text) { return text; };
     auto field = [](const char* name, const std::string& value) {
         return std::string("  \"") + name + "\": " + value;
     };
     auto count = [&](const char* name, uint64_t n) { return field(name, std::to_string(n)) + ",\n"; };
-    std::string latency = latency_json(s.latency);
-    auto phase = [&](int p) {
-        return "{\"ok\": " + std::to_string(s.phase_ok[p]) + ", \"latency_ms\": " + latency_json(s.phase_latency[p]) + "}";
-    };
     std::string turns = "[";
     for (size_t t = 0; t < s.turn_latency.size(); ++t)
         turns += std::string(t ? ", " : "") + "{\"phase\": \"" + (t & 1 ? "b" : "a") + "\", \"ok\": " +
                  std::to_string(s.turn_ok[t]) + ", \"p99\": " + format("%.3f", s.turn_latency[t].percentile_ms(0.99)) + "}";
     turns += "]";
     return "{\n" + count("requests", requests) + count("ok", ok) +
-           count("bad_status", s[Outcome::BadStatus]) + count("refused", s[Outcome::Refused]) +
-           count("reset", s[Outcome::Reset]) + count("early_eof", s[Outcome::EarlyEof]) +
-           count("timeout", s[Outcome::Timeout]) + count("other_error", s[Outcome::OtherError]) +
-           count("retried", s.retried) + count("errors", requests - ok) +
+           count("bad_status", all[Outcome::BadStatus]) + count("refused", all[Outcome::Refused]) +
+           count("reset", all[Outcome::Reset]) + count("early_eof", all[Outcome::EarlyEof]) +
+           count("timeout", all[Outcome::Timeout]) + count("other_error", all[Outcome::OtherError]) +
+           count("retried", all.retried) + field("retried_by_cause", retry_causes_json(all)) + ",\n" +
+           count("reused", all.reused) + count("errors", requests - ok) +
            field("status_counts", json_counts(s.status_counts, [](int st) { return std::to_string(st); })) + ",\n" +
            field("other_error_counts", json_counts(s.other_error_counts, same)) + ",\n" +
            field("bodies", json_counts(s.bodies, same)) + ",\n" + count("bodies_overflow", s.bodies_overflow) +
            field("duration_s", format("%.3f", duration_s)) + ",\n" +
            field("rps", format("%.1f", duration_s > 0 ? static_cast<double>(ok) / duration_s : 0)) + ",\n" +
-           field("latency_ms", latency) + ",\n" + field("connections", std::to_string(s.connections)) +
+           field("latency_ms", latency_json(all.latency)) + ",\n" + field("connections", std::to_string(s.connections)) +
            (opt.rate > 0 ? ",\n" + field("rate", "{\"target_rps\": " + format("%.1f", opt.rate) +
                                                     ", \"late\": " + std::to_string(s.late) + "}")
                          : std::string()) +
            (opt.phases ? ",\n" + field("phases", "{\"switches\": " + std::to_string(g_phase_switches.load()) +
-                                                      ", \"a\": " + phase(0) + ", \"b\": " + phase(1) +
+                                                      ", \"a\": " + tally_json(s.phase[0]) +
+                                                      ", \"b\": " + tally_json(s.phase[1]) +
                                                       ", \"turns\": " + turns + "}")
                        : std::string()) +
            "\n}\n";

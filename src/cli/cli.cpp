@@ -27,6 +27,7 @@
 #include "master/pidfile.h"
 #include "master/reload_timeline.h"
 #include "master/run_dir.h"
+#include "master/reports.h"
 #include "master/takeover.h"
 
 namespace smooth {
@@ -68,19 +69,19 @@ std::string binary_dir() {
     return p.substr(0, p.find_last_of('/'));
 }
 
-bool load_config(const std::string& given, Invocation& inv, std::string& error) {
+// The config the command works with: -c FILE, ./server.conf, or the
+// embedded default. "" or why it cannot be read.
+std::string load_config(const std::string& given, Invocation& inv) {
     std::string path = given;
     if (path.empty() && access("server.conf", F_OK) == 0) path = "server.conf";
     if (path.empty()) {
         inv.config = default_config(binary_dir());
-        return true;
+        return "";
     }
-    std::optional<Config> c = load_config_file(path, error);
-    if (!c) return false;
+    if (std::string err = load_config_file(path, inv.config); !err.empty()) return err;
     char abs[4096];
     inv.config_path = realpath(path.c_str(), abs) ? abs : path;
-    inv.config = std::move(*c);
-    return true;
+    return "";
 }
 
 MasterCheck prove_master(const Invocation& inv) {
@@ -137,6 +138,14 @@ Reached master_call(const Invocation& inv, const std::string& command,
     return r;
 }
 
+// The master, and those who listen to it (reports.h): systemd's STATUS
+// lines and the reload's timeline. Neither the master nor its reload knows them.
+int run_master(const Invocation& inv, StartOptions options) {
+    Master master(inv.config, inv.config_path);
+    Reports reports(master);
+    return master.run(std::move(options));
+}
+
 // Waits until the master process is gone (it releases its listeners first).
 bool wait_gone(pid_t pid, int timeout_ms) {
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -150,16 +159,15 @@ bool wait_gone(pid_t pid, int timeout_ms) {
 // A start by an upgrade (takeover.h): the old master holds the pid file, so
 // no "already running"; no daemonizing either: we are the old master's
 // child, in its session, with its stdout and stderr (its log).
-int cmd_takeover(const Invocation& inv, Fd channel) {
+int cmd_takeover(const Invocation& inv, Channel channel) {
     if (std::string err = prepare_private_dir(inv.config.server.run_dir, "run_dir"); !err.empty()) {
-        tell_old_master(channel.get(), "error " + err);
+        channel.send("error " + err);
         std::fprintf(stderr, "error: %s\n", err.c_str());
         return 1;
     }
-    Master master(inv.config, inv.config_path);
     StartOptions options;
-    options.upgrade_channel = std::move(channel);
-    return master.run(std::move(options));
+    options.upgrade = std::move(channel);
+    return run_master(inv, std::move(options));
 }
 
 int cmd_start(const Invocation& inv, bool daemon) {
@@ -174,10 +182,7 @@ int cmd_start(const Invocation& inv, bool daemon) {
         std::fprintf(stderr, "error: %s\n", err.c_str());
         return 1;
     }
-    if (!daemon) {
-        Master master(inv.config, inv.config_path);
-        return master.run(StartOptions());
-    }
+    if (!daemon) return run_master(inv, StartOptions());
 
     // Daemon: fork, setsid, fork again (so the master can never reacquire a
     // terminal). The master reports "started" or why not through a pipe, and
@@ -211,9 +216,11 @@ int cmd_start(const Invocation& inv, bool daemon) {
         if (grandchild != 0) _exit(0);
         if (pass_listeners_on && setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1) == -1)
             give_up("setenv(LISTEN_PID) failed: " + errno_text(errno));
-        std::string log_error;
-        Fd log_fd = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644, "log file", log_error);
-        if (!log_fd) give_up(log_error);
+        Fd log_fd;
+        if (std::string err = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644,
+                                                "log file", log_fd);
+            !err.empty())
+            give_up(err);
         Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
         // dup2 clears close-on-exec on the copies: stdin, stdout, stderr stay.
@@ -224,11 +231,10 @@ int cmd_start(const Invocation& inv, bool daemon) {
         umask(022);
         // Every path in the config is absolute; "/" keeps no directory busy.
         if (chdir("/") == -1) give_up("chdir(\"/\") failed: " + errno_text(errno));
-        Master master(inv.config, inv.config_path);
         StartOptions options;
         options.daemon = true;
         options.report = std::move(report_write);
-        _exit(master.run(std::move(options)));
+        _exit(run_master(inv, std::move(options)));
     }
     report_write.reset();  // only the master holds it now: EOF means it has spoken
     if (waitpid(child, nullptr, 0) == -1)  // the intermediate child exits at once
@@ -306,13 +312,13 @@ int cmd_reload(const Invocation& inv, bool wait, const std::string& timeline_fil
 bool draw_timeline(const Invocation& inv, const std::string& file) {
     std::string text;
     std::string err = master_call(inv, "timeline", [&](const std::string& line) { text += line + "\n"; }).error;
-    std::optional<ReloadTimeline> timeline;
-    if (err.empty()) timeline = ReloadTimeline::from_text(text, err);
-    if (!timeline) {
+    ReloadTimeline timeline;
+    if (err.empty()) err = ReloadTimeline::from_text(text, timeline);
+    if (!err.empty()) {
         std::fprintf(stderr, "cannot draw the timeline: %s\n", err.c_str());
         return false;
     }
-    std::string svg = timeline_svg(*timeline);
+    std::string svg = timeline_svg(timeline);
     std::string tmp = file + ".tmp";
     Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     bool written = out && ::write(out.get(), svg.data(), svg.size()) == ssize_t(svg.size());
@@ -321,7 +327,7 @@ bool draw_timeline(const Invocation& inv, const std::string& file) {
         unlink(tmp.c_str());
         return false;
     }
-    std::printf("timeline: %zu lanes drawn in %s\n", timeline->lanes.size(), file.c_str());
+    std::printf("timeline: %zu lanes drawn in %s\n", timeline.lanes.size(), file.c_str());
     return true;
 }
 
@@ -380,27 +386,27 @@ int cmd_check(const Invocation& inv) {
     const ServerConfig& s = inv.config.server;
     if (std::any_of(inv.config.groups.begin(), inv.config.groups.end(), [](const GroupConfig& g) { return g.role != Role::Plain; })) {
         const std::string own = s.run_dir + "/link.secret";
-        std::string error;
+        std::string secret;
         if (!s.link_secret_file.empty())
             std::printf("links: secret from %s: ok (%zu bytes)\n", s.link_secret_file.c_str(), s.link_secret.size());
         else if (access(own.c_str(), F_OK) != 0)
             std::printf("links: this instance's own secret, %s, made at the first start (links to other instances "
                         "need link_secret_file)\n", own.c_str());
-        else if (read_secret_file(own, error))
+        else if (std::string err = read_secret_file(own, secret); err.empty())
             std::printf("links: this instance's own secret, %s: ok\n", own.c_str());
         else {
-            std::printf("links: this instance's own secret: FAILED: %s\n", error.c_str());
+            std::printf("links: this instance's own secret: FAILED: %s\n", err.c_str());
             failures++;
         }
     }
     for (const GroupConfig& g : inv.config.groups) {
         std::fflush(stdout);  // nothing buffered may be written twice by a child
-        ModuleTrial trial = try_loading_module(g.module, inv.config.server.start_timeout_ms);
-        if (trial.ok) {
+        std::string loaded;
+        if (std::string err = try_loading_module(g.module, inv.config.server.start_timeout_ms, loaded); err.empty()) {
             std::printf("group %s: %s, module %s: ok (%s)\n", g.name.c_str(), g.listen.text().c_str(), g.module.c_str(),
-                        trial.text.c_str());
+                        loaded.c_str());
         } else {
-            std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), trial.text.c_str());
+            std::printf("group %s: module %s: FAILED: %s\n", g.name.c_str(), g.module.c_str(), err.c_str());
             failures++;
         }
     }
@@ -413,9 +419,8 @@ int cli_main(int argc, char** argv) {
     log::set_role("cli");
     // Started by an upgrade (takeover.h): the channel to the old master, read
     // first so that any failure from here on can be told to it.
-    std::string channel_error;
-    Fd upgrade_channel = upgrade_channel_from_env(channel_error);
-    if (!channel_error.empty()) {
+    Channel upgrade_channel;
+    if (std::string channel_error = upgrade_channel_from_env(upgrade_channel); !channel_error.empty()) {
         std::fprintf(stderr, "%s\n", channel_error.c_str());
         return 1;
     }
@@ -470,15 +475,14 @@ int cli_main(int argc, char** argv) {
     }
 
     Invocation inv;
-    std::string config_error;
-    if (!load_config(config_path, inv, config_error)) {
+    if (std::string config_error = load_config(config_path, inv); !config_error.empty()) {
         std::fprintf(stderr, "%s\n", config_error.c_str());
-        if (upgrade_channel) tell_old_master(upgrade_channel.get(), "error the config was refused: " + config_error);
+        if (upgrade_channel) upgrade_channel.send("error the config was refused: " + config_error);
         return 1;
     }
     if (upgrade_channel) {
         if (command == "start") return cmd_takeover(inv, std::move(upgrade_channel));
-        tell_old_master(upgrade_channel.get(), "error the new binary was not asked to start: " + command);
+        upgrade_channel.send("error the new binary was not asked to start: " + command);
         return 1;
     }
 

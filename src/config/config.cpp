@@ -629,7 +629,7 @@ const char* file_type(mode_t mode) {
     return "not a file";
 }
 
-bool read_whole_file(const std::string& path, std::string& out, std::string& error) {
+std::string read_whole_file(const std::string& path, std::string& out) {
     // O_NONBLOCK: opening a FIFO to read waits for a writer, forever if none
     // comes (`check -c /tmp/fifo` hung); with it the open returns at once,
     // and the file is refused below. It changes nothing for a regular file.
@@ -640,28 +640,17 @@ bool read_whole_file(const std::string& path, std::string& out, std::string& err
         }
     } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
     struct stat st;
-    if (f.fd < 0 || fstat(f.fd, &st) == -1) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {  // a FIFO, a device (/dev/zero), a directory...
-        error = "cannot read " + path + ": it is " + file_type(st.st_mode) + ", not a regular file";
-        return false;
-    }
+    if (f.fd < 0 || fstat(f.fd, &st) == -1) return "cannot read " + path + ": " + std::strerror(errno);
+    if (!S_ISREG(st.st_mode))  // a FIFO, a device (/dev/zero), a directory...
+        return "cannot read " + path + ": it is " + file_type(st.st_mode) + ", not a regular file";
     char buf[8192];
     for (;;) {
         ssize_t n = ::read(f.fd, buf, sizeof buf);
         if (n == -1 && errno == EINTR) continue;
-        if (n == -1) {
-            error = "cannot read " + path + ": " + std::strerror(errno);
-            return false;
-        }
-        if (n == 0) return true;
+        if (n == -1) return "cannot read " + path + ": " + std::strerror(errno);
+        if (n == 0) return "";
         out.append(buf, size_t(n));
-        if (out.size() > (size_t(1) << 20)) {
-            error = "cannot read " + path + ": larger than 1 MiB, not a config file";
-            return false;
-        }
+        if (out.size() > (size_t(1) << 20)) return "cannot read " + path + ": larger than 1 MiB, not a config file";
     }
 }
 
@@ -681,28 +670,30 @@ int online_cores() {
     return n < 1 ? 1 : n > INT_MAX ? INT_MAX : int(n);
 }
 
-std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error) {
-    return Reader(ctx, error).read(text);
+std::string parse_config(std::string_view text, const ConfigContext& ctx, Config& out) {
+    std::string error;
+    std::optional<Config> read = Reader(ctx, error).read(text);
+    if (!read) return error;
+    out = std::move(*read);
+    return "";
 }
 
-std::optional<Config> load_config_file(const std::string& path, std::string& error) {
+std::string load_config_file(const std::string& path, Config& out) {
     std::string text;
-    if (!read_whole_file(path, text, error)) return std::nullopt;
+    if (std::string err = read_whole_file(path, text); !err.empty()) return err;
     ConfigContext ctx;
     ctx.source_name = path;
     ctx.base_dir = directory_of(path);
     ctx.cores = online_cores();
-    std::optional<Config> config = parse_config(text, ctx, error);
-    if (!config) return std::nullopt;
-    ServerConfig& s = config->server;
-    if (s.link_secret_file.empty()) return config;  // the master makes the instance's own (config.h)
-    std::optional<std::string> secret = read_secret_file(s.link_secret_file, error);
-    if (!secret) {
-        error = path + ":" + std::to_string(s.link_secret_line) + ": [server] link_secret_file: " + error;
-        return std::nullopt;
-    }
-    s.link_secret = std::move(*secret);
-    return config;
+    Config config;
+    if (std::string err = parse_config(text, ctx, config); !err.empty()) return err;
+    ServerConfig& s = config.server;
+    // Without link_secret_file the master makes the instance's own (config.h).
+    if (!s.link_secret_file.empty())
+        if (std::string err = read_secret_file(s.link_secret_file, s.link_secret); !err.empty())
+            return path + ":" + std::to_string(s.link_secret_line) + ": [server] link_secret_file: " + err;
+    out = std::move(config);
+    return "";
 }
 
 }  // namespace smooth

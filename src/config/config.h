@@ -137,12 +137,13 @@ int total_workers(const Config& config);
 // 127.0.0.0/8: an address only this host reaches.
 bool is_loopback(const std::string& host);
 
-// Parses `text`. On failure returns nullopt and sets `error`.
-std::optional<Config> parse_config(std::string_view text, const ConfigContext& ctx, std::string& error);
+// Parses `text` into `out`. "" or what is wrong, with the source, the line
+// and the key (core/error.h's convention; config/ includes nothing else).
+std::string parse_config(std::string_view text, const ConfigContext& ctx, Config& out);
 
 // Reads and parses a file (relative paths resolve against the file's
-// directory), then reads link_secret_file if it is set.
-std::optional<Config> load_config_file(const std::string& path, std::string& error);
+// directory), then reads link_secret_file if it is set (secret_file.h).
+std::string load_config_file(const std::string& path, Config& out);
 
 // The embedded default: one http group on 127.0.0.1:8080, one worker per core,
 // the demo hello module; relative paths resolve against `base_dir` (the

@@ -42,13 +42,13 @@ Config default_config(const std::string& base_dir) {
     ctx.source_name = "<embedded default>";
     ctx.base_dir = base_dir;
     ctx.cores = online_cores();
-    std::string error;
-    std::optional<Config> config = parse_config(kDefaultConfig, ctx, error);
-    if (!config) {  // the text above is wrong: a bug in this file, not the user's
+    Config config;
+    if (std::string error = parse_config(kDefaultConfig, ctx, config); !error.empty()) {
+        // The text above is wrong: a bug in this file, not the user's.
         std::fprintf(stderr, "smooth: the embedded default config does not parse: %s\n", error.c_str());
         std::abort();
     }
-    return std::move(*config);
+    return config;
 }
 
 }  // namespace smooth

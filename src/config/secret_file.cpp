@@ -54,35 +54,24 @@ std::string check_owner_and_mode(const std::string& path, const struct stat& st)
 
 }  // namespace
 
-std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
+std::string read_secret_file(const std::string& path, std::string& out) {
     // Rule 1: O_NOFOLLOW makes a link in the last component fail with ELOOP.
     // O_NONBLOCK: a FIFO put there cannot hang the reader.
     Closer f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
-    if (f.fd < 0) {
-        error = errno == ELOOP ? path + " is a symbolic link: refusing to follow it (anyone who can place one could "
-                                        "choose the secret); fix: put the file itself there"
-                               : "cannot open " + path + ": " + errno_name(errno);
-        return std::nullopt;
-    }
+    if (f.fd < 0)
+        return errno == ELOOP ? path + " is a symbolic link: refusing to follow it (anyone who can place one could "
+                                       "choose the secret); fix: put the file itself there"
+                              : "cannot open " + path + ": " + errno_name(errno);
     struct stat st;
-    if (fstat(f.fd, &st) == -1) {
-        error = "cannot stat " + path + ": " + errno_name(errno);
-        return std::nullopt;
-    }
-    if (std::string why = check_owner_and_mode(path, st); !why.empty()) {
-        error = why;
-        return std::nullopt;
-    }
+    if (fstat(f.fd, &st) == -1) return "cannot stat " + path + ": " + errno_name(errno);
+    if (std::string why = check_owner_and_mode(path, st); !why.empty()) return why;
     // Rule 4. One byte more than the most allowed tells "too long" from "just right".
     std::string secret;
     char buf[kMaxSecretBytes + 3];
     for (;;) {
         ssize_t n = ::read(f.fd, buf, sizeof buf);
         if (n == -1 && errno == EINTR) continue;
-        if (n == -1) {
-            error = "cannot read " + path + ": " + errno_name(errno);
-            return std::nullopt;
-        }
+        if (n == -1) return "cannot read " + path + ": " + errno_name(errno);
         if (n == 0) break;
         secret.append(buf, size_t(n));
         if (secret.size() > kMaxSecretBytes + 2) break;
@@ -91,26 +80,23 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
         secret.resize(secret.size() - 2);
     else if (secret.ends_with("\n"))
         secret.pop_back();
-    if (secret.size() < kMinSecretBytes || secret.size() > kMaxSecretBytes) {
-        error = path + " holds " + (secret.size() > kMaxSecretBytes ? "more than " + std::to_string(kMaxSecretBytes)
-                                                                    : std::to_string(secret.size())) +
-                " bytes of secret; a link secret has " + std::to_string(kMinSecretBytes) + " to " +
-                std::to_string(kMaxSecretBytes) + "; fix: (umask 077; head -c 32 /dev/urandom > " + path + ")";
-        return std::nullopt;
-    }
-    return secret;
+    if (secret.size() < kMinSecretBytes || secret.size() > kMaxSecretBytes)
+        return path + " holds " +
+               (secret.size() > kMaxSecretBytes ? "more than " + std::to_string(kMaxSecretBytes)
+                                                : std::to_string(secret.size())) +
+               " bytes of secret; a link secret has " + std::to_string(kMinSecretBytes) + " to " +
+               std::to_string(kMaxSecretBytes) + "; fix: (umask 077; openssl rand -hex 32 > " + path + ")";
+    out = std::move(secret);
+    return "";
 }
 
-std::optional<std::string> make_or_read_secret_file(const std::string& path, bool& made, std::string& error) {
+std::string make_or_read_secret_file(const std::string& path, bool& made, std::string& out) {
     made = false;
     // O_EXCL: never an existing file, nor a link planted at the name (with
     // O_CREAT | O_EXCL the kernel does not follow a link in the last part).
     Closer f{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
-    if (f.fd < 0 && errno == EEXIST) return read_secret_file(path, error);  // made at an earlier start
-    if (f.fd < 0) {
-        error = "cannot create " + path + ": " + errno_name(errno);
-        return std::nullopt;
-    }
+    if (f.fd < 0 && errno == EEXIST) return read_secret_file(path, out);  // made at an earlier start
+    if (f.fd < 0) return "cannot create " + path + ": " + errno_name(errno);
     unsigned char random[kInstanceSecretBytes];
     ssize_t got;
     do got = getrandom(random, sizeof random, 0);
@@ -123,6 +109,7 @@ std::optional<std::string> make_or_read_secret_file(const std::string& path, boo
         secret += kHex[b >> 4];
         secret += kHex[b & 15];
     }
+    std::string error;
     if (ok) {
         ssize_t n;
         do n = ::write(f.fd, secret.data(), secret.size());
@@ -136,10 +123,11 @@ std::optional<std::string> make_or_read_secret_file(const std::string& path, boo
     if (!ok) {
         // A file without its whole secret would be refused at the next start: none at all is better.
         if (unlink(path.c_str()) == -1) error += "; and unlink() failed too: " + errno_name(errno) + "; fix: rm " + path;
-        return std::nullopt;
+        return error;
     }
     made = true;
-    return secret;
+    out = std::move(secret);
+    return "";
 }
 
 }  // namespace smooth

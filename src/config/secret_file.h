@@ -18,7 +18,7 @@
 // Each refusal names the file, what is wrong and the command that fixes it.
 #pragma once
 
-#include <optional>
+#include <cstddef>
 #include <string>
 
 namespace smooth {
@@ -31,15 +31,15 @@ inline constexpr size_t kMaxSecretBytes = 4096;
 // and it can be copied into another instance's link_secret_file as it is).
 inline constexpr size_t kInstanceSecretBytes = 32;
 
-// Reads the secret from `path` under rules 1 to 4. On refusal returns nullopt
-// and sets `error` (without the config file's name: the caller adds where
-// the path came from).
-std::optional<std::string> read_secret_file(const std::string& path, std::string& error);
+// Reads the secret from `path` under rules 1 to 4 into `out`. "" or why it
+// is refused (core/error.h's convention; without the config file's name: the
+// caller says where the path came from).
+std::string read_secret_file(const std::string& path, std::string& out);
 
 // The instance's own secret at `path` (run_dir/link.secret): made at the
 // first start, with O_CREAT | O_EXCL | O_NOFOLLOW and mode 0600, holding
 // kInstanceSecretBytes from getrandom(2) in hex; read under rules 1 to 4 at every
-// later start (an upgrade's new master too). `made` says which.
-std::optional<std::string> make_or_read_secret_file(const std::string& path, bool& made, std::string& error);
+// later start (an upgrade's new master too). `made` says which. "" or why not.
+std::string make_or_read_secret_file(const std::string& path, bool& made, std::string& out);
 
 }  // namespace smooth

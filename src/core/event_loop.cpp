@@ -1,7 +1,6 @@
 #include "core/event_loop.h"
 
 #include <cerrno>
-#include <ctime>
 #include <sys/epoll.h>
 
 namespace smooth {
@@ -11,6 +10,10 @@ namespace {
 // was already in the batch for an fd closed and reused by an earlier callback
 // of the same batch is recognised and dropped.
 uint64_t pack(int fd, uint32_t generation) { return (uint64_t(generation) << 32) | uint32_t(fd); }
+
+std::string ctl_failed(const char* op, int fd, int err) {
+    return std::string("epoll_ctl(") + op + ") failed for fd " + std::to_string(fd) + ": " + errno_text(err);
+}
 }  // namespace
 
 std::string EventLoop::open() {
@@ -19,50 +22,38 @@ std::string EventLoop::open() {
     return "";
 }
 
-int64_t EventLoop::now_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t EventLoop::wall_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
-    if (fd < 0) return -EBADF;
+std::string EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
+    if (fd < 0) return ctl_failed("ADD", fd, EBADF);
     if (size_t(fd) >= watches_.size()) watches_.resize(size_t(fd) + 64);
     Watch& w = watches_[size_t(fd)];
-    if (w.active) return -EEXIST;
+    if (w.active) return ctl_failed("ADD", fd, EEXIST);
     struct epoll_event ev{};
     ev.events = events;
     ev.data.u64 = pack(fd, w.generation + 1);
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return -errno;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return ctl_failed("ADD", fd, errno);
     w.generation++;
     w.callback = std::make_shared<FdCallback>(std::move(callback));
     w.active = true;
-    return 0;
+    return "";
 }
 
-int EventLoop::change(int fd, uint32_t events) {
-    if (!watching(fd)) return -ENOENT;
+std::string EventLoop::change(int fd, uint32_t events) {
+    if (!watching(fd)) return ctl_failed("MOD", fd, ENOENT);
     struct epoll_event ev{};
     ev.events = events;
     ev.data.u64 = pack(fd, watches_[size_t(fd)].generation);
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == -1) return -errno;
-    return 0;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == -1) return ctl_failed("MOD", fd, errno);
+    return "";
 }
 
-int EventLoop::unwatch(int fd) {
-    if (!watching(fd)) return -ENOENT;
+std::string EventLoop::unwatch(int fd) {
+    if (!watching(fd)) return ctl_failed("DEL", fd, ENOENT);
     Watch& w = watches_[size_t(fd)];
     w.active = false;
     w.generation++;
     w.callback.reset();  // if it is running, dispatch still holds a reference
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return -errno;
-    return 0;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return ctl_failed("DEL", fd, errno);
+    return "";
 }
 
 void EventLoop::forget(int fd) {
@@ -94,13 +85,25 @@ uint64_t EventLoop::add_timer(int64_t ms, TimerCallback callback) {
 
 void EventLoop::cancel_timer(uint64_t id) {
     if (id == running_timer_) running_timer_cancelled_ = true;
-    timers_.erase(id);  // its entry in due_ is skipped when it comes up
+    timers_.erase(id);  // its entry in due_ goes once it reaches the top
+    drop_cancelled();
+}
+
+// A cancelled timer's entry stays in the heap (which cannot take one out of
+// its middle) until it comes to the top; it goes then, so the top is always
+// a timer still waiting, and the loop never wakes up for one that is not.
+void EventLoop::drop_cancelled() {
+    while (!due_.empty() && !timers_.contains(due_.top().id)) due_.pop();
+}
+
+int64_t EventLoop::ms_until_next_timer() const {
+    if (due_.empty()) return -1;
+    int64_t wait = due_.top().when - now_ms();
+    return wait < 0 ? 0 : wait;
 }
 
 int EventLoop::next_timeout_ms() const {
-    if (due_.empty()) return -1;
-    int64_t wait = due_.top().when - now_ms();
-    if (wait < 0) return 0;
+    int64_t wait = ms_until_next_timer();
     return wait > 60000 ? 60000 : int(wait);
 }
 
@@ -110,7 +113,7 @@ void EventLoop::run_due_timers() {
         Due due = due_.top();
         due_.pop();
         auto it = timers_.find(due.id);
-        if (it == timers_.end()) continue;  // cancelled
+        if (it == timers_.end()) continue;  // cancelled (while an earlier timer of this pass ran)
         TimerCallback callback = std::move(it->second);
         timers_.erase(it);
         running_timer_ = due.id;
@@ -121,6 +124,7 @@ void EventLoop::run_due_timers() {
             timers_.emplace(due.id, std::move(callback));
             due_.push({now_ms() + again, due.id});
         }
+        drop_cancelled();
     }
 }
 

@@ -13,6 +13,11 @@
 // fork would deliver one process's events to another). One loop, one thread:
 // nothing here locks.
 //
+// Time comes from the loop's Clock (clock.h): now_ms() for whoever measures,
+// and every timer's deadline. A unit test gives the loop a FakeClock, moves
+// it, and calls run_due_timers(): what a deadline does is tested without
+// waiting for it.
+//
 // Callbacks may watch and unwatch any fd, including their own (unwatch before
 // closing), and add or cancel any timer, including their own. The loop does
 // not own the fds.
@@ -26,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/fd.h"
 
 namespace smooth {
@@ -36,17 +42,18 @@ public:
     using TimerCallback = std::function<int64_t()>;
     static constexpr int64_t kNoMore = -1;
 
-    EventLoop() = default;
+    explicit EventLoop(Clock& clock = real_clock()) : clock_(clock) {}
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
 
     // Creates the epoll instance. Returns "" or what failed.
     std::string open();
 
-    // Each returns 0, or -errno from epoll_ctl.
-    int watch(int fd, uint32_t events, FdCallback callback);
-    int change(int fd, uint32_t events);
-    int unwatch(int fd);
+    // Each returns "" or what failed (core/error.h): epoll_ctl()'s error, or
+    // the one it would give (an fd watched twice, or not watched at all).
+    std::string watch(int fd, uint32_t events, FdCallback callback);
+    std::string change(int fd, uint32_t events);
+    std::string unwatch(int fd);
     // For an fd about to be closed, with no duplicate anywhere: closing it
     // takes it out of the epoll set by itself, so only our record of it goes
     // (no epoll_ctl(DEL), one syscall saved per connection).
@@ -61,11 +68,15 @@ public:
     // Dispatches events until stop(). Returns "" or what failed (epoll_wait).
     std::string run();
     void stop() { running_ = false; }
+    // Runs every timer whose deadline has come, by the loop's clock. run()
+    // calls it after each wait; a test with a FakeClock, after moving it.
+    void run_due_timers();
 
-    // Milliseconds on the monotonic clock: for deadlines, never for dates.
-    static int64_t now_ms();
-    // Milliseconds since the epoch: for showing when something happened.
-    static int64_t wall_ms();
+    // Milliseconds by the loop's clock (monotonic): for deadlines, never for dates.
+    int64_t now_ms() const { return clock_.now_ms(); }
+    // The timers waiting, and how long until the first of them is due (-1: none).
+    size_t timers() const { return timers_.size(); }
+    int64_t ms_until_next_timer() const;
 
 private:
     struct Watch {
@@ -82,8 +93,9 @@ private:
     };
 
     int next_timeout_ms() const;
-    void run_due_timers();
+    void drop_cancelled();  // keeps due_.top() a timer that is still waiting
 
+    Clock& clock_;
     Fd epoll_;
     std::vector<Watch> watches_;  // indexed by fd
     std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;

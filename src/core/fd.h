@@ -1,5 +1,4 @@
-// fd: a file descriptor that closes itself (RAII), and the errno wording every
-// log line uses.
+// fd: a file descriptor that closes itself (RAII).
 //
 // Fd owns the descriptor it holds: destroying or resetting it closes it. Copying
 // is not allowed; moving hands the ownership over. release() gives the raw
@@ -9,6 +8,8 @@
 #include <string>
 #include <unistd.h>
 #include <utility>
+
+#include "core/error.h"  // errno_text, which every caller of a syscall on an Fd uses
 
 namespace smooth {
 
@@ -38,9 +39,5 @@ public:
 private:
     int fd_ = -1;
 };
-
-// "EAGAIN (Resource temporarily unavailable)": the symbolic name an operator
-// can search for, and the sentence that explains it.
-std::string errno_text(int err);
 
 }  // namespace smooth

@@ -9,7 +9,7 @@
 // The other side of the same rule: when the last copy closes, whatever is
 // still queued is reset. So a stop first refuses new connections, then the
 // master closes its copy, and the workers' last passes empty the queue before
-// the last of them closes it (Workers::stop_all).
+// the last of them closes it (WorkerTable::stop_all).
 //
 // A listener may also be inherited at exec instead of opened: from systemd's
 // socket activation (sd_listen_fds(3): LISTEN_PID is our pid, LISTEN_FDS says
@@ -35,8 +35,8 @@ inline constexpr int kListenBacklog = 4096;
 inline constexpr int kMaxQueued = kListenBacklog + 1;
 
 // socket + SO_REUSEADDR + bind + listen(kListenBacklog), non-blocking and
-// close-on-exec. On failure returns an empty Fd and sets `error`.
-Fd open_listener(const ListenAddress& address, std::string& error);
+// close-on-exec, into `out`. "" or what failed (core/error.h).
+std::string open_listener(const ListenAddress& address, Fd& out);
 
 // For a protocol whose client speaks first (HTTP, WebSocket): the kernel
 // hands a connection to accept() only once its first bytes have arrived

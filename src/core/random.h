@@ -7,8 +7,9 @@
 
 namespace smooth {
 
-// `n` random bytes into `out`. "" or what failed (getrandom blocks only until
-// the kernel's pool is first ready, early in boot; it is retried on EINTR).
-std::string random_bytes(std::string& out, size_t n);
+// `n` random bytes into `out`. "" or what failed (core/error.h). getrandom
+// blocks only until the kernel's pool is first ready, early in boot; it is
+// retried on EINTR.
+std::string random_bytes(size_t n, std::string& out);
 
 }  // namespace smooth

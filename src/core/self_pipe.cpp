@@ -18,7 +18,7 @@ void on_signal(int sig) {
     int saved_errno = errno;
     unsigned char byte = static_cast<unsigned char>(sig);
     // Nothing useful can be done if this fails: EAGAIN means the pipe is full
-    // of unread wake-ups already, and the loop will drain them.
+    // of unread wake-ups already, and the loop will read them.
     if (::write(g_write_fd, &byte, 1) == -1) {
     }
     errno = saved_errno;
@@ -59,7 +59,7 @@ std::string SelfPipe::open(std::initializer_list<int> signals) {
     return "";
 }
 
-std::vector<int> SelfPipe::drain() {
+std::vector<int> SelfPipe::read_signals() {
     std::vector<int> received;
     unsigned char bytes[64];
     for (;;) {
@@ -69,7 +69,7 @@ std::vector<int> SelfPipe::drain() {
             continue;
         }
         if (n == -1 && errno == EINTR) continue;
-        break;  // EAGAIN: drained (or a read error, which a pipe does not produce)
+        break;  // EAGAIN: nothing left (or a read error, which a pipe does not produce)
     }
     return received;
 }

@@ -2,7 +2,7 @@
 //
 // A signal handler may call almost nothing safely, so ours does one thing: it
 // writes the signal number as one byte into a pipe. The read end is watched by
-// the process's event loop, which drains it and acts on each signal there, with
+// the process's event loop, which reads it empty and acts on each signal there, with
 // the whole program at its disposal. Both ends are non-blocking: the handler
 // must never block (a full pipe already holds a wake-up), and the loop reads
 // until EAGAIN.
@@ -35,8 +35,8 @@ public:
     int write_fd() const { return write_end_.get(); }
 
     // Reads every pending byte (until EAGAIN): the signals received since the
-    // last drain, in order of arrival.
-    std::vector<int> drain();
+    // last call, in order of arrival.
+    std::vector<int> read_signals();
 
     // In a child after fork: put the signals back to their default action and
     // close the inherited ends, so the child's signals stop reaching the parent's

@@ -16,7 +16,6 @@ namespace smooth {
 namespace {
 
 constexpr size_t kMaxCommand = 4200;  // "upgrade --binary PATH" with a PATH up to PATH_MAX
-constexpr int64_t kTimelineLeadMs = 500;  // `reload --timeline`: the rate before the reload, for comparison
 
 }  // namespace
 
@@ -26,6 +25,16 @@ bool control_address(const std::string& path, sockaddr_un& sa) {
     if (path.size() >= sizeof sa.sun_path) return false;
     std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
     return true;
+}
+
+Progress progress_to(const std::shared_ptr<ControlSession>& session) {
+    std::weak_ptr<ControlSession> weak = session;
+    return [weak](const std::string& line, bool done, bool) {
+        if (auto s = weak.lock()) {
+            s->send(line + "\n");
+            if (done) s->finish();
+        }
+    };
 }
 
 // ---- ControlSession ----
@@ -78,7 +87,7 @@ void ControlSession::on_writable() {
 }
 
 void ControlSession::update_interest() {
-    if (loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT) < 0) close();
+    if (!loop_.change(fd_.get(), out_.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT).empty()) close();
 }
 
 void ControlSession::close() {
@@ -104,8 +113,9 @@ std::string ControlServer::open(const std::string& path, EventLoop& loop, Master
         return "cannot remove the old control socket " + path + ": " + errno_text(errno);
     if (std::string err = listen_at(path, listener_); !err.empty()) return err;
     path_ = path;
-    if (int rc = loop.watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    if (std::string err = loop.watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); });
+        !err.empty())
+        return "watching the control socket: " + err;
     return "";
 }
 
@@ -140,8 +150,9 @@ std::string ControlServer::install() {
     next_path_.clear();
     path_ = home_;
     moved_to_ = 0;
-    if (int rc = loop_->watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the control socket: " + errno_text(-rc);
+    if (std::string err = loop_->watch(listener_.get(), EPOLLIN, [this, fd = listener_.get()](uint32_t) { on_accept(fd); });
+        !err.empty())
+        return "watching the control socket: " + err;
     return "";
 }
 
@@ -206,8 +217,9 @@ void ControlServer::on_accept(int listener) {
         int raw = fd.get();
         forget_closed();  // a closed session's fd number may be this one
         auto session = std::make_shared<ControlSession>(*loop_, std::move(fd));
-        if (int rc = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); }); rc < 0) {
-            log::error("epoll_ctl(ADD) failed for a control client: %s", errno_text(-rc).c_str());
+        if (std::string err = loop_->watch(raw, EPOLLIN, [this, raw](uint32_t events) { on_session(raw, events); });
+            !err.empty()) {
+            log::error("watching a control client: %s", err.c_str());
             continue;  // the session's Fd closes it
         }
         sessions_[raw] = std::move(session);
@@ -240,25 +252,22 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
         session->finish();
         return;
     }
+    if (auto it = commands_.find(command); it != commands_.end()) {
+        it->second(session);
+        return;
+    }
     if (command == "upgrade" || command.rfind("upgrade --binary ", 0) == 0) {
         // Open until the upgrade's last line, like a reload's session.
-        std::weak_ptr<ControlSession> weak = session;
-        m.request_upgrade(
-            [weak](const std::string& line, bool done, bool) {
-                if (auto s = weak.lock()) {
-                    s->send(line + "\n");
-                    if (done) s->finish();
-                }
-            },
-            command == "upgrade" ? "" : command.substr(std::strlen("upgrade --binary ")), "control socket");
+        m.request_upgrade(progress_to(session),
+                          command == "upgrade" ? "" : command.substr(std::strlen("upgrade --binary ")), "control socket");
         return;
     }
     if (command == "status") {
-        session->send(m.status_text());
+        session->send(status_text(m.view()));
     } else if (command == "status --json") {
-        session->send(m.status_json());
+        session->send(status_json(m.view()));
     } else if (command == "connections") {
-        session->send(m.connections_text());
+        session->send(connections_text(m.view()));
     } else if (command == "stop" || command == "stop -g") {
         bool graceful = command == "stop -g";
         session->send(std::string(graceful ? "stopping gracefully" : "stopping") + ": master pid " +
@@ -267,29 +276,10 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
     } else if (command == "reload --no-wait") {
         m.request_reload(nullptr, "control socket");
         session->send("reload requested\n");
-    } else if (command == "reload" || command == "reload --timeline") {
-        // The session stays open until the reload's last line. A weak pointer:
-        // if the CLI hangs up, the reload goes on without it. For a timeline,
-        // the rate is sampled for a moment first, to show what it started from.
-        std::weak_ptr<ControlSession> weak = session;
-        m.request_reload(
-            [weak](const std::string& line, bool done, bool) {
-                if (auto s = weak.lock()) {
-                    s->send(line + "\n");
-                    if (done) s->finish();
-                }
-            },
-            "control socket", command == "reload" ? 0 : kTimelineLeadMs);
-        return;
-    } else if (command == "timeline") {
-        // Answered once the last reload's samples are in (a moment after it ends).
-        std::weak_ptr<ControlSession> weak = session;
-        m.when_timeline_ready([weak](const std::string& text) {
-            if (auto s = weak.lock()) {
-                s->send(text);
-                s->finish();
-            }
-        });
+    } else if (command == "reload") {
+        // The session stays open until the reload's last line; if the CLI
+        // hangs up, the reload goes on without it.
+        m.request_reload(progress_to(session), "control socket");
         return;
     } else {
         session->send("error: unknown command \"" + command + "\"\n");

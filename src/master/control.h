@@ -7,7 +7,8 @@
 // worker, then the summary; the CLI prints them as they come.
 //
 //   status | status --json | connections | stop | stop -g | reload | reload --no-wait
-//   reload --timeline | timeline | upgrade | upgrade --binary PATH
+//   upgrade | upgrade --binary PATH
+//   and those another part adds (add_command): reload --timeline | timeline
 //
 // In an upgrade (upgrade.h) the socket changes hands by rename(): the new
 // master binds its own beside ours (open_beside) and renames it over the
@@ -27,6 +28,7 @@
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "core/fd.h"
+#include "master/progress.h"
 
 namespace smooth {
 
@@ -62,8 +64,19 @@ private:
     bool finishing_ = false;
 };
 
+// A Progress (progress.h) that writes each line to `session` and finishes it
+// after the last one. It holds the session weakly: a CLI that hangs up does
+// not stop what it was waiting for.
+Progress progress_to(const std::shared_ptr<ControlSession>& session);
+
 class ControlServer {
 public:
+    // A command that another part of the master answers (the reload
+    // timeline's `timeline`): the handler gets the session, and finishes it
+    // once it has said everything.
+    using Command = std::function<void(const std::shared_ptr<ControlSession>& session)>;
+    void add_command(const std::string& line, Command command) { commands_[line] = std::move(command); }
+
     // A master's start: a dead master's socket at `path` is removed, ours bound there.
     std::string open(const std::string& path, EventLoop& loop, Master& master);
     // A master taking over: ours bound beside `path`; install() renames it over.
@@ -93,6 +106,7 @@ private:
     std::string next_path_;
     pid_t moved_to_ = 0;       // handed over to this master
     std::map<int, std::shared_ptr<ControlSession>> sessions_;
+    std::map<std::string, Command> commands_;
 };
 
 }  // namespace smooth

@@ -11,8 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/event_loop.h"
+#include "core/clock.h"
 #include "core/fd.h"
+#include "core/fork.h"
 #include "worker/module_loader.h"
 
 namespace smooth {
@@ -28,8 +29,8 @@ constexpr size_t kMaxReport = 4096;  // what the child may say; dlerror() text i
     // cannot touch them, and a child killed at the deadline holds nothing.
     // (stdio is open in both the CLI and the daemon, so `report` is 3 or above.)
     if ((report != 3 && dup2(report, 3) == -1) || close_range(4, ~0u, 0) == -1) _exit(2);
-    std::string error;
-    LoadedModule m = load_module(spec, error);
+    LoadedModule m;
+    std::string error = load_module(spec, m);
     std::string text = m.api ? std::string("ok ") + (m.api->name ? m.api->name : "?") + " version " +
                                    (m.api->version ? m.api->version : "?")
                              : error;
@@ -43,33 +44,31 @@ constexpr size_t kMaxReport = 4096;  // what the child may say; dlerror() text i
 
 }  // namespace
 
-ModuleTrial try_loading_module(const std::string& spec, int timeout_ms) {
+std::string try_loading_module(const std::string& spec, int timeout_ms, std::string& loaded) {
     int ends[2];
-    if (pipe2(ends, O_CLOEXEC) == -1) return {false, "pipe2() failed: " + errno_text(errno)};
+    if (pipe2(ends, O_CLOEXEC) == -1) return "pipe2() failed: " + errno_text(errno);
     Fd from_child(ends[0]), to_parent(ends[1]);
 
-    // Signals stay blocked in the child (as around a worker's fork): none can
-    // run the parent's handlers there. A fault while loading (SIGBUS, SIGSEGV)
+    // Signals stay blocked in the child for good (core/fork.h): none can run
+    // the parent's handlers there. A fault while loading (SIGBUS, SIGSEGV)
     // still kills it: the kernel does not let a blocked fault signal be.
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);  // cannot fail with a valid how and set
-    pid_t pid = fork();
-    if (pid == 0) {
-        from_child.reset();
-        load_in_child(spec, to_parent.release());
-    }
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (pid == -1) return {false, "fork() failed: " + errno_text(fork_errno)};
+    pid_t pid = 0;
+    if (std::string err = fork_child(
+            [&](const sigset_t&) {
+                from_child.reset();
+                load_in_child(spec, to_parent.release());
+            },
+            pid);
+        !err.empty())
+        return err;
     to_parent.reset();  // the child's copy is the only one: EOF when it exits
 
     // Its report, until EOF or the deadline.
     std::string text;
     bool overran = false;
-    int64_t deadline = EventLoop::now_ms() + timeout_ms;
+    int64_t deadline = monotonic_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - EventLoop::now_ms();
+        int64_t left = deadline - monotonic_ms();
         pollfd p{from_child.get(), POLLIN, 0};
         int rc = left > 0 ? poll(&p, 1, int(left)) : 0;
         if (rc == -1 && errno == EINTR) continue;
@@ -84,22 +83,25 @@ ModuleTrial try_loading_module(const std::string& spec, int timeout_ms) {
         if (text.size() < kMaxReport) text.append(chunk, size_t(n));
     }
     if (overran && ::kill(pid, SIGKILL) == -1 && errno != ESRCH)
-        return {false, "kill(" + std::to_string(pid) + ", SIGKILL) failed: " + errno_text(errno)};
+        return "kill(" + std::to_string(pid) + ", SIGKILL) failed: " + errno_text(errno);
     int status = 0;
     pid_t reaped;
     do reaped = waitpid(pid, &status, 0);
     while (reaped == -1 && errno == EINTR);
-    if (reaped == -1) return {false, "waitpid() failed: " + errno_text(errno)};
+    if (reaped == -1) return "waitpid() failed: " + errno_text(errno);
 
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         if (overran && sig == SIGKILL)
-            return {false, "the loader was still loading after " + std::to_string(timeout_ms) + " ms, and was killed"};
-        return {false, "the loader died of signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"};
+            return "the loader was still loading after " + std::to_string(timeout_ms) + " ms, and was killed";
+        return "the loader died of signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
     }
-    if (WEXITSTATUS(status) == 0 && text.rfind("ok ", 0) == 0) return {true, text.substr(3)};
+    if (WEXITSTATUS(status) == 0 && text.rfind("ok ", 0) == 0) {
+        loaded = text.substr(3);
+        return "";
+    }
     if (text.empty() || WEXITSTATUS(status) == 0) text = "the loader exited with status " + std::to_string(WEXITSTATUS(status));
-    return {false, text};
+    return text;
 }
 
 }  // namespace smooth

@@ -5,7 +5,7 @@
 // truncated .so faults (SIGBUS) while the loader maps it, a static
 // constructor crashes or hangs. So the first process to load a new version
 // must be one we can lose. `./server check` loads every module this way, and
-// so does a reload, before it drains a single worker (Master::prepare): a
+// so does a reload, before it drains a single worker (Master::plan): a
 // version that cannot load refuses the reload with the child's reason
 // (dlerror()'s words, or the signal that killed the loader), and no worker is
 // touched.
@@ -27,11 +27,8 @@
 
 namespace smooth {
 
-struct ModuleTrial {
-    bool ok = false;
-    std::string text;  // ok: "NAME version VERSION"; else why it failed
-};
-
-ModuleTrial try_loading_module(const std::string& spec, int timeout_ms);
+// "" with `loaded` saying what loaded ("NAME version VERSION"), or why the
+// module does not load (core/error.h).
+std::string try_loading_module(const std::string& spec, int timeout_ms, std::string& loaded);
 
 }  // namespace smooth

@@ -14,21 +14,15 @@ namespace smooth {
 
 namespace {
 
-bool read_all(const std::string& path, std::string& out, std::string& error) {
+std::string read_all(const std::string& path, std::string& out) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        error = "cannot open module " + path + ": " + errno_text(errno);
-        return false;
-    }
+    if (!fd) return "cannot open module " + path + ": " + errno_text(errno);
     char chunk[65536];
     for (;;) {
         ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
         if (n == -1 && errno == EINTR) continue;
-        if (n == -1) {
-            error = "cannot read module " + path + ": " + errno_text(errno);
-            return false;
-        }
-        if (n == 0) return true;
+        if (n == -1) return "cannot read module " + path + ": " + errno_text(errno);
+        if (n == 0) return "";
         out.append(chunk, size_t(n));
     }
 }
@@ -63,49 +57,50 @@ std::string stem(const std::string& path) {
 
 }  // namespace
 
-std::string store_module_version(const std::string& module, const std::string& run_dir, std::string& error) {
-    if (module.rfind("builtin:", 0) == 0) return module;
+std::string store_module_version(const std::string& module, const std::string& run_dir, std::string& stored) {
+    if (module.rfind("builtin:", 0) == 0) {
+        stored = module;
+        return "";
+    }
 
     std::string content;
-    if (!read_all(module, content, error)) return "";
+    if (std::string err = read_all(module, content); !err.empty()) return err;
 
     // Workers dlopen() what is stored here, as whoever they run as: no one
     // else may be able to put a file (or a link) in this directory (run_dir.h).
     std::string dir = run_dir + "/modules";
-    if (error = prepare_private_dir(dir, "module directory"); !error.empty()) return "";
+    if (std::string err = prepare_private_dir(dir, "module directory"); !err.empty()) return err;
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(content)));
-    std::string stored = dir + "/" + stem(module) + "-" + hash + ".so";
+    std::string path = dir + "/" + stem(module) + "-" + hash + ".so";
     struct stat st;
-    if (lstat(stored.c_str(), &st) == 0) {
-        if (S_ISREG(st.st_mode)) return stored;  // this version is already there
-        error = stored + " exists and is not a regular file; fix: rm " + stored;
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return path + " exists and is not a regular file; fix: rm " + path;
+        stored = path;  // this version is already there
         return "";
     }
 
     // Write a temporary file and rename it into place: a worker that opens
-    // `stored` sees either nothing or the whole file, never half of it. The
+    // the path sees either nothing or the whole file, never half of it. The
     // temporary name is mkostemp()'s: random, and created with O_EXCL, so
     // nothing can be waiting at it (a link would be written through).
-    std::string tmp = stored + ".tmp.XXXXXX";
+    std::string tmp = path + ".tmp.XXXXXX";
     Fd out(mkostemp(tmp.data(), O_CLOEXEC));
-    if (!out) {
-        error = "cannot create a temporary file like " + tmp + ": " + errno_text(errno);
-        return "";
-    }
+    if (!out) return "cannot create a temporary file like " + tmp + ": " + errno_text(errno);
     // mkostemp() creates it 0600; workers that drop privileges must read it.
     if (fchmod(out.get(), 0644) == -1 || !write_all(out.get(), content)) {
-        error = "cannot write " + tmp + ": " + errno_text(errno);
+        std::string err = "cannot write " + tmp + ": " + errno_text(errno);
         unlink(tmp.c_str());
-        return "";
+        return err;
     }
     out.reset();
-    if (rename(tmp.c_str(), stored.c_str()) == -1) {
-        error = "rename(" + tmp + ", " + stored + ") failed: " + errno_text(errno);
+    if (rename(tmp.c_str(), path.c_str()) == -1) {
+        std::string err = "rename(" + tmp + ", " + path + ") failed: " + errno_text(errno);
         unlink(tmp.c_str());
-        return "";
+        return err;
     }
-    return stored;
+    stored = path;
+    return "";
 }
 
 }  // namespace smooth

@@ -17,8 +17,8 @@
 
 namespace smooth {
 
-// Returns the path of the stored copy, or "" with `error` set. Builtins
-// ("builtin:NAME") are returned unchanged.
-std::string store_module_version(const std::string& module, const std::string& run_dir, std::string& error);
+// Stores `module` and puts the stored copy's path in `stored`; builtins
+// ("builtin:NAME") are their own version. "" or what failed (core/error.h).
+std::string store_module_version(const std::string& module, const std::string& run_dir, std::string& stored);
 
 }  // namespace smooth

@@ -34,9 +34,8 @@ pid_t read_pid(int fd) {
 }  // namespace
 
 std::string PidFile::acquire(const std::string& path) {
-    std::string error;
-    fd_ = open_private_file(path, O_RDWR | O_CREAT, 0644, "pid file", error);  // a link there is refused
-    if (!fd_) return error;
+    // A link there is refused.
+    if (std::string err = open_private_file(path, O_RDWR | O_CREAT, 0644, "pid file", fd_); !err.empty()) return err;
     if (flock(fd_.get(), LOCK_EX | LOCK_NB) == -1) {
         int err = errno;
         pid_t other = read_pid(fd_.get());
@@ -136,33 +135,23 @@ namespace {
 constexpr int kProofAttempts = 50;
 constexpr int kProofRetryMs = 20;
 
-Fd connect_control(const std::string& path, std::string& error) {
+std::string connect_control(const std::string& path, Fd& out) {
     sockaddr_un sa;
-    if (!control_address(path, sa)) {
-        error = "control socket path too long: " + path;
-        return Fd();
-    }
+    if (!control_address(path, sa)) return "control socket path too long: " + path;
     // Non-blocking for the connect only: a listener that never accepts (not
     // ours, or hung) has a full queue, and a blocking connect would wait for
     // it forever; this one says EAGAIN at once.
     Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) {
-        error = "socket(AF_UNIX) failed: " + errno_text(errno);
-        return Fd();
-    }
+    if (!fd) return "socket(AF_UNIX) failed: " + errno_text(errno);
     int rc;
     do rc = connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
     while (rc == -1 && errno == EINTR);
-    if (rc == -1) {
-        error = "its control socket " + path + " does not answer (" + errno_text(errno) + ")";
-        return Fd();
-    }
+    if (rc == -1) return "its control socket " + path + " does not answer (" + errno_text(errno) + ")";
     int flags = fcntl(fd.get(), F_GETFL);
-    if (flags == -1 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) == -1) {
-        error = "fcntl() failed on the control connection: " + errno_text(errno);
-        return Fd();
-    }
-    return fd;
+    if (flags == -1 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) == -1)
+        return "fcntl() failed on the control connection: " + errno_text(errno);
+    out = std::move(fd);
+    return "";
 }
 
 // One look. `again` is set when a second look may find otherwise: the lock is
@@ -191,9 +180,8 @@ MasterCheck check_once(const std::string& pid_file, const std::string& control_s
         return check;
     }
     // 2. The control socket, and who created it.
-    std::string error;
-    Fd control = connect_control(control_socket, error);
-    if (!control) {
+    Fd control;
+    if (std::string error = connect_control(control_socket, control); !error.empty()) {
         again = true;
         check.why_not = "pid " + std::to_string(check.pid) + " holds the lock on " + pid_file + ", but " + error +
                         ": not trusted";

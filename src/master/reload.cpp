@@ -1,5 +1,6 @@
-// reload: see reload.h for the picture and the table. This file is the table
-// (handle), then the actions it names, in the order a reload meets them.
+// reload: see reload.h for the seed's steps, the picture and the table. This
+// file is the table (handle), then the actions it names, in the order a reload
+// meets them; the comments and the log lines number the seed's steps 1 to 5.
 #include "master/reload.h"
 
 #include <utility>
@@ -27,6 +28,7 @@ const char* Reload::phase_name(Phase p) {
 
 // ---- The events ----
 
+// Step 1: a reload is requested.
 void Reload::request(Progress progress, const std::string& source) {
     handle({Event::Kind::Request, source, std::move(progress)});
 }
@@ -58,7 +60,7 @@ void Reload::handle(Event e) {
     if (e.kind == K::Request && refusing_) {
         // A stop has the last word: a reload now would fork workers the stop
         // is not waiting for.
-        log::warn("reload requested (%s) while stopping: refused", e.text.c_str());
+        log::warn("reload requested (%s) while stopping: refused (reload step 1)", e.text.c_str());
         if (e.progress) e.progress("reload refused: the server is stopping", true, false);
         return;
     }
@@ -68,7 +70,7 @@ void Reload::handle(Event e) {
         for (Progress& report : queued_progress_) report("reload cancelled: " + e.text, true, false);
         queued_progress_.clear();
         if (phase_ == Phase::Idle) return;
-        if (start_timer_) host_.cancel_timer(std::exchange(start_timer_, 0));
+        if (start_timer_) loop_.cancel_timer(std::exchange(start_timer_, 0));
         steps_.clear();
         finish(false, "reload interrupted: " + e.text);
         return;
@@ -91,9 +93,9 @@ void Reload::handle(Event e) {
         case Phase::StartingNew:
             if (e.kind == K::Request) queue(e);
             if (e.kind == K::Ready) {
-                host_.cancel_timer(std::exchange(start_timer_, 0));
-                ready_took_ms_ = host_.now_ms() - forked_ms_;
-                lane().ready_ms = since_start();
+                loop_.cancel_timer(std::exchange(start_timer_, 0));
+                ready_took_ms_ = loop_.now_ms() - forked_ms_;
+                tell(ReloadEvent::Kind::Ready, step_name(), new_pid_);
                 if (new_first_ && old_pid_)
                     drain_old();  // the new one serves: now the old one may go
                 else
@@ -117,37 +119,45 @@ void Reload::enter(Phase next, const std::string& why) {
 
 void Reload::begin(std::vector<Progress> reports, const std::string& source) {
     progress_ = std::move(reports);
-    started_ms_ = host_.now_ms();
+    started_ms_ = loop_.now_ms();
     replaced_ = 0;
     done_.clear();
-    timeline_ = ReloadTimeline();
-    log::info("reload requested (%s)", source.c_str());
+    log::info("reload requested (%s) (reload step 1)", source.c_str());
 
-    // Steps 2 and 3: the config again, the new versions stored, the groups
-    // that are not reloadable told. Nothing running is touched before this
-    // has succeeded.
-    run_ = ReloadHost::Prepared();
-    std::string error;
-    if (!host_.prepare(run_, error)) {
+    // Step 2: the config file again, the plan, the new versions stored and
+    // tried, then applied. Nothing running is touched before all of it has
+    // succeeded.
+    run_ = ReloadConfig::Prepared();
+    Config fresh;
+    std::string error = config_.read_again(fresh);
+    if (error.empty()) error = config_.plan(fresh, run_);
+    if (error.empty()) error = config_.apply(run_);
+    if (!error.empty()) {
         finish(false, "reload refused: " + error + "; nothing was changed");
         return;
     }
     const ReloadPlan& plan = run_.plan;
-    timeline_.generation = run_.generation;
-    timeline_.start_first = plan.start_first;
-    for (const std::string& note : plan.notes) say(note);
     steps_.assign(plan.steps.begin(), plan.steps.end());
     total_ = plan.workers_to_start();
-    say("reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
-        (plan.start_first ? "start_first" : "stop_first, the first new worker READY before its old one drains") +
-        "), generation " + std::to_string(run_.generation));
+    tell(ReloadEvent::Kind::Began, "", 0);
+    for (const std::string& note : plan.notes) say(2, note);
+
+    // Step 3: they keep their workers and connections; on_worker_reload runs.
+    for (int group : plan.told) {
+        workers_.tell_not_reloadable(group);
+        say(3, "group " + plan.next.groups[size_t(group)].name + " is not reloadable: told its workers, they keep running");
+    }
+
+    say(4, "reload: replacing " + std::to_string(total_) + " workers, one at a time (" +
+               (plan.start_first ? "start_first" : "stop_first, the first new worker READY before its old one drains") +
+               "), generation " + std::to_string(run_.generation));
     next_step();
 }
 
 void Reload::queue(Event& e) {
-    // One reload at a time. The next one waits; further requests merge into
-    // it (it will read the newest config and modules anyway).
-    log::info("reload requested (%s) while one is running: %s", e.text.c_str(),
+    // Step 1 again: one reload at a time. The next one waits; further requests
+    // merge into it (it will read the newest config and modules anyway).
+    log::info("reload requested (%s) while one is running: %s (reload step 1)", e.text.c_str(),
               queued_ ? "merged into the queued one" : "queued");
     queued_ = true;
     if (e.progress) {
@@ -160,19 +170,15 @@ void Reload::queue(Event& e) {
 void Reload::next_step() {
     if (steps_.empty()) {
         finish(true, "reload complete: " + std::to_string(replaced_) + " workers replaced in " +
-                         std::to_string(host_.now_ms() - started_ms_) + " ms");
+                         std::to_string(loop_.now_ms() - started_ms_) + " ms");
         return;
     }
     step_ = steps_.front();
     steps_.pop_front();
-    old_pid_ = host_.find_worker(step_.group, step_.slot);
+    old_pid_ = workers_.find_worker(step_.group, step_.slot);
     new_pid_ = 0;
     drain_took_ms_ = ready_took_ms_ = 0;
-    ReloadTimeline::Lane l;
-    l.slot = step_name();
-    l.kind = step_kind_name(step_.kind);
-    l.old_pid = old_pid_;
-    timeline_.lanes.push_back(l);
+    tell(ReloadEvent::Kind::Slot, step_name(), old_pid_, "", step_kind_name(step_.kind));
 
     if (step_.kind == ReloadStep::Kind::Retire && !old_pid_) {  // a shrinking group's slot, empty already
         done_.push_back(step_);
@@ -195,9 +201,9 @@ void Reload::next_step() {
 // The seed: "a safe-exit signal to one old process"; it finishes its requests
 // and exits (worker/drain.h); its exit comes back here as OldExited.
 void Reload::drain_old() {
-    drain_sent_ms_ = host_.now_ms();
-    lane().drain_ms = since_start();
-    if (!host_.drain(old_pid_)) {  // it is gone already (it crashed a moment ago)
+    drain_sent_ms_ = loop_.now_ms();
+    tell(ReloadEvent::Kind::Draining, step_name(), old_pid_);
+    if (!workers_.drain(old_pid_)) {  // it is gone already (it crashed a moment ago)
         old_gone();
         return;
     }
@@ -205,11 +211,11 @@ void Reload::drain_old() {
 }
 
 void Reload::old_gone() {
-    drain_took_ms_ = host_.now_ms() - drain_sent_ms_;
-    lane().exit_ms = since_start();
+    drain_took_ms_ = loop_.now_ms() - drain_sent_ms_;
+    tell(ReloadEvent::Kind::OldExited, step_name(), old_pid_);
     if (step_.kind == ReloadStep::Kind::Retire) {
-        say(step_name() + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
-            std::to_string(drain_took_ms_) + " ms");
+        say(4, step_name() + ": pid " + std::to_string(old_pid_) + " retired (count lowered), drain " +
+                   std::to_string(drain_took_ms_) + " ms");
         done_.push_back(step_);
         next_step();
     } else if (new_first_) {
@@ -222,30 +228,30 @@ void Reload::old_gone() {
 // The seed: "the master creates a new child process (which loads the new code)".
 void Reload::start_new() {
     const std::string& version = run_.versions[size_t(step_.group)];
-    forked_ms_ = host_.now_ms();
-    pid_t pid = host_.spawn(step_.group, step_.slot, version, run_.generation);
-    lane().fork_ms = since_start();
-    lane().version = file_name(version);
-    if (pid < 0) {
-        abort("fork failed (see the log)", false);
+    forked_ms_ = loop_.now_ms();
+    pid_t pid = 0;
+    std::string error = workers_.spawn(step_.group, step_.slot, version, run_.generation, pid);
+    tell(ReloadEvent::Kind::Forked, step_name(), error.empty() ? pid : 0, file_name(version));
+    if (!error.empty()) {
+        abort("fork failed: " + error, false);
         return;
     }
     new_pid_ = pid;
-    lane().new_pid = pid;
     enter(Phase::StartingNew, step_name() + ": forked new pid " + std::to_string(pid));
     // The readiness gate has a deadline: a new worker stuck in its
     // on_worker_start must not hold the reload (and the old workers) forever.
-    start_timer_ = host_.add_timer(run_.plan.next.server.start_timeout_ms, [this] {
+    start_timer_ = loop_.add_timer(run_.plan.next.server.start_timeout_ms, [this] {
         start_timer_ = 0;
         handle({Event::Kind::StartTimeout, ""});
+        return EventLoop::kNoMore;
     });
 }
 
 void Reload::step_done() {
     replaced_++;
     done_.push_back(step_);
-    say(step_name() + ": pid " + pid_text(old_pid_) + " -> " + std::to_string(new_pid_) + ", drain " +
-        std::to_string(drain_took_ms_) + " ms, ready " + std::to_string(ready_took_ms_) + " ms");
+    say(4, step_name() + ": pid " + pid_text(old_pid_) + " -> " + std::to_string(new_pid_) + ", drain " +
+               std::to_string(drain_took_ms_) + " ms, ready " + std::to_string(ready_took_ms_) + " ms");
     next_step();
 }
 
@@ -253,15 +259,16 @@ void Reload::step_done() {
 // replaced keep running untouched, the config goes back to what it was, and
 // every slot this reload touched is put back in shape.
 void Reload::abort(const std::string& why, bool new_still_running) {
-    if (start_timer_) host_.cancel_timer(std::exchange(start_timer_, 0));
-    if (new_still_running) host_.kill(new_pid_, "the reload gave up on it");
-    lane().failed_ms = since_start();
+    if (start_timer_) loop_.cancel_timer(std::exchange(start_timer_, 0));
+    if (new_still_running) workers_.kill(new_pid_, "the reload gave up on it");
     const std::string name = step_name();
+    tell(ReloadEvent::Kind::GaveUp, name, new_pid_);
+    log::warn("%s: %s; rolling back (reload step 5)", name.c_str(), why.c_str());
     const std::deque<ReloadStep> untouched = std::exchange(steps_, {});
-    host_.restore(run_.previous);
+    config_.restore(run_);
 
     std::string rollback;
-    if (pid_t serving = host_.find_worker(step_.group, step_.slot)) {
+    if (pid_t serving = workers_.find_worker(step_.group, step_.slot)) {
         rollback = name + " keeps its old worker (pid " + std::to_string(serving) + ")";
     } else if (step_.kind == ReloadStep::Kind::Add) {
         rollback = name + " was a new slot: not refilled";
@@ -274,53 +281,38 @@ void Reload::abort(const std::string& why, bool new_still_running) {
     int retired = 0, restored = 0;
     for (const ReloadStep& d : done_) {
         if (d.kind == ReloadStep::Kind::Add) {
-            pid_t extra = host_.find_worker(d.group, d.slot);
-            if (extra && host_.drain(extra)) {
-                ReloadTimeline::Lane l;
-                l.slot = slot_name(d.group, d.slot);
-                l.kind = "retire";
-                l.old_pid = extra;
-                l.drain_ms = since_start();
-                timeline_.lanes.push_back(l);
+            pid_t extra = workers_.find_worker(d.group, d.slot);
+            if (extra && workers_.drain(extra)) {
+                tell(ReloadEvent::Kind::Slot, slot_name(d.group, d.slot), extra, "", "retire");
+                tell(ReloadEvent::Kind::Draining, slot_name(d.group, d.slot), extra);
                 retired++;
             }
-        } else if (d.kind == ReloadStep::Kind::Retire && !host_.find_worker(d.group, d.slot)) {
+        } else if (d.kind == ReloadStep::Kind::Retire && !workers_.find_worker(d.group, d.slot)) {
             refill(d);
             restored++;
         }
     }
     if (retired) rollback += "; " + std::to_string(retired) + " workers of added slots retired";
     if (restored) rollback += "; " + std::to_string(restored) + " retired slots refilled";
-    for (const ReloadStep& s : untouched) {  // their old workers go on serving
-        ReloadTimeline::Lane l;
-        l.slot = slot_name(s.group, s.slot);
-        l.kind = "untouched";
-        l.old_pid = host_.find_worker(s.group, s.slot);
-        timeline_.lanes.push_back(l);
-    }
+    for (const ReloadStep& s : untouched)  // their old workers go on serving
+        tell(ReloadEvent::Kind::Slot, slot_name(s.group, s.slot), workers_.find_worker(s.group, s.slot), "", "untouched");
     finish(false, "reload aborted: " + name + ": " + why + "; rolled back: " + rollback + "; " +
                       std::to_string(untouched.size()) + " more workers left untouched");
 }
 
 std::string Reload::refill(const ReloadStep& step) {
-    ReloadHost::Refilled r = host_.refill(step.group, step.slot);
-    ReloadTimeline::Lane l;
-    l.slot = slot_name(step.group, step.slot);
-    l.kind = "rollback";
-    l.new_pid = r.pid;
-    l.fork_ms = since_start();
-    l.version = file_name(r.version);
-    timeline_.lanes.push_back(l);
-    return l.version;
+    ReloadWorkers::Refilled r = workers_.refill(step.group, step.slot);
+    const std::string name = slot_name(step.group, step.slot);
+    tell(ReloadEvent::Kind::Slot, name, 0, "", "rollback");
+    tell(ReloadEvent::Kind::Forked, name, r.pid, file_name(r.version));
+    return file_name(r.version);
 }
 
 void Reload::finish(bool ok, const std::string& summary) {
     last_result_ = tell_the_end(progress_, ok, summary);
     if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");
-    timeline_.ok = ok;
-    timeline_.summary = summary;
-    timeline_.finished_ms = since_start();
-    host_.finished(timeline_);
+    ReloadEvent e{ReloadEvent::Kind::Finished, "", "", 0, summary, ok};
+    events.fire(e);
     if (queued_) {
         queued_ = false;
         std::vector<Progress> reports = std::move(queued_progress_);
@@ -329,9 +321,15 @@ void Reload::finish(bool ok, const std::string& summary) {
     }
 }
 
-void Reload::say(const std::string& line) {
-    log::info("%s", line.c_str());
+void Reload::say(int step, const std::string& line) {
+    log::info("%s (reload step %d)", line.c_str(), step);  // the log says which of the seed's steps
     for (Progress& report : progress_) report(line, false, false);
+}
+
+void Reload::tell(ReloadEvent::Kind kind, const std::string& slot, pid_t pid, const std::string& text,
+                  const char* what) {
+    ReloadEvent e{kind, slot, what, pid, text, false};
+    events.fire(e);
 }
 
 std::string Reload::slot_name(int group, int slot) const {

@@ -6,7 +6,23 @@
 // new child process (which loads the new code). Then it sends the stop signal
 // to another old process, and so on, until all old processes are replaced."
 //
-// Here the same loop, with a readiness gate and a way back:
+// Its steps, numbered as SPEC.md numbers them; the comments and the log
+// lines of reload.cpp use the same numbers:
+//
+//   1. a reload is requested (SIGHUP, or `./server reload`); if one is
+//      running, at most one more waits (further requests merge into it);
+//   2. the config file is read again, the reload planned, each new module
+//      version stored and tried; if any of that fails the reload is refused
+//      and nothing changes;
+//   3. the groups that are not reloadable are told (their on_worker_reload
+//      runs); they keep their workers and their connections;
+//   4. one slot at a time: the old worker drains and exits, its replacement
+//      is forked, loads the new code and must be READY; then the next slot;
+//   5. a replacement that exits, or is not READY within start_timeout, aborts
+//      the reload: the slots not reached yet are left untouched, and the
+//      failed slot is refilled with the version it ran before.
+//
+// Step 4 with a readiness gate and a way back:
 //
 //                   plan: the list of (group, slot) to replace, in order
 //                        │                                (reload_plan.h)
@@ -18,7 +34,7 @@
 //                   it drains)                    start_timeout running)
 //                                                    │ exited / timed out
 //                                                    ▼
-//                                     abort: refill the slot with the
+//                                     step 5, abort: refill the slot with the
 //                                     version it ran before; the rest of the
 //                                     old workers are left untouched
 //
@@ -30,7 +46,7 @@
 //
 // Every transition goes through Reload::handle(), which reads as this table
 // (phase × event → action); tests/unit/test_reload.cpp drives each cell with
-// a fake master:
+// a fake master and a fake table of workers:
 //
 //   phase \ event   request        READY of the new  exit of the old     exit of the new  start_timeout  stop
 //   ─────────────   ─────────────  ────────────────  ──────────────────  ───────────────  ─────────────  ──────
@@ -42,69 +58,116 @@
 //   StartingNew     queue / merge  new first: drain  (new first: it      abort            abort          cancel
 //                                  the old; else done crashed: nothing)
 //
-//   begin      read the config again and store the new versions (the host's
-//              prepare); if that fails the reload is refused, nothing changed
+//   begin      steps 2 and 3, then the first step of 4
 //   next step  plan empty: finish (a queued request begins now); otherwise the
 //              next (group, slot): drain its old worker (stop_first, retire)
 //              or start its new one (new first, add, an empty slot)
-//   abort      give up on the new worker, put the config back, refill the
-//              slot with the version it ran before, retire slots this
+//   abort      step 5: give up on the new worker, put the config back, refill
+//              the slot with the version it ran before, retire slots this
 //              reload added, refill slots it retired; finish with failure
 //
-// At most one request waits while a reload runs; more merge into it (it reads
-// the newest config and modules anyway). None is dropped.
+// Whom it talks to, and who listens:
+//
+//        the master (ReloadConfig)           the table of workers (ReloadWorkers)
+//        read again, plan, apply, restore    find, spawn, drain, kill, refill, tell
+//                       ▲                                  ▲        │ READY, exits
+//                       └────────────── Reload ────────────┘◄───────┘ (on_ready, on_exit)
+//                                         │
+//                       progress lines ◄──┴──► events (ReloadEvent)
+//                       to each waiting        to whoever listens: the reload's
+//                       command (progress.h)   timeline, systemd's STATUS lines
 #pragma once
 
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
+#include "core/event_loop.h"
+#include "core/listeners.h"
 #include "master/progress.h"
 #include "master/reload_plan.h"
-#include "master/reload_timeline.h"
 
 namespace smooth {
 
-// Everything the reload may ask of the master, and nothing more: the link
-// ae.c has to ae_epoll.c. Master implements it; the unit test fakes it.
-class ReloadHost {
+// What the reload asks of the master: the config, and nothing else. Master
+// implements it; the unit test fakes it.
+class ReloadConfig {
 public:
-    // A plan the master has made ready: config read again, plan made, module
-    // versions stored, plan.next applied, non-reloadable groups told.
+    // What step 2 has made ready.
     struct Prepared {
         ReloadPlan plan;
         std::vector<std::string> versions;  // per group: the version its new workers load
-        uint64_t generation = 0;
+        uint64_t generation = 0;            // set by apply()
         Config previous;                     // to go back to on abort
+        std::vector<std::pair<std::string, uint64_t>> good_before;  // per group: the version (and its generation) an empty slot got
     };
+
+    virtual ~ReloadConfig() = default;
+    // Step 2, in three parts; each returns "" or why the reload is refused.
+    // Until apply() has succeeded, nothing running has changed.
+    // The config file, read again (the embedded default: the running config).
+    virtual std::string read_again(Config& fresh) = 0;
+    // The plan (reload_plan.h) from the running config to `fresh`; each new
+    // module version stored (module_versions.h) and loaded once in a
+    // throw-away process (module_trial.h).
+    virtual std::string plan(const Config& fresh, Prepared& out) = 0;
+    // The planned config becomes the running one (the next worker forked
+    // reads it); `run.generation` is set.
+    virtual std::string apply(Prepared& run) = 0;
+    // Step 5: the config, and the version each group forks into an empty
+    // slot, go back to what they were before the reload.
+    virtual void restore(const Prepared& run) = 0;
+};
+
+// What the reload asks of the table of workers: process work. WorkerTable
+// (worker_table.h) implements it; the unit test fakes it.
+class ReloadWorkers {
+public:
     struct Refilled {
-        pid_t pid = 0;        // 0: could not fork now; the master retries with back-off
+        pid_t pid = 0;        // 0: could not fork now; the table retries with back-off
         std::string version;  // the version it runs
     };
 
-    virtual ~ReloadHost() = default;
-    // Steps 2 and 3 of the seed's reload. False (with why) changes nothing.
-    virtual bool prepare(Prepared& out, std::string& error) = 0;
-    // An aborted reload: the groups go back to the config they had.
-    virtual void restore(const Config& previous) = 0;
+    virtual ~ReloadWorkers() = default;
     // The worker serving a slot (not told to go), or 0.
     virtual pid_t find_worker(int group, int slot) = 0;
-    // Forks a worker for a slot with a version. The pid, or -1 (logged).
-    virtual pid_t spawn(int group, int slot, const std::string& version, uint64_t generation) = 0;
-    // SIGQUIT, with the master's SIGKILL deadline. False if no such worker is left.
+    // Forks a worker for a slot with a version: "" with its pid, or what failed.
+    virtual std::string spawn(int group, int slot, const std::string& version, uint64_t generation, pid_t& pid) = 0;
+    // SIGQUIT, with the SIGKILL deadline. False if no such worker is left.
     virtual bool drain(pid_t pid) = 0;
     virtual void kill(pid_t pid, const std::string& why) = 0;
-    // Forks the group's good version into a slot (after restore(): the one it
-    // ran before the reload).
+    // Forks the group's last good version into a slot (after restore(): the
+    // one it ran before the reload).
     virtual Refilled refill(int group, int slot) = 0;
-    virtual uint64_t add_timer(int64_t ms, std::function<void()> fire) = 0;
-    virtual void cancel_timer(uint64_t id) = 0;
-    virtual int64_t now_ms() = 0;
-    // The reload has ended (complete, aborted, refused or cancelled).
-    virtual void finished(const ReloadTimeline& timeline) = 0;
+    // Step 3: the group's workers run their on_worker_reload and stay.
+    virtual void tell_not_reloadable(int group) = 0;
+};
+
+// One thing a reload did, for whoever listens (Reload::events). Times are
+// the listener's to take: every event is fired as it happens.
+struct ReloadEvent {
+    enum class Kind {
+        Began,      // step 2 succeeded: workers are about to be touched
+        Slot,       // the reload turns to `slot`, whose old worker is `pid` (0:
+                    // none), to do `what` there: replace, add, retire; after an
+                    // abort: rollback, untouched
+        Draining,   // `pid`, the slot's old worker, was sent SIGQUIT
+        OldExited,  // ...and has exited
+        Forked,     // `pid`, the slot's new worker, was forked to load `text`
+        Ready,      // ...and is READY: from here the slot runs the new version
+        GaveUp,     // the slot's new worker (`pid`; 0 if the fork failed) exited
+                    // or was not READY in time: step 5 follows
+        Finished,   // the reload ended, `ok` or not, with `text` its summary
+    };
+    Kind kind;
+    std::string slot;       // "web#0"; "" for Began and Finished
+    const char* what = "";  // Slot only
+    pid_t pid = 0;
+    std::string text;       // Forked: the version's file name; Finished: the summary
+    bool ok = false;        // Finished only
 };
 
 class Reload {
@@ -114,10 +177,14 @@ public:
     using Progress = smooth::Progress;
     enum class Phase { Idle, DrainingOld, StartingNew };
 
-    explicit Reload(ReloadHost& host) : host_(host) {}
+    // `loop` is for the start_timeout timer and the clock.
+    Reload(EventLoop& loop, ReloadConfig& config, ReloadWorkers& workers)
+        : loop_(loop), config_(config), workers_(workers) {}
 
-    // The events. on_ready/on_exit return true when the worker was the
-    // reload's business (an old worker it drained, a new one it started).
+    Listeners<const ReloadEvent&> events;
+
+    // The events coming in. on_ready/on_exit return true when the worker was
+    // the reload's business (an old worker it drained, a new one it started).
     void request(Progress progress, const std::string& source);
     bool on_ready(pid_t pid);
     bool on_exit(pid_t pid, const std::string& how, const std::string& failure);
@@ -126,8 +193,11 @@ public:
     Phase phase() const { return phase_; }
     bool running() const { return phase_ != Phase::Idle; }
     bool queued() const { return queued_; }
-    int replaced() const { return replaced_; }  // in the run in progress (or the last one)
+    // Of the run in progress (or the last one).
+    int replaced() const { return replaced_; }
     int total() const { return total_; }
+    uint64_t generation() const { return run_.generation; }
+    bool start_first() const { return run_.plan.start_first; }
     std::string state_name() const;  // "idle", "running", "running, one queued"
     std::string describe() const;    // for `status`: what it is doing, or the last result
 
@@ -154,14 +224,16 @@ private:
     void abort(const std::string& why, bool new_still_running);
     std::string refill(const ReloadStep& step);  // the slot gets the version it ran before; its name
     void finish(bool ok, const std::string& summary);
-    void say(const std::string& line);
+    void say(int step, const std::string& line);  // to every waiting command, and the log (with the step's number)
+    void tell(ReloadEvent::Kind kind, const std::string& slot, pid_t pid, const std::string& text = "",
+              const char* what = "");
 
     std::string slot_name(int group, int slot) const;
     std::string step_name() const { return slot_name(step_.group, step_.slot); }
-    ReloadTimeline::Lane& lane() { return timeline_.lanes.back(); }
-    int64_t since_start() { return host_.now_ms() - started_ms_; }
 
-    ReloadHost& host_;
+    EventLoop& loop_;
+    ReloadConfig& config_;
+    ReloadWorkers& workers_;
     Phase phase_ = Phase::Idle;
     bool refusing_ = false;  // the server is stopping
     std::vector<Progress> progress_;
@@ -169,7 +241,7 @@ private:
     bool queued_ = false;
 
     // The run in progress.
-    ReloadHost::Prepared run_;
+    ReloadConfig::Prepared run_;
     std::deque<ReloadStep> steps_;        // still to do
     std::vector<ReloadStep> done_;        // done, in order
     ReloadStep step_{0, 0, ReloadStep::Kind::Replace};
@@ -184,7 +256,6 @@ private:
     int replaced_ = 0;
     int total_ = 0;
     uint64_t start_timer_ = 0;
-    ReloadTimeline timeline_;
     std::string last_result_;
 };
 

@@ -64,11 +64,8 @@ std::string ReloadTimeline::to_text() const {
     return out;
 }
 
-std::optional<ReloadTimeline> ReloadTimeline::from_text(const std::string& text, std::string& error) {
-    if (text.rfind("error:", 0) == 0) {  // the master had no timeline to give
-        error = text.substr(0, text.find('\n'));
-        return std::nullopt;
-    }
+std::string ReloadTimeline::from_text(const std::string& text, ReloadTimeline& out) {
+    if (text.rfind("error:", 0) == 0) return text.substr(0, text.find('\n'));  // the master had no timeline to give
     ReloadTimeline t;
     bool header = false;
     size_t start = 0;
@@ -111,16 +108,11 @@ std::optional<ReloadTimeline> ReloadTimeline::from_text(const std::string& text,
         } else {
             ok = false;
         }
-        if (!ok) {
-            error = "line " + std::to_string(line_no) + ": cannot read \"" + std::string(line.substr(0, 80)) + "\"";
-            return std::nullopt;
-        }
+        if (!ok) return "line " + std::to_string(line_no) + ": cannot read \"" + std::string(line.substr(0, 80)) + "\"";
     }
-    if (!header) {
-        error = "no \"reload\" line: not a timeline";
-        return std::nullopt;
-    }
-    return t;
+    if (!header) return "no \"reload\" line: not a timeline";
+    out = std::move(t);
+    return "";
 }
 
 }  // namespace smooth

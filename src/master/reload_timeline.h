@@ -18,7 +18,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -56,8 +55,8 @@ struct ReloadTimeline {
     Lane* lane_of_old(pid_t pid);
 
     std::string to_text() const;
-    // The text form back; nullopt (with the line that failed in `error`) if it does not parse.
-    static std::optional<ReloadTimeline> from_text(const std::string& text, std::string& error);
+    // The text form back, into `out`: "" or the line that does not parse (core/error.h).
+    static std::string from_text(const std::string& text, ReloadTimeline& out);
 };
 
 }  // namespace smooth

@@ -51,27 +51,20 @@ std::string prepare_private_dir(const std::string& dir, const std::string& what)
     return "";
 }
 
-Fd open_private_file(const std::string& path, int flags, mode_t mode, const std::string& what, std::string& error) {
+std::string open_private_file(const std::string& path, int flags, mode_t mode, const std::string& what, Fd& out) {
     Fd fd(::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode));
     if (!fd) {
         // Rule 2: O_NOFOLLOW fails with ELOOP on a link in the last component.
         if (errno == ELOOP)
-            error = what + " " + path + " is a symbolic link: refusing to follow it (it could make this server "
-                    "write to any file); fix: rm " + path;
-        else
-            error = "cannot open " + what + " " + path + ": " + errno_text(errno);
-        return Fd();
+            return what + " " + path + " is a symbolic link: refusing to follow it (it could make this server "
+                   "write to any file); fix: rm " + path;
+        return "cannot open " + what + " " + path + ": " + errno_text(errno);
     }
     struct stat st;
-    if (fstat(fd.get(), &st) == -1) {
-        error = "cannot stat " + what + " " + path + ": " + errno_text(errno);
-        return Fd();
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error = what + " " + path + " is " + file_type(st.st_mode) + ", not a regular file; fix: rm " + path;
-        return Fd();
-    }
-    return fd;
+    if (fstat(fd.get(), &st) == -1) return "cannot stat " + what + " " + path + ": " + errno_text(errno);
+    if (!S_ISREG(st.st_mode)) return what + " " + path + " is " + file_type(st.st_mode) + ", not a regular file; fix: rm " + path;
+    out = std::move(fd);
+    return "";
 }
 
 }  // namespace smooth

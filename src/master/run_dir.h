@@ -34,8 +34,8 @@ std::string prepare_private_dir(const std::string& dir, const std::string& what)
 
 // Opens `path` with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK added to `flags`
 // (O_NONBLOCK so that a FIFO put there cannot hang us; it does nothing to a
-// regular file), and checks it is a regular file (rule 2). On failure
-// returns an empty Fd and sets `error`. `what` names the file ("pid file").
-Fd open_private_file(const std::string& path, int flags, mode_t mode, const std::string& what, std::string& error);
+// regular file), and checks it is a regular file (rule 2); into `out`.
+// "" or what failed (core/error.h). `what` names the file ("pid file").
+std::string open_private_file(const std::string& path, int flags, mode_t mode, const std::string& what, Fd& out);
 
 }  // namespace smooth

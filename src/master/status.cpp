@@ -152,7 +152,7 @@ std::string connections_text(const MasterView& m) {
     std::snprintf(line, sizeof line, "%-8s %-10s %-21s %-6s %-10s %10s %10s %8s\n", "PID", "GROUP", "PEER", "PROTO",
                   "STATE", "BYTES_IN", "BYTES_OUT", "AGE");
     out << line;
-    int64_t now_ms = EventLoop::wall_ms();
+    int64_t now_ms = wall_clock_ms();
     size_t total = 0, unlisted = 0;
     for (const auto& [pid, w] : m.workers.processes()) {
         const WorkerRow& row = m.stats.row(size_t(w.stats_row));

@@ -13,7 +13,7 @@
 #include "core/stats.h"
 #include "master/reload.h"
 #include "master/upgrade.h"
-#include "master/workers.h"
+#include "master/worker_table.h"
 
 namespace smooth {
 
@@ -25,7 +25,7 @@ struct MasterView {
     bool stopping;
     uint64_t generation;
     const Config& config;
-    const Workers& workers;
+    const WorkerTable& workers;
     const StatsTable& stats;
     const Reload& reload;
     const Upgrade& upgrade;

@@ -4,104 +4,173 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "core/build_id.h"
 #include "core/log.h"
+#include "master/control.h"
+#include "master/pidfile.h"
 #include "master/upgrade.h"
+#include "master/worker_table.h"
 
 namespace smooth {
 
-namespace {
-
-constexpr size_t kMaxMessage = 2048;
-
-}  // namespace
-
-Fd upgrade_channel_from_env(std::string& error) {
+std::string upgrade_channel_from_env(Channel& out) {
     const char* value = std::getenv(kUpgradeChannelEnv);
     std::string text = value ? value : "";
     unsetenv(kUpgradeChannelEnv);  // nothing we fork or exec may take it for its own
-    if (text.empty()) return Fd();
+    if (text.empty()) return "";
     int fd = -1;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), fd);
     int type = 0;
     socklen_t len = sizeof type;
     if (ec != std::errc() || end != text.data() + text.size() || fd < 3 ||
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 || type != SOCK_SEQPACKET) {
-        error = std::string(kUpgradeChannelEnv) + "=" + text + ": not the channel of an upgrade";
-        return Fd();
-    }
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 || type != SOCK_SEQPACKET)
+        return std::string(kUpgradeChannelEnv) + "=" + text + ": not the channel of an upgrade";
     // It came across exec without our flags: nothing we fork or exec keeps it.
     int flags = fcntl(fd, F_GETFL);
-    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-        error = "fcntl() failed on the upgrade's channel: " + errno_text(errno);
-        return Fd();
-    }
-    return Fd(fd);
-}
-
-bool tell_old_master(int channel, const std::string& message) {
-    std::string m = message.substr(0, kMaxMessage - 1);
-    ssize_t n;
-    do n = ::send(channel, m.data(), m.size(), MSG_NOSIGNAL);
-    while (n == -1 && errno == EINTR);
-    return n == ssize_t(m.size());
-}
-
-std::string Takeover::watch(EventLoop& loop, Heard heard) {
-    if (!channel_) return "";
-    loop_ = &loop;
-    heard_ = std::move(heard);
-    if (int rc = loop.watch(channel_.get(), EPOLLIN, [this](uint32_t) { on_channel(); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the upgrade's channel: " + errno_text(-rc);
+    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+        return "fcntl() failed on the upgrade's channel: " + errno_text(errno);
+    out = Channel(Fd(fd));
     return "";
 }
 
-void Takeover::say(const std::string& line) { send("say " + line); }
-void Takeover::deadline(int ms) { send("deadline " + std::to_string(ms)); }
-void Takeover::temp(const std::string& path) { send("temp " + path); }
-
-void Takeover::taken(const std::string& build) {
-    if (phase_ != Phase::Pending) return;
-    send("taken " + build);
-    phase_ = Phase::TakenOver;
+Takeover::Takeover(EventLoop& loop, WorkerTable& table, PidFile& pid_file, ControlServer& control,
+                   std::function<void(bool graceful, const std::string& why)> stop)
+    : loop_(loop), table_(table), pid_file_(pid_file), control_(control), stop_(std::move(stop)) {
+    table_.ready.add([this](const WorkerProcess& w) { worker_ready(w.pid, w.group, w.slot); });
+    table_.exited.add([this](const WorkerProcess& w, const std::string& how) {
+        worker_exited(w.pid, w.group, w.slot, how, w.failure);
+    });
 }
 
-void Takeover::gave_up(const std::string& why) {
-    if (phase_ != Phase::Pending) return;
+void Takeover::begin(Channel channel) {
+    if (!channel) return;
+    channel_ = std::move(channel);
+    phase_ = Phase::Pending;
+}
+
+std::string Takeover::watch() {
+    if (!channel_) return "";
+    return channel_.watch(
+        loop_, "the upgrade's channel", [this](std::string_view m) { heard(m); },
+        [this](const std::string& error) {
+            if (!error.empty()) log::warn("%s", error.c_str());
+            heard("");  // the old master hung up
+        });
+}
+
+std::string Takeover::prepare_pid_file(const std::string& path) {
+    if (std::string err = pid_file_.prepare_beside(path); !err.empty()) return err;
+    send("temp " + pid_file_.prepared_path());
+    return "";
+}
+
+std::string Takeover::prepare_control_socket(const std::string& path, int start_timeout_ms, Master& master) {
+    if (std::string err = control_.open_beside(path, loop_, master); !err.empty()) return err;
+    send("temp " + control_.prepared_path());
+    send("deadline " + std::to_string(start_timeout_ms));  // our start_timeout: how long the old master should wait
+    return "";
+}
+
+void Takeover::starting(const std::string& config_name, int workers, int start_timeout_ms) {
+    if (!pending()) return;
+    send("say new master pid " + std::to_string(getpid()) + " (build " + build_id() + "): config " + config_name +
+         " read, " + std::to_string(workers) + " workers starting");
+    // Not every worker READY within start_timeout: the new release does not
+    // start, and the old master serves on.
+    deadline_timer_ = loop_.add_timer(start_timeout_ms, [this, workers, start_timeout_ms] {
+        deadline_timer_ = 0;
+        give_up(std::to_string(workers - table_.ready_workers()) + " workers not READY within start_timeout (" +
+                std::to_string(start_timeout_ms) + " ms)");
+        return EventLoop::kNoMore;
+    });
+}
+
+void Takeover::failed_to_start(const std::string& why) {
+    if (!pending()) return;
     send("error " + why);
     phase_ = Phase::GaveUp;
 }
 
-void Takeover::on_channel() {
-    while (channel_) {
-        char buf[kMaxMessage];
-        ssize_t n = ::recv(channel_.get(), buf, sizeof buf, 0);
-        if (n == -1 && errno == EINTR) continue;
-        if (n == -1 && errno == EAGAIN) return;
-        if (n <= 0) {
-            if (n == -1) log::warn("recv() failed on the upgrade's channel: %s", errno_text(errno).c_str());
-            close();
-            heard_("");  // the old master hung up
-            return;
-        }
-        heard_(std::string(buf, size_t(n)));
+// ---- What the table of workers tells ----
+
+void Takeover::worker_ready(pid_t pid, int group, int slot) {
+    if (!pending()) return;
+    send("say new master pid " + std::to_string(getpid()) + ": " + table_.slot_name(group, slot) + " ready (pid " +
+         std::to_string(pid) + ")");
+    if (table_.every_slot_ready()) take_over();
+}
+
+void Takeover::worker_exited(pid_t pid, int group, int slot, const std::string& how, const std::string& failure) {
+    if (!pending()) return;
+    // The new release does not start: the upgrade fails now, rather than
+    // after a crash loop's back-off.
+    give_up("worker " + table_.slot_name(group, slot) + " (pid " + std::to_string(pid) + ") exited with " + how +
+            (failure.empty() ? "" : ": " + failure));
+}
+
+// ---- Taking over, or giving up ----
+
+// Every worker is READY: only now do the pid file and the control socket
+// change hands, each by one rename (pidfile.h). The pid file first: from its
+// rename on, a check finds our lock; the socket right after, and the proof
+// holds again (a check that fell between the two looked again).
+void Takeover::take_over() {
+    std::string err = pid_file_.install();
+    if (err.empty()) err = control_.install();
+    if (!err.empty()) {
+        give_up("cannot take the pid file and the control socket over: " + err);
+        return;
+    }
+    if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
+    pid_t old_master = getppid();
+    // Logged before it is said, so the old master's drain comes after this line.
+    log::info("took over from master pid %d: the pid file and the control socket are ours", int(old_master));
+    send("taken " + std::string(build_id()));
+    phase_ = Phase::TakenOver;
+    taken.fire(old_master);
+    // Nobody waits for a start report: the old master told the CLI, and our
+    // stdout is the old master's.
+    log::info("serving: %d of %d workers ready", table_.ready_workers(), int(table_.processes().size()));
+}
+
+// Not a stop: the old master serves on from the same listening sockets, so
+// their door stays open; our READY workers drain, the others are killed.
+void Takeover::give_up(const std::string& why) {
+    if (!pending()) return;
+    log::error("giving up the upgrade: %s", why.c_str());
+    send("error " + why);
+    phase_ = Phase::GaveUp;
+    if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
+    table_.retire_all();  // with no worker left, the master's loop ends at once
+}
+
+void Takeover::heard(std::string_view message) {
+    const bool graceful = message == "stop -g";
+    if (message == "stop" || graceful) {
+        if (pending())
+            give_up("the old master is stopping");
+        else if (phase_ == Phase::TakenOver)
+            stop_(graceful, "the old master's stop, which crossed our takeover");  // a stop has the last word
+    } else if (message == "abort") {
+        // Taken over already: our "taken" crossed its "abort", and it hands
+        // over when it reads it.
+        give_up("the old master gave up waiting");
+    } else if (message.empty()) {
+        // Taken over: the old master has drained and exited, as it should.
+        give_up("the old master went away");
+    } else {
+        log::warn("unknown message from the old master: %.*s", int(message.size()), message.data());
     }
 }
 
 void Takeover::send(const std::string& message) {
     if (!channel_) return;  // the old master is gone: nobody to tell
-    if (!tell_old_master(channel_.get(), message))
-        log::warn("cannot tell the old master \"%s\": %s", message.substr(0, 60).c_str(), errno_text(errno).c_str());
-}
-
-void Takeover::close() {
-    if (!channel_) return;
-    if (loop_ && loop_->watching(channel_.get())) loop_->unwatch(channel_.get());
-    channel_.reset();
+    if (std::string err = channel_.send(message); !err.empty())
+        log::warn("cannot tell the old master \"%s\": %s", message.substr(0, 60).c_str(), err.c_str());
 }
 
 }  // namespace smooth

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/build_id.h"
+#include "core/fork.h"
 #include "core/log.h"
 
 namespace smooth {
@@ -25,7 +26,6 @@ constexpr int64_t kTakeoverGraceMs = 5000;
 // Told to go, the new master drains the workers it has READY; past this
 // (beyond the drain_timeout) it is killed.
 constexpr int64_t kExitGraceMs = 4000;
-constexpr size_t kMaxMessage = 2048;
 constexpr size_t kListenPidRoom = 20;  // digits enough for any pid
 
 const char* const kHandedVariables[] = {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD="};
@@ -109,8 +109,8 @@ void Upgrade::request(Progress progress, const std::string& binary, const std::s
 
 bool Upgrade::on_exit(pid_t pid, const std::string& how) {
     if (new_pid_ == 0 || pid != new_pid_) return false;
-    if (channel_) on_channel();  // its last words may still be unread (SIGCHLD can come first)
-    close_channel();
+    channel_.read_waiting();  // its last words may still be unread (SIGCHLD can come first)
+    channel_.close();
     switch (phase_) {
         case Phase::Idle: break;
         case Phase::HandedOver:
@@ -138,28 +138,13 @@ void Upgrade::old_workers_gone() {
     if (phase_ != Phase::HandedOver) return;
     finish(true, "upgrade complete: master pid " + std::to_string(getpid()) + " -> " + std::to_string(new_pid_) +
                      " (build " + build_id() + " -> " + new_build_ + ") in " +
-                     std::to_string(EventLoop::now_ms() - started_ms_) + " ms");
+                     std::to_string(loop_.now_ms() - started_ms_) + " ms");
 }
 
-void Upgrade::on_channel() {
-    while (channel_) {
-        char buf[kMaxMessage];
-        ssize_t n = ::recv(channel_.get(), buf, sizeof buf, 0);
-        if (n == -1 && errno == EINTR) continue;
-        if (n == -1 && errno == EAGAIN) return;
-        if (n <= 0) {
-            // EOF: it is exiting or has exited; its exit status tells the rest.
-            if (n == -1) log::warn("upgrade: recv() failed on the new master's channel: %s", errno_text(errno).c_str());
-            close_channel();
-            return;
-        }
-        std::string msg(buf, size_t(n));
-        size_t space = msg.find(' ');
-        on_message(msg.substr(0, space), space == std::string::npos ? "" : msg.substr(space + 1));
-    }
-}
-
-void Upgrade::on_message(const std::string& kind, const std::string& text) {
+void Upgrade::on_message(std::string_view message) {
+    size_t space = message.find(' ');
+    const std::string kind(message.substr(0, space));
+    const std::string text(space == std::string_view::npos ? "" : message.substr(space + 1));
     if (kind == "say") {
         if (phase_ == Phase::Starting) say(text);
     } else if (kind == "deadline") {
@@ -177,7 +162,7 @@ void Upgrade::on_message(const std::string& kind, const std::string& text) {
             hand_over();  // our deadline passed, but it made it: it serves, let it
         } else if (phase_ == Phase::Abandoning) {
             // Our "stop" crossed its "taken": it stops, and the paths are its.
-            host_.handed_over(new_pid_, false);
+            give_paths_away(false);
         }
     } else {
         log::warn("upgrade: unknown message from the new master: %s %s", kind.c_str(), text.c_str());
@@ -188,7 +173,8 @@ void Upgrade::on_message(const std::string& kind, const std::string& text) {
 
 void Upgrade::begin(const std::string& binary, const std::string& source) {
     log::info("upgrade requested (%s): %s", source.c_str(), binary.c_str());
-    started_ms_ = EventLoop::now_ms();
+    began.fire(binary);
+    started_ms_ = loop_.now_ms();
     binary_ = binary;
     new_pid_ = 0;
     why_.clear();
@@ -219,34 +205,38 @@ void Upgrade::begin(const std::string& binary, const std::string& source) {
     envp.push_back(nullptr);
     std::vector<int> lifted(pass.size() + 1);
 
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
-        finish(false, "upgrade failed: socketpair() failed: " + errno_text(errno) + "; nothing was changed");
+    Channel ours;
+    Fd theirs;
+    if (std::string err = Channel::pair(ours, theirs); !err.empty()) {
+        finish(false, "upgrade failed: " + err + "; nothing was changed");
         return;
     }
-    Fd ours(sv[0]), theirs(sv[1]);
-    // Every signal blocked across the fork, as for a worker: until the child
-    // has dropped our handlers, a signal to it would run them.
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);  // cannot fail with a valid how and set
-    pid_t pid = fork();
-    if (pid == 0) {
-        host_.before_exec();
-        sigprocmask(SIG_SETMASK, &old, nullptr);
-        exec_new_master(pass, theirs.get(), lifted, argv.data(), envp.data(), env[pid_at].data(), env[pid_at].size() + 1);
-    }
-    int fork_errno = errno;
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (pid == -1) {
-        finish(false, "upgrade failed: fork() failed: " + errno_text(fork_errno) + "; nothing was changed");
+    // Signals blocked across the fork, as for a worker (core/fork.h); the
+    // child puts our handlers away, then its mask back, right before exec.
+    pid_t pid = 0;
+    std::string err = fork_child(
+        [&](const sigset_t& parent_mask) {
+            host_.before_exec();
+            sigprocmask(SIG_SETMASK, &parent_mask, nullptr);
+            exec_new_master(pass, theirs.get(), lifted, argv.data(), envp.data(), env[pid_at].data(),
+                            env[pid_at].size() + 1);
+        },
+        pid);
+    if (!err.empty()) {
+        finish(false, "upgrade failed: " + err + "; nothing was changed");
         return;
     }
     theirs.reset();  // the child's copy is the only one: EOF when it exits
     channel_ = std::move(ours);
     new_pid_ = pid;
-    if (int rc = loop_.watch(channel_.get(), EPOLLIN, [this](uint32_t) { on_channel(); }); rc < 0)
-        log::error("upgrade: epoll_ctl(ADD) failed for the new master's channel: %s", errno_text(-rc).c_str());
+    // Its EOF only closes the channel: its exit, reaped, is the event.
+    if (std::string e = channel_.watch(
+            loop_, "the new master's channel", [this](std::string_view m) { on_message(m); },
+            [](const std::string& error) {
+                if (!error.empty()) log::warn("upgrade: %s", error.c_str());
+            });
+        !e.empty())
+        log::error("upgrade: %s", e.c_str());
     enter(Phase::Starting, "forked pid " + std::to_string(pid));
     say("upgrade: started " + binary + " as the new master, pid " + std::to_string(pid) + ", with " +
         std::to_string(pass.size()) + (pass.size() == 1 ? " listening socket" : " listening sockets") +
@@ -262,7 +252,12 @@ void Upgrade::hand_over() {
     say("new master pid " + std::to_string(new_pid_) + " (build " + new_build_ +
         ") holds the pid file and the control socket; old master pid " + std::to_string(getpid()) +
         ": draining its workers");
-    host_.handed_over(new_pid_, true);  // last: with no worker left it finishes the upgrade at once
+    give_paths_away(true);  // last: with no worker left it finishes the upgrade at once
+}
+
+void Upgrade::give_paths_away(bool retire) {
+    handed_over.fire(new_pid_);
+    host_.handed_over(new_pid_, retire);
 }
 
 void Upgrade::abandon(const std::string& why, const char* message) {
@@ -289,9 +284,9 @@ void Upgrade::failed(const std::string& why) {
 void Upgrade::finish(bool ok, const std::string& summary) {
     last_result_ = tell_the_end(progress_, ok, summary);
     if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
-    close_channel();
+    channel_.close();
     if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");
-    host_.upgrade_ended(ok, summary);
+    ended.fire(ok, summary);
 }
 
 void Upgrade::enter(Phase next, const std::string& why) {
@@ -322,14 +317,8 @@ void Upgrade::arm_deadline(int64_t ms) {
 
 void Upgrade::tell_new(const std::string& message) {
     if (!channel_) return;  // it hung up: it is exiting anyway
-    if (::send(channel_.get(), message.data(), message.size(), MSG_NOSIGNAL) == -1)
-        log::warn("upgrade: cannot tell the new master \"%s\": %s", message.c_str(), errno_text(errno).c_str());
-}
-
-void Upgrade::close_channel() {
-    if (!channel_) return;
-    if (loop_.watching(channel_.get())) loop_.unwatch(channel_.get());
-    channel_.reset();
+    if (std::string err = channel_.send(message); !err.empty())
+        log::warn("upgrade: cannot tell the new master \"%s\": %s", message.c_str(), err.c_str());
 }
 
 // ---- For `status` ----

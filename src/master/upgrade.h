@@ -74,8 +74,10 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "core/channel.h"
 #include "core/event_loop.h"
 #include "core/fd.h"
+#include "core/listeners.h"
 #include "master/progress.h"
 
 namespace smooth {
@@ -100,7 +102,6 @@ public:
     // The new master died after renaming its pid file over ours: take the
     // pid file and the control socket back.
     virtual void take_files_back() = 0;
-    virtual void upgrade_ended(bool ok, const std::string& summary) = 0;
     virtual int start_timeout_ms() = 0;
     virtual int drain_timeout_ms() = 0;
 };
@@ -112,6 +113,13 @@ public:
     enum class Phase { Idle, Starting, Abandoning, HandedOver };
 
     Upgrade(EventLoop& loop, UpgradeHost& host) : loop_(loop), host_(host) {}
+
+    // What it tells (core/listeners.h), for those who report it: systemd
+    // hears "upgrading" at `began`, nothing more from us after `handed_over`,
+    // and how it went at `ended`.
+    Listeners<const std::string&> began;        // the binary it starts
+    Listeners<pid_t> handed_over;               // the new master holds the paths now
+    Listeners<bool, const std::string&> ended;  // ok, and the summary
 
     // The events.
     void request(Progress progress, const std::string& binary, const std::string& source);
@@ -129,9 +137,9 @@ public:
 
 private:
     void begin(const std::string& binary, const std::string& source);
-    void on_channel();
-    void on_message(const std::string& kind, const std::string& text);
+    void on_message(std::string_view message);
     void hand_over();
+    void give_paths_away(bool retire);
     void abandon(const std::string& why, const char* message_to_new);
     void failed(const std::string& why);
     void finish(bool ok, const std::string& summary);
@@ -139,7 +147,6 @@ private:
     void say(const std::string& line);
     void arm_deadline(int64_t ms);
     void tell_new(const std::string& message);
-    void close_channel();
 
     EventLoop& loop_;
     UpgradeHost& host_;
@@ -147,7 +154,7 @@ private:
     std::vector<Progress> progress_;
     std::string binary_;
     pid_t new_pid_ = 0;
-    Fd channel_;
+    Channel channel_;
     uint64_t deadline_timer_ = 0;
     int64_t started_ms_ = 0;
     bool stopping_ = false;           // the old master is stopping: never take files back

@@ -51,7 +51,7 @@ void Business::forget(LinkSession& link) {
 
 void Business::refused(const std::string& peer, const std::string& why, bool went_away) {
     const std::string address = peer.substr(0, peer.rfind(':'));  // per address, whatever port it comes from
-    RefusalLog::Line line = refusals_.note(address, EventLoop::now_ms());
+    RefusalLog::Line line = refusals_.note(address, worker_.loop().now_ms());
     if (line.count == 0) return;
     const std::string n = std::to_string(line.count);
     const std::string count =

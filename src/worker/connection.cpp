@@ -64,7 +64,7 @@ Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& pe
         record_->peer_port = ntohs(peer.sin_port);
         record_->bytes_in = 0;
         record_->bytes_out = 0;
-        record_->opened_ms = EventLoop::wall_ms();
+        record_->opened_ms = wall_clock_ms();
         record_->state = uint8_t(State::Idle);
         record_->id = id;  // last: a reader that sees the id sees the rest
     }
@@ -112,8 +112,9 @@ void Connection::open() {
     // from here on (EAGAIN: the request is still on its way).
     if (state_ != State::Closed && (p == Protocol::Http || p == Protocol::Ws) && !worker_.business()) on_readable();
     if (state_ == State::Closed) return;
-    if (int rc = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); }); rc < 0) {
-        log::error("epoll_ctl(ADD) failed for connection from %s: %s", peer().c_str(), errno_text(-rc).c_str());
+    if (std::string err = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); });
+        !err.empty()) {
+        log::error("watching the connection from %s: %s", peer().c_str(), err.c_str());
         close_now();
         return;
     }
@@ -230,7 +231,7 @@ bool Connection::write(const char* head, size_t head_len, const char* body, size
         if (written == total) return true;
     }
     // The rest waits for EPOLLOUT.
-    if (out_.empty()) last_progress_ms_ = EventLoop::now_ms();
+    if (out_.empty()) last_progress_ms_ = worker_.loop().now_ms();
     if (written < head_len) {
         out_.append(head + written, head_len - written);
         written = head_len;
@@ -250,7 +251,7 @@ void Connection::flush() {
             return;
         }
         count_out(before - out_.size());
-        last_progress_ms_ = EventLoop::now_ms();
+        last_progress_ms_ = worker_.loop().now_ms();
     }
     out_.shrink_if_idle();
     if (out_.empty() && state_ == State::Idle && !close_after_flush_) wait_idle();
@@ -276,8 +277,8 @@ void Connection::update_interest() {
         interest_ = want;
         return;
     }
-    if (int rc = worker_.loop().change(fd(), want); rc < 0) {
-        log::error("epoll_ctl(MOD) failed for %s: %s", peer().c_str(), errno_text(-rc).c_str());
+    if (std::string err = worker_.loop().change(fd(), want); !err.empty()) {
+        log::error("watching %s: %s", peer().c_str(), err.c_str());
         close_now();
         return;
     }
@@ -310,7 +311,7 @@ void Connection::count_message() { worker_.stats().requests.fetch_add(1, std::me
 
 // ---- Time ----
 
-void Connection::set_deadline_in(int64_t ms) { deadline_ms_ = EventLoop::now_ms() + ms; }
+void Connection::set_deadline_in(int64_t ms) { deadline_ms_ = worker_.loop().now_ms() + ms; }
 
 void Connection::wait_idle() {
     set_state(State::Idle);

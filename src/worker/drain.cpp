@@ -4,14 +4,12 @@
 #include <cstdio>
 
 #include "core/log.h"
-#include "worker/connection.h"
-#include "worker/worker.h"
 
 namespace smooth {
 
 void Drain::start() {
     active_ = true;
-    started_ms_ = EventLoop::now_ms();
+    started_ms_ = worker_.loop().now_ms();
 
     starting_ = true;
     // 1. No new wake-ups for us: the kernel now wakes the other workers.
@@ -21,7 +19,7 @@ void Drain::start() {
     // 3. Our copy of the listener goes; the master's keeps the queue alive.
     worker_.close_listener();
     // 4-6. Each connection finishes what it has (Connection::begin_drain).
-    worker_.for_each_connection([](Connection& c) { c.begin_drain(); });
+    worker_.drain_each_connection();
 
     log::info("draining: %zu connections open (%zu taken from the queue); deadline %d ms", worker_.connection_count(),
               taken, worker_.drain_timeout_ms());
@@ -42,7 +40,7 @@ void Drain::connection_closed() {
     if (!active_ || starting_ || timed_out_ || worker_.connection_count() > 0) return;
     worker_.loop().cancel_timer(deadline_timer_);
     char why[64];
-    std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(EventLoop::now_ms() - started_ms_));
+    std::snprintf(why, sizeof why, "drained in %lld ms", static_cast<long long>(worker_.loop().now_ms() - started_ms_));
     worker_.finish(why);
 }
 

@@ -11,7 +11,7 @@
 //   3. close our copy of the listener: the master's copy keeps the queue alive
 //      (on a reload; on a stop the master has refused new connections and
 //      closed its copy first, so the last worker's pass leaves nothing queued
-//      to be reset: Workers::stop_all);
+//      to be reset: WorkerTable::stop_all);
 //   4. let every request in flight finish; every response sent from now on says
 //      "Connection: close" (unless the client already pipelined another
 //      request, which is answered too);
@@ -25,13 +25,17 @@
 //
 // The numbers and yes/no rules of steps 4 to 7 are below, and nowhere else;
 // a Connection asks the worker's Drain for them (Connection::begin_drain does
-// steps 4 to 6 for one connection). The sequence and the deadline are Drain.
+// steps 4 to 6 for one connection). The sequence and the deadline are Drain,
+// which reaches its worker only through DrainedWorker: the unit test
+// (tests/unit/test_drain.cpp) gives it a fake one, with fake connections and
+// a fake clock.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
+#include "core/event_loop.h"
 #include "core/listener.h"
 
 namespace smooth {
@@ -58,11 +62,24 @@ constexpr int idle_grace_ms(int keepalive_timeout_ms) { return std::min(keepaliv
 
 }  // namespace drain
 
-class Worker;
+// What the drain asks of its worker, and nothing more. Worker implements it.
+class DrainedWorker {
+public:
+    virtual ~DrainedWorker() = default;
+    virtual EventLoop& loop() = 0;                      // the deadline's timer, and the clock
+    virtual void stop_accepting() = 0;                  // step 1
+    virtual size_t accept_pending(size_t at_most) = 0;  // step 2: how many it took
+    virtual void close_listener() = 0;                  // step 3
+    virtual void drain_each_connection() = 0;           // steps 4 to 6: Connection::begin_drain, each
+    virtual size_t connection_count() const = 0;
+    virtual int drain_timeout_ms() const = 0;
+    virtual void finish(const char* why) = 0;           // step 7: on_worker_stop, then leave the loop
+    virtual void stop_now(const char* why) = 0;         // step 7 at the deadline: close every connection now
+};
 
 class Drain {
 public:
-    explicit Drain(Worker& worker) : worker_(worker) {}
+    explicit Drain(DrainedWorker& worker) : worker_(worker) {}
 
     void start();                  // on SIGQUIT: steps 1 to 3, then 4 to 6 for each connection
     void connection_closed();      // step 7: exit when it was the last one
@@ -77,7 +94,7 @@ public:
     }
 
 private:
-    Worker& worker_;
+    DrainedWorker& worker_;
     bool active_ = false;
     // Inside start(): a connection taken in step 2 may be answered and closed
     // at once, leaving none open for a moment while more are still queued.

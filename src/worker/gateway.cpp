@@ -278,7 +278,7 @@ void Gateway::link_lost(GatewayLink& link, const std::string& why) {
 // a business worker at all. Nothing was sent to it. Tried again as after any
 // failed link (with the back-off), said once per address per interval.
 void Gateway::link_unproven(GatewayLink& link) {
-    RefusalLog::Line line = unproven_.note(link.address(), EventLoop::now_ms());
+    RefusalLog::Line line = unproven_.note(link.address(), worker_.loop().now_ms());
     if (line.count)
         log::warn("gateway: business %s at %s does not prove it knows this instance's link secret: nothing is sent "
                   "to it (%llu %s since this line was last written; at most once per %llds). Two instances linked by backend = tcp://... need the same "

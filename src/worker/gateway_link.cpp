@@ -39,7 +39,7 @@ std::string GatewayLink::address() const { return at_.host + ":" + std::to_strin
 
 std::string GatewayLink::connect(uint32_t token) {
     token_ = token;
-    if (std::string err = random_bytes(nonce_, link::kNonceBytes); !err.empty()) return err;
+    if (std::string err = random_bytes(link::kNonceBytes, nonce_); !err.empty()) return err;
     fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) return "socket() failed: " + errno_text(errno);
     int on = 1;
@@ -57,9 +57,7 @@ std::string GatewayLink::connect(uint32_t token) {
     out_.append(frame_);
     frame_.clear();
     interest_ = EPOLLIN | EPOLLOUT;
-    if (int err = loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); }); err < 0)
-        return "epoll_ctl(ADD) failed: " + errno_text(-err);
-    return "";
+    return loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); });
 }
 
 void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload,
@@ -200,7 +198,7 @@ void GatewayLink::flush() {
 void GatewayLink::update_interest() {
     uint32_t want = EPOLLIN | (out_.empty() ? 0u : uint32_t(EPOLLOUT));
     if (want == interest_ || state_ == State::Closed) return;
-    if (loop_.change(fd_.get(), want) == 0) interest_ = want;
+    if (loop_.change(fd_.get(), want).empty()) interest_ = want;
 }
 
 }  // namespace smooth

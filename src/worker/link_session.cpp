@@ -80,7 +80,7 @@ bool LinkSession::handshake(const link::Frame& f) {
                    "older build)");
             return false;
         }
-        if (std::string err = random_bytes(nonce_, link::kNonceBytes); !err.empty()) {
+        if (std::string err = random_bytes(link::kNonceBytes, nonce_); !err.empty()) {
             log::error("links: no nonce for the link from %s: %s; closing it", peer().c_str(), err.c_str());
             close_now();
             return false;

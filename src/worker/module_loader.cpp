@@ -31,17 +31,13 @@ const Builtin kBuiltins[] = {
     {"none", smooth_builtin_none},
 };
 
-const smooth_module* check_version(const smooth_module* api, const std::string& spec, std::string& error) {
-    if (!api) {
-        error = spec + ": " SMOOTH_ENTRY_SYMBOL "() returned NULL";
-        return nullptr;
-    }
-    if (api->api_version != SMOOTH_API_VERSION) {
-        error = spec + ": module speaks interface version " + std::to_string(api->api_version) +
-                ", this server speaks " + std::to_string(SMOOTH_API_VERSION);
-        return nullptr;
-    }
-    return api;
+// "" if `api` speaks our interface version, or why not.
+std::string check_version(const smooth_module* api, const std::string& spec) {
+    if (!api) return spec + ": " SMOOTH_ENTRY_SYMBOL "() returned NULL";
+    if (api->api_version != SMOOTH_API_VERSION)
+        return spec + ": module speaks interface version " + std::to_string(api->api_version) + ", this server speaks " +
+               std::to_string(SMOOTH_API_VERSION);
+    return "";
 }
 
 }  // namespace
@@ -52,38 +48,38 @@ std::string builtin_names() {
     return names;
 }
 
-LoadedModule load_module(const std::string& spec, std::string& error) {
-    LoadedModule loaded;
+std::string load_module(const std::string& spec, LoadedModule& out) {
     if (spec.rfind("builtin:", 0) == 0) {
         std::string name = spec.substr(8);
-        for (const Builtin& b : kBuiltins)
-            if (name == b.name) loaded.api = check_version(b.entry(), spec, error);
-        if (!loaded.api && error.empty()) error = "no builtin module named \"" + name + "\" (have: " + builtin_names() + ")";
-        return loaded;
+        for (const Builtin& b : kBuiltins) {
+            if (name != b.name) continue;
+            const smooth_module* api = b.entry();
+            if (std::string err = check_version(api, spec); !err.empty()) return err;
+            out = LoadedModule{api, nullptr};
+            return "";
+        }
+        return "no builtin module named \"" + name + "\" (have: " + builtin_names() + ")";
     }
 
     // RTLD_NOW: an unresolved symbol fails here, with its name, rather than
     // later in the middle of a request. RTLD_LOCAL: two versions of one module
     // never see each other's symbols.
     void* handle = dlopen(spec.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        error = std::string("dlopen() failed: ") + dlerror();
-        return loaded;
-    }
+    if (!handle) return std::string("dlopen() failed: ") + dlerror();
     dlerror();  // clear, so a NULL from dlsym can be told from an error
     auto entry = reinterpret_cast<smooth_entry_fn>(dlsym(handle, SMOOTH_ENTRY_SYMBOL));
     if (const char* why = dlerror(); !entry || why) {
-        error = std::string("dlsym(" SMOOTH_ENTRY_SYMBOL ") failed: ") + (why ? why : "symbol is NULL");
+        std::string err = std::string("dlsym(" SMOOTH_ENTRY_SYMBOL ") failed: ") + (why ? why : "symbol is NULL");
         dlclose(handle);
-        return loaded;
+        return err;
     }
-    loaded.api = check_version(entry(), spec, error);
-    if (!loaded.api) {
+    const smooth_module* api = entry();
+    if (std::string err = check_version(api, spec); !err.empty()) {
         dlclose(handle);
-        return loaded;
+        return err;
     }
-    loaded.handle = handle;
-    return loaded;
+    out = LoadedModule{api, handle};
+    return "";
 }
 
 }  // namespace smooth

@@ -21,8 +21,9 @@ struct LoadedModule {
                              // a process keeps the code it started with until it exits.
 };
 
-// On failure returns a LoadedModule with api == nullptr and sets `error`.
-LoadedModule load_module(const std::string& spec, std::string& error);
+// Loads `spec` (a path, or "builtin:NAME") into `out`. "" or what failed
+// (core/error.h): dlerror()'s words, or the interface version that differs.
+std::string load_module(const std::string& spec, LoadedModule& out);
 
 // The builtins compiled into this binary: "hello, echo".
 std::string builtin_names();

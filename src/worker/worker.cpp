@@ -82,7 +82,7 @@ Worker::Worker(WorkerSetup setup)
     : setup_(std::move(setup)),
       drain_(*this),
       listener_(setup_.listener_fd),
-      channel_(setup_.channel_fd),
+      channel_(Fd(setup_.channel_fd)),
       balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
@@ -124,9 +124,8 @@ bool Worker::tell_master_ready() {
     // drain) comes after this line in the log.
     log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
               module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
-    char ready = kMsgReady;
-    if (::send(channel_.get(), &ready, 1, MSG_NOSIGNAL) != 1) {
-        log::error("cannot tell the master READY: %s", errno_text(errno).c_str());
+    if (std::string err = channel_.send(std::string_view(&kMsgReady, 1)); !err.empty()) {
+        log::error("cannot tell the master READY: %s", err.c_str());
         return false;
     }
     return true;
@@ -144,16 +143,19 @@ std::string Worker::setup_process() {
     if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
         return "sigprocmask() failed: " + errno_text(errno);
 
-    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.get(),
+    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(),
                                             signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
 
     if (std::string err = loop_.open(); !err.empty()) return err;
-    if (int rc = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the self-pipe: " + errno_text(-rc);
-    if (int rc = loop_.watch(channel_.get(), EPOLLIN, [this](uint32_t events) { on_channel(events); }); rc < 0)
-        return "epoll_ctl(ADD) failed for the master's channel: " + errno_text(-rc);
+    if (std::string err = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signal_pipe(); }); !err.empty())
+        return "watching the self-pipe: " + err;
+    if (std::string err = channel_.watch(
+            loop_, "the master's channel", [this](std::string_view m) { on_master_message(m); },
+            [this](const std::string& error) { on_master_gone(error); });
+        !err.empty())
+        return err;
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
 
     if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
@@ -171,9 +173,7 @@ bool Worker::load_and_start() {
     if (setup_.preloaded) {
         module_ = *setup_.preloaded;  // loaded by the master before fork
     } else {
-        std::string error;
-        module_ = load_module(setup_.module, error);
-        if (!module_.api) {
+        if (std::string error = load_module(setup_.module, module_); !error.empty()) {
             log::error("cannot load module %s: %s", setup_.module.c_str(), error.c_str());
             tell_master_failure(error);
             exit_status_ = SMOOTH_EXIT_MODULE_LOAD_FAILED;
@@ -197,18 +197,16 @@ bool Worker::load_and_start() {
 // The reason goes to the master too, so a reload that fails can say why in
 // its own report (the dlerror() text), not only "exited with status 3".
 void Worker::tell_master_failure(const std::string& why) {
-    std::string msg = kMsgFailed + why.substr(0, 1000);
-    if (::send(channel_.get(), msg.data(), msg.size(), MSG_NOSIGNAL) == -1)
-        log::warn("cannot tell the master why: %s", errno_text(errno).c_str());
+    if (std::string err = channel_.send(kMsgFailed + why.substr(0, 1000)); !err.empty())
+        log::warn("cannot tell the master why: %s", err.c_str());
 }
 
 bool Worker::watch_listener() {
     // EPOLLEXCLUSIVE: a new connection wakes one (or a few) of the workers
     // sleeping on this listener, not all of them (no thundering herd).
-    int rc = loop_.watch(listener_.get(), EPOLLIN | EPOLLEXCLUSIVE, [this](uint32_t) { on_listener_readable(); });
-    if (rc < 0) {
-        log::error("epoll_ctl(ADD) failed for the listener %s: %s", group().listen.text().c_str(),
-                   errno_text(-rc).c_str());
+    if (std::string err = loop_.watch(listener_.get(), EPOLLIN | EPOLLEXCLUSIVE, [this](uint32_t) { on_listener_readable(); });
+        !err.empty()) {
+        log::error("watching the listener %s: %s", group().listen.text().c_str(), err.c_str());
         return false;
     }
     accepting_ = true;
@@ -235,7 +233,7 @@ void Worker::close_listener() {
 void Worker::pause_accepting(int err) {
     stop_accepting();
     accept_failures_++;
-    int64_t now = EventLoop::now_ms();
+    int64_t now = loop_.now_ms();
     if (accept_reported_ms_ == 0 || now - accept_reported_ms_ >= kAcceptReportEveryMs) {
         log::error("accept4() failed on %s: %s; not accepting for %d ms (%llu %s since the last report)",
                    group().listen.text().c_str(), errno_text(err).c_str(), kAcceptPauseMs,
@@ -272,7 +270,7 @@ void Worker::on_listener_readable() {
     accept_pending(SIZE_MAX);
     if (!below_max_connections())
         stop_accepting();  // back on when one closes
-    else if (accepting_ && balance_.should_step_back(EventLoop::now_ms()))
+    else if (accepting_ && balance_.should_step_back(loop_.now_ms()))
         step_back();  // the queue is empty now: nothing is left behind
 }
 
@@ -283,7 +281,7 @@ void Worker::step_back() {
 }
 
 int64_t Worker::recheck_balance() {
-    if (balance_.should_step_back(EventLoop::now_ms())) return balance::kRecheckMs;
+    if (balance_.should_step_back(loop_.now_ms())) return balance::kRecheckMs;
     balance_timer_ = 0;
     stepped_back_ = false;
     resume_accepting();
@@ -379,7 +377,7 @@ int64_t Worker::sweep() {
         stop_now("the master is gone");
         return EventLoop::kNoMore;
     }
-    int64_t now = EventLoop::now_ms();
+    int64_t now = loop_.now_ms();
     for_each_connection([now](Connection& c) { c.check_deadline(now); });
     keep_under_ceiling();
     buffers_.release_unused();  // large blocks idle for a second go back to the kernel
@@ -433,7 +431,7 @@ void Worker::give_back_memory() {
 }
 
 void Worker::on_signal_pipe() {
-    for (int sig : signals_.drain()) {
+    for (int sig : signals_.read_signals()) {
         if (sig == SIGQUIT) {
             if (!drain_.active()) drain_.start();
         } else {
@@ -442,23 +440,24 @@ void Worker::on_signal_pipe() {
     }
 }
 
-void Worker::on_channel(uint32_t) {
-    char msg = 0;
-    ssize_t n = ::recv(channel_.get(), &msg, 1, 0);
-    if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n == -1) {
-        log::error("recv() failed on the master's channel: %s", errno_text(errno).c_str());
-        stop_now("the master's channel failed");
-        return;
-    }
-    if (n == 0) {
-        stop_now("the master closed our channel");
-        return;
-    }
-    if (msg == kMsgReload) {
+void Worker::on_master_message(std::string_view message) {
+    if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
     }
+}
+
+void Worker::on_master_gone(const std::string& error) {
+    if (!error.empty()) {
+        log::error("%s", error.c_str());
+        stop_now("the master's channel failed");
+        return;
+    }
+    stop_now("the master closed our channel");
+}
+
+void Worker::drain_each_connection() {
+    for_each_connection([](Connection& c) { c.begin_drain(); });
 }
 
 void Worker::stop_now(const char* why) {

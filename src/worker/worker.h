@@ -22,10 +22,15 @@
 #include "worker/accept_balance.h"
 #include "worker/drain.h"
 #include "core/buffer_pool.h"
+#include "core/channel.h"
 #include "core/event_loop.h"
 #include "worker/module_loader.h"
 #include "core/self_pipe.h"
 #include "core/stats.h"
+
+namespace smooth {
+class Worker;
+}
 
 struct smooth_worker {
     smooth::Worker* worker;  // the C handle modules hold; see module_api.cpp
@@ -59,7 +64,7 @@ inline constexpr char kMsgReady = 'R';   // worker -> master: serving
 inline constexpr char kMsgReload = 'L';  // master -> worker: run on_worker_reload
 inline constexpr char kMsgFailed = 'E';  // worker -> master: why it cannot start, then exits
 
-class Worker {
+class Worker : public DrainedWorker {
 public:
     explicit Worker(WorkerSetup setup);
     ~Worker();
@@ -68,7 +73,7 @@ public:
     int run();
 
     // ---- For connections and the module API. ----
-    EventLoop& loop() { return loop_; }
+    EventLoop& loop() override { return loop_; }
     const GroupConfig& group() const { return *setup_.group; }
     const smooth_module& module() const { return *module_.api; }
     smooth_worker* handle() { return &handle_; }
@@ -96,15 +101,16 @@ public:
     int slot() const { return setup_.slot; }
     void* userdata = nullptr;
 
-    // ---- For drain.cpp. ----
-    void stop_accepting();        // unwatch the listener (keep the fd)
-    size_t accept_pending(size_t at_most);
-    void close_listener();        // for good: also ends a pause (see pause_accepting)
-    size_t connection_count() const { return live_; }
-    int drain_timeout_ms() const { return setup_.config->server.drain_timeout_ms; }
+    // ---- DrainedWorker: what the drain asks (drain.h). ----
+    void stop_accepting() override;  // unwatch the listener (keep the fd)
+    size_t accept_pending(size_t at_most) override;
+    void close_listener() override;  // for good: also ends a pause (see pause_accepting)
+    void drain_each_connection() override;
+    size_t connection_count() const override { return live_; }
+    int drain_timeout_ms() const override { return setup_.config->server.drain_timeout_ms; }
+    void finish(const char* why) override;    // on_worker_stop, then leave the loop
+    void stop_now(const char* why) override;  // close every connection now, then finish
     template <typename F> void for_each_connection(F f);
-    void finish(const char* why);  // on_worker_stop, then leave the loop
-    void stop_now(const char* why); // close every connection now, then finish
 
 private:
     std::string setup_process();
@@ -114,7 +120,8 @@ private:
     int exit_with(int status, const char* why);
     void on_listener_readable();
     void on_signal_pipe();
-    void on_channel(uint32_t events);
+    void on_master_message(std::string_view message);
+    void on_master_gone(const std::string& error);
     int64_t sweep();
     void keep_under_ceiling();
     void give_back_memory();
@@ -133,7 +140,7 @@ private:
     LoadedModule module_;
     Drain drain_;
     Fd listener_;
-    Fd channel_;
+    Channel channel_;
     pid_t pid_ = 0;
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Business> business_;

@@ -2,7 +2,7 @@
 // exposes, parse_duration_ms() and parse_size(), on any bytes.
 //
 // Invariants (config.h):
-//   - either a Config and no error, or no Config and an error that starts
+//   - either "" and a Config, or an error (and the Config left alone) that starts
 //     with "SOURCE:LINE: ", LINE a line of the text (0 only for a text with
 //     no lines, which has no group);
 //   - a Config is one the server can run: at least one group, group names
@@ -81,19 +81,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const ConfigContext ctx{.source_name = std::string(kSource), .base_dir = "/srv/smooth", .cores = 4};
 
-    std::string error;
-    const std::optional<Config> c = parse_config(text, ctx, error);
-    if (c) {
-        require(error.empty(), "a Config comes with no error");
-        check_config(*c);
-    } else {
+    Config parsed;
+    const std::string error = parse_config(text, ctx, parsed);
+    const bool ok = error.empty();
+    if (ok)
+        check_config(parsed);
+    else
         check_error(text, error);
-    }
 
-    std::string error2;
-    const std::optional<Config> c2 = parse_config(text, ctx, error2);
-    require(c.has_value() == c2.has_value() && error == error2 && (!c || same_config(*c, *c2)),
-            "parsing the same text again gives the same answer");
+    Config parsed2;
+    const std::string error2 = parse_config(text, ctx, parsed2);
+    require(error == error2 && (!ok || same_config(parsed, parsed2)), "parsing the same text again gives the same answer");
 
     if (const std::optional<int> ms = parse_duration_ms(text))
         require(*ms >= 1 && *ms <= 24 * 60 * 60 * 1000, "a duration is 1 ms to 1 day");

@@ -8,8 +8,6 @@ accepting peer steps back from the listener, and keepalive_requests (1000 by
 default, as in nginx) ends keep-alive connections now and then so that their
 clients reconnect to the worker with room.
 """
-import time
-
 from conftest import HttpConn, assert_no_errors, finish_loadgen, start_loadgen, wait_served, wait_until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -17,6 +15,20 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 def connections_by_worker(srv):
     return sorted(w["connections"] for w in srv.workers("web") if w["state"] == "ready")
+
+
+def asleep_in_epoll_wait(pid):
+    """The process is blocked in epoll_wait(): its kernel wait channel says so
+    (do_epoll_wait or ep_poll, by kernel version), or, where the kernel hides
+    wait channels ("0"), it is at least asleep."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read()
+    except OSError:
+        return False
+    return state == "S" and ("epoll" in wchan or "ep_poll" in wchan or wchan == "0")
 
 
 def test_keepalive_requests_closes_after_that_many(smooth):
@@ -50,6 +62,7 @@ def test_connections_opened_one_by_one_are_shared(smooth):
     """One connection at a time, so both workers sleep in epoll_wait at every
     connect and the kernel would wake the same one each time."""
     srv = smooth.start(groups={"web": {"count": 2, "keepalive_timeout": "60s"}})
+    pids = [w["pid"] for w in srv.workers("web")]
     conns = []
     try:
         for _ in range(40):
@@ -57,7 +70,10 @@ def test_connections_opened_one_by_one_are_shared(smooth):
             conns.append(c)
             c.send(REQUEST)
             assert c.read_response()[0] == 200
-            time.sleep(0.01)  # the kernel's choice, not a burst: both workers are idle again
+            # The kernel's choice, not a burst: the next connect finds both
+            # workers back in epoll_wait.
+            wait_until(lambda: all(asleep_in_epoll_wait(p) for p in pids), interval=0.001,
+                       what="both workers asleep in epoll_wait")
         wait_until(lambda: sum(connections_by_worker(srv)) == 40, what="40 connections counted")
         fewest, most = connections_by_worker(srv)
         # clearly_ahead(): a gap of more than 2 + fewest/8 makes a worker step back.

@@ -2,6 +2,7 @@
 master takes its workers with it; a graceful stop finishes the request in
 flight; a module that cannot load does not make the master fork in a loop."""
 import ctypes
+import datetime
 import os
 import re
 import signal
@@ -105,6 +106,26 @@ def test_graceful_stop_finishes_the_request_in_flight(smooth):
         socket.create_connection(("127.0.0.1", srv.port()), timeout=1).close()
 
 
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \[master \d+\] (?:warning: )?(.*)$")
+
+
+def backoff_of(log, slot):
+    """From the master's log, for one slot: when each of its workers was
+    forked, and each back-off it announced (when, how many ms), as seconds
+    since the epoch."""
+    forks, waits = [], []
+    for line in log.splitlines():
+        m = LOG_LINE.match(line)
+        if not m:
+            continue
+        at = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        if m.group(2).startswith(f"spawned worker {slot} "):
+            forks.append(at)
+        elif m.group(2).startswith(f"worker {slot} keeps dying"):
+            waits.append((at, int(re.search(r"next try in (\d+) ms", m.group(2)).group(1))))
+    return forks, waits
+
+
 def test_module_that_fails_to_load_is_retried_with_backoff(smooth):
     bad = smooth.tmp_path / "bad.so"
     bad.write_bytes(b"this is not a shared object, just text pretending to be one\n" * 20)
@@ -125,12 +146,22 @@ def test_module_that_fails_to_load_is_retried_with_backoff(smooth):
     assert "dlopen" in line and "bad" in line, line
 
     # Watch the master for 3 seconds (a measurement window, not a hope): it
-    # backs off (250 ms, 500, 1 s, 2 s...) instead of forking in a loop.
+    # backs off instead of forking in a loop. Each slot's log says 250 ms,
+    # then 500, 1000, 2000, in that order, and each next fork comes no sooner
+    # than it said (tests/unit/test_worker_table.cpp checks the whole ladder
+    # to the millisecond on a fake clock).
     remaining = 3.0 - (time.monotonic() - t0)
     if remaining > 0:
         time.sleep(remaining)
-    spawns = srv.log().count("spawned worker")
-    assert 2 <= spawns < 12, f"{spawns} spawns in 3 s for a group of 2 workers:\n{srv.log()}"
+    log = srv.log()
+    for slot in ("web#0", "web#1"):
+        forks, waits = backoff_of(log, slot)
+        assert [ms for _, ms in waits] == [250, 500, 1000, 2000][:len(waits)], (slot, waits, log)
+        assert len(waits) >= 2, f"{slot}: fewer than two back-offs in 3 s:\n{log}"
+        assert len(forks) in (len(waits), len(waits) + 1), (slot, forks, waits)  # the last wait may still run
+        for (said_at, ms), forked_at in zip(waits, forks[1:]):
+            assert forked_at - said_at >= ms / 1000 - 0.002, f"{slot}: forked {forked_at - said_at:.3f} s after " \
+                                                              f"saying {ms} ms"
     assert pid_alive(master)
     st = srv.status()
     assert not any(w["state"] == "ready" for w in st["workers"]), st

@@ -1,6 +1,7 @@
 """tools/reload-check against a real smooth: it passes a real reload, and it
 fails a "reload" that is a restart (stop, then start), which refuses and resets
-connections. The second test proves the first could have failed."""
+connections. The second test proves the first could have failed. How it reads
+other servers is in test_reload_check_servers.py."""
 import json
 import subprocess
 
@@ -41,7 +42,9 @@ def test_reload_check_passes_smooth_reloads(smooth, tmp_path):
             assert p[phase]["ok"] > 0 and p[phase]["failed"] == 0, (p["profile"], phase, p[phase])
         # Each reload brought its version, and the load saw it change.
         assert [r["n"] for r in p["reloads"]] == list(range(n + 1, n + reloads + 1))
-        assert all(r["ok"] and "new_version_ms" in r for r in p["reloads"]), p["reloads"]
+        assert all(r["ok"] and r["completed"] and r["done_ms"] >= r["new_version_ms"] for r in p["reloads"]), \
+            p["reloads"]
+        assert p["reloads_took_effect"] and p["p99_ms"]["reloads"] and p["reloading"]["rps"], p
         seen = p["under_reloads"]["versions_seen"]
         assert n in seen and n + reloads in seen, f"{p['profile']}: versions seen under reloads: {seen}"
         n += reloads
@@ -60,7 +63,7 @@ def test_reload_check_fails_a_restart(smooth, tmp_path):
     restart = f"{SERVER} -c {srv.conf} stop && sleep 1.5 && {SERVER} -c {srv.conf} start -d"
 
     code, results, stderr = reload_check("--url", f"http://127.0.0.1:{srv.port()}/", "--reload", restart,
-                                         "--reloads", "1", cwd=srv.dir)
+                                         "--reloads", "1", "--steady", "1", cwd=srv.dir)
 
     assert code == 1 and results["verdict"] == "FAIL", f"a restart passed:\n{json.dumps(results, indent=1)}\n{stderr}"
     assert [p["profile"] for p in results["profiles"]] == PROFILES, "every profile ran: the server came back"

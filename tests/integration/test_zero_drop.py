@@ -1,8 +1,11 @@
 """Zero dropped requests across rolling reloads under load.
 
-This file is meant to be reused against any server that claims a smooth
-reload. By default it starts smooth itself (4 workers, the demo hello module,
-rebuilt with a new version before each reload). Point it at another server with:
+The load, the reloads and the counting are tools/reload-check's (one harness
+for the question, run here with --strict: a request closed under a client
+that does not retry is a failure). This file is meant to be reused against any
+server that claims a smooth reload. By default it starts smooth itself (4
+workers, the demo hello module, a new build of it deployed before each
+reload). Point it at another server with:
 
     SMOOTH_TARGET=http://127.0.0.1:8080/      the URL to load (loopback only)
     SMOOTH_DEPLOY_CMD='...{n}...'            run before reload n (1, 2, ...) to deploy version n
@@ -10,123 +13,101 @@ rebuilt with a new version before each reload). Point it at another server with:
     SMOOTH_NEW_VERSION_TEXT='version {n}'    text in a response that marks version n
     SMOOTH_RELOADS=5  SMOOTH_CLIENTS=32      how many reloads, how many concurrent clients
 
-The README shows it run against nginx from Debian (`nginx -s reload`).
+docs/reload-check.md shows the tool itself run against nginx, Workerman,
+gunicorn and uWSGI.
 """
+import json
 import os
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_served, wait_until
+from conftest import ROOT, SERVER, build_module
 
+RELOAD_CHECK = ROOT / "tools" / "reload-check"
 TARGET = os.environ.get("SMOOTH_TARGET")
 RELOADS = int(os.environ.get("SMOOTH_RELOADS", "5"))
 CLIENTS = os.environ.get("SMOOTH_CLIENTS", "32")
+# After each reload, this many fresh connections in a row must be answered by
+# the new version before the next reload (reload-check's completion check).
+FRESH = 40
 
 
 class SmoothTarget:
-    """smooth itself: a 4-worker group running a hello module we rebuild."""
+    """smooth itself: a group running a hello module, version n deployed
+    (built beforehand, moved into place in one rename) before reload n."""
 
     def __init__(self, smooth, tmp_path, count=4):
-        self.module = build_module("hello", tmp_path / "hello.so", "v0")
-        self.srv = smooth.start(groups={"web": {"count": count, "module": str(self.module)}})
+        module = build_module("hello", tmp_path / "hello.so", "v0")
+        for n in range(1, RELOADS + 1):  # built before the load, so the compiler does not compete with it
+            build_module("hello", tmp_path / f"hello-v{n}.so", f"v{n}")
+        self.srv = smooth.start(groups={"web": {"count": count, "module": str(module)}})
         self.url = f"http://127.0.0.1:{self.srv.port()}/"
-
-    def deploy(self, n):
-        build_module("hello", self.module, f"v{n}")
-
-    def reload(self, n):
-        r = self.srv.reload()
-        assert r.returncode == 0, f"reload {n} failed: {r.stdout}{r.stderr}"
-        assert "reload complete" in r.stdout
-        return r.stdout
-
-    def marker(self, n):
-        return f"version v{n},"
-
-    def settle(self):
-        """The load has flowed for a while: its workers answered 300 more requests."""
-        wait_served(self.srv, 300)
+        self.deploy = f"cp {tmp_path}/hello-v{{n}}.so {module}.new && mv -f {module}.new {module}"
+        # It must exit 0 and say the reload is complete (it waits for every worker).
+        self.reload = (f"out=$({SERVER} -c {self.srv.conf} reload 2>&1) || {{ echo \"$out\"; exit 1; }}; "
+                       f"echo \"$out\" | grep -q 'reload complete' || {{ echo \"$out\"; exit 1; }}")
+        self.version_text = "version v{n},"
 
 
 class ExternalTarget:
     """Any server, driven by shell commands from the environment."""
 
     url = TARGET
-
-    def deploy(self, n):
-        cmd = os.environ.get("SMOOTH_DEPLOY_CMD")
-        if cmd:
-            subprocess.run(cmd.format(n=n), shell=True, check=True, timeout=120)
-
-    def reload(self, n):
-        subprocess.run(os.environ["SMOOTH_RELOAD_CMD"].format(n=n), shell=True, check=True, timeout=120)
-
-    def marker(self, n):
-        return os.environ.get("SMOOTH_NEW_VERSION_TEXT", "").format(n=n)
-
-    def settle(self):
-        """Another server has no counter to read: let the load run 0.4 s."""
-        time.sleep(0.4)
-
-
-def reload_under_load(target, tmp_path, keepalive, reloads=RELOADS):
-    """Loads target.url for the whole run while deploying and reloading
-    `reloads` times; returns the load generator's report."""
-    args = ["-c", CLIENTS, "-d", "600", "--stop-file", str(tmp_path / "stop")] + (["-k"] if keepalive else [])
-    load = start_loadgen(target.url, *args, out_path=tmp_path / "load.json")
-    try:
-        target.settle()  # the load is flowing before the first reload
-        for n in range(1, reloads + 1):
-            target.deploy(n)
-            target.reload(n)
-            target.settle()
-    finally:
-        (tmp_path / "stop").touch()
-    return finish_loadgen(load, tmp_path / "load.json")
-
-
-def check_new_version_everywhere(target, n, samples=40):
-    """After the last reload every response comes from version n. (A reload
-    command that returns before the new workers serve, like `nginx -s reload`,
-    gets a bounded wait for the first new answer.)"""
-    marker = target.marker(n)
-    if not marker:
-        return
-
-    def body():
-        with urllib.request.urlopen(target.url, timeout=5) as r:
-            return r.read().decode(errors="replace")
-
-    wait_until(lambda: marker in body(), timeout=10, what=f"a response with {marker!r}")
-    for _ in range(samples):
-        text = body()
-        assert marker in text, f"after the last reload got {text!r}, want {marker!r} in it"
+    deploy = os.environ.get("SMOOTH_DEPLOY_CMD")
+    reload = os.environ.get("SMOOTH_RELOAD_CMD")
+    version_text = os.environ.get("SMOOTH_NEW_VERSION_TEXT")
 
 
 def make_target(smooth, tmp_path, count=4):
     return ExternalTarget() if TARGET else SmoothTarget(smooth, tmp_path, count)
 
 
-@pytest.mark.parametrize("keepalive", [False, True], ids=["short", "keepalive"])
-def test_no_request_fails_across_reloads(smooth, tmp_path, keepalive):
+def reload_under_load(target, tmp_path, profile):
+    """tools/reload-check, one profile: a short steady phase, then RELOADS
+    reloads under load, each complete (FRESH new answers in a row) before the
+    next; returns its result for the profile."""
+    out = tmp_path / "reload-check.json"
+    argv = [str(RELOAD_CHECK), "--url", target.url, "--reload", target.reload, "--profile", profile, "--quick",
+            "--reloads", str(RELOADS), "--clients", CLIENTS, "--steady", "0.5", "--gap", "0.3", "--strict",
+            "--fresh", str(FRESH), "--json", str(out)]
+    if target.deploy:
+        argv += ["--deploy", target.deploy]
+    if target.version_text:
+        argv += ["--version-text", target.version_text]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode in (0, 1), f"reload-check could not run ({r.returncode}):\n{r.stdout}{r.stderr}"
+    result = json.loads(out.read_text())["profiles"][0]
+    result["output"] = r.stdout + r.stderr
+    return result
+
+
+def assert_no_request_dropped(result, what):
+    """Every reload ran and completed, and no request failed or had to be
+    retried, in any phase."""
+    out = result["output"]
+    assert [r["n"] for r in result["reloads"]] == list(range(1, RELOADS + 1)), out
+    assert all(r["command_ok"] and r["completed"] for r in result["reloads"]), out
+    assert result["failed"] == 0, f"{what}: {result['failed_by_kind']} failed\n{out}"
+    assert result["retries"] == 0, f"{what}: {result['retries_by_phase']} closed under a client\n{out}"
+
+
+@pytest.mark.parametrize("profile", ["short", "keep-alive"], ids=["short", "keepalive"])
+def test_no_request_fails_across_reloads(smooth, tmp_path, profile):
     target = make_target(smooth, tmp_path)
     old_pids = None if TARGET else {w["pid"] for w in target.srv.workers()}
 
-    report = reload_under_load(target, tmp_path, keepalive)
+    result = reload_under_load(target, tmp_path, profile)
 
-    assert report["ok"] > 1000, f"too little load to prove anything: {report}"
-    assert_no_errors(report, f"{RELOADS} reloads under {'keep-alive' if keepalive else 'short'} load")
-    check_new_version_everywhere(target, RELOADS)
+    assert result["under_reloads"]["ok"] > 1000, f"too little load to prove anything:\n{result['output']}"
+    assert_no_request_dropped(result, f"{RELOADS} reloads under {profile} load")
     if not TARGET:
         workers = target.srv.workers()
         assert len(workers) == 4 and all(w["state"] == "ready" for w in workers)
         assert not old_pids & {w["pid"] for w in workers}, "a worker survived the reloads"
         assert all(w["generation"] == RELOADS for w in workers)
-        versions_seen = {b.split(",")[0] for b in report["bodies"]}
-        assert len(versions_seen) >= 3, f"the load did not see the versions change: {versions_seen}"
+        seen = result["under_reloads"]["versions_seen"]
+        assert len(seen) >= 3, f"the load did not see the versions change: {seen}"
 
 
 @pytest.mark.skipif(bool(TARGET), reason="smooth-specific: one worker")
@@ -134,7 +115,6 @@ def test_single_worker_reload_drops_nothing(smooth, tmp_path):
     # With one worker there is a moment with no worker at all: connections wait
     # in the listener's queue, which the master keeps open.
     target = make_target(smooth, tmp_path, count=1)
-    report = reload_under_load(target, tmp_path, keepalive=False)
-    assert report["ok"] > 500
-    assert_no_errors(report, "reloads of a single worker")
-    check_new_version_everywhere(target, RELOADS)
+    result = reload_under_load(target, tmp_path, "short")
+    assert result["under_reloads"]["ok"] > 500, result["output"]
+    assert_no_request_dropped(result, "reloads of a single worker")

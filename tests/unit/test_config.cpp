@@ -27,9 +27,12 @@ std::string shown(const std::optional<T>& v) {
     return v ? std::to_string(*v) : "nullopt";
 }
 
+// parse_config, as an optional: most tables below compare "a Config or not".
 std::optional<Config> parse(std::string_view text, std::string& error) {
-    error.clear();
-    return parse_config(text, kCtx, error);
+    Config c;
+    error = parse_config(text, kCtx, c);
+    if (!error.empty()) return std::nullopt;
+    return c;
 }
 
 // A group with the two keys every group needs, for tests about other keys.
@@ -386,9 +389,9 @@ void test_bools_and_counts() {
     }
     // auto never leaves 1..256, whatever the machine says.
     for (auto [cores, want] : {std::pair{0, 1}, std::pair{1000, 256}}) {
-        std::string error;
-        std::optional<Config> c = parse_config(group("count = auto"), {"x", "/", cores}, error);
-        if (c) EXPECT_EQ_AT(c->groups.at(0).count, want, std::to_string(cores) + " cores");
+        Config c;
+        if (parse_config(group("count = auto"), {"x", "/", cores}, c).empty())
+            EXPECT_EQ_AT(c.groups.at(0).count, want, std::to_string(cores) + " cores");
     }
 }
 
@@ -475,8 +478,8 @@ void test_paths() {
     EXPECT(error.starts_with("test.conf:2: [server] run_dir: /ddd"));
     EXPECT(error.find("is 92 bytes; the control socket in it needs run_dir to be at most 91") != std::string::npos);
     ConfigContext deep{"deep.conf", "/" + std::string(90, 'p'), 1};  // the default, base_dir/run: 95 bytes
-    std::string deep_error;
-    EXPECT(!parse_config(group(""), deep, deep_error));
+    Config unused;
+    std::string deep_error = parse_config(group(""), deep, unused);
     EXPECT(deep_error.starts_with("deep.conf:0: run_dir: (default: the config's directory/run) /ppp"));
 }
 
@@ -651,8 +654,15 @@ void test_load_file() {
     std::string file = std::string(dir) + "/server.conf";
     std::ofstream(file) << "[group web]\nlisten = http://127.0.0.1:8080\nmodule = modules/hello.so\n";
 
+    // load_config_file as an optional, like parse() above.
+    auto load = [](const std::string& path, std::string& error) -> std::optional<Config> {
+        Config c;
+        error = load_config_file(path, c);
+        if (!error.empty()) return std::nullopt;
+        return c;
+    };
     std::string error;
-    std::optional<Config> c = load_config_file(file, error);
+    std::optional<Config> c = load(file, error);
     EXPECT_EQ(error, "");
     if (c) {
         EXPECT_EQ(c->source, file);
@@ -664,7 +674,7 @@ void test_load_file() {
     char cwd[PATH_MAX];
     EXPECT(getcwd(cwd, sizeof cwd) != nullptr);
     EXPECT_EQ(chdir(dir), 0);
-    c = load_config_file("server.conf", error);
+    c = load("server.conf", error);
     EXPECT_EQ(error, "");
     if (c) {
         EXPECT_EQ(c->source, "server.conf");
@@ -674,16 +684,16 @@ void test_load_file() {
 
     // Errors name the file as it was given.
     std::ofstream(file) << "[group web]\nlisten = http://127.0.0.1:8080\ncount = many\n";
-    c = load_config_file(file, error);
+    c = load(file, error);
     EXPECT(!c);
     EXPECT_EQ_AT(contains(error, file + ":3: [group web] count: "), true, error);
 
     std::string missing = std::string(dir) + "/missing.conf";
-    c = load_config_file(missing, error);
+    c = load(missing, error);
     EXPECT(!c);
     EXPECT_EQ(error, "cannot read " + missing + ": No such file or directory");
 
-    c = load_config_file(dir, error);  // a directory
+    c = load(dir, error);  // a directory
     EXPECT(!c);
     EXPECT_EQ_AT(contains(error, std::string("cannot read ") + dir + ": it is a directory, not a regular file"), true,
                  error);
@@ -693,7 +703,7 @@ void test_load_file() {
     std::string fifo = std::string(dir) + "/fifo.conf";
     EXPECT_EQ(mkfifo(fifo.c_str(), 0600), 0);
     alarm(10);
-    c = load_config_file(fifo, error);
+    c = load(fifo, error);
     alarm(0);
     EXPECT(!c);
     EXPECT_EQ(error, "cannot read " + fifo + ": it is a FIFO, not a regular file");

@@ -51,9 +51,8 @@ bool connected_within(int fd, int ms) {
 Fd accept_one(int listener) { return Fd(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)); }
 
 void test_the_door_keeps_the_queue_and_lets_nothing_new_in() {
-    std::string error;
-    Fd listener = open_listener({Protocol::Http, "127.0.0.1", 0}, error);  // port 0: the kernel picks
-    EXPECT_EQ(error, "");
+    Fd listener;
+    EXPECT_EQ(open_listener({Protocol::Http, "127.0.0.1", 0}, listener), "");  // port 0: the kernel picks
     if (!listener) return;
     uint16_t port = port_of(listener.get());
 

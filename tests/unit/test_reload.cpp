@@ -1,12 +1,15 @@
 // test_reload: the reload's transition table (master/reload.h), cell by cell,
-// with a fake in place of the master. The fake keeps a little table of worker
-// processes (pid, slot, told to go) and writes down every call the reload
-// makes; a test feeds events (READY, an exit, the start timeout, a stop, more
-// requests) and compares the calls and the story told to the operator.
+// with fakes in place of the master (ReloadConfig) and of the table of
+// workers (ReloadWorkers), and a loop on a fake clock. The fake keeps a little
+// table of worker processes (pid, slot, told to go) and writes down every
+// call the reload makes; a test feeds events (READY, an exit, the start
+// timeout, a stop, more requests) and compares the calls, the start timer,
+// the story told to the operator, and the timeline a listener drew.
 #include "master/reload.h"
 
 #include "check.h"
 #include "core/log.h"
+#include "master/timeline_recorder.h"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -23,21 +26,21 @@ const ConfigContext kCtx{"server.conf", "/srv/app", 2};
 int quiet_ = 2;  // where log lines go between tests
 
 Config config(const std::string& groups, const std::string& server = "") {
-    std::string error;
-    std::optional<Config> c = parse_config("[server]\nrun_dir = /srv/app/run\n" + server + groups, kCtx, error);
-    if (!c) {
+    Config c;
+    std::string error = parse_config("[server]\nrun_dir = /srv/app/run\n" + server + groups, kCtx, c);
+    if (!error.empty()) {
         std::fprintf(stderr, "test config does not parse: %s\n", error.c_str());
         std::exit(2);
     }
-    return *c;
+    return c;
 }
 
-std::string group(const char* name, int count, int port) {
+std::string group(const char* name, int count, int port, const std::string& more = "") {
     return "[group " + std::string(name) + "]\nlisten = http://127.0.0.1:" + std::to_string(port) +
-           "\nmodule = modules/app.so\ncount = " + std::to_string(count) + "\n";
+           "\nmodule = modules/app.so\ncount = " + std::to_string(count) + "\n" + more;
 }
 
-class FakeMaster : public ReloadHost {
+class FakeMaster : public ReloadConfig, public ReloadWorkers {
 public:
     struct Proc {
         int group, slot;
@@ -49,6 +52,11 @@ public:
         pid_t pid = 101;
         for (size_t g = 0; g < running_.groups.size(); g++)
             for (int s = 0; s < running_.groups[g].count; s++) procs[pid++] = {int(g), s};
+        // Listened to as the running master's listeners do.
+        reload.events.add([this](const ReloadEvent& e) {
+            if (e.kind == ReloadEvent::Kind::Finished) finished++;
+        });
+        reload.events.add([this](const ReloadEvent& e) { timeline.on_reload(e); });
     }
 
     // The calls, as "drain 101", "spawn web#0 -> 201", ...
@@ -56,38 +64,42 @@ public:
     std::map<pid_t, Proc> procs;
     bool refuse = false;
     int prepared = 0;
-    uint64_t timer = 0;  // the armed start timer (one at most), 0 if none
-    std::function<void()> timer_fire;
-    int64_t now = 1000;
-    std::vector<ReloadTimeline> timelines;
+    int finished = 0;  // Finished events heard
+    FakeClock clock{1000};
+    EventLoop loop{clock};
 
-    bool prepare(Prepared& out, std::string& error) override {
+    // ReloadConfig
+    std::string read_again(Config& fresh) override {
         prepared++;
-        calls.push_back("prepare");
-        if (refuse) {
-            error = "server.conf:3: bad";
-            return false;
-        }
-        out.plan = plan_reload(running_, fresh_);
-        out.versions.assign(out.plan.next.groups.size(), "/run/modules/app-v" + std::to_string(prepared) + ".so");
-        out.generation = uint64_t(prepared);
-        out.previous = running_;
-        return true;
+        calls.push_back("read again");
+        if (refuse) return "server.conf:3: bad";
+        fresh = fresh_;
+        return "";
     }
-    void restore(const Config&) override { calls.push_back("restore"); }
+    std::string plan(const Config& fresh, Prepared& out) override {
+        out.plan = plan_reload(running_, fresh);
+        out.versions.assign(out.plan.next.groups.size(), "/run/modules/app-v" + std::to_string(prepared) + ".so");
+        out.previous = running_;
+        return "";
+    }
+    std::string apply(Prepared& run) override {
+        run.generation = uint64_t(prepared);
+        return "";
+    }
+    void restore(const Prepared&) override { calls.push_back("restore"); }
+
+    // ReloadWorkers
     pid_t find_worker(int group, int slot) override {
         for (auto& [pid, p] : procs)
             if (p.group == group && p.slot == slot && !p.told) return pid;
         return 0;
     }
-    pid_t spawn(int group, int slot, const std::string& version, uint64_t generation) override {
-        pid_t pid = next_pid_++;
+    std::string spawn(int group, int slot, const std::string&, uint64_t, pid_t& pid) override {
+        pid = next_pid_++;
         calls.push_back("spawn " + name(group, slot) + " -> " + std::to_string(pid));
-        (void)version;
-        (void)generation;
-        if (fail_spawns) return -1;
+        if (fail_spawns) return "fork() failed: EAGAIN (the test says so)";
         procs[pid] = {group, slot};
-        return pid;
+        return "";
     }
     bool drain(pid_t pid) override {
         calls.push_back("drain " + std::to_string(pid));
@@ -106,28 +118,18 @@ public:
         procs[pid] = {group, slot};
         return {pid, "/run/modules/app-good.so"};
     }
-    uint64_t add_timer(int64_t ms, std::function<void()> fire) override {
-        calls.push_back("timer " + std::to_string(ms));
-        timer_fire = std::move(fire);
-        return timer = next_timer_++;
-    }
-    void cancel_timer(uint64_t id) override {
-        if (id && id == timer) {
-            calls.push_back("cancel timer");
-            timer = 0;
-        }
-    }
-    int64_t now_ms() override { return now; }
-    void finished(const ReloadTimeline& t) override { timelines.push_back(t); }
+    void tell_not_reloadable(int group) override { calls.push_back("tell " + running_.groups[size_t(group)].name); }
 
     // The process table's side of an exit: the fake forgets the process.
     void exited(Reload& r, pid_t pid, const std::string& how = "status 0") {
         procs.erase(pid);
         r.on_exit(pid, how, "");
     }
+    // The start timer: how long until it fires, -1 if none is armed.
+    int64_t start_timer() const { return loop.ms_until_next_timer(); }
     void fire_timer() {
-        timer = 0;
-        timer_fire();
+        clock.advance(loop.ms_until_next_timer());
+        loop.run_due_timers();
     }
     std::string take_calls() {
         std::string out;
@@ -143,7 +145,12 @@ private:
 
     Config running_, fresh_;
     pid_t next_pid_ = 201;
-    uint64_t next_timer_ = 1;
+    EventLoop timeline_loop_{clock};  // the timeline's sampling timers, apart from the start timer
+
+public:
+    Reload reload{loop, *this, *this};
+    // The reload's timeline, as the running master draws it (timeline_recorder.h).
+    TimelineRecorder timeline{timeline_loop_, reload, [] { return uint64_t(0); }};
 };
 
 // What the operator's `./server reload` receives.
@@ -170,18 +177,20 @@ struct Story {
 
 void test_stop_first() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     // The canary: the first slot's new worker starts, and must be READY,
     // before any old worker is told to go...
-    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn web#0 -> 201"));
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
-    m.now += 2;
+    m.clock.advance(2);
     EXPECT(r.on_ready(201));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 101"));
+    EXPECT_EQ(m.take_calls(), std::string("drain 101"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));  // cancelled
     EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
-    m.now += 3;
+    m.clock.advance(3);
     m.exited(r, 101);
     EXPECT(s.says("web#0: pid 101 -> 201, drain 3 ms, ready 2 ms"));
     // ...then the seed's order: one old worker is told to go first...
@@ -190,38 +199,44 @@ void test_stop_first() {
     EXPECT(!r.on_ready(102));  // not a READY it waits for
     // ...and once it has exited, its replacement is forked.
     m.exited(r, 102);
-    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000"));
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202"));
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     EXPECT_EQ(r.phase(), Reload::Phase::StartingNew);
     EXPECT(r.on_ready(202));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer"));
+    EXPECT_EQ(m.take_calls(), std::string(""));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));  // cancelled
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
     EXPECT_EQ(s.done, 1);
     EXPECT(s.ok);
     EXPECT_EQ(s.last().rfind("reload complete: 2 workers replaced in", 0), size_t(0));
-    EXPECT_EQ(m.timelines.size(), size_t(1));
-    EXPECT_EQ(m.timelines[0].lanes.size(), size_t(2));
-    EXPECT_EQ(m.timelines[0].lanes[0].ready_ms, int64_t(2));
+    EXPECT_EQ(m.finished, 1);
+    EXPECT_EQ(m.timeline.timeline().lanes.size(), size_t(2));
+    EXPECT_EQ(m.timeline.timeline().lanes[0].ready_ms, int64_t(2));
 }
 
 void test_start_first() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080), "reload_order = start_first\n"));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     // The new worker first; the old one drains only once the new one is READY.
-    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn web#0 -> 201"));
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     EXPECT(r.on_ready(201));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 101"));
+    EXPECT_EQ(m.take_calls(), std::string("drain 101"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT_EQ(r.phase(), Reload::Phase::DrainingOld);
     m.exited(r, 101);
-    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202, timer 10000"));
+    EXPECT_EQ(m.take_calls(), std::string("spawn web#1 -> 202"));
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     EXPECT(s.says("web#0: pid 101 -> 201"));
     // The old worker of slot 1 crashes while its replacement starts: the reload
     // does not wait for an exit that has already happened.
     m.procs.erase(102);
     EXPECT(!r.on_exit(102, "signal 11 (Segmentation fault)", ""));
     EXPECT(r.on_ready(202));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, drain 102"));
+    EXPECT_EQ(m.take_calls(), std::string("drain 102"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
     EXPECT(s.ok);
 }
@@ -230,13 +245,14 @@ void test_start_first() {
 // canary's replacement dies before READY, and not one old worker has gone.
 void test_a_release_that_cannot_start_costs_no_old_worker() {
     FakeMaster m(config(group("web", 3, 8080)), config(group("web", 3, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     m.take_calls();
     m.procs.erase(201);
     EXPECT(r.on_exit(201, "status 4 (on_worker_start failed)", "on_worker_start of module app failed"));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore"));
+    EXPECT_EQ(m.take_calls(), std::string("restore"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
     EXPECT(!s.ok);
     EXPECT(s.says("reload aborted: web#0: replacement pid 201 exited with status 4 (on_worker_start failed): "
@@ -244,14 +260,14 @@ void test_a_release_that_cannot_start_costs_no_old_worker() {
     EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
     EXPECT(s.says("2 more workers left untouched"));
     EXPECT(!m.procs[101].told && !m.procs[102].told && !m.procs[103].told);
-    EXPECT_EQ(m.timelines.back().lanes.size(), size_t(3));  // one lane per slot, no rollback
+    EXPECT_EQ(m.timeline.timeline().lanes.size(), size_t(3));  // one lane per slot, no rollback
 }
 
 // Past the canary (stop_first), a replacement that dies before READY leaves
 // its slot empty: it is refilled with the version it ran before.
 void test_abort_when_a_later_new_worker_exits() {
     FakeMaster m(config(group("web", 3, 8080)), config(group("web", 3, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     r.on_ready(201);
@@ -260,18 +276,19 @@ void test_abort_when_a_later_new_worker_exits() {
     m.take_calls();
     m.procs.erase(202);
     EXPECT(r.on_exit(202, "signal 11 (Segmentation fault)", ""));
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill web#1 -> 203"));
+    EXPECT_EQ(m.take_calls(), std::string("restore, refill web#1 -> 203"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT(!s.ok);
     EXPECT(s.says("web#1 refilled with app-good.so, the version it ran before"));
     EXPECT(s.says("1 more workers left untouched"));
     EXPECT(!m.procs[103].told);  // never told anything
     // The picture shows them: one lane per slot, plus the rollback.
-    EXPECT_EQ(m.timelines.back().lanes.size(), size_t(4));
+    EXPECT_EQ(m.timeline.timeline().lanes.size(), size_t(4));
 }
 
 void test_abort_at_the_start_timeout() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     r.on_ready(201);
@@ -289,12 +306,14 @@ void test_abort_at_the_start_timeout() {
 
 void test_abort_in_start_first_keeps_the_old_worker() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080), "reload_order = start_first\n"));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     m.procs.erase(201);
     r.on_exit(201, "status 3 (module failed to load)", "dlopen() failed: bad ELF");
-    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000, cancel timer, restore"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn web#0 -> 201, restore"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
     EXPECT(s.says("dlopen() failed: bad ELF"));
 }
@@ -304,7 +323,7 @@ void test_abort_puts_added_and_retired_slots_back() {
     // added worker is retired again.
     FakeMaster m(config(group("web", 1, 8080) + group("api", 2, 8081)),
                  config(group("web", 2, 8080) + group("api", 1, 8081)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     r.on_ready(201);       // web#0's new worker READY (the canary)...
@@ -314,14 +333,15 @@ void test_abort_puts_added_and_retired_slots_back() {
     m.take_calls();
     m.procs.erase(203);
     r.on_exit(203, "signal 11 (Segmentation fault)", "");  // api#0's replacement crashes
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore, refill api#0 -> 204, drain 202"));
+    EXPECT_EQ(m.take_calls(), std::string("restore, refill api#0 -> 204, drain 202"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT(s.says("1 workers of added slots retired"));
     EXPECT(s.says("1 more workers left untouched"));  // api#1 was never retired
 
     // The same, with the retirement done before the failure.
     FakeMaster m2(config(group("api", 2, 8081) + group("web", 1, 8080)),
                   config(group("api", 1, 8081) + group("web", 1, 8080)));
-    Reload r2(m2);
+    Reload& r2 = m2.reload;
     Story s2;
     r2.request(s2.progress(), "test");
     r2.on_ready(201);    // api#0's new worker READY (the canary)...
@@ -336,7 +356,7 @@ void test_abort_puts_added_and_retired_slots_back() {
 
 void test_an_added_slot_that_fails_is_not_refilled() {
     FakeMaster m(config(group("web", 1, 8080)), config(group("web", 2, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
     r.on_ready(201);
@@ -344,17 +364,18 @@ void test_an_added_slot_that_fails_is_not_refilled() {
     m.take_calls();
     m.procs.erase(202);
     r.on_exit(202, "status 4 (on_worker_start failed)", "");
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer, restore"));
+    EXPECT_EQ(m.take_calls(), std::string("restore"));
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     EXPECT(s.says("web#1 was a new slot: not refilled"));
 }
 
 void test_a_fork_that_fails_aborts() {
     FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     m.fail_spawns = true;
     r.request(s.progress(), "test");
-    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, restore"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn web#0 -> 201, restore"));
     EXPECT(s.says("fork failed"));
     EXPECT(s.says("web#0 keeps its old worker (pid 101)"));
     EXPECT(!s.ok && r.phase() == Reload::Phase::Idle);
@@ -362,7 +383,7 @@ void test_a_fork_that_fails_aborts() {
 
 void test_queued_and_merged_requests() {
     FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story first, second, third;
     r.request(first.progress(), "test");
     r.request(second.progress(), "test");  // queued
@@ -387,10 +408,10 @@ void test_queued_and_merged_requests() {
 void test_a_refused_reload_changes_nothing() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
     m.refuse = true;
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
-    EXPECT_EQ(m.take_calls(), std::string("prepare"));
+    EXPECT_EQ(m.take_calls(), std::string("read again"));
     EXPECT_EQ(s.last(), std::string("reload refused: server.conf:3: bad; nothing was changed"));
     EXPECT(!s.ok && s.done == 1);
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
@@ -398,14 +419,16 @@ void test_a_refused_reload_changes_nothing() {
 
 void test_a_stop_wins() {
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     Story running, queued, later;
     r.request(running.progress(), "test");
     r.request(queued.progress(), "test");
     m.take_calls();
     // While a new worker starts:
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     r.on_stop("the server is stopping");
-    EXPECT_EQ(m.take_calls(), std::string("cancel timer"));  // no drain, spawn or kill: the stop does that
+    EXPECT_EQ(m.take_calls(), std::string(""));  // no drain, spawn or kill: the stop does that
+    EXPECT_EQ(m.start_timer(), int64_t(-1));  // the start timer is cancelled
     EXPECT(running.says("reload interrupted: the server is stopping") && !running.ok);
     EXPECT(queued.says("reload cancelled: the server is stopping") && !queued.ok);
     EXPECT_EQ(r.phase(), Reload::Phase::Idle);
@@ -417,7 +440,7 @@ void test_a_stop_wins() {
 
     // While an old worker drains:
     FakeMaster m2(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
-    Reload r2(m2);
+    Reload& r2 = m2.reload;
     Story running2;
     r2.request(running2.progress(), "test");
     r2.on_ready(201);
@@ -433,15 +456,74 @@ void test_a_stop_wins() {
 void test_shrinking_skips_empty_slots() {
     FakeMaster m(config(group("web", 3, 8080)), config(group("web", 1, 8080)));
     m.procs.erase(103);  // slot 2 is empty (its worker crashed, the respawn waits)
-    Reload r(m);
+    Reload& r = m.reload;
     Story s;
     r.request(s.progress(), "test");
+    EXPECT_EQ(m.start_timer(), int64_t(10000));
     r.on_ready(201);
+    EXPECT_EQ(m.start_timer(), int64_t(-1));
     m.exited(r, 101);
-    EXPECT_EQ(m.take_calls(), std::string("prepare, spawn web#0 -> 201, timer 10000, cancel timer, drain 101, drain 102"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn web#0 -> 201, drain 101, drain 102"));
     m.exited(r, 102);
     EXPECT(s.says("web#1: pid 102 retired (count lowered)"));
     EXPECT(s.ok && s.says("reload complete: 1 workers replaced"));
+}
+
+// Step 3: a group that is not reloadable is told, keeps its workers, and
+// is not in the list of slots to replace.
+void test_a_group_that_is_not_reloadable_is_told() {
+    FakeMaster m(config(group("keep", 1, 8081, "reloadable = false\n") + group("web", 1, 8080)),
+                 config(group("keep", 1, 8081, "reloadable = false\n") + group("web", 1, 8080)));
+    Reload& r = m.reload;
+    Story s;
+    r.request(s.progress(), "test");
+    EXPECT_EQ(m.take_calls(), std::string("read again, tell keep, spawn web#0 -> 201"));
+    EXPECT(s.says("group keep is not reloadable: told its workers, they keep running"));
+    EXPECT(r.on_ready(201));
+    m.exited(r, 102);
+    EXPECT(s.ok && s.says("reload complete: 1 workers replaced"));
+    EXPECT(!m.procs[101].told);
+    EXPECT_EQ(m.timeline.timeline().lanes.size(), size_t(1));
+}
+
+// What the listeners hear: one lane per step, its moments on the reload's
+// clock from the moment it began.
+void test_the_timeline_listens() {
+    FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
+    Reload& r = m.reload;
+    r.request(nullptr, "test");
+    m.clock.advance(5);
+    r.on_ready(201);           // t = 5: the canary READY, its old worker told to drain
+    m.clock.advance(10);
+    m.exited(r, 101);          // t = 15: gone; web#1's old worker told to drain
+    m.clock.advance(20);
+    m.exited(r, 102);          // t = 35: gone, its replacement forked
+    m.clock.advance(1);
+    r.on_ready(202);           // t = 36
+    const ReloadTimeline& t = m.timeline.timeline();
+    EXPECT(t.ok && t.generation == 1 && !t.start_first);
+    EXPECT_EQ(t.finished_ms, int64_t(36));
+    EXPECT_EQ(t.lanes.size(), size_t(2));
+    if (t.lanes.size() == 2) {
+        const ReloadTimeline::Lane& a = t.lanes[0];
+        EXPECT_EQ(a.slot, std::string("web#0"));
+        EXPECT_EQ(a.kind, std::string("replace"));
+        EXPECT_EQ(a.old_pid, 101);
+        EXPECT_EQ(a.new_pid, 201);
+        EXPECT_EQ(a.fork_ms, int64_t(0));
+        EXPECT_EQ(a.ready_ms, int64_t(5));
+        EXPECT_EQ(a.drain_ms, int64_t(5));
+        EXPECT_EQ(a.exit_ms, int64_t(15));
+        EXPECT_EQ(a.version, std::string("app-v1.so"));
+        const ReloadTimeline::Lane& b = t.lanes[1];
+        EXPECT_EQ(b.drain_ms, int64_t(15));
+        EXPECT_EQ(b.exit_ms, int64_t(35));
+        EXPECT_EQ(b.fork_ms, int64_t(35));
+        EXPECT_EQ(b.ready_ms, int64_t(36));
+        EXPECT_EQ(b.failed_ms, int64_t(-1));
+    }
+    // Complete once the samples after the end are in.
+    EXPECT(!m.timeline.complete());
 }
 
 // Every phase change goes through one place, and that place logs it.
@@ -450,7 +532,7 @@ void test_every_transition_is_logged() {
     int fd = mkstemp(path);
     log::set_output(fd);
     FakeMaster m(config(group("web", 2, 8080)), config(group("web", 2, 8080)));
-    Reload r(m);
+    Reload& r = m.reload;
     r.request(nullptr, "test");
     r.on_ready(201);
     m.exited(r, 101);
@@ -487,6 +569,8 @@ int main() {
     test_a_refused_reload_changes_nothing();
     test_a_stop_wins();
     test_shrinking_skips_empty_slots();
+    test_a_group_that_is_not_reloadable_is_told();
+    test_the_timeline_listens();
     test_every_transition_is_logged();
     return check::summary("reload");
 }

@@ -27,13 +27,13 @@ Config config(const std::vector<G>& groups, const std::string& server = "") {
     for (const G& g : groups)
         text += "[group " + g.name + "]\nlisten = http://127.0.0.1:" + std::to_string(g.port) + "\n" +
                 (g.extra.find("module =") == std::string::npos ? "module = modules/app.so\n" : "") + g.extra + "\n";
-    std::string error;
-    std::optional<Config> c = parse_config(text, kCtx, error);
-    if (!c) {
+    Config c;
+    std::string error = parse_config(text, kCtx, c);
+    if (!error.empty()) {
         std::fprintf(stderr, "test config does not parse: %s\n%s", error.c_str(), text.c_str());
         std::exit(2);
     }
-    return *c;
+    return c;
 }
 
 std::string steps(const ReloadPlan& p) {

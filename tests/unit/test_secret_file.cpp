@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <sys/stat.h>
@@ -21,6 +22,21 @@ using namespace smooth;
 namespace {
 
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+
+// The functions, as optionals: the tables compare "a secret or not".
+std::optional<std::string> read(const std::string& path, std::string& error) {
+    std::string secret;
+    error = read_secret_file(path, secret);
+    if (!error.empty()) return std::nullopt;
+    return secret;
+}
+
+std::optional<std::string> make_or_read(const std::string& path, bool& made, std::string& error) {
+    std::string secret;
+    error = make_or_read_secret_file(path, made, secret);
+    if (!error.empty()) return std::nullopt;
+    return secret;
+}
 
 std::string make_dir() {
     char dir_template[] = "/tmp/test_secret_file.XXXXXX";
@@ -42,13 +58,13 @@ void test_read() {
     std::string error;
 
     write_file(path, secret, 0600);
-    EXPECT_EQ(read_secret_file(path, error).value_or("nullopt"), secret);
+    EXPECT_EQ(read(path, error).value_or("nullopt"), secret);
     write_file(path, secret + "\n", 0400);  // `openssl rand -hex 16 > FILE`: the newline is not the secret
-    EXPECT_EQ(read_secret_file(path, error).value_or("nullopt"), secret);
+    EXPECT_EQ(read(path, error).value_or("nullopt"), secret);
     write_file(path, secret + "\r\n", 0600);
-    EXPECT_EQ(read_secret_file(path, error).value_or("nullopt"), secret);
+    EXPECT_EQ(read(path, error).value_or("nullopt"), secret);
     write_file(path, std::string("\0\n\xff", 3) + std::string(20, '\x01'), 0600);  // any bytes
-    EXPECT_EQ(read_secret_file(path, error).value_or("nullopt"), std::string("\0\n\xff", 3) + std::string(20, '\x01'));
+    EXPECT_EQ(read(path, error).value_or("nullopt"), std::string("\0\n\xff", 3) + std::string(20, '\x01'));
 
     struct Bad {
         const char* name;
@@ -70,7 +86,7 @@ void test_read() {
     for (const Bad& b : bad) {
         write_file(path, b.bytes, b.mode);
         error.clear();
-        EXPECT_EQ_AT(read_secret_file(path, error).has_value(), false, b.name);
+        EXPECT_EQ_AT(read(path, error).has_value(), false, b.name);
         for (const std::string& part : b.parts) EXPECT_EQ_AT(contains(error, part), true, std::string(b.name) + ": " + error);
     }
 
@@ -78,21 +94,21 @@ void test_read() {
     write_file(path, secret, 0600);
     const std::string link = dir + "/link.to.secret";
     EXPECT_EQ(symlink(path.c_str(), link.c_str()), 0);
-    EXPECT_EQ(read_secret_file(link, error).has_value(), false);
+    EXPECT_EQ(read(link, error).has_value(), false);
     EXPECT_EQ_AT(contains(error, link + " is a symbolic link"), true, error);
 
     // Another owner (only root can make one to test with).
     if (geteuid() == 0) {
         EXPECT_EQ(chown(path.c_str(), 65534, 65534), 0);
-        EXPECT_EQ(read_secret_file(path, error).has_value(), false);
+        EXPECT_EQ(read(path, error).has_value(), false);
         EXPECT_EQ_AT(contains(error, "is owned by uid 65534") && contains(error, "not by the user this server runs as"),
                      true, error);
         EXPECT_EQ(chown(path.c_str(), 0, 0), 0);
     }
 
-    EXPECT_EQ(read_secret_file(dir, error).has_value(), false);  // a directory
+    EXPECT_EQ(read(dir, error).has_value(), false);  // a directory
     EXPECT_EQ_AT(contains(error, "not a regular file"), true, error);
-    EXPECT_EQ(read_secret_file(dir + "/missing", error).has_value(), false);
+    EXPECT_EQ(read(dir + "/missing", error).has_value(), false);
     EXPECT_EQ_AT(contains(error, "cannot open " + dir + "/missing: No such file"), true, error);
 
     std::remove(link.c_str());
@@ -109,19 +125,16 @@ void test_through_the_config() {
                            "[group biz]\nrole = business\nmodule = m.so\nlisten = tcp://10.1.2.3:9000\n";
     std::string error;
     write_file(secret_path, "a secret of some length\n", 0600);
-    std::optional<Config> c = load_config_file(conf, error);
+    Config c;
+    error = load_config_file(conf, c);
     EXPECT_EQ(error, "");
-    if (c) {
-        EXPECT_EQ(c->server.link_secret_file, secret_path);
-        EXPECT_EQ(c->server.link_secret, "a secret of some length");
-    }
+    EXPECT_EQ(c.server.link_secret_file, secret_path);
+    EXPECT_EQ(c.server.link_secret, "a secret of some length");
     write_file(secret_path, "a secret of some length\n", 0644);
-    c = load_config_file(conf, error);
-    EXPECT(!c);
+    error = load_config_file(conf, c);
     EXPECT_EQ_AT(contains(error, conf + ":2: [server] link_secret_file: " + secret_path + " can be read by"), true, error);
     std::remove(secret_path.c_str());
-    c = load_config_file(conf, error);
-    EXPECT(!c);
+    error = load_config_file(conf, c);
     EXPECT_EQ_AT(contains(error, conf + ":2: [server] link_secret_file: cannot open"), true, error);
 
     std::remove(conf.c_str());
@@ -133,7 +146,7 @@ void test_instance_secret() {
     const std::string path = dir + "/link.secret";
     std::string error;
     bool made = false;
-    std::optional<std::string> first = make_or_read_secret_file(path, made, error);
+    std::optional<std::string> first = make_or_read(path, made, error);
     EXPECT_EQ(error, "");
     EXPECT(made);
     EXPECT_EQ(first.value_or("").size(), 2 * kInstanceSecretBytes);  // in hex
@@ -144,13 +157,13 @@ void test_instance_secret() {
     EXPECT_EQ(size_t(st.st_size), 2 * kInstanceSecretBytes);
 
     // The next start (an upgrade's new master, a restart) reads the same.
-    std::optional<std::string> again = make_or_read_secret_file(path, made, error);
+    std::optional<std::string> again = make_or_read(path, made, error);
     EXPECT(!made);
     EXPECT_EQ(again.value_or("nullopt"), first.value_or(""));
 
     // Reused only if it still passes the rules.
     EXPECT_EQ(chmod(path.c_str(), 0644), 0);
-    EXPECT_EQ(make_or_read_secret_file(path, made, error).has_value(), false);
+    EXPECT_EQ(make_or_read(path, made, error).has_value(), false);
     EXPECT_EQ_AT(contains(error, "can be read by others"), true, error);
     EXPECT_EQ(std::remove(path.c_str()), 0);
 
@@ -158,7 +171,7 @@ void test_instance_secret() {
     const std::string target = dir + "/target";
     write_file(target, "", 0600);
     EXPECT_EQ(symlink(target.c_str(), path.c_str()), 0);
-    EXPECT_EQ(make_or_read_secret_file(path, made, error).has_value(), false);
+    EXPECT_EQ(make_or_read(path, made, error).has_value(), false);
     EXPECT(!made);
     EXPECT_EQ_AT(contains(error, "symbolic link"), true, error);
     EXPECT_EQ(lstat(target.c_str(), &st), 0);

@@ -1,5 +1,5 @@
 // test_self_pipe: signals as bytes in a pipe. raise() runs the handler before
-// it returns (one thread), so each test raises, then drains and compares. The
+// it returns (one thread), so each test raises, then reads and compares. The
 // handler must never block and never change errno; a forked child must get its
 // default actions back. alarm() is the watchdog: a handler that blocked would
 // hang, and SIGALRM's default action ends the test with a failure instead.
@@ -77,25 +77,25 @@ void test_open() {
     }
 }
 
-void test_raise_and_drain_in_order() {
+void test_raise_and_read_in_order() {
     SelfPipe pipe;
     EXPECT_EQ(pipe.open({SIGUSR1, SIGUSR2}), "");
     EXPECT_EQ(raise(SIGUSR1), 0);
     EXPECT_EQ(raise(SIGUSR2), 0);
     EXPECT_EQ(raise(SIGUSR1), 0);
-    const std::vector<int> got = pipe.drain();
+    const std::vector<int> got = pipe.read_signals();
     const std::vector<int> want = {SIGUSR1, SIGUSR2, SIGUSR1};
     EXPECT_EQ_AT(got == want, true, "got " + show(got) + ", want " + show(want));
-    // Drained: the next drain has nothing.
-    EXPECT(pipe.drain().empty());
+    // Read: the next read has nothing.
+    EXPECT(pipe.read_signals().empty());
 }
 
-void test_drain_empty_does_not_block() {
+void test_reading_empty_does_not_block() {
     SelfPipe pipe;
     EXPECT_EQ(pipe.open({SIGUSR1}), "");
     alarm(5);
-    EXPECT(pipe.drain().empty());
-    EXPECT(pipe.drain().empty());
+    EXPECT(pipe.read_signals().empty());
+    EXPECT(pipe.read_signals().empty());
     alarm(0);
 }
 
@@ -122,7 +122,7 @@ void test_errno_preserved() {
     // The pipe holds the first signal's byte and the filler; the second
     // signal's byte had no room and is dropped (the pipe is a wake-up, not a
     // count).
-    const std::vector<int> got = pipe.drain();
+    const std::vector<int> got = pipe.read_signals();
     EXPECT_EQ(got.size(), filled + 1);
     if (!got.empty()) EXPECT_EQ(got.front(), SIGUSR1);
 }
@@ -137,7 +137,7 @@ void test_many_signals() {
         raise(sig);
         want.push_back(sig);
     }
-    const std::vector<int> got = pipe.drain();
+    const std::vector<int> got = pipe.read_signals();
     EXPECT_EQ(got.size(), size_t(100));
     EXPECT(got == want);
 
@@ -145,7 +145,7 @@ void test_many_signals() {
     const size_t filled = fill(pipe.write_fd());
     for (int i = 0; i < 100; ++i) raise(SIGUSR1);
     alarm(0);
-    EXPECT_EQ(pipe.drain().size(), filled);
+    EXPECT_EQ(pipe.read_signals().size(), filled);
 }
 
 void test_close_in_child() {
@@ -184,7 +184,7 @@ void test_close_in_child() {
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT(WIFSIGNALED(status));
     if (WIFSIGNALED(status)) EXPECT_EQ(WTERMSIG(status), SIGUSR1);
-    EXPECT(pipe.drain().empty());
+    EXPECT(pipe.read_signals().empty());
 
     // Without close_in_child, the child's signal lands in the shared pipe:
     // the leak close_in_child exists to stop.
@@ -196,7 +196,7 @@ void test_close_in_child() {
     }
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    const std::vector<int> leaked = pipe.drain();
+    const std::vector<int> leaked = pipe.read_signals();
     EXPECT_EQ_AT(leaked == std::vector<int>{SIGUSR2}, true, "got " + show(leaked));
 }
 
@@ -219,7 +219,7 @@ void test_sigchld_stops_not_reported() {
     if (pid == 0) _exit(0);
     int status = 0;
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    const std::vector<int> got = pipe.drain();
+    const std::vector<int> got = pipe.read_signals();
     EXPECT_EQ_AT(got == std::vector<int>{SIGCHLD}, true, "got " + show(got));
 }
 
@@ -239,8 +239,8 @@ void test_signal_name() {
 
 int main() {
     test_open();
-    test_raise_and_drain_in_order();
-    test_drain_empty_does_not_block();
+    test_raise_and_read_in_order();
+    test_reading_empty_does_not_block();
     test_errno_preserved();
     test_many_signals();
     test_close_in_child();

@@ -1,15 +1,21 @@
-// workers: the master's table of worker processes.
+// worker_table: the master's table of worker processes.
 //
 // One entry per living worker process (WorkerProcess), and per group what its
 // processes share (Group): the listener the master opened before fork, the
 // version that last started, a preloaded module, and each slot's back-off.
-// This class forks workers, reads their channels (READY, or why one could not
+// The table forks workers, reads their channels (READY, or why one could not
 // start), reaps them, drains or kills them, and respawns one that died on its
 // own, waiting longer each time it dies again at once.
 //
-// What an exit or a READY means beyond this table (a reload's next step, the
-// report that the server has started) is the master's business: it is told
-// through WorkerEvents, and it answers whether an exit was expected.
+// What a READY or an exit means beyond the table (a reload's next step, the
+// start report, an upgrade's takeover, a line in the timeline) is for its
+// listeners: the table fires `ready` and `exited`, and does not know who
+// hears. It decides alone whether to respawn: never a worker told to go
+// (drained, killed), nor a slot that is served again or no longer exists.
+//
+// The table reaches the operating system (fork, kill, waitpid) only through
+// ProcessControl, so its unit test (tests/unit/test_worker_table.cpp) runs
+// the back-off and the deadlines with a fake one and a fake clock.
 //
 // Ownership: the table owns the processes' channels and the groups'
 // listeners. It reads the running Config through a reference to the master's
@@ -23,10 +29,13 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/channel.h"
 #include "core/event_loop.h"
 #include "core/fd.h"
-#include "core/self_pipe.h"
+#include "core/listeners.h"
 #include "core/stats.h"
+#include "master/process_control.h"
+#include "master/reload.h"
 #include "worker/module_loader.h"
 
 namespace smooth {
@@ -48,7 +57,7 @@ struct WorkerProcess {
     uint64_t generation = 0;
     std::string version;     // the stored module file it runs ("builtin:..." for builtins)
     WorkerState state = WorkerState::Starting;
-    Fd channel;              // the master's end of the socketpair
+    Channel channel;         // the master's end
     int stats_row = -1;
     int64_t forked_ms = 0;
     int drain_timeout_ms = 0; // the one it was forked with: its own deadline
@@ -72,41 +81,37 @@ struct Group {
     std::vector<Slot> slots;
 };
 
-class WorkerEvents {
+class WorkerTable : public ReloadWorkers {
 public:
-    virtual ~WorkerEvents() = default;
-    virtual void worker_ready(const WorkerProcess& w) = 0;
-    // True when the exit was expected (a reload drained or gave up on it):
-    // then the table does not respawn the slot.
-    virtual bool worker_exited(const WorkerProcess& w, const std::string& how) = 0;
-    virtual void all_workers_gone() = 0;  // only while stopping (or retiring)
-    // A child that is not a worker exited (an upgrade's new master).
-    virtual void other_child_exited(pid_t pid, int status) = 0;
-};
+    WorkerTable(const Config& config, EventLoop& loop, StatsTable& stats, ProcessControl& os)
+        : config_(config), loop_(loop), stats_(stats), os_(os) {}
+    WorkerTable(const WorkerTable&) = delete;
+    WorkerTable& operator=(const WorkerTable&) = delete;
 
-class Workers {
-public:
-    Workers(const Config& config, EventLoop& loop, StatsTable& stats, SelfPipe& signals, WorkerEvents& events)
-        : config_(config), loop_(loop), stats_(stats), signals_(signals), events_(events) {}
-    Workers(const Workers&) = delete;
-    Workers& operator=(const Workers&) = delete;
+    // What the table tells (core/listeners.h), in the order it happens.
+    Listeners<const WorkerProcess&> ready;                       // it sent READY
+    Listeners<const WorkerProcess&, const std::string&> exited;  // it was reaped; how it ended
+    Listeners<> all_gone;                                        // stopping or retiring: no worker is left
+    Listeners<pid_t, int> other_child_exited;                    // not a worker (an upgrade's new master); its status
 
     // Before the first fork: one per Config::groups entry, in the same order.
     void add_group(Group g) { groups_.push_back(std::move(g)); }
 
-    // Forks a worker for a slot running `version`. The pid, or -1 (logged).
-    pid_t spawn(int group, int slot, const std::string& version, uint64_t generation);
+    // ReloadWorkers: what a reload asks (reload.h).
+    pid_t find_worker(int group, int slot) override;
+    std::string spawn(int group, int slot, const std::string& version, uint64_t generation, pid_t& pid) override;
+    bool drain(pid_t pid) override;  // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout
+    void kill(pid_t pid, const std::string& why) override;
+    Refilled refill(int group, int slot) override;
+    void tell_not_reloadable(int group) override;
+
     // spawn() the group's last good version; if that fails (fork EAGAIN, a
     // full stats table...), try again later with the crash-loop back-off.
+    // The pid, or 0 when it will try again.
     pid_t fill_slot(int group, int slot);
     // What fill_slot() forks from now on: an aborted reload goes back to the
     // version the group ran before it.
     void set_good_version(int group, const std::string& version, uint64_t generation);
-    // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout.
-    bool drain(pid_t pid);
-    void kill(pid_t pid, const std::string& why);
-    // The process serving a slot: the one not told to go. 0 if none.
-    pid_t find_worker(int group, int slot) const;
     // SIGCHLD: reap every exited child.
     void reap();
     // New connections are refused and the master's listener copies closed;
@@ -122,8 +127,6 @@ public:
     // refuse_new_connections, for the other master's workers accept from
     // the very same sockets.
     void retire_all();
-    // Non-reloadable groups during a reload: their on_worker_reload runs.
-    void tell_not_reloadable(int group);
     void close_listeners();
     // A business group's listeners follow its count at a reload: the ones a
     // new slot needs are opened (before its worker is forked), the ones of
@@ -133,27 +136,29 @@ public:
     const std::map<pid_t, WorkerProcess>& processes() const { return processes_; }
     const std::vector<Group>& groups() const { return groups_; }
     int ready_count(int group) const;
-    bool all_ready() const;
+    int ready_workers() const;      // READY, over every group
+    bool all_ready() const;         // every living worker is READY
+    bool every_slot_ready() const;  // each slot of each group has a READY worker
+    int slot_count() const;         // the slots of every group (total_workers of the running config)
     bool stopping() const { return stopping_; }
     // Requests served so far by every worker, the reaped ones included.
     uint64_t requests_served() const;
     std::string slot_name(int group, int slot) const;  // "web#2"
 
 private:
-    void on_channel(pid_t pid);
-    void read_channel(WorkerProcess& w);
+    void on_message(pid_t pid, std::string_view message);
     void on_ready(WorkerProcess& w);
     void on_exit(pid_t pid, int status);
     void respawn_later(int group, int slot);
     void arm_kill(WorkerProcess& w, int64_t after_ms, std::string why);
+    void signal_worker(pid_t pid, int sig);
     Group::Slot& slot_state(int group, int slot);
     bool handshakes_arriving();  // on a listener we are stopping (settling_)
 
     const Config& config_;
     EventLoop& loop_;
     StatsTable& stats_;
-    SelfPipe& signals_;
-    WorkerEvents& events_;
+    ProcessControl& os_;
     std::vector<Group> groups_;
     std::map<pid_t, WorkerProcess> processes_;
     uint64_t requests_of_reaped_ = 0;

@@ -1,4 +1,4 @@
-#include "core/fd.h"
+#include "core/error.h"
 
 #include <cstring>
 

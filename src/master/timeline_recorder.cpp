@@ -1,0 +1,128 @@
+// timeline_recorder: see timeline_recorder.h.
+#include "master/timeline_recorder.h"
+
+#include <utility>
+
+namespace smooth {
+
+namespace {
+
+constexpr size_t kMaxSamples = 60000;  // ten minutes of samples at most
+
+}  // namespace
+
+TimelineRecorder::TimelineRecorder(EventLoop& loop, const Reload& reload, std::function<uint64_t()> requests_served)
+    : loop_(loop), reload_(reload), requests_served_(std::move(requests_served)) {}
+
+void TimelineRecorder::on_reload(const ReloadEvent& e) {
+    using K = ReloadEvent::Kind;
+    if (e.kind == K::Began) {
+        if (!complete_) done();  // the last reload's after-window is cut short
+        start_sampling();
+        start_ms_ = loop_.now_ms();
+        complete_ = false;
+        began_ = true;
+        timeline_ = ReloadTimeline();
+        timeline_.generation = reload_.generation();
+        timeline_.start_first = reload_.start_first();
+        return;
+    }
+    if (e.kind == K::Finished) {
+        if (!began_) {  // refused before it began: there is nothing to wait for
+            if (!complete_) done();
+            timeline_ = ReloadTimeline();
+            start_ms_ = loop_.now_ms();
+        }
+        timeline_.ok = e.ok;
+        timeline_.summary = e.text;
+        timeline_.finished_ms = since_start();
+        timeline_.after_ms = began_ ? kSampleAfterMs : 0;
+        if (!std::exchange(began_, false)) {
+            done();
+            return;
+        }
+        if (after_timer_) loop_.cancel_timer(after_timer_);
+        after_timer_ = loop_.add_timer(kSampleAfterMs, [this] {
+            after_timer_ = 0;
+            done();
+            return EventLoop::kNoMore;
+        });
+        return;
+    }
+    if (e.kind == K::Slot) {
+        ReloadTimeline::Lane l;
+        l.slot = e.slot;
+        l.kind = e.what;
+        l.old_pid = e.pid;
+        timeline_.lanes.push_back(l);
+        return;
+    }
+    ReloadTimeline::Lane* l = lane_of(e.slot);
+    if (!l) return;
+    int64_t t = since_start();
+    switch (e.kind) {
+        case K::Draining: l->drain_ms = t; break;
+        case K::OldExited: l->exit_ms = t; break;
+        case K::Forked:
+            l->fork_ms = t;
+            l->new_pid = e.pid;
+            l->version = e.text;
+            break;
+        case K::Ready: l->ready_ms = t; break;
+        case K::GaveUp: l->failed_ms = t; break;
+        default: break;
+    }
+}
+
+// After the reload has ended, the lanes of workers it left starting or
+// draining (a rollback's refill, a retired slot) are completed from here.
+void TimelineRecorder::on_worker_ready(pid_t pid) {
+    if (complete_) return;
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0) l->ready_ms = since_start();
+}
+
+void TimelineRecorder::on_worker_exited(pid_t pid) {
+    if (complete_) return;
+    int64_t t = since_start();
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_old(pid); l && l->exit_ms < 0) l->exit_ms = t;
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0 && l->failed_ms < 0) l->failed_ms = t;
+}
+
+ReloadTimeline::Lane* TimelineRecorder::lane_of(const std::string& slot) {
+    for (auto it = timeline_.lanes.rbegin(); it != timeline_.lanes.rend(); ++it)
+        if (it->slot == slot) return &*it;
+    return nullptr;
+}
+
+void TimelineRecorder::start_sampling() {
+    if (sample_timer_) return;
+    samples_.clear();
+    sample();
+    sample_timer_ = loop_.add_timer(kSampleEveryMs, [this] {
+        sample();
+        return samples_.size() < kMaxSamples ? kSampleEveryMs : EventLoop::kNoMore;
+    });
+}
+
+void TimelineRecorder::sample() { samples_.push_back({loop_.now_ms(), requests_served_()}); }
+
+void TimelineRecorder::done() {
+    if (sample_timer_) loop_.cancel_timer(std::exchange(sample_timer_, 0));
+    if (after_timer_) loop_.cancel_timer(std::exchange(after_timer_, 0));
+    timeline_.rate.clear();
+    for (const ReloadTimeline::Sample& s : samples_) timeline_.rate.push_back({s.t_ms - start_ms_, s.requests});
+    samples_.clear();
+    complete_ = true;
+    std::string text = timeline_.to_text();
+    for (auto& ready : std::exchange(waiting_, {})) ready(text);
+}
+
+void TimelineRecorder::when_ready(std::function<void(const std::string& text)> ready) {
+    if (complete_) {
+        ready(timeline_.lanes.empty() && timeline_.summary.empty() ? "error: no reload has run yet\n" : timeline_.to_text());
+        return;
+    }
+    waiting_.push_back(std::move(ready));
+}
+
+}  // namespace smooth

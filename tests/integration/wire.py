@@ -1,0 +1,386 @@
+"""wire: the client's side of smooth's protocols, as bytes, with no I/O.
+
+What a client puts on the wire for a message, and a reader that cuts what
+the server sends back into answers, fed any pieces in any order of arrival:
+
+    ws     RFC 6455 frames, masked, optionally fragmented with pings between
+           the fragments (ws_frame, ws_message, WsReader)
+    text   one line per message (LineReader)
+    frame  a 4-byte big-endian length, header included, then the payload
+           (FrameReader)
+    http   requests with a Content-Length or a chunked body (http_request,
+           HttpReader)
+
+On top of them, a Speaker per path a test or the fuzzer talks to (a group
+and the module behind it: the chat through a gateway, or echo): the
+messages it sends, the answer each must get, and a Session per connection
+that turns the server's bytes into events ("open", "answer", "pong",
+"close").
+
+Shared by the delivery tests (test_delivery.py), the short socket fuzz
+(test_socket_fuzz.py) and the socket fuzzer (tests/fuzz/socket_fuzz), so the
+three speak the protocols the same way. The readers check what a client
+must be able to rely on (a server never masks its frames, a length is a
+length) and raise ProtocolError when it does not hold.
+"""
+import base64
+import hashlib
+import os
+import random
+import re
+import struct
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TEXT, BINARY, CLOSE, PING, PONG, CONT = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
+
+
+class ProtocolError(AssertionError):
+    """The server sent something no client of this protocol could read."""
+
+
+# ---- WebSocket ----
+
+def ws_mask(payload, key):
+    """payload XOR the 4-byte key repeated (one big-integer XOR: fast for 1 MB)."""
+    n = len(payload)
+    if n == 0:
+        return b""
+    keys = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(keys, "big")).to_bytes(n, "big")
+
+
+def ws_frame(opcode, payload=b"", fin=True, mask=True, rsv=0, key=None, length=None, length_form=None):
+    """One frame as a client sends it. `length` lies about the payload's
+    length, `length_form` (7, 16 or 64) forces a length encoding (a
+    non-minimal one included): both for the fuzzer's bad frames."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | (rsv & 7) << 4 | (opcode & 0xF)])
+    m = 0x80 if mask else 0
+    form = length_form or (7 if n < 126 else 16 if n < 65536 else 64)
+    if form == 7:
+        head += bytes([m | (n & 0x7F)])
+    elif form == 16:
+        head += bytes([m | 126]) + struct.pack("!H", n & 0xFFFF)
+    else:
+        head += bytes([m | 127]) + struct.pack("!Q", n & 0xFFFFFFFFFFFFFFFF)
+    if not mask:
+        return head + payload
+    key = os.urandom(4) if key is None else key
+    return head + key + ws_mask(payload, key)
+
+
+def ws_message(payload, opcode=TEXT, rng=None, fragments=1, pings=()):
+    """A message as one frame, or cut into `fragments` frames (at places
+    chosen by rng) with a ping after each of the first fragments whose
+    payload is taken, in order, from `pings`. Returns (bytes, pings sent)."""
+    if fragments <= 1 or len(payload) < 2:
+        return ws_frame(opcode, payload, key=_key(rng)), []
+    cuts = sorted(rng.sample(range(1, len(payload)), min(fragments - 1, len(payload) - 1)))
+    parts = [payload[a:b] for a, b in zip([0] + cuts, cuts + [len(payload)])]
+    out, sent = b"", []
+    pings = list(pings)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        out += ws_frame(opcode if i == 0 else CONT, part, fin=last, key=_key(rng))
+        if not last and pings:
+            p = pings.pop(0)
+            out += ws_frame(PING, p, key=_key(rng))
+            sent.append(p)
+    return out, sent
+
+
+def _key(rng):
+    return rng.randbytes(4) if rng is not None else None
+
+
+def ws_close_payload(code, reason=b""):
+    return struct.pack("!H", code) + reason
+
+
+def ws_handshake_request(path="/chat", host="127.0.0.1", key=None):
+    """(request bytes, the Sec-WebSocket-Accept the server must answer)."""
+    key = key or base64.b64encode(os.urandom(16)).decode()
+    accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+    req = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return req, accept
+
+
+def ws_check_handshake_response(head, accept):
+    """head: the server's response head (up to the blank line). Raises unless a 101 with the right accept."""
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/1.1 101"):
+        raise ProtocolError(f"handshake answered {lines[0]!r}")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    if headers.get("sec-websocket-accept") != accept:
+        raise ProtocolError(f"wrong Sec-WebSocket-Accept: {headers}")
+
+
+class WsReader:
+    """Frames from the server: feed(bytes) -> [(opcode, fin, payload)]."""
+
+    def __init__(self, max_payload=64 << 20):
+        self.buf = bytearray()
+        self.max_payload = max_payload
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while True:
+            if len(self.buf) < 2:
+                return out
+            b0, b1 = self.buf[0], self.buf[1]
+            if b1 & 0x80:
+                raise ProtocolError("the server masked a frame (RFC 6455 §5.1 forbids it)")
+            if b0 & 0x70:
+                raise ProtocolError(f"the server set reserved bits: {b0:#x}")
+            n, at = b1 & 0x7F, 2
+            if n == 126:
+                if len(self.buf) < 4:
+                    return out
+                n, at = struct.unpack("!H", self.buf[2:4])[0], 4
+            elif n == 127:
+                if len(self.buf) < 10:
+                    return out
+                n, at = struct.unpack("!Q", self.buf[2:10])[0], 10
+            if n > self.max_payload:
+                raise ProtocolError(f"a frame of {n} bytes from the server")
+            if len(self.buf) < at + n:
+                return out
+            out.append((b0 & 0x0F, bool(b0 & 0x80), bytes(self.buf[at:at + n])))
+            del self.buf[:at + n]
+
+
+# ---- text and frame ----
+
+class LineReader:
+    """Lines from the server (without their '\\n')."""
+
+    def __init__(self):
+        self.buf = b""
+
+    def feed(self, data):
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        return lines
+
+
+def frame_message(payload):
+    return struct.pack("!I", len(payload) + 4) + payload
+
+
+class FrameReader:
+    """Length-prefixed frames from the server (their payloads)."""
+
+    def __init__(self):
+        self.buf = bytearray()
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while len(self.buf) >= 4:
+            n = struct.unpack("!I", self.buf[:4])[0]
+            if n < 4:
+                raise ProtocolError(f"a frame length of {n} from the server")
+            if len(self.buf) < n:
+                break
+            out.append(bytes(self.buf[4:n]))
+            del self.buf[:n]
+        return out
+
+
+# ---- HTTP ----
+
+def http_request(body, chunks=None, path="/echo"):
+    """A POST with `body`: with a Content-Length, or (chunks: a list of
+    piece lengths that add up to len(body)) chunked."""
+    if chunks is None:
+        return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+    out, at = [b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path.encode()], 0
+    for n in chunks:
+        if n:
+            out.append(b"%x\r\n%s\r\n" % (n, body[at:at + n]))
+            at += n
+    assert at == len(body), "the chunks must add up to the body"
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+class HttpReader:
+    """Responses from the server: feed(bytes) -> [(status, headers, body)]
+    (bodies by Content-Length: smooth's responses always carry one)."""
+
+    def __init__(self):
+        self.buf = b""
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while b"\r\n\r\n" in self.buf:
+            head, rest = self.buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
+            if not m:
+                raise ProtocolError(f"not a status line: {lines[0]!r}")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+            n = int(headers.get("content-length", "0"))
+            if len(rest) < n:
+                break
+            out.append((int(m.group(1)), headers, rest[:n]))
+            self.buf = rest[n:]
+        return out
+
+
+# ---- the chat module's answer (modules/chat.cpp) ----
+
+CHAT_OUT = 4199  # chat formats into char[4200]: a longer answer is cut there
+CHAT_TAIL = re.compile(rb" \[pid \d+, chat [^\]]+\]$")
+
+
+def chat_answer_ok(sent, got):
+    """`sent` is "ping REST": the answer is "pong REST [pid P, chat V]", cut at CHAT_OUT bytes."""
+    want = b"pong " + sent[5:]
+    if not got.startswith(want[:CHAT_OUT]):
+        return False
+    if len(got) == CHAT_OUT:
+        return True  # cut in REST or in its tail
+    return len(got) < CHAT_OUT and CHAT_TAIL.fullmatch(got[len(want):]) is not None
+
+
+# ---- speakers: a path as a client talks to it ----
+
+class Session:
+    """One connection's side: `opening` is what the client sends first;
+    feed(bytes) -> [(kind, value)], kind one of "open" (the connection is
+    ready for messages), "answer" (a message's answer), "pong" (its
+    payload), "close" (why the server ended the conversation)."""
+
+    def __init__(self, opening, feed, opened):
+        self.opening, self.feed, self.opened = opening, feed, opened
+
+
+class Speaker:
+    """A path: its group, and how a client speaks it. encode() gives the
+    bytes of one message (and the pings sent inside it, for WebSocket)."""
+
+    name = group = None
+    chat = False  # answered by the chat module through a gateway, not by echo
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789 -_.,"
+
+    def payload(self, seq, size, rng):
+        """A message of about `size` bytes that says which one it is."""
+        head = b"ping %d " % seq if self.chat else b"%d " % seq
+        body = bytes(rng.choice(self.alphabet) for _ in range(min(size, 64)))
+        body = (body * (size // max(len(body), 1) + 1))[:max(size - len(head), 1)]
+        return head + body
+
+    def check(self, sent, got):
+        if self.chat:
+            return chat_answer_ok(sent, got)
+        return got == sent
+
+    def session(self):
+        return Session(b"", self.reader(), True)
+
+    def encode(self, payload, rng=None, fragments=1, pings=()):
+        raise NotImplementedError
+
+    def reader(self):
+        raise NotImplementedError
+
+
+class WsSpeaker(Speaker):
+    def __init__(self, name, chat, group=None):
+        self.name, self.group, self.chat = name, group or name, chat
+
+    def payload(self, seq, size, rng):
+        p = super().payload(seq, size, rng)
+        if not self.chat and size > 16:
+            # characters of two and three bytes, for a piece to cut in half
+            p = p[:size // 2] + "ü€".encode() * 3 + p[size // 2:]
+        return p
+
+    def session(self):
+        req, accept = ws_handshake_request()
+        return Session(req, _Upgrade(accept, self.reader()), False)
+
+    def encode(self, payload, rng=None, fragments=1, pings=()):
+        return ws_message(payload, TEXT, rng or random.Random(), fragments, pings)
+
+    def reader(self):
+        frames = WsReader()
+
+        def feed(data):
+            events = []
+            for op, fin, payload in frames.feed(data):
+                if op == TEXT and fin:
+                    events.append(("answer", payload))
+                elif op == PONG:
+                    events.append(("pong", payload))
+                elif op == CLOSE:
+                    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                    events.append(("close", f"close frame {code} {payload[2:]!r}"))
+                else:
+                    events.append(("close", f"unexpected frame: opcode {op}, fin {fin}, {payload[:60]!r}"))
+            return events
+        return feed
+
+
+class _Upgrade:
+    """feed() for a WebSocket session: the 101's head, then frames."""
+
+    def __init__(self, accept, frames):
+        self.accept, self.frames, self.head = accept, frames, b""
+
+    def __call__(self, data):
+        if self.head is None:
+            return self.frames(data)
+        self.head += data
+        if b"\r\n\r\n" not in self.head:
+            if len(self.head) > 8192:
+                raise ProtocolError(f"no end to the handshake's answer: {self.head[:200]!r}")
+            return []
+        head, rest = self.head.split(b"\r\n\r\n", 1)
+        self.head = None
+        if not head.startswith(b"HTTP/1.1 101"):
+            return [("close", f"handshake answered {head[:200]!r}")]
+        ws_check_handshake_response(head, self.accept)
+        return [("open", None)] + self.frames(rest)
+
+
+class StreamSpeaker(Speaker):
+    def __init__(self, name, chat, kind, group=None):
+        self.name, self.group, self.chat, self.kind = name, group or name, chat, kind
+
+    def encode(self, payload, rng=None, fragments=1, pings=()):
+        return (payload + b"\n" if self.kind == "text" else frame_message(payload)), []
+
+    def reader(self):
+        r = LineReader() if self.kind == "text" else FrameReader()
+        return lambda data: [("answer", a) for a in r.feed(data)]
+
+
+class HttpSpeaker(Speaker):
+    """POST with the message as its body; echo answers with the body."""
+
+    def __init__(self, name, chunked, group="http"):
+        self.name, self.group, self.chunked = name, group, chunked
+
+    def encode(self, payload, rng=None, fragments=1, pings=()):
+        if not self.chunked:
+            return http_request(payload), []
+        rng = rng or random.Random()
+        sizes, left = [], len(payload)
+        while left:
+            n = min(left, rng.choice([1, 2, 7, 100, 1000, 5000, 70000]))
+            sizes.append(n)
+            left -= n
+        return http_request(payload, chunks=sizes), []
+
+    def reader(self):
+        r = HttpReader()
+
+        def feed(data):
+            return [("answer", body) if status == 200 else ("close", f"status {status}: {body[:100]!r}")
+                    for status, _, body in r.feed(data)]
+        return feed
