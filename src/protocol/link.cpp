@@ -1,6 +1,8 @@
 // link: see link.h for the frames.
 #include "protocol/link.h"
 
+#include "protocol/sha256.h"
+
 namespace smooth::link {
 
 namespace {
@@ -24,6 +26,15 @@ struct Reader {
     uint16_t u16() { return uint16_t(take(2)); }
     uint32_t u32() { return uint32_t(take(4)); }
     uint64_t u64() { return take(8); }
+    std::string_view bytes(size_t n) {
+        if (rest.size() < n) {
+            ok = false;
+            return {};
+        }
+        std::string_view v = rest.substr(0, n);
+        rest.remove_prefix(n);
+        return v;
+    }
 };
 
 void put(std::string& out, uint64_t v, size_t bytes) {
@@ -58,7 +69,15 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
     Frame& f = out.frame;
     f.type = Type(static_cast<unsigned char>(in[4]));
     switch (f.type) {
-        case Type::Hello: f.token = r.u32(); break;
+        case Type::Hello: f.nonce = r.bytes(kNonceBytes); break;
+        case Type::Proof:
+            f.token = r.u32();
+            f.proof = r.bytes(kProofBytes);
+            break;
+        case Type::Challenge:
+            f.nonce = r.bytes(kNonceBytes);
+            f.proof = r.bytes(kProofBytes);
+            break;
         case Type::Event:
             f.seq = r.u64();
             f.client = r.u64();
@@ -116,9 +135,21 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
     return out;
 }
 
-void write_hello(std::string& out, uint32_t token) {
-    begin(out, Type::Hello, 4);
+void write_hello(std::string& out, std::string_view nonce) {
+    begin(out, Type::Hello, nonce.size());
+    out += nonce;
+}
+
+void write_proof(std::string& out, uint32_t token, std::string_view proof) {
+    begin(out, Type::Proof, 4 + proof.size());
     put(out, token, 4);
+    out += proof;
+}
+
+void write_challenge(std::string& out, std::string_view nonce, std::string_view proof) {
+    begin(out, Type::Challenge, nonce.size() + proof.size());
+    out += nonce;
+    out += proof;
 }
 
 void write_event(std::string& out, uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload) {
@@ -180,6 +211,8 @@ const char* type_name(Type t) {
         case Type::Hello: return "HELLO";
         case Type::Event: return "EVENT";
         case Type::DrainAck: return "DRAIN_ACK";
+        case Type::Proof: return "PROOF";
+        case Type::Challenge: return "CHALLENGE";
         case Type::Welcome: return "WELCOME";
         case Type::Done: return "DONE";
         case Type::Send: return "SEND";
@@ -189,6 +222,30 @@ const char* type_name(Type t) {
         case Type::Draining: return "DRAINING";
     }
     return "?";
+}
+
+namespace {
+
+// The labels make the two proofs differ even over the same nonces: a business
+// worker's proof is never a gateway's. "1": the handshake's version.
+constexpr std::string_view kBusinessLabel = "smooth link 1 business";
+constexpr std::string_view kGatewayLabel = "smooth link 1 gateway";
+
+}  // namespace
+
+std::string business_proof(std::string_view secret, std::string_view gateway_nonce, std::string_view business_nonce) {
+    return std::string(view(hmac_sha256(secret, {kBusinessLabel, gateway_nonce, business_nonce})));
+}
+
+std::string gateway_proof(std::string_view secret, std::string_view gateway_nonce, std::string_view business_nonce,
+                          uint32_t token) {
+    std::string token_bytes;
+    put(token_bytes, token, 4);
+    return std::string(view(hmac_sha256(secret, {kGatewayLabel, gateway_nonce, business_nonce, token_bytes})));
+}
+
+bool proof_holds(std::string_view expected, std::string_view received) {
+    return expected.size() == kProofBytes && equal_in_constant_time(expected, received);
 }
 
 }  // namespace smooth::link

@@ -401,6 +401,18 @@ def module_source(name):
     raise FileNotFoundError(f"no module source named {name}")
 
 
+def link_secret_file(directory, secret=None, name="link.secret"):
+    """A link secret file (docs/links.md) in `directory`: 32 random bytes
+    (or `secret`), mode 0600, for [server] link_secret_file. Two instances
+    linked by backend = tcp://... are given the same one."""
+    path = Path(directory) / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32) if secret is None else secret)
+    os.chmod(path, 0o600)
+    return path
+
+
 def build_module(source, out_path, version, defines=()):
     """Compiles a demo module (modules/SOURCE.cpp) with a version string (and
     any -D defines) into out_path, the way a deploy produces a new build:
