@@ -50,7 +50,7 @@ void Buffer::reserve(size_t n) {
 // New storage of at least `want` bytes with the readable bytes at its front.
 void Buffer::grow(size_t want) {
     const size_t have = size();
-    if (pool_) {
+    if (pool_ && want > kSmallBytes) {  // (a Block or Large is never grown to a small size)
         char* fresh;
         size_t bytes;
         Storage kind;

@@ -14,8 +14,13 @@
 // 16 KiB as one of the pool's blocks (buffer_pool.h), and a larger size (a
 // request body) as one of its large blocks, whose pages stay mapped between
 // bodies; either goes back to the pool when the buffer is empty and told so
-// (shrink_if_idle) or destroyed. A buffer without a pool mallocs, and grows
-// with realloc. Nothing is zero-filled: bytes exist only once written.
+// (shrink_if_idle) or destroyed. Only a small need (up to kSmallBytes: a
+// WebSocket message gathered for the end of the loop's pass, the few bytes a
+// socket did not take) is malloc'd instead, at its size: a broadcast gathers
+// one message for each of 10,000 clients at once, and 10,000 blocks would be
+// 160 MiB of mappings for a few hundred kilobytes. It moves to a block when
+// it outgrows that. A buffer without a pool mallocs, and grows with realloc.
+// Nothing is zero-filled: bytes exist only once written.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +54,9 @@ public:
     char* mutable_data() { return data_ + read_pos_; }
     void append(const char* data, size_t n);
     void append(std::string_view s) { append(s.data(), s.size()); }
+
+    // A pooled buffer's need up to this is malloc'd, not a block (above).
+    static constexpr size_t kSmallBytes = 1024;
 
     // No buffer holds more than this: a larger reserve is a caller's bug.
     static constexpr size_t kMaxBytes = size_t(1) << 40;

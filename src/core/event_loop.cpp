@@ -70,6 +70,7 @@ void EventLoop::shrink_to_fit() {
     // and this runs from a timer, after the batch.
     while (!watches_.empty() && !watches_.back().active) watches_.pop_back();
     watches_.shrink_to_fit();
+    if (deferred_.empty()) deferred_.shrink_to_fit();  // a broadcast's sweep held one entry per client
 }
 
 bool EventLoop::watching(int fd) const {
@@ -128,6 +129,34 @@ void EventLoop::run_due_timers() {
     }
 }
 
+void EventLoop::defer(Deferred& task) {
+    if (task.deferred()) return;  // at most once in the queue: its bound
+    task.queued_at_ = deferred_.size();
+    deferred_.push_back(&task);
+    deferred_count_++;
+}
+
+void EventLoop::undefer(Deferred& task) {
+    if (!task.deferred()) return;
+    deferred_[task.queued_at_] = nullptr;
+    task.queued_at_ = Deferred::kNotQueued;
+    deferred_count_--;
+}
+
+// By index, not by iterator: a task may queue others (appended, run in this
+// same sweep) or undefer one further on (its entry turns null).
+void EventLoop::run_deferred() {
+    for (size_t i = 0; i < deferred_.size(); i++) {
+        Deferred* task = deferred_[i];
+        if (!task) continue;
+        deferred_[i] = nullptr;
+        task->queued_at_ = Deferred::kNotQueued;
+        deferred_count_--;
+        task->run_deferred();
+    }
+    deferred_.clear();
+}
+
 std::string EventLoop::run() {
     running_ = true;
     struct epoll_event events[256];
@@ -147,6 +176,7 @@ std::string EventLoop::run() {
             (*callback)(events[i].events);
         }
         run_due_timers();
+        run_deferred();  // what the pass gathered leaves now, before the next wait
     }
     return "";
 }

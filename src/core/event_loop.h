@@ -3,6 +3,7 @@
 // The whole API, after redis's ae.c:
 //   watch(fd, events, callback)   change(fd, events)   unwatch(fd)
 //   add_timer(ms, callback) -> id   cancel_timer(id)
+//   defer(task)   undefer(task)
 //   run()   stop()
 //
 // A file event is an fd, an epoll event mask and a callback that receives the
@@ -21,6 +22,17 @@
 // Callbacks may watch and unwatch any fd, including their own (unwatch before
 // closing), and add or cancel any timer, including their own. The loop does
 // not own the fds.
+//
+// One pass of the loop: wait, handle the batch of file events, run the timers
+// that are due, then run the deferred tasks. A deferred task is work gathered
+// while the pass's events were handled that should be done once for all of
+// them, at the end: output to a socket, so that what every event of the pass
+// had ready for one peer leaves in one write (SPEC, "Speed"), and nothing
+// waits past the pass that made it. A task is queued at most once until it
+// runs, so the queue never holds more entries than there are tasks (one per
+// connection or link at most); the tasks that running ones queue run in the
+// same sweep, before the loop waits again. The loop does not own the tasks: a
+// task undefers itself before it is destroyed.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +54,23 @@ public:
     using TimerCallback = std::function<int64_t()>;
     static constexpr int64_t kNoMore = -1;
 
+    // Work for the end of the pass (see above). Each owner implements
+    // run_deferred(); queued_at_ is the loop's bookkeeping.
+    class Deferred {
+    public:
+        virtual void run_deferred() = 0;
+        bool deferred() const { return queued_at_ != kNotQueued; }
+
+    protected:
+        Deferred() = default;
+        ~Deferred() = default;  // not deleted through this type: the owner undefers first
+
+    private:
+        friend class EventLoop;
+        static constexpr size_t kNotQueued = ~size_t(0);
+        size_t queued_at_ = kNotQueued;
+    };
+
     explicit EventLoop(Clock& clock = real_clock()) : clock_(clock) {}
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
@@ -59,11 +88,21 @@ public:
     // (no epoll_ctl(DEL), one syscall saved per connection).
     void forget(int fd);
     bool watching(int fd) const;
-    // Drops the table's entries past the highest fd watched (after a burst).
+    // Drops the table's entries past the highest fd watched, and the room the
+    // deferred queue grew to (after a burst).
     void shrink_to_fit();
 
     uint64_t add_timer(int64_t ms, TimerCallback callback);
     void cancel_timer(uint64_t id);
+
+    // Queues `task` for the end of this pass; nothing if it is queued already.
+    void defer(Deferred& task);
+    // Takes it out of the queue (a task about to be destroyed, or closed).
+    void undefer(Deferred& task);
+    // Runs every queued task, and those they queue, until none is left. run()
+    // calls it at the end of each pass; a test, when it wants the pass over.
+    void run_deferred();
+    size_t deferred_tasks() const { return deferred_count_; }
 
     // Dispatches events until stop(). Returns "" or what failed (epoll_wait).
     std::string run();
@@ -100,6 +139,10 @@ private:
     std::vector<Watch> watches_;  // indexed by fd
     std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
     std::unordered_map<uint64_t, TimerCallback> timers_;
+    // The tasks queued for the end of the pass, in the order queued; an entry
+    // whose task was undeferred is null until the sweep clears the queue.
+    std::vector<Deferred*> deferred_;
+    size_t deferred_count_ = 0;  // the non-null entries
     uint64_t next_timer_id_ = 1;
     uint64_t running_timer_ = 0;
     bool running_timer_cancelled_ = false;

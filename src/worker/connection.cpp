@@ -31,6 +31,12 @@ constexpr size_t kHighWater = 1 << 20;
 constexpr size_t kLowWater = 64 << 10;
 // One read asks for at least this much room.
 constexpr size_t kReadChunk = 16384;
+// A link reads again after a read that filled its room, this many reads in
+// one event at most (read_while_full): the others' events wait no longer.
+constexpr int kReadsPerEvent = 8;
+// A stream's output gathered in one pass goes out at once past this much
+// (write): the gathering saves system calls, it is not a buffer to fill.
+constexpr size_t kGatherBytes = 64 << 10;
 // A body on its way wakes us after at most this much (wake_at_least).
 constexpr size_t kMaxLowWater = 256 * 1024;
 // A lingering close reads and drops at most this much per wake-up...
@@ -71,6 +77,7 @@ Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& pe
 }
 
 Connection::~Connection() {
+    worker_.loop().undefer(*this);
     if (record_)
         record_->id = 0;
     else
@@ -175,24 +182,33 @@ void Connection::on_readable() {
             return;
         }
     }
-    in_.reserve(kReadChunk);
-    const size_t room = in_.writable();
-    ssize_t n;
-    do n = ::read(fd(), in_.write_ptr(), room);
-    while (n == -1 && errno == EINTR);
-    if (n > 0) {
+    for (int reads = 1;; reads++) {
+        in_.reserve(kReadChunk);
+        const size_t room = in_.writable();
+        ssize_t n;
+        do n = ::read(fd(), in_.write_ptr(), room);
+        while (n == -1 && errno == EINTR);
+        if (n <= 0) return on_read_nothing(n);
         in_.commit(size_t(n));
         last_read_filled_ = size_t(n) == room;
         read_drained_ = !last_read_filled_;
         count_in(size_t(n));
         process_input();
-        return;
+        // Read again only where it pays (read_while_full): the room was full,
+        // so more is likely there, and reading is still wanted.
+        if (!read_while_full_ || !last_read_filled_ || reads == kReadsPerEvent || state_ == State::Closed ||
+            state_ == State::Lingering || !(interest_ & EPOLLIN))
+            return;
     }
+}
+
+// A read that returned nothing: EAGAIN, the client's EOF, or an error.
+void Connection::on_read_nothing(ssize_t n) {
     if (n == -1 && errno == EAGAIN) {
         in_.shrink_if_idle();  // nothing came: an idle connection holds no block
         return;
     }
-    if (n == 0 && (state_ == State::Handling || !out_.empty())) {
+    if (n == 0 && (state_ == State::Handling || !out_.empty())) {  // (gathered output too: flushed at the pass's end)
         // The client half-closed after sending its request: it may still read.
         peer_closed_ = true;
         update_interest();
@@ -215,6 +231,19 @@ void Connection::process_input() {
 
 bool Connection::write(const char* head, size_t head_len, const char* body, size_t body_len) {
     size_t total = head_len + body_len;
+    if (gathers_output() && unsent() == 0) {
+        // A stream, with nothing waiting for EPOLLOUT: gathered for the end
+        // of the pass, with whatever else the pass has for this peer.
+        out_.append(head, head_len);
+        out_.append(body, body_len);
+        gathered_ += total;
+        if (gathered_ < kGatherBytes) {
+            worker_.loop().defer(*this);
+            return true;
+        }
+        flush();
+        return state_ != State::Closed;
+    }
     size_t written = 0;
     if (out_.empty()) {
         // The common case: everything goes out in one writev(2), no copy.
@@ -241,7 +270,15 @@ bool Connection::write(const char* head, size_t head_len, const char* body, size
     return true;
 }
 
+void Connection::run_deferred() {
+    if (gathered_ > 0 && state_ != State::Closed) flush();
+}
+
 void Connection::flush() {
+    // Bytes gathered with nothing before them start their wait now: the
+    // deadline for a peer that takes nothing runs from here.
+    if (gathered_ > 0 && gathered_ == out_.size()) last_progress_ms_ = worker_.loop().now_ms();
+    gathered_ = 0;  // all offered now; what the socket refuses waits for EPOLLOUT
     while (!out_.empty()) {
         size_t before = out_.size();
         ssize_t n = out_.write_to(fd());
@@ -264,14 +301,14 @@ void Connection::flush() {
 }
 
 void Connection::update_interest() {
-    if (out_.size() > kHighWater) reading_paused_ = true;
-    if (out_.size() < kLowWater) reading_paused_ = false;
+    if (unsent() > kHighWater) reading_paused_ = true;
+    if (unsent() < kLowWater) reading_paused_ = false;
     // A client pipelining faster than we answer is paused too, once a full
     // request's worth is waiting behind the one being handled.
     bool input_full = state_ == State::Handling && in_.size() > group().max_request_bytes + 65536;
     uint32_t want = 0;
     if (!reading_paused_ && !peer_closed_ && !input_full && !input_held_) want |= EPOLLIN;
-    if (!out_.empty()) want |= EPOLLOUT;
+    if (unsent() > 0) want |= EPOLLOUT;  // (gathered bytes need no EPOLLOUT: the pass's end writes them)
     if (want == interest_) return;
     if (!watched_) {  // open() is still reading the first bytes: it watches with this
         interest_ = want;
@@ -326,7 +363,7 @@ size_t Connection::held_bytes() const {
 
 void Connection::check_deadline(int64_t now_ms) {
     // (Closing has its own deadline: the Close handshake's wait, output or not.)
-    if (!out_.empty() && state_ != State::Closing) {
+    if (unsent() > 0 && state_ != State::Closing) {
         // A response is still going out: no idle or linger deadline may cut
         // it. Only a client that stops reading altogether is given up on.
         if (now_ms - last_progress_ms_ > group().request_timeout_ms) {
@@ -372,6 +409,10 @@ void Connection::begin_drain() {
 void Connection::close_after_output(bool client_done) {
     close_after_flush_ = true;
     client_done_ = client_done;
+    if (gathered_ > 0) {
+        flush();  // what was gathered goes first: the lingering close waits only for what the socket refused
+        if (state_ == State::Closed) return;
+    }
     if (state_ != State::Lingering) linger();
 }
 
@@ -412,6 +453,8 @@ bool Connection::input_waiting() const {
 
 void Connection::abort() {
     if (state_ == State::Closed) return;
+    out_.clear();  // nothing more is offered: the reset drops what is owed
+    gathered_ = 0;
     struct linger reset = {1, 0};
     if (setsockopt(fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == -1)
         log::warn("setsockopt(SO_LINGER) failed for %s: %s", peer().c_str(), errno_text(errno).c_str());
@@ -420,6 +463,17 @@ void Connection::abort() {
 
 void Connection::close_now() {
     if (state_ == State::Closed) return;
+    // Output gathered in this pass is offered once, as it would have been had
+    // it been written at once (a link's answers before the frame that ends
+    // it); what the socket refuses is dropped with the rest.
+    if (gathered_ > 0) {
+        ssize_t n;
+        do n = ::write(fd(), out_.readable().data(), out_.size());
+        while (n == -1 && errno == EINTR);
+        if (n > 0) count_out(size_t(n));  // an error here is the close's own: nothing more to do
+        gathered_ = 0;
+    }
+    worker_.loop().undefer(*this);
     // Closing the socket takes it out of the epoll set: no epoll_ctl(DEL).
     worker_.loop().forget(fd());
     set_state(State::Closed);

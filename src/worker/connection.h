@@ -18,6 +18,14 @@
 // ends with a lingering close where the client may still be sending. What the
 // bytes mean is its Session's business (session.h).
 //
+// A stream (Streaming, Closing) gathers its output instead: what the pass of
+// the event loop has for it (a link's answers and their DONEs, a client's
+// messages) is appended, and leaves in one write at the end of the pass
+// (EventLoop::defer), or at once when kGatherBytes have gathered. Nothing
+// waits longer than the pass, and the bounds on unsent output count, as
+// before, what the peer has not taken: the bytes gathered have not been
+// offered yet (unsent() leaves them out).
+//
 // set_state() is the only place the state changes, so one log line there
 // traces a connection (SMOOTH_TRACE=1).
 //
@@ -33,6 +41,7 @@
 
 #include "config/config.h"
 #include "core/buffer.h"
+#include "core/event_loop.h"
 #include "core/fd.h"
 #include "smooth/module.h"
 
@@ -42,7 +51,7 @@ class Worker;
 class Session;
 struct ConnRecord;
 
-class Connection {
+class Connection : private EventLoop::Deferred {
 public:
     enum class State : uint8_t { Idle, Reading, Handling, Streaming, Closing, Lingering, Closed };
     static const char* state_name(State s);
@@ -85,7 +94,8 @@ public:
     // draining), and the input buffer's memory given back.
     void wait_idle();
     // Sends head then body (either may be empty), in one writev when the
-    // socket takes it all. False if the connection closed (the client is gone).
+    // socket takes it all; a stream gathers them for the end of the pass (see
+    // above). False if the connection closed (the client is gone).
     bool write(const char* head, size_t head_len, const char* body, size_t body_len);
     // After what is written has gone out, close: at once where the client has
     // said it sends nothing more (`client_done`), else with a lingering close.
@@ -94,8 +104,8 @@ public:
     // Output written but not yet taken by the client, and whether it is past
     // the group's max_unsent_bytes (a long connection is then closed: its
     // session says how).
-    size_t unsent() const { return out_.size(); }
-    bool over_unsent_limit() const { return out_.size() > group().max_unsent_bytes; }
+    size_t unsent() const { return out_.size() - gathered_; }
+    bool over_unsent_limit() const { return unsent() > group().max_unsent_bytes; }
     // The memory this connection holds (its buffers and its session's), for
     // the worker's ceiling, max_buffered_bytes.
     size_t held_bytes() const;
@@ -112,6 +122,10 @@ public:
     // caller): it is kept alive until the input it is handling is done.
     void replace_session(std::unique_ptr<Session> next);
     void set_nodelay();          // TCP_NODELAY: small messages go out at once
+    // A link carries many clients' events: after a read that filled all its
+    // room, it reads again in the same event (up to kReadsPerEvent), so what
+    // is there is handled in this pass and its answers leave in one write.
+    void read_while_full() { read_while_full_ = true; }
     // While a large body is on its way: epoll calls this connection readable
     // only once `bytes` have arrived (at most kMaxLowWater), or at EOF, not at
     // every segment: fewer wake-ups and fewer, larger reads (SO_RCVLOWAT). 1:
@@ -129,8 +143,11 @@ public:
     bool input_held() const { return input_held_; }
 
 private:
+    void run_deferred() override;  // the end of the pass: the output gathered leaves
+    bool gathers_output() const { return state_ == State::Streaming || state_ == State::Closing; }
     void on_event(uint32_t events);
     void on_readable();
+    void on_read_nothing(ssize_t n);
     void process_input();
     void flush();
     void update_interest();
@@ -149,11 +166,13 @@ private:
     State state_ = State::Idle;
     Buffer in_;
     Buffer out_;
+    size_t gathered_ = 0;         // the end of out_ not yet offered to the socket (only while nothing waits before it)
     bool close_after_flush_ = false;
     bool client_done_ = false;    // no lingering: the client sends nothing more
     bool peer_closed_ = false;    // read returned EOF
     bool last_read_filled_ = false;
     bool read_drained_ = false;   // this event's read emptied the socket
+    bool read_while_full_ = false;
     int low_water_ = 1;           // SO_RCVLOWAT as last set
     bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading

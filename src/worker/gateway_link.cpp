@@ -18,6 +18,9 @@ namespace smooth {
 namespace {
 
 constexpr size_t kReadChunk = 65536;
+// After a read that filled kReadChunk, read again, this many times at most in
+// one event: the clients' events wait no longer than that.
+constexpr int kReadsPerEvent = 8;
 
 }  // namespace
 
@@ -26,6 +29,7 @@ GatewayLink::GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const List
     : gateway_(gateway), loop_(loop), slot_(slot), at_(at), max_frame_(max_frame), secret_(secret) {}
 
 GatewayLink::~GatewayLink() {
+    loop_.undefer(*this);
     if (fd_ && loop_.watching(fd_.get())) loop_.forget(fd_.get());
 }
 
@@ -66,12 +70,13 @@ void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::s
     out_.append(frame_);
     frame_.clear();
     in_flight_[seq] = client_number;
-    flush();
+    loop_.defer(*this);  // with the pass's other events, in one write at its end
 }
 
 void GatewayLink::close() {
     if (state_ == State::Closed) return;
     state_ = State::Closed;
+    loop_.undefer(*this);
     if (fd_ && loop_.watching(fd_.get())) loop_.forget(fd_.get());
     fd_.reset();
 }
@@ -97,16 +102,26 @@ void GatewayLink::on_connected() {
 }
 
 void GatewayLink::on_readable() {
-    in_.reserve(kReadChunk);
-    ssize_t n;
-    do n = ::read(fd_.get(), in_.write_ptr(), in_.writable());
-    while (n == -1 && errno == EINTR);
-    if (n == -1 && errno == EAGAIN) return;
-    if (n <= 0) {
-        gateway_.link_lost(*this, n == 0 ? "the business worker closed the link" : "read() failed: " + errno_text(errno));
-        return;
+    for (int reads = 1; state_ != State::Closed; reads++) {
+        in_.reserve(kReadChunk);
+        const size_t room = in_.writable();
+        ssize_t n;
+        do n = ::read(fd_.get(), in_.write_ptr(), room);
+        while (n == -1 && errno == EINTR);
+        if (n == -1 && errno == EAGAIN) return;
+        if (n <= 0) {
+            gateway_.link_lost(*this,
+                               n == 0 ? "the business worker closed the link" : "read() failed: " + errno_text(errno));
+            return;
+        }
+        in_.commit(size_t(n));
+        handle_frames();
+        // The room was full: more is likely there, and it is this pass's.
+        if (size_t(n) < room || reads == kReadsPerEvent) return;
     }
-    in_.commit(size_t(n));
+}
+
+void GatewayLink::handle_frames() {
     while (state_ != State::Closed) {
         const size_t limit = state_ == State::Greeting ? link::kMaxHandshakeFrame : max_frame_;
         link::Result r = link::parse_link_frame(in_.readable(), limit);

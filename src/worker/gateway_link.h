@@ -15,6 +15,11 @@
 // keeps the events it sent that are not DONE yet (`in_flight`), so that if it
 // is lost without the drain's hand-over (a crash) the gateway can send them
 // again elsewhere. Everything it hears it passes to its Gateway.
+//
+// The events of one pass of the event loop leave in one write: send_event()
+// appends, and the end of the pass (EventLoop::defer) writes them all. A read
+// takes what is there: after one that filled its room, it reads again (up to
+// kReadsPerEvent), so the answers of every event sent are handled in the pass.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +36,7 @@ namespace smooth {
 
 class Gateway;
 
-class GatewayLink {
+class GatewayLink : private EventLoop::Deferred {
 public:
     enum class State { Connecting, Greeting, Proving, Ready, Draining, Closed };
 
@@ -54,9 +59,11 @@ public:
     std::unordered_map<uint64_t, uint32_t>& in_flight() { return in_flight_; }
 
 private:
+    void run_deferred() override { flush(); }  // the end of the pass: the events it gathered leave
     void on_event(uint32_t events);
     void on_connected();
     void on_readable();
+    void handle_frames();  // every whole frame in in_
     void handle(std::string_view frame_bytes);
     void answer_challenge(std::string_view nonce, std::string_view proof);
     void flush();

@@ -26,6 +26,7 @@ size_t LinkSession::max_unsent() const { return std::max(conn_.group().max_unsen
 void LinkSession::on_open() {
     conn_.set_state(Connection::State::Streaming);
     conn_.set_nodelay();  // events and answers are small: no Nagle delay
+    conn_.read_while_full();  // what the gateway sent is handled in one pass, answered in one write
     conn_.set_deadline_in(kHandshakeMs);
     business_.pending(*this);
 }
@@ -140,7 +141,9 @@ bool LinkSession::handle(std::string_view bytes) {
             }
             // Handled: the gateway may send this client's next event (to us or
             // to another worker). What the module sent is ahead of this in the
-            // stream, so the gateway has the answers before it has the DONE.
+            // stream, so the gateway has the answers before it has the DONE;
+            // both are gathered with the pass's other frames (connection.h)
+            // and leave together, in one write at the end of the pass.
             out_.clear();
             link::write_done(out_, f.seq);
             return send(out_);

@@ -460,3 +460,39 @@ def test_pipelined_1mb_messages(srv, path):
     def body(run):
         run.client.send(run.messages([1000000] * 8))
     conversation(srv, path, "1mb", body)
+
+
+# ---- the links, full both ways ----
+
+@pytest.mark.parametrize("path", GATEWAYS)
+def test_many_clients_fill_the_links_both_ways(srv, path):
+    # A link carries every client's events: 80 clients, each sending 4
+    # messages of about 4 KB in one write, all at once, put hundreds of
+    # kilobytes on the link at a time, so the business worker's reads fill
+    # their room (and read again in the same pass), as do the gateway's
+    # reads of the answers (4 KB each, chat's longest). Every client gets
+    # every answer, right and in order; no worker restarts.
+    p = PATHS[path]
+    rng = random.Random(seed_for(f"links-full:{path}"))
+    pids = ready(srv)
+    clients = [Client(p, srv.port(p.group)) for _ in range(80)]
+    try:
+        sent = []
+        bursts = []
+        for i, c in enumerate(clients):
+            payloads = [p.payload(10 ** 5 * (i + 1) + k, rng.randint(3500, 4100), rng) for k in range(4)]
+            sent.append(payloads)
+            bursts.append(b"".join(p.encode(x, rng)[0] for x in payloads))
+        for c, burst in zip(clients, bursts):
+            c.send(burst)
+        for i, c in enumerate(clients):
+            assert c.wait(lambda c: len(c.answers) >= 4), (
+                f"[{path}] client {i}: {len(c.answers)} of 4 answers ({c.closed or 'still connected'})")
+            for k, (want, got) in enumerate(zip(sent[i], c.answers)):
+                assert p.check(want, got), f"[{path}] client {i}, answer {k}: {got[:80]!r}..."
+        now = {w["group"]: w["pid"] for w in srv.workers()}
+        for g in (p.group, "chat"):
+            assert now.get(g) == pids[g], f"[{path}] group {g}'s worker {pids[g]} is gone: it crashed"
+    finally:
+        for c in clients:
+            c.close()

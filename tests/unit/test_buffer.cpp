@@ -447,25 +447,32 @@ void test_shrink_if_idle() {
 
 // ---- with a pool: an idle buffer holds no block -----------------------------
 
+// What a socket read does first (Buffer::read_from): room for a whole chunk,
+// which a pooled buffer takes as a block.
+void read_into(Buffer& b, std::string_view bytes) {
+    b.reserve(BufferPool::kBlockBytes);
+    b.append(bytes);
+}
+
 void test_pool_blocks() {
     BufferPool pool(2);  // keeps at most 2 free blocks
     {
         Buffer a(&pool), b(&pool), c(&pool);
-        a.append("request one");  // the first bytes take a block
+        read_into(a, "request one");  // the first read takes a block
         EXPECT_EQ(pool.mapped_blocks(), size_t(1));
         EXPECT_EQ(a.writable() + a.size(), BufferPool::kBlockBytes);
-        b.append("two");
-        c.append("three");
+        read_into(b, "two");
+        read_into(c, "three");
         EXPECT_EQ(pool.mapped_blocks(), size_t(3));
         a.consume(a.size());
         a.shrink_if_idle();  // handled: the block goes back to the pool
         EXPECT_EQ(pool.free_blocks(), size_t(1));
         EXPECT_EQ(a.writable(), size_t(0));
         Buffer d(&pool);
-        d.append("four");  // and is taken again: no new mapping
+        read_into(d, "four");  // and is taken again: no new mapping
         EXPECT_EQ(pool.mapped_blocks(), size_t(3));
         EXPECT_EQ(pool.free_blocks(), size_t(0));
-        // A body larger than a block moves to malloc'd storage, bytes intact,
+        // A body larger than a block moves to a large block, bytes intact,
         // and the block goes back.
         const std::string body = pattern(100000);
         d.append(body);
@@ -483,12 +490,50 @@ void test_pool_steady_state() {
     BufferPool pool;
     Buffer in(&pool);
     for (int i = 0; i < 1000; i++) {
-        in.append("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_into(in, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         in.consume(in.size());
         in.shrink_if_idle();
     }
     EXPECT_EQ(pool.mapped_blocks(), size_t(1));
     EXPECT_EQ(pool.free_blocks(), size_t(1));
+}
+
+void test_pool_small_needs_take_no_block() {
+    // A message gathered for each of many clients at once (a broadcast) is a
+    // few dozen bytes each: malloc'd at its size, no block mapped.
+    BufferPool pool;
+    {
+        std::vector<std::unique_ptr<Buffer>> clients;
+        for (int i = 0; i < 1000; i++) {
+            clients.push_back(std::make_unique<Buffer>(&pool));
+            clients.back()->append("\x81\x0bhello there");
+        }
+        EXPECT_EQ(pool.mapped_blocks(), size_t(0));
+        EXPECT(clients[7]->capacity() <= Buffer::kSmallBytes);
+        EXPECT_EQ(clients[7]->readable(), "\x81\x0bhello there");
+        for (auto& c : clients) {
+            c->consume(c->size());
+            c->shrink_if_idle();
+            EXPECT_EQ(c->capacity(), size_t(0));
+        }
+    }
+    // Past kSmallBytes the bytes move to a block, intact, whatever the steps.
+    Buffer b(&pool);
+    std::string model;
+    for (size_t step = 1; model.size() <= 3 * Buffer::kSmallBytes; step = step * 3 + 1) {
+        const std::string piece = pattern(step);
+        b.append(piece);
+        model += piece;
+        EXPECT_EQ(b.readable(), model);
+        if (model.size() <= Buffer::kSmallBytes) EXPECT_EQ(pool.mapped_blocks(), size_t(0));
+    }
+    EXPECT_EQ(pool.mapped_blocks(), size_t(1));
+    EXPECT_EQ(b.capacity(), BufferPool::kBlockBytes);
+    // A small remainder after the front was consumed stays in its block.
+    b.consume(b.size() - 10);
+    b.append("more");
+    EXPECT_EQ(b.capacity(), BufferPool::kBlockBytes);
+    EXPECT_EQ(b.readable(), model.substr(model.size() - 10) + "more");
 }
 
 void test_pool_gives_back_what_a_burst_left() {
@@ -501,14 +546,14 @@ void test_pool_gives_back_what_a_burst_left() {
         std::vector<std::unique_ptr<Buffer>> burst;
         for (int i = 0; i < 100; i++) {
             burst.push_back(std::make_unique<Buffer>(&pool));
-            burst.back()->append("x");
+            read_into(*burst.back(), "x");
         }
     }
     EXPECT_EQ(pool.free_blocks(), size_t(100));
     for (int i = 0; i < 2 * BufferPool::kLargeIdleTicks; i++) {
         // steady traffic meanwhile: one block at a time
         Buffer b(&pool);
-        b.append("y");
+        read_into(b, "y");
         pool.release_unused();
     }
     EXPECT(pool.free_blocks() <= 1);
@@ -546,6 +591,7 @@ int main() {
     test_shrink_if_idle();
     test_pool_blocks();
     test_pool_steady_state();
+    test_pool_small_needs_take_no_block();
     test_pool_gives_back_what_a_burst_left();
     return check::summary("buffer");
 }

@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <fcntl.h>
+#include <functional>
+#include <memory>
+#include <utility>
 #include <string>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -416,6 +419,113 @@ void test_fd_callback_adds_a_timer() {
     EXPECT(timer_ran);
 }
 
+// ---- work deferred to the end of the pass ----------------------------------
+
+// A task that records its runs, and may do something more when it runs.
+struct Task : EventLoop::Deferred {
+    std::vector<std::string>* log;
+    std::string name;
+    std::function<void()> also;
+    Task(std::vector<std::string>& l, std::string n) : log(&l), name(std::move(n)) {}
+    void run_deferred() override {
+        log->push_back(name);
+        if (also) also();
+    }
+};
+
+void test_deferred_runs_once_per_sweep_in_order() {
+    EventLoop loop;
+    std::vector<std::string> ran;
+    Task a(ran, "a"), b(ran, "b");
+    loop.defer(a);
+    loop.defer(b);
+    loop.defer(a);  // queued already: still once, in its first place
+    EXPECT(a.deferred());
+    EXPECT_EQ(loop.deferred_tasks(), size_t(2));
+    loop.run_deferred();
+    EXPECT_EQ(ran.size(), size_t(2));
+    EXPECT_EQ(ran[0] + ran[1], std::string("ab"));
+    EXPECT(!a.deferred());
+    EXPECT_EQ(loop.deferred_tasks(), size_t(0));
+    loop.run_deferred();  // nothing queued: nothing runs
+    EXPECT_EQ(ran.size(), size_t(2));
+}
+
+void test_deferred_queue_is_bounded_by_its_tasks() {
+    // Deferred again and again within a pass (a link gets one event per
+    // client): the queue holds each task once.
+    EventLoop loop;
+    std::vector<std::string> ran;
+    std::vector<std::unique_ptr<Task>> tasks;
+    for (int i = 0; i < 10; i++) tasks.push_back(std::make_unique<Task>(ran, std::to_string(i)));
+    for (int round = 0; round < 1000; round++)
+        for (auto& t : tasks) loop.defer(*t);
+    EXPECT_EQ(loop.deferred_tasks(), size_t(10));
+    loop.run_deferred();
+    EXPECT_EQ(ran.size(), size_t(10));
+}
+
+void test_deferred_undefer_and_queue_while_running() {
+    EventLoop loop;
+    std::vector<std::string> ran;
+    Task a(ran, "a"), b(ran, "b"), c(ran, "c"), d(ran, "d");
+    // a undefers c (queued after it: it never runs) and queues d (runs in
+    // this same sweep, after the others); d queues a again (a ran already in
+    // this sweep, so it runs once more: nothing waits for the next pass).
+    bool first = true;
+    a.also = [&] {
+        if (!std::exchange(first, false)) return;
+        loop.undefer(c);
+        loop.defer(d);
+    };
+    d.also = [&] { loop.defer(a); };
+    loop.defer(a);
+    loop.defer(b);
+    loop.defer(c);
+    loop.undefer(b);
+    loop.undefer(b);  // twice: harmless
+    EXPECT_EQ(loop.deferred_tasks(), size_t(2));
+    loop.defer(b);    // queued again after its undefer: at the end
+    loop.run_deferred();
+    std::string order;
+    for (auto& r : ran) order += r;
+    EXPECT_EQ(order, std::string("abda"));
+    EXPECT_EQ(loop.deferred_tasks(), size_t(0));
+    EXPECT(!c.deferred());
+}
+
+void test_deferred_runs_at_the_end_of_the_pass() {
+    // Two fds ready in one pass: each callback queues the same task; it
+    // runs once, after both callbacks and the due timer, before the next wait.
+    Loop l;
+    Pipe p1, p2;
+    EXPECT(p1.put());
+    EXPECT(p2.put());
+    std::vector<std::string> ran;
+    Task flush(ran, "flush");
+    auto on = [&](Pipe& p, const char* name) {
+        return [&, fd = p.r.get(), name](uint32_t) {
+            char c;
+            EXPECT_EQ(::read(fd, &c, 1), ssize_t(1));
+            ran.push_back(name);
+            l.loop.defer(flush);
+        };
+    };
+    EXPECT_EQ(l.loop.watch(p1.r.get(), EPOLLIN, on(p1, "one")), "");
+    EXPECT_EQ(l.loop.watch(p2.r.get(), EPOLLIN, on(p2, "two")), "");
+    l.loop.add_timer(0, [&] {
+        ran.push_back("timer");
+        return EventLoop::kNoMore;
+    });
+    flush.also = [&] { l.loop.stop(); };
+    l.run();
+    EXPECT(!l.timed_out);
+    std::string order;
+    for (auto& r : ran) order += r + " ";
+    // (the two pipes in either order: epoll's)
+    EXPECT(order == "one two timer flush " || order == "two one timer flush ");
+}
+
 // ---- timers on a fake clock -------------------------------------------------
 
 void test_fake_clock_moves_only_when_told() {
@@ -485,6 +595,10 @@ int main() {
     test_stop_from_a_timer();
     test_timer_timing();
     test_fd_callback_adds_a_timer();
+    test_deferred_runs_once_per_sweep_in_order();
+    test_deferred_queue_is_bounded_by_its_tasks();
+    test_deferred_undefer_and_queue_while_running();
+    test_deferred_runs_at_the_end_of_the_pass();
     test_fake_clock_moves_only_when_told();
     test_a_cancelled_timer_is_not_the_next();
     // Every test waits on timers of tens of ms: the whole run stays short.
