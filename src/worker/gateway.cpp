@@ -55,18 +55,26 @@ void Gateway::stop() {
 
 // ---- The clients' side ----
 
+uint32_t Gateway::number_of(uint64_t conn_id) const {
+    const size_t fd = uint32_t(conn_id);
+    if (fd >= number_of_fd_.size() || number_of_fd_[fd] == 0) return 0;
+    auto it = clients_.find(number_of_fd_[fd]);
+    return it != clients_.end() && it->second.conn_id == conn_id ? it->first : 0;
+}
+
 void Gateway::client_connected(Connection& c) {
     uint32_t number = next_client_++;
     if (next_client_ == 0) next_client_ = 1;  // 2^32 clients later: 0 stays "none"
     clients_[number].conn_id = c.id();
-    numbers_[c.id()] = number;
+    const size_t fd = size_t(c.fd());
+    if (fd >= number_of_fd_.size()) number_of_fd_.resize(fd + 256);
+    number_of_fd_[fd] = number;
     enqueue(number, link::kConnect, "");
 }
 
 void Gateway::client_message(Connection& c, const smooth_message& msg) {
-    auto it = numbers_.find(c.id());
-    if (it == numbers_.end()) return;
-    const uint32_t number = it->second;
+    const uint32_t number = number_of(c.id());
+    if (!number) return;
     const GroupConfig& g = worker_.group();
     const bool events_full = waiting_ >= g.queue_limit;
     if (events_full || queued_bytes_ + msg.data.len > g.queue_limit_bytes) {
@@ -80,11 +88,9 @@ void Gateway::client_message(Connection& c, const smooth_message& msg) {
                   cl.waiting.size() - keep + 1);
         worker_.count_limit(Limit::QueueFull);
         waiting_ -= cl.waiting.size() - keep;
-        for (size_t i = keep; i < cl.waiting.size(); i++) {
-            queued_bytes_ -= cl.waiting[i].payload.size();
-            cl.bytes -= cl.waiting[i].payload.size();
-        }
-        cl.waiting.resize(keep);
+        const size_t dropped = cl.waiting.keep_first(keep);
+        queued_bytes_ -= dropped;
+        cl.bytes -= dropped;
         c.close_with(ws::kCloseTryAgainLater, "gateway queue full: try again later");
         publish_stats();
         return;
@@ -93,24 +99,27 @@ void Gateway::client_message(Connection& c, const smooth_message& msg) {
 }
 
 void Gateway::client_closed(Connection& c) {
-    auto it = numbers_.find(c.id());
-    if (it == numbers_.end()) return;
-    const uint32_t number = it->second;
-    numbers_.erase(it);
+    const uint32_t number = number_of(c.id());
+    if (!number) return;
+    number_of_fd_[size_t(c.fd())] = 0;
     clients_[number].conn_id = 0;
     enqueue(number, link::kClose, "");
 }
 
 size_t Gateway::queued_bytes_of(uint64_t conn_id) const {
-    auto number = numbers_.find(conn_id);
-    if (number == numbers_.end()) return 0;
-    auto c = clients_.find(number->second);
-    return c == clients_.end() ? 0 : c->second.bytes;
+    const uint32_t number = number_of(conn_id);
+    return number ? clients_.at(number).bytes : 0;
+}
+
+void Gateway::give_back_memory() {
+    while (!number_of_fd_.empty() && number_of_fd_.back() == 0) number_of_fd_.pop_back();
+    number_of_fd_.shrink_to_fit();
+    clients_.rehash(0);  // as few buckets as the clients left need
 }
 
 void Gateway::enqueue(uint32_t number, uint8_t kind, std::string_view payload) {
     Client& c = clients_[number];
-    c.waiting.push_back({next_seq_++, kind, std::string(payload)});
+    c.waiting.push_back(next_seq_++, kind, payload);
     c.bytes += payload.size();
     waiting_++;
     queued_bytes_ += payload.size();
@@ -157,9 +166,9 @@ void Gateway::dispatch(uint32_t number) {
     if (!link) return;  // no business worker ready: it waits, in order
     // The event in flight stays first in line (no longer counted as waiting)
     // until its DONE: if its link is lost, it is sent again from there.
-    const Event& ev = c.waiting.front();
+    const QueuedEvent& ev = c.waiting.front();
     waiting_--;
-    c.in_flight = ev.seq;
+    c.in_flight = true;
     link->send_event(ev.seq, client_id(number), ev.kind, ev.payload, number);
 }
 
@@ -238,11 +247,11 @@ void Gateway::link_done(GatewayLink& link, uint64_t seq) {
     const uint32_t number = it->second;
     link.in_flight().erase(it);
     auto c = clients_.find(number);
-    if (c == clients_.end() || c->second.in_flight != seq) return;
+    if (c == clients_.end() || !c->second.in_flight || c->second.waiting.front().seq != seq) return;
     queued_bytes_ -= c->second.waiting.front().payload.size();
     c->second.bytes -= c->second.waiting.front().payload.size();
     c->second.waiting.pop_front();  // the event in flight: done
-    c->second.in_flight = 0;
+    c->second.in_flight = false;
     release_if_caught_up(number, c->second);
     if (c->second.conn_id == 0 && c->second.waiting.empty()) {
         clients_.erase(c);  // its CLOSE was the last: the client is gone everywhere
@@ -291,9 +300,9 @@ void Gateway::link_unproven(GatewayLink& link) {
 void Gateway::drop_link(GatewayLink& link, bool clean) {
     for (auto& [seq, number] : link.in_flight()) {
         auto c = clients_.find(number);
-        if (c != clients_.end() && c->second.in_flight == seq) {
+        if (c != clients_.end() && c->second.in_flight && c->second.waiting.front().seq == seq) {
             waiting_++;  // first in line again: sent to another worker
-            c->second.in_flight = 0;
+            c->second.in_flight = false;
         }
     }
     link.in_flight().clear();

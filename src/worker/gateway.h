@@ -44,7 +44,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +51,7 @@
 #include <vector>
 
 #include "smooth/module.h"
+#include "worker/client_queue.h"
 #include "worker/gateway_link.h"
 #include "worker/refusal_log.h"
 
@@ -74,6 +74,8 @@ public:
     void client_closed(Connection& c);
     // The payload bytes queued (or in flight) for a local connection's client.
     size_t queued_bytes_of(uint64_t conn_id) const;
+    // After a burst of clients: the tables shrink to the clients left.
+    void give_back_memory();
 
     // ---- What a link hears (gateway_link.cpp) ----
     void link_ready(GatewayLink& link, int business_count);
@@ -87,21 +89,19 @@ public:
     void kick(uint64_t client, uint16_t code);
 
 private:
-    struct Event {
-        uint64_t seq;
-        uint8_t kind;  // a smooth_protocol value, or link::kConnect / link::kClose
-        std::string payload;
-    };
+    // What the gateway keeps of a client: 48 bytes while it is idle, no heap
+    // of its own (client_queue.h), plus its entry in number_of_fd_.
     struct Client {
         uint64_t conn_id = 0;       // the local connection; 0 once it has closed
-        std::deque<Event> waiting;  // in order; while one is in flight, it is the first
-        uint64_t in_flight = 0;     // the seq of the event on a link, 0 if none
         size_t bytes = 0;           // the payloads in `waiting`
+        ClientQueue waiting;        // in order; while one is in flight, it is the first
+        bool in_flight = false;     // waiting.front() is on a link
         bool held = false;          // its input is held (kHoldClientAt)
     };
 
     uint64_t client_id(uint32_t number) const { return uint64_t(token_) << 32 | number; }
     Client* client_of(uint64_t client_id);
+    uint32_t number_of(uint64_t conn_id) const;  // 0: none
     void enqueue(uint32_t number, uint8_t kind, std::string_view payload);
     void dispatch(uint32_t number);
     void dispatch_all();
@@ -123,7 +123,9 @@ private:
     int business_count_ = 1;     // as the business workers last said
     size_t next_link_ = 0;       // round-robin position
     std::unordered_map<uint32_t, Client> clients_;     // by client number
-    std::unordered_map<uint64_t, uint32_t> numbers_;   // local connection id -> client number
+    // A local connection's client number, by the connection's fd (its id's
+    // low half; number_of() checks the whole id): 4 bytes a connection.
+    std::vector<uint32_t> number_of_fd_;
     std::vector<std::unique_ptr<GatewayLink>> links_;
     std::vector<std::unique_ptr<GatewayLink>> lost_;   // freed outside their own callbacks
     std::vector<uint32_t> to_release_;  // clients whose hold ends, released from a timer of their own

@@ -420,12 +420,13 @@ void Worker::keep_under_ceiling() {
 
 // A burst is over (at least half its connections have gone): the memory it
 // took goes back to the kernel, not only to malloc's free lists. The tables
-// indexed by fd shrink past the highest fd still open, and malloc_trim hands
-// back every free page of the heap.
+// indexed by fd (the gateway's too) shrink past the highest fd still open, and
+// malloc_trim hands back every free page of the heap.
 void Worker::give_back_memory() {
     while (!conns_.empty() && !conns_.back()) conns_.pop_back();
     conns_.shrink_to_fit();
     loop_.shrink_to_fit();
+    if (gateway_) gateway_->give_back_memory();
     malloc_trim(0);
     peak_live_ = live_;
 }
