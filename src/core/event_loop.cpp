@@ -32,7 +32,7 @@ std::string EventLoop::watch(int fd, uint32_t events, FdCallback callback) {
     ev.data.u64 = pack(fd, w.generation + 1);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == -1) return ctl_failed("ADD", fd, errno);
     w.generation++;
-    w.callback = std::make_shared<FdCallback>(std::move(callback));
+    w.callback = std::move(callback);
     w.active = true;
     return "";
 }
@@ -51,7 +51,7 @@ std::string EventLoop::unwatch(int fd) {
     Watch& w = watches_[size_t(fd)];
     w.active = false;
     w.generation++;
-    w.callback.reset();  // if it is running, dispatch still holds a reference
+    w.callback = nullptr;  // if it is running, dispatch holds it until it returns
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr) == -1) return ctl_failed("DEL", fd, errno);
     return "";
 }
@@ -61,7 +61,7 @@ void EventLoop::forget(int fd) {
     Watch& w = watches_[size_t(fd)];
     w.active = false;
     w.generation++;  // an event for it already in this batch is dropped
-    w.callback.reset();
+    w.callback = nullptr;
 }
 
 void EventLoop::shrink_to_fit() {
@@ -131,7 +131,7 @@ void EventLoop::run_due_timers() {
 
 void EventLoop::defer(Deferred& task) {
     if (task.deferred()) return;  // at most once in the queue: its bound
-    task.queued_at_ = deferred_.size();
+    task.queued_at_ = uint32_t(deferred_.size());  // at most one entry per task: far below 2^32
     deferred_.push_back(&task);
     deferred_count_++;
 }
@@ -172,8 +172,15 @@ std::string EventLoop::run() {
             if (size_t(fd) >= watches_.size()) continue;
             Watch& w = watches_[size_t(fd)];
             if (!w.active || w.generation != generation) continue;  // unwatched during this batch
-            std::shared_ptr<FdCallback> callback = w.callback;
-            (*callback)(events[i].events);
+            // Out of its entry while it runs: it may unwatch its own fd (which
+            // would destroy it mid-call) or watch another (which may move
+            // watches_). It goes back unless its fd was unwatched meanwhile.
+            FdCallback callback = std::move(w.callback);
+            callback(events[i].events);
+            if (size_t(fd) < watches_.size()) {
+                Watch& now = watches_[size_t(fd)];
+                if (now.active && now.generation == generation) now.callback = std::move(callback);
+            }
         }
         run_due_timers();
         run_deferred();  // what the pass gathered leaves now, before the next wait

@@ -67,8 +67,8 @@ public:
 
     private:
         friend class EventLoop;
-        static constexpr size_t kNotQueued = ~size_t(0);
-        size_t queued_at_ = kNotQueued;
+        static constexpr uint32_t kNotQueued = ~uint32_t(0);
+        uint32_t queued_at_ = kNotQueued;  // (4 bytes: a derived class's first field fills the rest)
     };
 
     explicit EventLoop(Clock& clock = real_clock()) : clock_(clock) {}
@@ -119,9 +119,10 @@ public:
 
 private:
     struct Watch {
-        // Shared so that dispatch can hold the callback alive while it runs,
-        // even if it unwatches itself or a watch() moves watches_.
-        std::shared_ptr<FdCallback> callback;
+        // Held here, not on the heap (a connection's callback is [this]: it
+        // fits in the std::function). While it runs, dispatch holds it (see
+        // run()), so it may unwatch itself or a watch() may move watches_.
+        FdCallback callback;
         uint32_t generation = 0;  // tells a stale event from a reused fd's
         bool active = false;
     };

@@ -88,9 +88,10 @@ private:
     void append(std::string_view bytes);
     void drop_delivered_message();
 
+    // (In this order, no padding: every WebSocket connection holds one.)
     size_t max_message_bytes_;
-    State state_ = State::Idle;
     std::string message_;     // the fragments so far (InText/InBinary), or the last message handed over (Idle)
+    State state_ = State::Idle;
     utf8::Validator utf8_;    // InText: the message so far
 };
 

@@ -63,8 +63,8 @@ const char* Connection::state_name(State s) {
 }
 
 Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& peer, ConnRecord* record)
-    : worker_(worker), fd_(std::move(fd)), id_(id), peer_(peer), record_(record), in_(&worker.buffers()),
-      out_(&worker.buffers()) {
+    : fd_(std::move(fd)), worker_(worker), id_(id), record_(record), in_(&worker.buffers()), out_(&worker.buffers()),
+      peer_ip_(peer.sin_addr.s_addr), peer_port_(ntohs(peer.sin_port)) {
     if (record_) {
         record_->peer_ip = peer.sin_addr.s_addr;
         record_->peer_port = ntohs(peer.sin_port);
@@ -88,8 +88,8 @@ const GroupConfig& Connection::group() const { return worker_.group(); }
 
 std::string Connection::peer() const {
     char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &peer_.sin_addr, ip, sizeof ip);
-    return std::string(ip) + ":" + std::to_string(ntohs(peer_.sin_port));
+    inet_ntop(AF_INET, &peer_ip_, ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(peer_port_);
 }
 
 void Connection::set_state(State s) {
@@ -232,17 +232,21 @@ void Connection::process_input() {
 bool Connection::write(const char* head, size_t head_len, const char* body, size_t body_len) {
     size_t total = head_len + body_len;
     if (gathers_output() && unsent() == 0) {
-        // A stream, with nothing waiting for EPOLLOUT: gathered for the end
-        // of the pass, with whatever else the pass has for this peer.
-        out_.append(head, head_len);
-        out_.append(body, body_len);
-        gathered_ += total;
-        if (gathered_ < kGatherBytes) {
+        if (gathered_ + total < kGatherBytes) {
+            // A stream, with nothing waiting for EPOLLOUT: gathered for the
+            // end of the pass, with whatever else the pass has for this peer.
+            out_.append(head, head_len);
+            out_.append(body, body_len);
+            gathered_ += uint32_t(total);
             worker_.loop().defer(*this);
             return true;
         }
-        flush();
-        return state_ != State::Closed;
+        // Enough to fill a write on its own: what was gathered goes first,
+        // then this, from where it lies (no copy), as any connection writes.
+        if (gathered_ > 0) {
+            flush();
+            if (state_ == State::Closed) return false;
+        }
     }
     size_t written = 0;
     if (out_.empty()) {

@@ -21,10 +21,11 @@
 // A stream (Streaming, Closing) gathers its output instead: what the pass of
 // the event loop has for it (a link's answers and their DONEs, a client's
 // messages) is appended, and leaves in one write at the end of the pass
-// (EventLoop::defer), or at once when kGatherBytes have gathered. Nothing
-// waits longer than the pass, and the bounds on unsent output count, as
-// before, what the peer has not taken: the bytes gathered have not been
-// offered yet (unsent() leaves them out).
+// (EventLoop::defer); what would bring it to kGatherBytes (64 KiB) goes out
+// at once instead, behind what was gathered. Nothing waits longer than the
+// pass, and the bounds on unsent output count, as before, what the peer has
+// not taken: the bytes gathered have not been offered yet (unsent() leaves
+// them out), and are fewer than kGatherBytes.
 //
 // set_state() is the only place the state changes, so one log line there
 // traces a connection (SMOOTH_TRACE=1).
@@ -156,32 +157,37 @@ private:
     void count_in(size_t n);
     void count_out(size_t n);
 
-    Worker& worker_;
+    // Ordered by size, so that no padding is left between them: an idle
+    // connection costs its object and little else (docs/connections.md).
+    // (fd_ fills the room after the EventLoop::Deferred base's index.)
     Fd fd_;
+    Worker& worker_;
     uint64_t id_;
-    sockaddr_in peer_;
     ConnRecord* record_;  // our row in the shared stats table, or nullptr if it is full
     std::unique_ptr<Session> session_;
     std::unique_ptr<Session> retired_session_;  // replaced while it ran; freed after
-    State state_ = State::Idle;
     Buffer in_;
     Buffer out_;
-    size_t gathered_ = 0;         // the end of out_ not yet offered to the socket (only while nothing waits before it)
+    int64_t deadline_ms_ = 0;     // 0: none
+    int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
+    uint32_t gathered_ = 0;       // the end of out_ not yet offered to the socket (only while nothing waits before
+                                  // it); under kGatherBytes
+    uint32_t peer_ip_;            // network byte order
+    int low_water_ = 1;           // SO_RCVLOWAT as last set
+    uint32_t interest_ = 0;
+    uint16_t peer_port_;          // host byte order
+    State state_ = State::Idle;
     bool close_after_flush_ = false;
     bool client_done_ = false;    // no lingering: the client sends nothing more
     bool peer_closed_ = false;    // read returned EOF
     bool last_read_filled_ = false;
     bool read_drained_ = false;   // this event's read emptied the socket
     bool read_while_full_ = false;
-    int low_water_ = 1;           // SO_RCVLOWAT as last set
     bool watched_ = false;        // in the event loop (not while open() reads the first bytes)
     bool reading_paused_ = false; // back-pressure: output too big, stop reading
     bool input_held_ = false;     // back-pressure from the gateway's queue (hold_input)
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed
-    uint32_t interest_ = 0;
-    int64_t deadline_ms_ = 0;     // 0: none
-    int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
 };
 
 // Never a null pointer, even for an empty field: a module may pass it to

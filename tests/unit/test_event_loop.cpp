@@ -195,6 +195,45 @@ void test_callback_unwatches_and_closes_itself() {
     EXPECT(!l.loop.watching(fd));
 }
 
+void test_callback_survives_its_table_moving() {
+    // A callback that watches fds far above its own (the table of watches
+    // grows, and moves, while it runs) is still there for its next event;
+    // one that unwatches itself and watches its fd again keeps the new one.
+    Loop l;
+    Pipe p, q;
+    std::vector<Pipe> many(300);  // fds well past the table's first size
+    int runs = 0;
+    EXPECT_EQ(l.loop.watch(p.r.get(), EPOLLIN, [&](uint32_t) {
+        char c;
+        EXPECT_EQ(::read(p.r.get(), &c, 1), ssize_t(1));
+        if (++runs == 1) {
+            for (Pipe& m : many) EXPECT_EQ(l.loop.watch(m.r.get(), EPOLLIN, [](uint32_t) {}), "");
+            EXPECT(p.put());  // and once more
+        } else {
+            l.loop.stop();
+        }
+    }), "");
+    EXPECT(p.put());
+    l.run();
+    EXPECT(!l.timed_out);
+    EXPECT_EQ(runs, 2);
+
+    Loop l2;
+    std::string ran;
+    EXPECT_EQ(l2.loop.watch(q.r.get(), EPOLLIN, [&](uint32_t) {
+        ran += "old ";
+        EXPECT_EQ(l2.loop.unwatch(q.r.get()), "");
+        EXPECT_EQ(l2.loop.watch(q.r.get(), EPOLLIN, [&](uint32_t) {
+            ran += "new";
+            l2.loop.stop();
+        }), "");
+    }), "");
+    EXPECT(q.put());
+    l2.run();
+    EXPECT(!l2.timed_out);
+    EXPECT_EQ(ran, std::string("old new"));
+}
+
 void test_callback_unwatches_another_pending_fd() {
     // Both pipes are readable before run(), so both events come in the same
     // epoll_wait batch. Whichever callback runs first unwatches the other;
@@ -586,6 +625,7 @@ int main() {
     test_unwatch_stops_events();
     test_callback_unwatches_and_closes_itself();
     test_callback_unwatches_another_pending_fd();
+    test_callback_survives_its_table_moving();
     test_stale_event_for_a_reused_fd();
     test_timers_fire_in_deadline_order();
     test_repeating_timer();
