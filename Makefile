@@ -74,8 +74,19 @@ WS_FLOOR  := tools/benchkit/ws_floor
 .PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN) $(WSLOAD)
 
-$(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
-	$(CXX) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+# How ./server is linked. The C++ standard library and libgcc go in
+# statically (the design card allows it; libc stays shared, for dlopen): the
+# dynamic loader then maps and relocates only libc and libm at each exec, and
+# the command line (./server reload, status) starts about as fast as the
+# smallest program (tools/benchkit/exec-cost measures it). Modules see only
+# the smooth_* API (src/worker/module_api.dynlist), not every symbol as
+# -rdynamic exported; a module that uses the C++ library gets its own copy,
+# which is how it was built (the API is C: nothing of it crosses).
+DYNLIST     := src/worker/module_api.dynlist
+SERVER_LINK := -static-libstdc++ -static-libgcc -Wl,--dynamic-list=$(DYNLIST)
+
+$(SERVER): $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB) $(DYNLIST)
+	$(CXX) $(LDFLAGS) $(SERVER_LINK) -o $@ $(filter-out $(DYNLIST),$^) $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -114,7 +125,7 @@ VARIANT ?= $(BUILD)/variant/server
 variant: $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
 	@mkdir -p $(dir $(VARIANT))
 	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -DSMOOTH_BUILD_ID='"$(BUILD_ID)"' -c -o $(VARIANT).build_id.o src/core/build_id.cpp
-	$(CXX) $(LDFLAGS) -rdynamic -o $(VARIANT).tmp $(VARIANT).build_id.o $^ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(SERVER_LINK) -o $(VARIANT).tmp $(VARIANT).build_id.o $^ $(LDLIBS)
 	rm -f $(VARIANT).build_id.o
 	mv -f $(VARIANT).tmp $(VARIANT)
 

@@ -130,6 +130,18 @@ std::string draw_lane(const ReloadTimeline::Lane& l, const Axis& ax, double y) {
     return out + "</g>\n";
 }
 
+// The largest power of ten at or below x (for x > 0), for the axes' round
+// numbers. A loop, not pow(10, floor(log10(x))): those two are the only calls
+// ./server made into libm, and without them the dynamic loader has one
+// library less to map at every exec of the command line.
+double decade_of(double x) {
+    if (!(x > 0)) return 1;
+    double p = 1;
+    while (p * 10 <= x) p *= 10;
+    while (p > x) p /= 10;
+    return p;
+}
+
 // Requests per second from the cumulative counts, averaged over kSmoothMs.
 std::string draw_rate(const ReloadTimeline& t, const Axis& ax, double y) {
     std::vector<std::pair<double, double>> points;
@@ -151,7 +163,7 @@ std::string draw_rate(const ReloadTimeline& t, const Axis& ax, double y) {
     }
     double peak = 1;
     for (auto& p : points) peak = std::max(peak, p.second);
-    double top = std::pow(10, std::floor(std::log10(peak)));
+    double top = decade_of(peak);
     top = std::ceil(peak / top) * top;  // a round number at or above the peak
     std::string poly;
     for (auto& [ms, rps] : points) poly += num(ax.x(ms)) + "," + num(y + kRateHeight - rps / top * kRateHeight) + " ";
@@ -165,7 +177,7 @@ std::string draw_rate(const ReloadTimeline& t, const Axis& ax, double y) {
 std::string draw_time_axis(const Axis& ax, double y) {
     std::string out;
     double span = ax.t1 - ax.t0;
-    double step = std::pow(10, std::floor(std::log10(span / 5)));
+    double step = decade_of(span / 5);
     if (span / step > 10) step *= 2;
     if (span / step > 10) step *= 2.5;
     for (double t = std::ceil(ax.t0 / step) * step; t <= ax.t1; t += step) {
