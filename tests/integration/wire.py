@@ -10,6 +10,10 @@ the server sends back into answers, fed any pieces in any order of arrival:
            (FrameReader)
     http   requests with a Content-Length or a chunked body (http_request,
            HttpReader)
+    link   what a gateway worker says to a business worker: the handshake
+           (HELLO, CHALLENGE, PROOF: HMAC-SHA-256 over both nonces) and the
+           frames after it (link_frame, link_event, LinkReader); the
+           business side is src/protocol/link.h, docs/links.md
 
 On top of them, a Speaker per path a test or the fuzzer talks to (a group
 and the module behind it: the chat through a gateway, or echo): the
@@ -17,14 +21,17 @@ messages it sends, the answer each must get, and a Session per connection
 that turns the server's bytes into events ("open", "answer", "pong",
 "close").
 
-Shared by the delivery tests (test_delivery.py), the short socket fuzz
-(test_socket_fuzz.py) and the socket fuzzer (tests/fuzz/socket_fuzz), so the
-three speak the protocols the same way. The readers check what a client
-must be able to rely on (a server never masks its frames, a length is a
-length) and raise ProtocolError when it does not hold.
+Shared by the delivery tests (test_delivery.py), the link's attacks
+(test_link_security.py), the short socket fuzz (test_socket_fuzz.py) and the
+socket fuzzer (tests/fuzz/socket_fuzz), so they speak the protocols the same
+way. The readers check what a client must be able to rely on (a server never
+masks its frames, a length is a length) and raise ProtocolError when it does
+not hold.
 """
 import base64
+import enum
 import hashlib
+import hmac
 import os
 import random
 import re
@@ -228,6 +235,103 @@ class HttpReader:
                 break
             out.append((int(m.group(1)), headers, rest[:n]))
             self.buf = rest[n:]
+        return out
+
+
+# ---- link: a gateway worker's side (src/protocol/link.h, docs/links.md) ----
+
+class Link(enum.IntEnum):
+    """A link frame's type byte."""
+    HELLO, EVENT, DRAIN_ACK, PROOF = 1, 2, 3, 4                         # gateway -> business
+    WELCOME, DONE, SEND, SEND_MANY, BROADCAST, KICK, DRAINING, CHALLENGE = range(16, 24)  # business -> gateway
+
+
+LINK_CONNECT, LINK_CLOSE = 100, 101    # EVENT kinds besides a message's smooth_protocol value (1 to 6)
+LINK_NONCE = 32                        # each side's fresh random bytes
+LINK_PROOF = 32                        # HMAC-SHA-256
+LINK_MAX_HANDSHAKE_FRAME = 4 + 1 + LINK_NONCE + LINK_PROOF  # what an unproven peer's length may say
+LINK_FIELDS_ROOM = 65536               # a link frame: max_request_bytes + this (max_frame_for)
+
+
+def link_frame(kind, body=b"", length=None):
+    """[length of the rest: u32][type: u8][body]; `length` lies about it (for bad frames)."""
+    n = 1 + len(body) if length is None else length
+    return struct.pack("!IB", n & 0xFFFFFFFF, kind & 0xFF) + body
+
+
+def link_hello(nonce):
+    return link_frame(Link.HELLO, nonce)
+
+
+def link_proof(token, mac):
+    return link_frame(Link.PROOF, struct.pack("!I", token) + mac)
+
+
+def link_event(seq, client, kind, payload=b""):
+    return link_frame(Link.EVENT, struct.pack("!QQB", seq, client, kind) + payload)
+
+
+def link_business_proof(secret, gateway_nonce, business_nonce):
+    return hmac.new(secret, b"smooth link 1 business" + gateway_nonce + business_nonce, hashlib.sha256).digest()
+
+
+def link_gateway_proof(secret, gateway_nonce, business_nonce, token):
+    return hmac.new(secret, b"smooth link 1 gateway" + gateway_nonce + business_nonce + struct.pack("!I", token),
+                    hashlib.sha256).digest()
+
+
+def link_answer_challenge(secret, gateway_nonce, challenge, token):
+    """The gateway's half of the handshake, once CHALLENGE's body has come:
+    checks that the business worker knows the secret (ProtocolError if not),
+    then returns (the business nonce, the PROOF frame to send)."""
+    if len(challenge) != LINK_NONCE + LINK_PROOF:
+        raise ProtocolError(f"a CHALLENGE of {len(challenge)} bytes")
+    business_nonce, mac = challenge[:LINK_NONCE], challenge[LINK_NONCE:]
+    if not hmac.compare_digest(mac, link_business_proof(secret, gateway_nonce, business_nonce)):
+        raise ProtocolError("the business worker's proof does not hold")
+    return business_nonce, link_proof(token, link_gateway_proof(secret, gateway_nonce, business_nonce, token))
+
+
+def link_welcome(body):
+    """WELCOME's fields: pid, slot, count, generation, version."""
+    if len(body) < 12:
+        raise ProtocolError(f"a WELCOME of {len(body)} bytes")
+    pid, slot, count, generation = struct.unpack("!IHHI", body[:12])
+    return {"pid": pid, "slot": slot, "count": count, "generation": generation, "version": body[12:].decode()}
+
+
+class LinkReader:
+    """Frames from a business worker: feed(bytes) -> [(type, body)]. A
+    length of 0, one past `max_frame` (the business group's max_request_bytes
+    + 64 KiB), a type no business worker sends or fields that do not fit
+    raise ProtocolError."""
+
+    FIXED = {Link.WELCOME: (12, True), Link.DONE: (8, False), Link.SEND: (9, True), Link.SEND_MANY: (5, True),
+             Link.BROADCAST: (1, True), Link.KICK: (10, False), Link.DRAINING: (0, False),
+             Link.CHALLENGE: (LINK_NONCE + LINK_PROOF, False)}
+
+    def __init__(self, max_frame):
+        self.buf = bytearray()
+        self.max_frame = max_frame
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while len(self.buf) >= 5:
+            n, kind = struct.unpack("!IB", self.buf[:5])
+            if n < 1 or n + 4 > self.max_frame:
+                raise ProtocolError(f"a link frame of length {n} from the business worker")
+            if len(self.buf) < 4 + n:
+                break
+            body = bytes(self.buf[5:4 + n])
+            del self.buf[:4 + n]
+            if kind not in self.FIXED:
+                raise ProtocolError(f"link frame type {kind} from the business worker")
+            fixed, rest = self.FIXED[Link(kind)]
+            if len(body) < fixed or (not rest and len(body) != fixed) or \
+                    (kind == Link.SEND_MANY and len(body) < 5 + 8 * struct.unpack("!I", body[:4])[0]):
+                raise ProtocolError(f"{Link(kind).name} with fields that do not fit: {body[:40]!r}")
+            out.append((Link(kind), body))
         return out
 
 
