@@ -226,12 +226,13 @@ fuzz-build: $(FUZZ_BIN)
 #
 # Then the socket fuzzer (tests/fuzz/socket_fuzz, docs/testing-delivery.md):
 # the sessions that feed those parsers, in a running server, over loopback
-# sockets, one protocol at a time for FUZZ_SECONDS each, against the ASan
-# build (made here if it is missing). A finding stops it, saved as
+# sockets, one protocol at a time for FUZZ_SECONDS each (ws, text, frame,
+# and link: a business port, the fuzzer a gateway of its own), against the
+# ASan build (made here if it is missing). A finding stops it, saved as
 # build-fuzz/findings/socket-PROTOCOL-TIME.json. SOCKET_FUZZERS="ws" runs
 # only that one, SOCKET_FUZZERS= none. Its short run is in `make test`
 # (tests/integration/test_socket_fuzz.py).
-SOCKET_FUZZERS ?= ws text frame
+SOCKET_FUZZERS ?= ws text frame link
 SOCKET_FUZZ_BUILD := build-asan
 fuzz: $(FUZZ_BIN) $(if $(SOCKET_FUZZERS),socket-fuzz-build)
 	@for f in $(FUZZERS); do \
