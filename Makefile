@@ -188,12 +188,12 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 300
 FUZZ_SMOKE_SECONDS ?= 4
-FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake
+FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake handover
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRC  := $(addprefix src/protocol/,http_grammar.cpp http_parser.cpp chunked_decoder.cpp framing.cpp \
                    utf8.cpp websocket.cpp websocket_message.cpp link.cpp websocket_handshake.cpp base64.cpp \
-                   sha1.cpp sha256.cpp http_response.cpp) src/config/config.cpp src/config/secret_file.cpp
+                   sha1.cpp sha256.cpp http_response.cpp handover.cpp) src/config/config.cpp src/config/secret_file.cpp
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:src/%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN      := $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 

@@ -2,44 +2,14 @@
 #include "protocol/link.h"
 
 #include "protocol/sha256.h"
+#include "protocol/wire_ints.h"
 
 namespace smooth::link {
 
 namespace {
 
-// Reads big-endian integers off the front of a frame's fields.
-struct Reader {
-    std::string_view rest;
-    bool ok = true;
-
-    uint64_t take(size_t bytes) {
-        if (rest.size() < bytes) {
-            ok = false;
-            return 0;
-        }
-        uint64_t v = 0;
-        for (size_t i = 0; i < bytes; i++) v = v << 8 | static_cast<unsigned char>(rest[i]);
-        rest.remove_prefix(bytes);
-        return v;
-    }
-    uint8_t u8() { return uint8_t(take(1)); }
-    uint16_t u16() { return uint16_t(take(2)); }
-    uint32_t u32() { return uint32_t(take(4)); }
-    uint64_t u64() { return take(8); }
-    std::string_view bytes(size_t n) {
-        if (rest.size() < n) {
-            ok = false;
-            return {};
-        }
-        std::string_view v = rest.substr(0, n);
-        rest.remove_prefix(n);
-        return v;
-    }
-};
-
-void put(std::string& out, uint64_t v, size_t bytes) {
-    for (size_t i = bytes; i-- > 0;) out += char(v >> (8 * i));
-}
+using wire::put;
+using wire::Reader;
 
 // Starts a frame of `fields` bytes after the type; the caller appends them.
 void begin(std::string& out, Type type, size_t fields) {
