@@ -243,7 +243,7 @@ class HttpReader:
 
 class Link(enum.IntEnum):
     """A link frame's type byte."""
-    HELLO, EVENT, DRAIN_ACK, PROOF = 1, 2, 3, 4                         # gateway -> business
+    HELLO, EVENT, DRAIN_ACK, PROOF, ADOPT = 1, 2, 3, 4, 5                # gateway -> business
     WELCOME, DONE, SEND, SEND_MANY, BROADCAST, KICK, DRAINING, CHALLENGE = range(16, 24)  # business -> gateway
 
 
@@ -308,7 +308,7 @@ class LinkReader:
     raise ProtocolError."""
 
     FIXED = {Link.WELCOME: (12, True), Link.DONE: (8, False), Link.SEND: (9, True), Link.SEND_MANY: (5, True),
-             Link.BROADCAST: (1, True), Link.KICK: (10, False), Link.DRAINING: (0, False),
+             Link.BROADCAST: (9, True), Link.KICK: (10, False), Link.DRAINING: (0, False),
              Link.CHALLENGE: (LINK_NONCE + LINK_PROOF, False)}
 
     def __init__(self, max_frame):
@@ -677,10 +677,10 @@ class _LinkFeed:
             return [("close", "DRAINING: the business worker drains")]
         if kind == Link.BROADCAST:
             marker = link_marker(self.token)
-            text = body[1:]
+            text = body[9:]  # number:u64 binary:u8 payload
             if not (text.startswith(marker) or text.startswith(b"* " + marker)):
                 return []  # someone else's
-            return [("answer", ("broadcast", body[0], text))]
+            return [("answer", ("broadcast", body[8], text))]
         if kind == Link.SEND:
             client, binary = struct.unpack("!QB", body[:9])
             clients, answer = [client], ("send", client, binary, body[9:])
