@@ -14,7 +14,8 @@
 #   make modules HELLO_VERSION=2   rebuild only the modules (the reload demo)
 #   make BUILD_ID=1.4.2  the build id `./server --version` and `status` show (default dev)
 #   make variant BUILD_ID=b2 VARIANT=/tmp/b2/server
-#                        a second ./server that differs only in its build id (upgrade tests)
+#                        a second ./server that differs only in its build id (upgrade tests);
+#                        HANDOVER_VERSION=N also gives it another hand-over format
 #
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix,
 # and the fuzzers (clang) use build-fuzz/.
@@ -124,7 +125,8 @@ $(BUILD)/obj/core/build_id.o: CXXFLAGS += -DSMOOTH_BUILD_ID='"$(BUILD_ID)"'
 VARIANT ?= $(BUILD)/variant/server
 variant: $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
 	@mkdir -p $(dir $(VARIANT))
-	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -DSMOOTH_BUILD_ID='"$(BUILD_ID)"' -c -o $(VARIANT).build_id.o src/core/build_id.cpp
+	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -DSMOOTH_BUILD_ID='"$(BUILD_ID)"' \
+	    $(if $(HANDOVER_VERSION),-DSMOOTH_HANDOVER_VERSION=$(HANDOVER_VERSION)) -c -o $(VARIANT).build_id.o src/core/build_id.cpp
 	$(CXX) $(LDFLAGS) $(SERVER_LINK) -o $(VARIANT).tmp $(VARIANT).build_id.o $^ $(LDLIBS)
 	rm -f $(VARIANT).build_id.o
 	mv -f $(VARIANT).tmp $(VARIANT)
@@ -199,12 +201,12 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 300
 FUZZ_SMOKE_SECONDS ?= 4
-FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake
+FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake handover
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRC  := $(addprefix src/protocol/,http_grammar.cpp http_parser.cpp chunked_decoder.cpp framing.cpp \
                    utf8.cpp websocket.cpp websocket_message.cpp link.cpp websocket_handshake.cpp base64.cpp \
-                   sha1.cpp sha256.cpp http_response.cpp) src/config/config.cpp src/config/secret_file.cpp
+                   sha1.cpp sha256.cpp http_response.cpp handover.cpp) src/config/config.cpp src/config/secret_file.cpp
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:src/%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN      := $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 
@@ -237,12 +239,13 @@ fuzz-build: $(FUZZ_BIN)
 #
 # Then the socket fuzzer (tests/fuzz/socket_fuzz, docs/testing-delivery.md):
 # the sessions that feed those parsers, in a running server, over loopback
-# sockets, one protocol at a time for FUZZ_SECONDS each, against the ASan
-# build (made here if it is missing). A finding stops it, saved as
+# sockets, one protocol at a time for FUZZ_SECONDS each (ws, text, frame,
+# and link: a business port, the fuzzer a gateway of its own), against the
+# ASan build (made here if it is missing). A finding stops it, saved as
 # build-fuzz/findings/socket-PROTOCOL-TIME.json. SOCKET_FUZZERS="ws" runs
 # only that one, SOCKET_FUZZERS= none. Its short run is in `make test`
 # (tests/integration/test_socket_fuzz.py).
-SOCKET_FUZZERS ?= ws text frame
+SOCKET_FUZZERS ?= ws text frame link
 SOCKET_FUZZ_BUILD := build-asan
 fuzz: $(FUZZ_BIN) $(if $(SOCKET_FUZZERS),socket-fuzz-build)
 	@for f in $(FUZZERS); do \

@@ -11,13 +11,12 @@ worker that a gateway must send nothing to. `./server check` refuses what
 would leave links open to anyone. Through every attack, bystander WebSocket
 clients of the gateway keep their connection and get every answer.
 
-The test's own gateway does the handshake with hmac and hashlib, from the
-instance's secret (run_dir/link.secret, made by the master) or a
-link_secret_file; the last test feeds a proven link as the network may
+The test's own gateway does the handshake with wire.py's link functions
+(shared with the socket fuzzer), from the instance's secret
+(run_dir/link.secret, made by the master) or a link_secret_file; the last test feeds a proven link as the network may
 deliver it: a byte at a time, in random pieces, many frames in one write.
 """
 import asyncio
-import hashlib
 import hmac
 import os
 import random
@@ -32,48 +31,31 @@ import time
 import websockets
 
 from conftest import MODULES, link_secret_file, make_args, wait_until
+from wire import (LINK_CLOSE, LINK_CONNECT, LINK_NONCE, Link, link_answer_challenge, link_business_proof, link_event,
+                  link_frame, link_gateway_proof, link_hello, link_proof, link_welcome)
 
 CHAT = str(MODULES / "chat.so")
 # AddressSanitizer keeps the shadow of memory once mapped (an eighth of it)
 # after the memory itself is given back: memory bounds after an attack allow for it.
 ASAN = "address" in " ".join(make_args())
 
-# ---- The link's frames (protocol/link.h) ----
+# ---- The link's frames (protocol/link.h), from wire.py ----
+# One copy of the frames and of the handshake's HMACs, shared with the socket
+# fuzzer (tests/fuzz/socket_fuzz --protocol link).
 
-HELLO, EVENT, DRAIN_ACK, PROOF = 1, 2, 3, 4
-WELCOME, DONE, SEND, SEND_MANY, BROADCAST, KICK, DRAINING, CHALLENGE = 16, 17, 18, 19, 20, 21, 22, 23
-WS_TEXT, CONNECT, CLOSE = 5, 100, 101
-NONCE = 32
+HELLO, EVENT, DRAIN_ACK, PROOF = Link.HELLO, Link.EVENT, Link.DRAIN_ACK, Link.PROOF
+WELCOME, DONE, SEND, CHALLENGE = Link.WELCOME, Link.DONE, Link.SEND, Link.CHALLENGE
+BROADCAST = Link.BROADCAST
+WS_TEXT, CONNECT, CLOSE = 5, LINK_CONNECT, LINK_CLOSE
+NONCE = LINK_NONCE
 MIB = 1 << 20
-
-
-def frame(kind, body=b""):
-    return struct.pack("!IB", 1 + len(body), kind) + body
-
-
-def hello(nonce):
-    return frame(HELLO, nonce)
-
-
-def proof(token, mac):
-    return frame(PROOF, struct.pack("!I", token) + mac)
-
-
-def event(seq, client, kind, payload=b""):
-    return frame(EVENT, struct.pack("!QQB", seq, client, kind) + payload)
+frame, hello, proof, event = link_frame, link_hello, link_proof, link_event
+business_proof, gateway_proof = link_business_proof, link_gateway_proof
 
 
 def old_hello(token):
     """HELLO as it was before the handshake: a bare token, no proof."""
     return frame(HELLO, struct.pack("!I", token))
-
-
-def business_proof(secret, ng, nb):
-    return hmac.new(secret, b"smooth link 1 business" + ng + nb, hashlib.sha256).digest()
-
-
-def gateway_proof(secret, ng, nb, token):
-    return hmac.new(secret, b"smooth link 1 gateway" + ng + nb + struct.pack("!I", token), hashlib.sha256).digest()
 
 
 class LinkPeer:
@@ -151,13 +133,11 @@ class LinkPeer:
         self.send(hello(ng))
         kind, body = self.read_frame()
         assert kind == CHALLENGE, f"expected CHALLENGE, got {kind}"
-        nb, mac = body[:NONCE], body[NONCE:]
-        assert hmac.compare_digest(mac, business_proof(secret, ng, nb)), "the business worker's proof does not hold"
-        self.send(proof(token, gateway_proof(secret, ng, nb, token)))
+        _, answer = link_answer_challenge(secret, ng, body, token)  # raises if the business's proof does not hold
+        self.send(answer)
         kind, body = self.read_frame()
         assert kind == WELCOME, f"expected WELCOME, got {kind}"
-        pid, slot, count, generation = struct.unpack("!IHHI", body[:12])
-        return {"pid": pid, "slot": slot, "count": count, "version": body[12:].decode()}
+        return link_welcome(body)
 
     def close(self):
         self.sock.close()

@@ -17,7 +17,7 @@ from conftest import ROOT, SERVER
 SECONDS = float(os.environ.get("SMOOTH_SOCKET_FUZZ_SECONDS", "4"))
 
 
-@pytest.mark.parametrize("protocol", ["ws", "text", "frame"])
+@pytest.mark.parametrize("protocol", ["ws", "text", "frame", "link"])
 def test_socket_fuzz(protocol, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "tests" / "fuzz" / "socket_fuzz"), "--server", str(SERVER),
                         "--protocol", protocol, "--seconds", str(SECONDS), "--connections", "16",
