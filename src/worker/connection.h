@@ -112,6 +112,16 @@ public:
     // caller): it is kept alive until the input it is handling is done.
     void replace_session(std::unique_ptr<Session> next);
     void set_nodelay();          // TCP_NODELAY: small messages go out at once
+    // What it speaks now, counted in the worker's row by protocol: a ws://
+    // group's connection speaks HTTP until its upgrade.
+    Protocol speaks() const { return speaks_; }
+    void now_speaks(Protocol p);
+    // For the access log (access_log.h): when it opened (the loop's clock),
+    // the bytes sent to the client so far, and for a WebSocket the request
+    // line of its handshake (kept only while an access log is on).
+    int64_t opened_ms() const { return opened_ms_; }
+    uint64_t sent_bytes() const { return sent_; }
+    std::string& log_request() { return log_request_; }
     // While a large body is on its way: epoll calls this connection readable
     // only once `bytes` have arrived (at most kMaxLowWater), or at EOF, not at
     // every segment: fewer wake-ups and fewer, larger reads (SO_RCVLOWAT). 1:
@@ -163,6 +173,10 @@ private:
     uint32_t interest_ = 0;
     int64_t deadline_ms_ = 0;     // 0: none
     int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
+    Protocol speaks_ = Protocol::Http;
+    int64_t opened_ms_ = 0;
+    uint64_t sent_ = 0;
+    std::string log_request_;
 };
 
 // Never a null pointer, even for an empty field: a module may pass it to

@@ -41,6 +41,17 @@ constexpr int kAcceptPauseMs = 500;
 // the last line: a pause ended early by every close can fail again at once.
 constexpr int64_t kAcceptReportEveryMs = 1000;
 
+const char* protocol_upper(Protocol p) {
+    switch (p) {
+        case Protocol::Text: return "TEXT";
+        case Protocol::Frame: return "FRAME";
+        case Protocol::Tcp: return "TCP";
+        case Protocol::Ws: return "WS";
+        case Protocol::Http: break;
+    }
+    return "HTTP";
+}
+
 bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
 // Closes every inherited descriptor except `keep`: other groups' listeners,
@@ -83,6 +94,7 @@ Worker::Worker(WorkerSetup setup)
       drain_(*this),
       listener_(setup_.listener_fd),
       channel_(Fd(setup_.channel_fd)),
+      logs_(Fd(setup_.access_log_fd)),
       balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
@@ -122,6 +134,7 @@ bool Worker::tell_master_ready() {
                   module().version ? module().version : "?");
     // Logged before it is sent, so everything READY causes (the old worker's
     // drain) comes after this line in the log.
+    stats().state = uint8_t(RowState::Ready);
     log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
               module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
     if (std::string err = channel_.send(std::string_view(&kMsgReady, 1)); !err.empty()) {
@@ -136,14 +149,14 @@ std::string Worker::setup_process() {
     // A worker ignores the master's reload and upgrade signals (SPEC:
     // "ignored"); SIGPIPE is ignored because a client that vanishes is an
     // EPIPE to handle, not a death.
-    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE})
+    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGRTMIN + 1})  // +1: the master's reopen (it tells us)
         if (std::string err = ignore_signal(sig); !err.empty()) return err;
     // The master blocked every signal around fork so that none could reach its
     // handlers in this child before ours were in place; now put its mask back.
     if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
         return "sigprocmask() failed: " + errno_text(errno);
 
-    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(),
+    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(), setup_.access_log_fd,
                                             signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
@@ -157,6 +170,7 @@ std::string Worker::setup_process() {
         !err.empty())
         return err;
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
+    logs_.start(loop_);
 
     if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
     // After setuid(), which clears it. The master may have died before this
@@ -353,6 +367,16 @@ Connection* Worker::find(uint64_t conn_id) {
 void Worker::on_connection_closed(Connection* c) {
     live_--;
     stats().connections.fetch_sub(1, std::memory_order_relaxed);
+    stats().open_by[size_t(c->speaks())].fetch_sub(1, std::memory_order_relaxed);
+    // A long connection's line, at its close (an HTTP request has its own).
+    if (AccessLog* log = access_log(); log && c->speaks() != Protocol::Http && !business_) {
+        std::string peer = c->peer();
+        std::string version = module_version();
+        AccessEntry e{peer, c->speaks() == Protocol::Ws ? std::string_view(c->log_request()) : protocol_upper(c->speaks()),
+                      c->speaks() == Protocol::Ws ? 101 : 0, c->sent_bytes(), loop_.now_ms() - c->opened_ms(), pid_,
+                      version};
+        log->add(e, wall_clock_ms());
+    }
     // We may be inside c's own callback: free it once that has returned.
     if (closed_.empty()) loop_.add_timer(0, [this] {
             closed_.clear();
@@ -426,14 +450,32 @@ void Worker::give_back_memory() {
 void Worker::on_signal_pipe() {
     for (int sig : signals_.read_signals()) {
         if (sig == SIGQUIT) {
-            if (!drain_.active()) drain_.start();
+            if (!drain_.active()) begin_drain();
         } else {
             stop_now(signal_name(sig).c_str());
         }
     }
 }
 
+// What it had when told to drain goes in its row first (the master folds it
+// into its histograms when the worker is gone): connections, and requests
+// received but not answered yet.
+void Worker::begin_drain() {
+    size_t handling = 0;
+    for_each_connection([&](Connection& c) { handling += c.state() == Connection::State::Handling; });
+    stats().drain_connections.store(uint32_t(live_), std::memory_order_relaxed);
+    stats().drain_requests.store(uint32_t(handling), std::memory_order_relaxed);
+    stats().state = uint8_t(RowState::Draining);
+    drain_began_ms_ = loop_.now_ms();
+    logs_.flush();
+    drain_.start();
+}
+
 void Worker::on_master_message(std::string_view message) {
+    if (!message.empty() && message[0] == kMsgReopen) {
+        logs_.reopen(message, channel_.take_fds());
+        return;
+    }
     if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
@@ -456,6 +498,7 @@ void Worker::drain_each_connection() {
 void Worker::stop_now(const char* why) {
     if (finished_) return;
     log::info("stopping now (%s): closing %zu connections", why, live_);
+    if (!drain_.active()) stats().state = uint8_t(RowState::Stopping);
     close_listener();
     if (gateway_) gateway_->stop();
     for_each_connection([](Connection& c) { c.close_now(); });
@@ -467,6 +510,9 @@ void Worker::finish(const char* why) {
     finished_ = true;
     if (gateway_) gateway_->stop();
     if (started_ && module().on_worker_stop) module().on_worker_stop(handle());
+    if (drain_.active())  // how long the drain took, as this worker saw it
+        stats().drain_us.store((loop_.now_ms() - drain_began_ms_) * 1000, std::memory_order_relaxed);
+    logs_.flush();
     log::info("exiting: %s", why);
     loop_.stop();
 }
