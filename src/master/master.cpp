@@ -114,9 +114,10 @@ std::string Master::open_before_fork() {
     if (std::string err = ignore_signal(SIGPIPE); !err.empty()) return err;
     if (std::string err = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); !err.empty())
         return "watching the self-pipe: " + err;
-    if (std::string err = takeover_.watch(); !err.empty()) return err;
-
+    // The stats table before the upgrade's channel is heard: what the old
+    // master counted is waiting there, for our table (takeover.h).
     if (std::string err = stats_.create(); !err.empty()) return err;
+    if (std::string err = takeover_.watch(); !err.empty()) return err;
 
     for (const GroupConfig& gc : config_.groups) {
         Group g;

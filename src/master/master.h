@@ -71,6 +71,7 @@ public:
     Upgrade& upgrade() { return upgrade_; }
     Takeover& takeover() { return takeover_; }
     ControlServer& control() { return control_; }
+    StatsTable& stats() { return stats_; }
     bool stopping() const { return stopping_; }
     // A reload, an upgrade or a stop is under way: a reload asked for now
     // would not begin at once.
