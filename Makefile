@@ -1,6 +1,6 @@
 # smooth: build, run and test.
 #
-#   make                 ./server, the demo modules, unit tests, tools/loadgen, tools/wsload
+#   make                 ./server, the demo modules, unit tests, tests/support/loadgen, tests/support/wsload
 #   make run             build ./server and the demo modules, then ./server start (foreground,
 #                        embedded default)
 #   make test            build, then every unit test (CTest) and integration test (pytest)
@@ -47,10 +47,14 @@ LIB_SRC   := $(filter-out src/cli/main.cpp,$(wildcard src/*/*.cpp))
 LIB_OBJ   := $(LIB_SRC:src/%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libsmooth.a
 
-# Demo modules, built as shared objects next to their source. hello and echo are
-# also compiled into the binary as builtin:hello and builtin:echo (same source,
-# see SMOOTH_MODULE in include/smooth/module.h): the seed's limitation, made visible.
-MODULES   := hello echo slow broken chat probe lifecycle
+# Modules, built as shared objects into $(MODDIR): the demos (modules/: hello,
+# echo, chat) and the test fixtures (tests/modules/: slow, broken, probe,
+# lifecycle). hello and echo are also compiled into the binary as builtin:hello
+# and builtin:echo (same source, see SMOOTH_MODULE in include/smooth/module.h):
+# the seed's limitation, made visible.
+DEMOS     := hello echo chat
+FIXTURES  := slow broken probe lifecycle
+MODULES   := $(DEMOS) $(FIXTURES)
 SERVER    := $(if $(filter build,$(BUILD)),server,$(BUILD)/server)
 MODDIR    := $(patsubst %/,%,$(dir $(SERVER)))/modules
 MODULE_SO := $(MODULES:%=$(MODDIR)/%.so)
@@ -60,12 +64,12 @@ BUILTIN_OBJ := $(BUILTINS:%=$(BUILD)/obj/builtin_%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.cpp)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 
-LOADGEN   := tools/loadgen
-WSLOAD    := tools/wsload
-# The bench's floors: for the echo row (tools/echo_floor.cpp) and the gateway
-# rows (tools/ws_floor.cpp): built for make bench only.
-ECHO_FLOOR := tools/echo_floor
-WS_FLOOR  := tools/ws_floor
+LOADGEN   := tests/support/loadgen
+WSLOAD    := tests/support/wsload
+# The bench's floors: for the echo row (tools/benchkit/echo_floor.cpp) and the gateway
+# rows (tools/benchkit/ws_floor.cpp): built for make bench only.
+ECHO_FLOOR := tools/benchkit/echo_floor
+WS_FLOOR  := tools/benchkit/ws_floor
 
 .PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN) $(WSLOAD)
@@ -126,21 +130,24 @@ $(MODDIR)/hello.so: $(HELLO_VERSION_STAMP)
 $(MODDIR)/%.so: modules/%.cpp include/smooth/module.h
 	@mkdir -p $(MODDIR)
 	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -fPIC -shared -DHELLO_VERSION='"$(HELLO_VERSION)"' -o $@.tmp $< && mv -f $@.tmp $@
+$(MODDIR)/%.so: tests/modules/%.cpp include/smooth/module.h
+	@mkdir -p $(MODDIR)
+	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -fPIC -shared -DHELLO_VERSION='"$(HELLO_VERSION)"' -o $@.tmp $< && mv -f $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.cpp $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS)
 
-$(LOADGEN): tools/loadgen.cpp tools/histogram.h
+$(LOADGEN): tests/support/loadgen.cpp tests/support/histogram.h
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-$(ECHO_FLOOR): tools/echo_floor.cpp
+$(ECHO_FLOOR): tools/benchkit/echo_floor.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-$(WSLOAD): tools/wsload.cpp tools/histogram.h
+$(WSLOAD): tests/support/wsload.cpp tests/support/histogram.h
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-$(WS_FLOOR): tools/ws_floor.cpp
+$(WS_FLOOR): tools/benchkit/ws_floor.cpp
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # Only what it runs: after `make` or `make test` it starts at once.
@@ -160,13 +167,13 @@ asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
 
 # tools/bench: installs wrk, strace, nginx-light, php-cli, node and its ws when
-# missing (tools/bench-deps), then measures; see README "Benchmark" and
+# missing (tools/benchkit/deps), then measures; see docs/benchmark.md and
 # docs/benchmark-gateway.md (BENCH_ARGS="--gatewayworker DIR --workerman DIR"
 # for the GatewayWorker column). It builds nothing itself (--no-build): the
 # prerequisites are what it runs.
 BENCH_ARGS ?=
 bench: $(SERVER) $(MODDIR)/chat.so $(LOADGEN) $(ECHO_FLOOR) $(WSLOAD) $(WS_FLOOR)
-	@tools/bench-deps
+	@tools/benchkit/deps
 	tools/bench --no-build $(BENCH_ARGS)
 
 
@@ -181,12 +188,12 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 300
 FUZZ_SMOKE_SECONDS ?= 4
-FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake
+FUZZERS       := http_head http_chunked framing config websocket utf8 link websocket_handshake handover
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -Werror -Iinclude -Isrc -MMD -MP \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRC  := $(addprefix src/protocol/,http_grammar.cpp http_parser.cpp chunked_decoder.cpp framing.cpp \
                    utf8.cpp websocket.cpp websocket_message.cpp link.cpp websocket_handshake.cpp base64.cpp \
-                   sha1.cpp http_response.cpp) src/config/config.cpp
+                   sha1.cpp sha256.cpp http_response.cpp handover.cpp) src/config/config.cpp src/config/secret_file.cpp
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:src/%.cpp=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN      := $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 

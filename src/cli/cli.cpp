@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/secret_file.h"
 #include "cli/control_client.h"
 #include "cli/timeline_svg.h"
 #include "master/control.h"
@@ -395,6 +396,25 @@ int cmd_check(const Invocation& inv) {
     std::printf("config %s: ok, %zu groups\n", inv.config_path.empty() ? inv.config.source.c_str() : inv.config_path.c_str(),
                 inv.config.groups.size());
     int failures = 0;
+    // The link secret (docs/links.md): a link_secret_file was read and
+    // checked with the config; the instance's own is checked if it exists
+    // (the master makes it at the first start; a check writes nothing).
+    const ServerConfig& s = inv.config.server;
+    if (std::any_of(inv.config.groups.begin(), inv.config.groups.end(), [](const GroupConfig& g) { return g.role != Role::Plain; })) {
+        const std::string own = s.run_dir + "/link.secret";
+        std::string secret;
+        if (!s.link_secret_file.empty())
+            std::printf("links: secret from %s: ok (%zu bytes)\n", s.link_secret_file.c_str(), s.link_secret.size());
+        else if (access(own.c_str(), F_OK) != 0)
+            std::printf("links: this instance's own secret, %s, made at the first start (links to other instances "
+                        "need link_secret_file)\n", own.c_str());
+        else if (std::string err = read_secret_file(own, secret); err.empty())
+            std::printf("links: this instance's own secret, %s: ok\n", own.c_str());
+        else {
+            std::printf("links: this instance's own secret: FAILED: %s\n", err.c_str());
+            failures++;
+        }
+    }
     for (const GroupConfig& g : inv.config.groups) {
         std::fflush(stdout);  // nothing buffered may be written twice by a child
         std::string loaded;

@@ -7,6 +7,8 @@
 //   server.conf:7: [group web] count: expected a whole number from 1 to 256 (or auto), got "many"
 #include "config/config.h"
 
+#include "config/secret_file.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -51,6 +53,8 @@ const GroupConfig* Config::find_group(std::string_view name) const {
         if (g.name == name) return &g;
     return nullptr;
 }
+
+bool is_loopback(const std::string& host) { return host.starts_with("127."); }
 
 int total_workers(const Config& config) {
     int total = 0;
@@ -277,6 +281,7 @@ public:
         key_ = {};
         if (!close_section()) return std::nullopt;
         if (!resolve_backends()) return std::nullopt;
+        if (!check_links_need_a_secret()) return std::nullopt;
         if (config_.groups.empty()) {
             fail("no [group NAME] section: there is nothing to run");
             return std::nullopt;
@@ -479,6 +484,34 @@ private:
         return true;
     }
 
+    // A link to or from another host is proven with a secret the operator
+    // gives both instances (config.h, docs/links.md): the one an instance
+    // makes for itself is unknown to any other, and on an address others can
+    // reach, anyone would otherwise be a gateway.
+    bool check_links_need_a_secret() {
+        if (!config_.server.link_secret_file.empty()) return true;
+        section_ = Section::None;
+        const std::string how = "; set [server] link_secret_file = PATH (a file of 16 or more secret bytes, mode 0600, "
+                                "the same on every instance that links; see docs/links.md)";
+        for (size_t i = 0; i < config_.groups.size(); i++) {
+            const GroupConfig& g = config_.groups[i];
+            if (g.role == Role::Business && !is_loopback(g.listen.host))
+                return fail_at(listen_lines_[i], "",
+                               "[group " + g.name + "] listen: " + g.listen.host +
+                                   " is not a loopback address: gateways on other hosts link here, and without a "
+                                   "link secret anyone who reaches the port would be a gateway" + how);
+        }
+        for (auto [index, line] : backend_lines_) {
+            const GroupConfig& g = config_.groups[index];
+            if (g.backend.starts_with("tcp://") && !is_loopback(g.backend_address.host))
+                return fail_at(line, "",
+                               "[group " + g.name + "] backend: " + g.backend_address.host +
+                                   " is not a loopback address: a business instance on another host is linked with "
+                                   "the secret both are given" + how);
+        }
+        return true;
+    }
+
     bool set_server_key() {
         ServerConfig& s = config_.server;
         const std::string_view k = key_, v = value_;
@@ -494,8 +527,12 @@ private:
         if (k == "drain_timeout") return assign(s.drain_timeout_ms, parse_duration_ms(v), kDurationExpected);
         if (k == "start_timeout") return assign(s.start_timeout_ms, parse_duration_ms(v), kDurationExpected);
         if (k == "reload_order") return assign(s.reload_order, parse_reload_order(v), "stop_first or start_first");
+        if (k == "link_secret_file") {
+            s.link_secret_line = line_;
+            return assign(s.link_secret_file, path(v), "a file path");
+        }
         return fail("unknown key; [server] takes pid_file, log_file, run_dir, user, group, "
-                    "stop_timeout, drain_timeout, start_timeout, reload_order");
+                    "stop_timeout, drain_timeout, start_timeout, reload_order, link_secret_file");
     }
 
     bool set_group_key() {
@@ -664,7 +701,15 @@ std::string load_config_file(const std::string& path, Config& out) {
     ctx.source_name = path;
     ctx.base_dir = directory_of(path);
     ctx.cores = online_cores();
-    return parse_config(text, ctx, out);
+    Config config;
+    if (std::string err = parse_config(text, ctx, config); !err.empty()) return err;
+    ServerConfig& s = config.server;
+    // Without link_secret_file the master makes the instance's own (config.h).
+    if (!s.link_secret_file.empty())
+        if (std::string err = read_secret_file(s.link_secret_file, s.link_secret); !err.empty())
+            return path + ":" + std::to_string(s.link_secret_line) + ": [server] link_secret_file: " + err;
+    out = std::move(config);
+    return "";
 }
 
 }  // namespace smooth

@@ -1,16 +1,26 @@
 // config: the server.conf reader (INI style) and the embedded default.
 //
 //   [server]        pid_file, log_file, run_dir, user, group, stop_timeout,
-//                   drain_timeout, start_timeout, reload_order
+//                   drain_timeout, start_timeout, reload_order, link_secret_file
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
 //                   keepalive_requests, request_timeout, health_path and metrics_path
 //                   (http:// and ws://), access_log, max_unsent_bytes, message_timeout, max_buffered_bytes; for the
 //                   gateway pattern role, backend, queue_limit, queue_limit_bytes
 //
+// link_secret_file = PATH: the secret that gateway and business workers prove
+// to each other on every link (protocol/link.h, docs/links.md); the same
+// file's content on every instance that links to another. Without it each
+// instance makes its own (run_dir/link.secret, at the first start), which
+// links its own gateway and business groups only; a business group listening
+// on an address other than loopback (127.0.0.0/8), or a gateway whose backend
+// is tcp:// to one, is a config error without it.
+//
 // parse_config() is pure: text in, Config or an error out. The error names the
 // file, the line and the key, e.g.
 //   server.conf:7: [group web] count: expected a whole number from 1 to 256, got "many"
+// load_config_file() reads the file, and the link secret file if one is set
+// (config/secret_file.h: its rules), with errors in the same shape.
 #pragma once
 
 #include <cstdint>
@@ -99,6 +109,12 @@ struct ServerConfig {
     int drain_timeout_ms = 30000;
     int start_timeout_ms = 10000;
     ReloadOrder reload_order = ReloadOrder::StopFirst;
+    std::string link_secret_file;  // absolute; "" = the instance's own run_dir/link.secret
+    int link_secret_line = 0;      // where link_secret_file is set, for messages
+    // The secret's bytes: read from link_secret_file by load_config_file(), or
+    // made (or read) by the master in run_dir at its start. Workers inherit
+    // them at fork and never open a secret file themselves.
+    std::string link_secret;
 };
 
 struct Config {
@@ -128,11 +144,15 @@ inline constexpr size_t kMaxGroupNameLength = 63;
 // The total of `count` over the groups.
 int total_workers(const Config& config);
 
+// 127.0.0.0/8: an address only this host reaches.
+bool is_loopback(const std::string& host);
+
 // Parses `text` into `out`. "" or what is wrong, with the source, the line
 // and the key (core/error.h's convention; config/ includes nothing else).
 std::string parse_config(std::string_view text, const ConfigContext& ctx, Config& out);
 
-// Reads and parses a file (relative paths resolve against the file's directory).
+// Reads and parses a file (relative paths resolve against the file's
+// directory), then reads link_secret_file if it is set (secret_file.h).
 std::string load_config_file(const std::string& path, Config& out);
 
 // The embedded default: one http group on 127.0.0.1:8080, one worker per core,

@@ -21,6 +21,7 @@ constexpr std::string_view kDefaultConfig = R"(# smooth: the built-in configurat
 # drain_timeout = 30s         # how long an old worker may finish its requests
 # start_timeout = 10s         # how long a new worker may take to be ready
 # reload_order = stop_first   # or start_first
+# link_secret_file = /etc/smooth/link.secret   # gateway <-> business links: docs/links.md
 
 [group web]
 listen = http://127.0.0.1:8080

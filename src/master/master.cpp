@@ -3,12 +3,14 @@
 // then the control socket's requests, and the config for a reload.
 #include "master/master.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <set>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "config/secret_file.h"
 #include "core/build_id.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -17,6 +19,26 @@
 #include "master/run_dir.h"
 
 namespace smooth {
+
+namespace {
+
+// The secret the gateway links are proven with (docs/links.md), when the
+// config names no link_secret_file: this instance's own, made in run_dir at
+// its first start and read again at every later one (an upgrade's new master
+// included), so its gateway and business workers always agree. Only where
+// some group links: a plain HTTP instance has no use for one.
+std::string take_instance_link_secret(ServerConfig& s, const std::vector<GroupConfig>& groups) {
+    if (!s.link_secret_file.empty()) return "";  // read with the config
+    if (std::none_of(groups.begin(), groups.end(), [](const GroupConfig& g) { return g.role != Role::Plain; })) return "";
+    const std::string path = s.run_dir + "/link.secret";
+    bool made = false;
+    if (std::string err = make_or_read_secret_file(path, made, s.link_secret); !err.empty())
+        return "the instance's link secret: " + err;
+    if (made) log::info("links: made this instance's link secret %s (for its own gateway and business groups)", path.c_str());
+    return "";
+}
+
+}  // namespace
 
 Master::Master(Config config, std::string config_path)
     : config_(std::move(config)),
@@ -98,6 +120,8 @@ std::string Master::open_before_fork() {
     InheritedListeners inherited;
     if (std::string err = inherited.take_from_env(); !err.empty()) return err;
     if (std::string err = prepare_private_dir(s.run_dir, "run_dir"); !err.empty()) return err;
+    // Before the first fork: every worker inherits the secret's bytes.
+    if (std::string err = take_instance_link_secret(config_.server, config_.groups); !err.empty()) return err;
     // Started by an upgrade, the old master holds both files: ours are made
     // beside them and renamed over them once every worker is READY (takeover.h).
     if (std::string err = takeover_.pending() ? takeover_.prepare_pid_file(s.pid_file) : pid_file_.acquire(s.pid_file);

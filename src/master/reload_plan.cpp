@@ -26,6 +26,12 @@ ServerConfig apply_server(const ServerConfig& running, const ServerConfig& fresh
     if (fresh.run_dir != running.run_dir || fresh.pid_file != running.pid_file || fresh.log_file != running.log_file ||
         fresh.user != running.user || fresh.group != running.group)
         notes.push_back("[server] paths or user changed: that needs a restart");
+    // The gateway workers are not reloaded: a business worker with a new
+    // secret could no longer link to them. The secret read at the start stays.
+    if (fresh.link_secret_file != running.link_secret_file ||
+        (!fresh.link_secret_file.empty() && fresh.link_secret != running.link_secret))
+        notes.push_back("[server] link_secret_file or its secret changed: the links keep the secret read at the start "
+                        "until a restart or an upgrade");
     return next;
 }
 

@@ -1,34 +1,15 @@
 // link: see link.h for the frames.
 #include "protocol/link.h"
 
+#include "protocol/sha256.h"
+#include "protocol/wire_ints.h"
+
 namespace smooth::link {
 
 namespace {
 
-// Reads big-endian integers off the front of a frame's fields.
-struct Reader {
-    std::string_view rest;
-    bool ok = true;
-
-    uint64_t take(size_t bytes) {
-        if (rest.size() < bytes) {
-            ok = false;
-            return 0;
-        }
-        uint64_t v = 0;
-        for (size_t i = 0; i < bytes; i++) v = v << 8 | static_cast<unsigned char>(rest[i]);
-        rest.remove_prefix(bytes);
-        return v;
-    }
-    uint8_t u8() { return uint8_t(take(1)); }
-    uint16_t u16() { return uint16_t(take(2)); }
-    uint32_t u32() { return uint32_t(take(4)); }
-    uint64_t u64() { return take(8); }
-};
-
-void put(std::string& out, uint64_t v, size_t bytes) {
-    for (size_t i = bytes; i-- > 0;) out += char(v >> (8 * i));
-}
+using wire::put;
+using wire::Reader;
 
 // Starts a frame of `fields` bytes after the type; the caller appends them.
 void begin(std::string& out, Type type, size_t fields) {
@@ -41,6 +22,11 @@ void begin(std::string& out, Type type, size_t fields) {
 uint64_t Frame::client_at(size_t i) const {
     Reader r{clients.substr(i * 8, 8)};
     return r.u64();
+}
+
+uint32_t Frame::token_at(size_t i) const {
+    Reader r{tokens.substr(i * 4, 4)};
+    return r.u32();
 }
 
 Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
@@ -58,7 +44,15 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
     Frame& f = out.frame;
     f.type = Type(static_cast<unsigned char>(in[4]));
     switch (f.type) {
-        case Type::Hello: f.token = r.u32(); break;
+        case Type::Hello: f.nonce = r.bytes(kNonceBytes); break;
+        case Type::Proof:
+            f.token = r.u32();
+            f.proof = r.bytes(kProofBytes);
+            break;
+        case Type::Challenge:
+            f.nonce = r.bytes(kNonceBytes);
+            f.proof = r.bytes(kProofBytes);
+            break;
         case Type::Event:
             f.seq = r.u64();
             f.client = r.u64();
@@ -92,9 +86,19 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
             break;
         }
         case Type::Broadcast:
+            f.number = r.u64();
             f.binary = r.u8() != 0;
             f.payload = r.rest;
             break;
+        case Type::Adopt: {
+            const uint16_t n = r.u16();
+            if (n == 0 || n > kMaxAdoptedTokens || r.rest.size() != size_t(n) * 4) r.ok = false;
+            if (r.ok) {
+                f.tokens = r.rest;
+                r.rest = {};
+            }
+            break;
+        }
         case Type::Kick:
             f.client = r.u64();
             f.code = r.u16();
@@ -116,9 +120,21 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
     return out;
 }
 
-void write_hello(std::string& out, uint32_t token) {
-    begin(out, Type::Hello, 4);
+void write_hello(std::string& out, std::string_view nonce) {
+    begin(out, Type::Hello, nonce.size());
+    out += nonce;
+}
+
+void write_proof(std::string& out, uint32_t token, std::string_view proof) {
+    begin(out, Type::Proof, 4 + proof.size());
     put(out, token, 4);
+    out += proof;
+}
+
+void write_challenge(std::string& out, std::string_view nonce, std::string_view proof) {
+    begin(out, Type::Challenge, nonce.size() + proof.size());
+    out += nonce;
+    out += proof;
 }
 
 void write_event(std::string& out, uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload) {
@@ -161,10 +177,17 @@ void write_send_many(std::string& out, const uint64_t* clients, size_t n, bool b
     out += payload;
 }
 
-void write_broadcast(std::string& out, bool binary, std::string_view payload) {
-    begin(out, Type::Broadcast, 1 + payload.size());
+void write_broadcast(std::string& out, uint64_t number, bool binary, std::string_view payload) {
+    begin(out, Type::Broadcast, 9 + payload.size());
+    put(out, number, 8);
     put(out, binary, 1);
     out += payload;
+}
+
+void write_adopt(std::string& out, const uint32_t* tokens, size_t n) {
+    begin(out, Type::Adopt, 2 + n * 4);
+    put(out, n, 2);
+    for (size_t i = 0; i < n; i++) put(out, tokens[i], 4);
 }
 
 void write_kick(std::string& out, uint64_t client, uint16_t code) {
@@ -180,6 +203,9 @@ const char* type_name(Type t) {
         case Type::Hello: return "HELLO";
         case Type::Event: return "EVENT";
         case Type::DrainAck: return "DRAIN_ACK";
+        case Type::Proof: return "PROOF";
+        case Type::Adopt: return "ADOPT";
+        case Type::Challenge: return "CHALLENGE";
         case Type::Welcome: return "WELCOME";
         case Type::Done: return "DONE";
         case Type::Send: return "SEND";
@@ -189,6 +215,30 @@ const char* type_name(Type t) {
         case Type::Draining: return "DRAINING";
     }
     return "?";
+}
+
+namespace {
+
+// The labels make the two proofs differ even over the same nonces: a business
+// worker's proof is never a gateway's. "1": the handshake's version.
+constexpr std::string_view kBusinessLabel = "smooth link 1 business";
+constexpr std::string_view kGatewayLabel = "smooth link 1 gateway";
+
+}  // namespace
+
+std::string business_proof(std::string_view secret, std::string_view gateway_nonce, std::string_view business_nonce) {
+    return std::string(view(hmac_sha256(secret, {kBusinessLabel, gateway_nonce, business_nonce})));
+}
+
+std::string gateway_proof(std::string_view secret, std::string_view gateway_nonce, std::string_view business_nonce,
+                          uint32_t token) {
+    std::string token_bytes;
+    put(token_bytes, token, 4);
+    return std::string(view(hmac_sha256(secret, {kGatewayLabel, gateway_nonce, business_nonce, token_bytes})));
+}
+
+bool proof_holds(std::string_view expected, std::string_view received) {
+    return expected.size() == kProofBytes && equal_in_constant_time(expected, received);
 }
 
 }  // namespace smooth::link

@@ -1,37 +1,108 @@
 // business: see business.h.
 #include "worker/business.h"
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
 #include "core/log.h"
 #include "protocol/link.h"
 #include "worker/connection.h"
+#include "worker/link_session.h"
 #include "worker/worker.h"
 
 namespace smooth {
 
-namespace {
+// ---- The links' lifecycle ----
 
-
-}  // namespace
-
-// ---- Business: client ids to links ----
-
-void Business::add(uint32_t token, LinkSession* link) {
-    links_[token] = link;
-    worker_.stats().links.store(uint32_t(links_.size()), std::memory_order_relaxed);
+void Business::pending(LinkSession& link) {
+    pending_.push_back(&link);
+    // The oldest has had the longest to prove itself; a gateway's handshake
+    // takes a round trip, so the one that goes is almost surely a stranger.
+    while (pending_.size() > kMaxPendingLinks) {
+        LinkSession* oldest = pending_.front();
+        pending_.pop_front();
+        oldest->refuse("closed unproven: " + std::to_string(kMaxPendingLinks) +
+                       " other links were waiting for their proof (the oldest goes)");
+    }
 }
 
-void Business::remove(uint32_t token, LinkSession* link) {
-    auto it = links_.find(token);
-    if (it != links_.end() && it->second == link) links_.erase(it);
-    worker_.stats().links.store(uint32_t(links_.size()), std::memory_order_relaxed);
+void Business::add(uint32_t token, LinkSession& link) {
+    if (auto it = std::find(pending_.begin(), pending_.end(), &link); it != pending_.end()) pending_.erase(it);
+    LinkSession*& slot = links_[token];
+    LinkSession* previous = slot;
+    slot = &link;
+    linked_.insert(&link);
+    publish_stats();
+    if (previous && previous != &link) {
+        log::info("links: gateway worker %08x linked again from %s: closing its previous link from %s", token,
+                  link.peer().c_str(), previous->peer().c_str());
+        previous->close_now();  // its forget() leaves our entry alone: it is no longer the one there
+    }
+}
+
+// ADOPT: a proven link speaks for more tokens (clients its gateway worker
+// took over). A token already held by another link stays there: that link
+// is the one its clients' messages are on their way through.
+void Business::adopt(uint32_t token, LinkSession& link) {
+    if (token == 0) return;
+    auto [it, added] = links_.emplace(token, &link);
+    if (added) link.speaks_for(token);
+    publish_stats();
+}
+
+void Business::forget(LinkSession& link) {
+    if (auto it = std::find(pending_.begin(), pending_.end(), &link); it != pending_.end()) pending_.erase(it);
+    linked_.erase(&link);
+    for (uint32_t token : link.tokens()) {
+        auto it = links_.find(token);
+        if (it != links_.end() && it->second == &link) links_.erase(it);
+    }
+    publish_stats();
+}
+
+void Business::refused(const std::string& peer, const std::string& why, bool went_away) {
+    const std::string address = peer.substr(0, peer.rfind(':'));  // per address, whatever port it comes from
+    RefusalLog::Line line = refusals_.note(address, worker_.loop().now_ms());
+    if (line.count == 0) return;
+    const std::string n = std::to_string(line.count);
+    const std::string count =
+        line.others       ? "; " + n + " from addresses beyond the " + std::to_string(RefusalLog::kPeers) +
+                                " tracked since their last line"
+        : line.count == 1 ? " (at most one line per " + std::to_string(RefusalLog::kIntervalMs / 1000) + "s for " +
+                                address + ")"
+                          : "; " + n + " from " + address + " since its last line";
+    // A link that ends unproven (almost always its peer leaving) is no
+    // threat: it costs nothing now. But a gateway whose secret differs
+    // leaves so: said, as information.
+    if (went_away)
+        log::info("links: a link from %s ended before its proof: %s%s", peer.c_str(), why.c_str(), count.c_str());
+    else
+        log::warn("links: refused a link from %s: %s%s", peer.c_str(), why.c_str(), count.c_str());
+}
+
+bool Business::room_for_a_link() const { return linked_.size() < size_t(worker_.group().max_connections); }
+
+void Business::publish_stats() {
+    worker_.stats().links.store(uint32_t(linked_.size()), std::memory_order_relaxed);
+}
+
+// ---- What a module asks ----
+
+// A message larger than the link's frames may be would make the gateway close
+// the link, and its events sent again would bring the same message back: the
+// module is told (-1) instead.
+bool Business::fits_a_frame(size_t fields, size_t payload, const char* what) const {
+    const size_t max_frame = link::max_frame_for(worker_.group().max_request_bytes);
+    if (link::kHeaderBytes + fields + payload <= max_frame) return true;
+    log::warn("links: %s of %zu bytes not sent: a link frame holds at most %zu (max_request_bytes + %zu)", what,
+              payload, max_frame, link::kFieldsRoom);
+    return false;
 }
 
 int Business::send(uint64_t client, bool binary, std::string_view payload) {
     auto it = links_.find(uint32_t(client >> 32));
-    if (it == links_.end()) return -1;
+    if (it == links_.end() || !fits_a_frame(9, payload.size(), "smooth_send")) return -1;
     std::string frame;
     link::write_send(frame, client, binary, payload);
     it->second->write_frame(frame);
@@ -39,27 +110,42 @@ int Business::send(uint64_t client, bool binary, std::string_view payload) {
 }
 
 int Business::send_many(const uint64_t* clients, size_t n, bool binary, std::string_view payload) {
-    // One frame per gateway worker, naming its clients.
+    // One frame per gateway worker, naming its clients (several frames for a
+    // list longer than one may hold: link.h, kMaxClientsPerFrame).
+    if (!fits_a_frame(4 + 1, payload.size(), "smooth_send_many")) return -1;
     std::map<uint32_t, std::vector<uint64_t>> by_gateway;
     for (size_t i = 0; i < n; i++) by_gateway[uint32_t(clients[i] >> 32)].push_back(clients[i]);
     int result = 0;
     for (auto& [token, ids] : by_gateway) {
-        auto it = links_.find(token);
-        if (it == links_.end()) {
-            result = -1;
-            continue;
+        for (size_t from = 0; from < ids.size(); from += link::kMaxClientsPerFrame) {
+            auto it = links_.find(token);  // looked up each time: a write may have closed the link
+            if (it == links_.end()) {
+                result = -1;
+                break;
+            }
+            std::string frame;
+            link::write_send_many(frame, ids.data() + from, std::min(link::kMaxClientsPerFrame, ids.size() - from),
+                                  binary, payload);
+            it->second->write_frame(frame);
         }
-        std::string frame;
-        link::write_send_many(frame, ids.data(), ids.size(), binary, payload);
-        it->second->write_frame(frame);
     }
     return result;
 }
 
 int Business::broadcast(bool binary, std::string_view payload) {
+    if (!fits_a_frame(9, payload.size(), "smooth_broadcast")) return -1;
     std::string frame;
-    link::write_broadcast(frame, binary, payload);
-    for (auto& [token, link] : links_) link->write_frame(frame);
+    // Numbered: a gateway worker that took clients over keeps its
+    // predecessor's link too, and hears this on both (handover.h).
+    link::write_broadcast(frame, ++broadcasts_, binary, payload);
+    // Once per link, however many tokens it speaks for. A write may close its
+    // link (a gateway that reads nothing), which takes it out of links_: go
+    // over a copy.
+    std::vector<LinkSession*> targets;
+    targets.reserve(links_.size());
+    for (auto& [token, link] : links_)
+        if (std::find(targets.begin(), targets.end(), link) == targets.end()) targets.push_back(link);
+    for (LinkSession* link : targets) link->write_frame(frame);
     return 0;
 }
 
@@ -69,99 +155,6 @@ int Business::close(uint64_t client, uint16_t code) {
     std::string frame;
     link::write_kick(frame, client, code);
     it->second->write_frame(frame);
-    return 0;
-}
-
-// ---- LinkSession: one gateway worker's link ----
-
-LinkSession::LinkSession(Connection& conn, Business& business) : conn_(conn), business_(business) {}
-
-LinkSession::~LinkSession() {
-    if (token_) business_.remove(token_, this);
-}
-
-void LinkSession::on_open() {
-    conn_.set_state(Connection::State::Streaming);
-    conn_.set_nodelay();  // events and answers are small: no Nagle delay
-}
-
-void LinkSession::on_input() {
-    Buffer& in = conn_.in();
-    const size_t max_frame = link::max_frame_for(conn_.group().max_request_bytes);
-    while (!in.empty() && !conn_.closing() && conn_.state() != Connection::State::Closed) {
-        link::Result r = link::parse_link_frame(in.readable(), max_frame);
-        if (r.status == link::Parse::Incomplete) return;
-        if (r.status == link::Parse::Error) {
-            log::warn("closing the gateway link from %s: %s", conn_.peer().c_str(), r.error);
-            in.clear();
-            conn_.close_after_output(false);
-            return;
-        }
-        bool more = handle(in.readable().substr(0, r.consumed));
-        in.consume(r.consumed);
-        if (!more) return;
-    }
-}
-
-bool LinkSession::handle(std::string_view bytes) {
-    const link::Frame f = link::parse_link_frame(bytes, bytes.size()).frame;
-    Worker& w = conn_.worker();
-    const smooth_module& m = w.module();
-    switch (f.type) {
-        case link::Type::Hello: {
-            token_ = f.token;
-            business_.add(token_, this);
-            out_.clear();
-            link::write_welcome(out_, uint32_t(w.pid()), uint16_t(w.slot()), uint16_t(conn_.group().count),
-                                uint32_t(w.generation()), w.module_version());
-            conn_.write(out_.data(), out_.size(), nullptr, 0);
-            if (w.drain().active()) on_drain();  // a link that reached us after our drain began
-            return true;
-        }
-        case link::Type::Event: {
-            if (f.kind == link::kConnect) {
-                if (m.on_connect) m.on_connect(w.handle(), f.client);
-            } else if (f.kind == link::kClose) {
-                if (m.on_close) m.on_close(w.handle(), f.client);
-            } else {
-                conn_.count_message();
-                smooth_message msg{smooth_protocol(f.kind), module_str(f.payload), nullptr};
-                if (m.on_message) m.on_message(w.handle(), f.client, &msg);
-            }
-            // Handled: the gateway may send this client's next event (to us or
-            // to another worker). What the module sent is ahead of this in the
-            // stream, so the gateway has the answers before it has the DONE.
-            out_.clear();
-            link::write_done(out_, f.seq);
-            conn_.write(out_.data(), out_.size(), nullptr, 0);
-            return conn_.state() != Connection::State::Closed;
-        }
-        case link::Type::DrainAck:
-            // Everything the gateway sent before its ACK has been answered
-            // above (the stream is in order): the hand-over is complete.
-            conn_.close_after_output(true);
-            return false;
-        default:
-            log::warn("closing the gateway link from %s: unexpected %s", conn_.peer().c_str(), link::type_name(f.type));
-            conn_.close_after_output(false);
-            return false;
-    }
-}
-
-void LinkSession::on_drain() {
-    if (draining_said_ || !token_) return;  // before HELLO there is no one to say it to; HELLO will
-    draining_said_ = true;
-    out_.clear();
-    link::write_draining(out_);
-    conn_.write(out_.data(), out_.size(), nullptr, 0);
-}
-
-void LinkSession::write_frame(const std::string& frame) {
-    if (!conn_.closing()) conn_.write(frame.data(), frame.size(), nullptr, 0);
-}
-
-int LinkSession::close_soon() {
-    conn_.close_after_output(false);
     return 0;
 }
 

@@ -1,8 +1,10 @@
 // business: a business worker's side of the gateway pattern (gateway.h).
 //
 // Its listener (slot k's port) is where gateway workers connect; each such
-// connection is a LinkSession. The link's EVENTs become the module's
-// callbacks, with the client's id as the connection id:
+// connection is a LinkSession (link_session.h), which must prove first that
+// a gateway of this deployment is at the other end. The EVENTs of a proven
+// link become the module's callbacks, with the client's id as the
+// connection id:
 //
 //   EVENT connect  ->  on_connect(w, client)
 //   EVENT message  ->  on_message(w, client, msg)     (then DONE)
@@ -14,69 +16,79 @@
 // module reaches any client from any business worker, and keeps no
 // connection state of its own: the seed's stateless business process.
 //
-// The drain (worker/drain.h) says DRAINING on every link; each link goes on
-// answering what it receives until the gateway's DRAIN_ACK, then closes. When
-// the last link has closed, the worker's drain is over.
+// Business keeps two tables, and nothing else about its links:
+//   pending  the links still in their handshake, oldest first, at most
+//            kMaxPendingLinks: one more closes the oldest. So strangers who
+//            connect and say nothing hold a few slots for a short while
+//            (link_session.h: kHandshakeMs), never the places gateways need;
+//   links    the proven links by their gateway worker's token, at most the
+//            group's max_connections: a link enters exactly once, when its
+//            proof holds, and leaves when it closes, whatever closed it.
+//
+// The drain (worker/drain.h) says DRAINING on every proven link and closes
+// the others at once; each proven link goes on answering what it receives
+// until the gateway's DRAIN_ACK, then closes. When the last link has closed,
+// the worker's drain is over.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
-#include "worker/session.h"
+#include "worker/refusal_log.h"
 
 namespace smooth {
 
-class Connection;
 class Worker;
 class LinkSession;
 
-// The links of this business worker, by the token of the gateway worker at
-// the other end: how a client id finds its way back.
+// A stranger's connections wait for their proof in at most this many places.
+inline constexpr size_t kMaxPendingLinks = 64;
+
 class Business {
 public:
     explicit Business(Worker& worker) : worker_(worker) {}
 
-    void add(uint32_t token, LinkSession* link);
-    void remove(uint32_t token, LinkSession* link);
+    // ---- The links' lifecycle (link_session.cpp) ----
+    // Accepted, not proven yet. May close the oldest pending link.
+    void pending(LinkSession& link);
+    // Proven: from now on it carries the clients of gateway worker `token`. A
+    // link of the same token already here is the same gateway worker come
+    // back (its old connection not yet seen closed): that one is closed.
+    void add(uint32_t token, LinkSession& link);
+    // ADOPT: a proven link speaks for one more gateway token.
+    void adopt(uint32_t token, LinkSession& link);
+    // Closed: out of both tables. Safe to call more than once.
+    void forget(LinkSession& link);
+    // One line per peer per interval (refusal_log.h) for a link refused, or
+    // (went_away) for one that ended before its proof, not by our refusal
+    // (its peer left; or the worker stops).
+    void refused(const std::string& peer, const std::string& why, bool went_away = false);
+    bool room_for_a_link() const;  // fewer proven links than max_connections
 
-    // What a module asks (module_api.cpp). Each returns 0, or -1 when no link
-    // leads to that client's gateway worker any more.
+    // ---- What a module asks (module_api.cpp). Each returns 0, or -1 when no
+    // link leads to that client's gateway worker any more, or the message is
+    // larger than a link frame may be (logged). ----
     int send(uint64_t client, bool binary, std::string_view payload);
     int send_many(const uint64_t* clients, size_t n, bool binary, std::string_view payload);
     int broadcast(bool binary, std::string_view payload);  // 0, even with no link
     int close(uint64_t client, uint16_t code);
 
-    size_t links() const { return links_.size(); }
+    size_t links() const { return linked_.size(); }
 
 private:
+    bool fits_a_frame(size_t fields, size_t payload, const char* what) const;
+    void publish_stats();
+
     Worker& worker_;
-    std::unordered_map<uint32_t, LinkSession*> links_;
-};
-
-class LinkSession : public Session {
-public:
-    LinkSession(Connection& conn, Business& business);
-    ~LinkSession() override;
-
-    void on_open() override;
-    void on_input() override;
-    void on_deadline() override {}
-    void on_drain() override;
-    int close_soon() override;
-
-    // Frames toward the gateway worker (Business).
-    void write_frame(const std::string& frame);
-
-private:
-    bool handle(std::string_view frame_bytes);
-
-    Connection& conn_;
-    Business& business_;
-    uint32_t token_ = 0;  // 0 until HELLO
-    bool draining_said_ = false;
-    std::string out_;     // scratch for frames
+    std::unordered_map<uint32_t, LinkSession*> links_;  // by gateway token (a link may speak for several)
+    std::unordered_set<LinkSession*> linked_;  // proven links
+    uint64_t broadcasts_ = 0;   // numbers this worker's BROADCASTs
+    std::deque<LinkSession*> pending_;
+    RefusalLog refusals_;
 };
 
 }  // namespace smooth

@@ -16,6 +16,7 @@
 #include "worker/business.h"
 #include "worker/drain.h"
 #include "worker/http_session.h"
+#include "worker/link_session.h"
 #include "worker/stream_session.h"
 #include "worker/worker.h"
 
@@ -433,6 +434,7 @@ void Connection::close_now() {
     // Closing the socket takes it out of the epoll set: no epoll_ctl(DEL).
     worker_.loop().forget(fd());
     set_state(State::Closed);
+    if (session_) session_->on_closed();
     if (connect_told_) worker_.client_closed(*this);
     worker_.on_connection_closed(this);  // frees us later
     fd_.reset();

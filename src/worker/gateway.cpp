@@ -200,7 +200,7 @@ void Gateway::ensure_links() {
                    l->state() != GatewayLink::State::Closed;
         });
         if (linked) continue;
-        auto link = std::make_unique<GatewayLink>(*this, worker_.loop(), slot, at, max_frame);
+        auto link = std::make_unique<GatewayLink>(*this, worker_.loop(), slot, at, max_frame, worker_.link_secret());
         if (std::string err = link->connect(token_); !err.empty()) {
             log::warn("gateway: cannot link to business slot %d: %s", slot, err.c_str());
             failed = true;
@@ -261,11 +261,34 @@ void Gateway::link_draining(GatewayLink& link) {
 
 void Gateway::link_lost(GatewayLink& link, const std::string& why) {
     bool clean = link.state() == GatewayLink::State::Draining && link.in_flight().empty();
+    const bool in_handshake = link.state() == GatewayLink::State::Greeting || link.state() == GatewayLink::State::Proving;
     if (clean)
         log::info("gateway: business %s has finished and closed its link", link.describe().c_str());
+    else if (in_handshake)  // nothing was sent on it: a draining worker closes a link it has not proven
+        log::info("gateway: business %s at %s closed the link in its handshake (%s); linking again",
+                  link.describe().c_str(), link.address().c_str(), why.c_str());
     else
         log::warn("gateway: link to business %s lost (%s); %zu events in flight go back in line", link.describe().c_str(),
                   why.c_str(), link.in_flight().size());
+    drop_link(link, clean);
+}
+
+// The business worker's proof does not hold: it has another secret than
+// ours (each instance without link_secret_file makes its own), or it is not
+// a business worker at all. Nothing was sent to it. Tried again as after any
+// failed link (with the back-off), said once per address per interval.
+void Gateway::link_unproven(GatewayLink& link) {
+    RefusalLog::Line line = unproven_.note(link.address(), worker_.loop().now_ms());
+    if (line.count)
+        log::warn("gateway: business %s at %s does not prove it knows this instance's link secret: nothing is sent "
+                  "to it (%llu %s since this line was last written; at most once per %llds). Two instances linked by backend = tcp://... need the same "
+                  "secret: set [server] link_secret_file = PATH on both, to files of the same content (docs/links.md)",
+                  link.describe().c_str(), link.address().c_str(), static_cast<unsigned long long>(line.count),
+                  line.count == 1 ? "time" : "times", static_cast<long long>(RefusalLog::kIntervalMs / 1000));
+    drop_link(link, false);
+}
+
+void Gateway::drop_link(GatewayLink& link, bool clean) {
     for (auto& [seq, number] : link.in_flight()) {
         auto c = clients_.find(number);
         if (c != clients_.end() && c->second.in_flight == seq) {
@@ -286,6 +309,10 @@ void Gateway::link_lost(GatewayLink& link, const std::string& why) {
             links_.erase(it);
             break;
         }
+    // That business worker's broadcast count goes with its last link.
+    const uint64_t business = link.business_id();
+    if (std::none_of(links_.begin(), links_.end(), [business](const auto& l) { return l->business_id() == business; }))
+        broadcasts_.erase(business);
     if (clean)
         ensure_links();  // a drained worker: its successor is linked at once
     else
@@ -304,9 +331,12 @@ void Gateway::deliver(uint64_t client, bool binary, std::string_view payload) {
     }
 }
 
-void Gateway::broadcast(bool binary, std::string_view payload) {
-    for (auto& [number, c] : clients_)
-        if (c.conn_id) deliver(client_id(number), binary, payload);
+void Gateway::broadcast(GatewayLink& link, uint64_t number, bool binary, std::string_view payload) {
+    uint64_t& last = broadcasts_[link.business_id()];
+    if (number <= last) return;  // heard on another link already
+    last = number;
+    for (auto& [n, c] : clients_)
+        if (c.conn_id) deliver(client_id(n), binary, payload);
 }
 
 void Gateway::kick(uint64_t client, uint16_t code) {

@@ -32,6 +32,9 @@
 //   - A link lost without that hand-over (a business worker crashed) gives
 //     its events in flight back to their queues: they are sent again, to
 //     another worker (at least once; the drain path is exactly once).
+//   - A link carries no event before both ends have proven they know the
+//     link secret (protocol/link.h, docs/links.md); a business port that
+//     cannot prove it gets nothing, and the log says what to do.
 //
 // Business worker k listens on the backend's port + k (the master keeps that
 // listener, so a link made while slot k is being replaced waits in its queue
@@ -50,6 +53,7 @@
 
 #include "smooth/module.h"
 #include "worker/gateway_link.h"
+#include "worker/refusal_log.h"
 
 namespace smooth {
 
@@ -76,8 +80,12 @@ public:
     void link_done(GatewayLink& link, uint64_t seq);
     void link_draining(GatewayLink& link);
     void link_lost(GatewayLink& link, const std::string& why);
+    // Its CHALLENGE's proof does not hold: not a business worker with our secret.
+    void link_unproven(GatewayLink& link);
     void deliver(uint64_t client, bool binary, std::string_view payload);
-    void broadcast(bool binary, std::string_view payload);
+    // A business worker's broadcast, numbered: delivered once however many
+    // links it came on (a link taken over with clients: handover.h).
+    void broadcast(GatewayLink& link, uint64_t number, bool binary, std::string_view payload);
     void kick(uint64_t client, uint16_t code);
 
 private:
@@ -103,6 +111,7 @@ private:
     void ensure_links();
     void schedule_relink();
     void forget_closed_links();
+    void drop_link(GatewayLink& link, bool clean);
     void publish_stats();
     void hold_if_too_far_ahead(Client& c);
     void release_if_caught_up(uint32_t number, Client& c);
@@ -123,6 +132,11 @@ private:
     uint64_t release_timer_ = 0;
     uint64_t relink_timer_ = 0;
     int64_t relink_backoff_ms_ = 0;
+    RefusalLog unproven_;  // one line per business address per interval
+    // The last broadcast number delivered, per business worker (its pid and
+    // generation): what came already on another link is not delivered again.
+    // Entries go with the worker's last link.
+    std::unordered_map<uint64_t, uint64_t> broadcasts_;
     bool stopped_ = false;
 };
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "core/random.h"
 #include "protocol/link.h"
 #include "worker/gateway.h"
 
@@ -20,8 +21,9 @@ constexpr size_t kReadChunk = 65536;
 
 }  // namespace
 
-GatewayLink::GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame)
-    : gateway_(gateway), loop_(loop), slot_(slot), at_(at), max_frame_(max_frame) {}
+GatewayLink::GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame,
+                         const std::string& secret)
+    : gateway_(gateway), loop_(loop), slot_(slot), at_(at), max_frame_(max_frame), secret_(secret) {}
 
 GatewayLink::~GatewayLink() {
     if (fd_ && loop_.watching(fd_.get())) loop_.forget(fd_.get());
@@ -33,7 +35,11 @@ std::string GatewayLink::describe() const {
     return s;
 }
 
+std::string GatewayLink::address() const { return at_.host + ":" + std::to_string(at_.port + slot_); }
+
 std::string GatewayLink::connect(uint32_t token) {
+    token_ = token;
+    if (std::string err = random_bytes(link::kNonceBytes, nonce_); !err.empty()) return err;
     fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) return "socket() failed: " + errno_text(errno);
     int on = 1;
@@ -47,7 +53,7 @@ std::string GatewayLink::connect(uint32_t token) {
     while (rc == -1 && errno == EINTR);
     if (rc == -1 && errno != EINPROGRESS) return "connect() failed: " + errno_text(errno);
     // HELLO goes out first, whenever the connection is up.
-    link::write_hello(frame_, token);
+    link::write_hello(frame_, nonce_);
     out_.append(frame_);
     frame_.clear();
     interest_ = EPOLLIN | EPOLLOUT;
@@ -102,7 +108,8 @@ void GatewayLink::on_readable() {
     }
     in_.commit(size_t(n));
     while (state_ != State::Closed) {
-        link::Result r = link::parse_link_frame(in_.readable(), max_frame_);
+        const size_t limit = state_ == State::Greeting ? link::kMaxHandshakeFrame : max_frame_;
+        link::Result r = link::parse_link_frame(in_.readable(), limit);
         if (r.status == link::Parse::Incomplete) break;
         if (r.status == link::Parse::Error) {
             gateway_.link_lost(*this, std::string("a bad frame from the business worker: ") + r.error);
@@ -117,13 +124,24 @@ void GatewayLink::on_readable() {
 }
 
 void GatewayLink::handle(std::string_view bytes) {
-    const link::Frame f = link::parse_link_frame(bytes, max_frame_).frame;
+    const link::Frame f = link::parse_link_frame(bytes, bytes.size()).frame;
+    // The handshake's frames, each in its one state; any other frame there
+    // (or either of them later) ends the link.
+    const bool expected = state_ == State::Greeting   ? f.type == link::Type::Challenge
+                          : state_ == State::Proving ? f.type == link::Type::Welcome
+                                                     : f.type != link::Type::Challenge && f.type != link::Type::Welcome;
+    if (!expected) {
+        gateway_.link_lost(*this, std::string("unexpected ") + link::type_name(f.type) + " from business" +
+                                      (state_ == State::Greeting ? " before its proof" : ""));
+        return;
+    }
     switch (f.type) {
+        case link::Type::Challenge: answer_challenge(f.nonce, f.proof); break;
         case link::Type::Welcome:
             pid_ = f.pid;
             generation_ = f.generation;
             version_ = std::string(f.payload);
-            if (state_ == State::Greeting) state_ = State::Ready;
+            state_ = State::Ready;
             gateway_.link_ready(*this, f.count);
             break;
         case link::Type::Done: gateway_.link_done(*this, f.seq); break;
@@ -131,7 +149,7 @@ void GatewayLink::handle(std::string_view bytes) {
         case link::Type::SendMany:
             for (size_t i = 0; i < f.client_count(); i++) gateway_.deliver(f.client_at(i), f.binary, f.payload);
             break;
-        case link::Type::Broadcast: gateway_.broadcast(f.binary, f.payload); break;
+        case link::Type::Broadcast: gateway_.broadcast(*this, f.number, f.binary, f.payload); break;
         case link::Type::Kick: gateway_.kick(f.client, f.code); break;
         case link::Type::Draining: {
             // The business worker drains: from our DRAIN_ACK on, nothing more
@@ -147,6 +165,21 @@ void GatewayLink::handle(std::string_view bytes) {
         }
         default: gateway_.link_lost(*this, std::string("unexpected ") + link::type_name(f.type) + " from business");
     }
+}
+
+// The business worker's CHALLENGE: its proof over our nonce and its own says
+// it knows the secret; ours over both, and our token, answers it.
+void GatewayLink::answer_challenge(std::string_view nonce, std::string_view proof) {
+    if (!link::proof_holds(link::business_proof(secret_, nonce_, nonce), proof)) {
+        gateway_.link_unproven(*this);
+        return;
+    }
+    link::write_proof(frame_, token_, link::gateway_proof(secret_, nonce_, nonce, token_));
+    out_.append(frame_);
+    frame_.clear();
+    nonce_.clear();
+    state_ = State::Proving;
+    flush();
 }
 
 void GatewayLink::flush() {

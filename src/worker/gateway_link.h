@@ -1,9 +1,15 @@
 // gateway_link: a gateway worker's TCP link to one business worker.
 //
-//   Connecting ──► Greeting ──(WELCOME)──► Ready ──(DRAINING)──► Draining ──► Closed
-//   (connect(2)     (HELLO sent)            events flow           DRAIN_ACK sent;
-//    in progress)                                                 the business closes
-//                                                                 once it answered all
+//   Connecting ──► Greeting ──(CHALLENGE)──► Proving ──(WELCOME)──► Ready ──(DRAINING)──► Draining ──► Closed
+//   (connect(2)     (HELLO sent: our          (its proof held;       events flow           DRAIN_ACK sent;
+//    in progress)    nonce)                    PROOF sent)                                 the business closes
+//                                                                                          once it answered all
+//
+// The handshake (protocol/link.h) comes first: no event leaves before the
+// business worker has proven it knows the link secret (a CHALLENGE whose
+// proof does not hold closes the link: a stranger listening on the business
+// port collects nothing) and has accepted ours (WELCOME). Until its proof
+// holds, its frames are read with kMaxHandshakeFrame as the limit.
 //
 // The link speaks protocol/link.h. It owns its socket and its buffers, and
 // keeps the events it sent that are not DONE yet (`in_flight`), so that if it
@@ -27,9 +33,11 @@ class Gateway;
 
 class GatewayLink {
 public:
-    enum class State { Connecting, Greeting, Ready, Draining, Closed };
+    enum class State { Connecting, Greeting, Proving, Ready, Draining, Closed };
 
-    GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame);
+    // `secret` is the worker's link secret; it must outlive the link.
+    GatewayLink(Gateway& gateway, EventLoop& loop, int slot, const ListenAddress& at, size_t max_frame,
+                const std::string& secret);
     ~GatewayLink();
 
     // Starts the non-blocking connect. "" or what failed at once.
@@ -40,7 +48,10 @@ public:
     State state() const { return state_; }
     int slot() const { return slot_; }           // the port it connected to: business slot
     uint32_t pid() const { return pid_; }        // from WELCOME
+    // Which business worker this is (pid and generation): two links may lead to one.
+    uint64_t business_id() const { return uint64_t(pid_) << 32 | generation_; }
     std::string describe() const;                // "slot 1 (pid 4242, chat 2)"
+    std::string address() const;                 // "127.0.0.2:9001": where it connects
     // Events sent and not DONE: seq -> the client's number.
     std::unordered_map<uint64_t, uint32_t>& in_flight() { return in_flight_; }
 
@@ -49,6 +60,7 @@ private:
     void on_connected();
     void on_readable();
     void handle(std::string_view frame_bytes);
+    void answer_challenge(std::string_view nonce, std::string_view proof);
     void flush();
     void update_interest();
 
@@ -57,6 +69,9 @@ private:
     int slot_;
     ListenAddress at_;
     size_t max_frame_;
+    const std::string& secret_;
+    uint32_t token_ = 0;
+    std::string nonce_;  // ours, sent in HELLO; until the handshake is over
     Fd fd_;
     State state_ = State::Connecting;
     Buffer in_;

@@ -33,6 +33,10 @@ public:
     virtual void on_deadline() = 0;
     // The worker began draining (worker/drain.h, steps 4 to 6).
     virtual void on_drain() = 0;
+    // The connection has just closed, whatever closed it (the session is
+    // freed a little later, with its connection): what holds a pointer to
+    // this session lets go of it here (link_session.h).
+    virtual void on_closed() {}
 
     // What a module asks (module_api.cpp): each returns 0 or -1.
     virtual int respond(int status, const char* content_type, const char* body, size_t len) {

@@ -269,13 +269,20 @@ void Worker::pause_accepting(int err) {
 // this worker has stepped back for a peer (recheck_balance decides that).
 void Worker::resume_accepting() {
     if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
-    if (!accepting_ && !stepped_back_ && listener_ && !drain_.active() && live_ < size_t(group().max_connections))
+    if (!accepting_ && !stepped_back_ && listener_ && !drain_.active() && below_max_connections())
         watch_listener();
+}
+
+// max_connections bounds a business worker's proven links, not its
+// connections: strangers in their handshake have places of their own, the
+// oldest giving way (business.h), so they never keep a gateway out.
+bool Worker::below_max_connections() const {
+    return business_ ? business_->room_for_a_link() : live_ < size_t(group().max_connections);
 }
 
 void Worker::on_listener_readable() {
     accept_pending(SIZE_MAX);
-    if (live_ >= size_t(group().max_connections))
+    if (!below_max_connections())
         stop_accepting();  // back on when one closes
     else if (accepting_ && balance_.should_step_back(loop_.now_ms()))
         step_back();  // the queue is empty now: nothing is left behind
@@ -297,7 +304,7 @@ int64_t Worker::recheck_balance() {
 
 size_t Worker::accept_pending(size_t at_most) {
     size_t accepted = 0;
-    while (accepted < at_most && listener_ && live_ < size_t(group().max_connections)) {
+    while (accepted < at_most && listener_ && below_max_connections()) {
         sockaddr_in peer{};
         socklen_t peer_len = sizeof peer;
         int fd = accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);

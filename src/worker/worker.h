@@ -87,6 +87,9 @@ public:
     const Drain& drain() const { return drain_; }
 
     std::string module_version() const;  // "hello 2"
+    // What gateway and business workers prove to each other (protocol/link.h):
+    // read by the master before fork, never from a file here.
+    const std::string& link_secret() const { return setup_.config->server.link_secret; }
 
     // ---- Where a client's events go: the module, or (role = gateway) the
     // business group behind this gateway (gateway.h). ----
@@ -132,6 +135,7 @@ private:
     void resume_accepting();        // the pause is over, or a connection closed
     void step_back();               // a peer has room: let it take the next connections
     int64_t recheck_balance();
+    bool below_max_connections() const;  // room to accept (a business worker counts proven links)
 
     WorkerSetup setup_;
     smooth_worker handle_{this};

@@ -13,8 +13,10 @@
 //   - Complete: consumed = 4 + the declared length, within the input and
 //     the limit; a known type; the payload and the client list lie in the
 //     consumed bytes; the list holds whole 8-byte ids, as many as SEND_MANY
-//     says, and client_at() reads each big-endian; the consumed bytes alone
-//     parse the same frame; every strict prefix of them is Incomplete;
+//     says, and client_at() reads each big-endian; a nonce or a proof (the
+//     handshake's HELLO, CHALLENGE, PROOF) is exactly its size, in the frame,
+//     and only those frames have one; the consumed bytes alone parse the
+//     same frame; every strict prefix of them is Incomplete;
 //   - what write_*() makes of a frame's fields is the same size, parses back
 //     to the same fields, and is byte for byte the frame (but for a binary
 //     flag other than 0 or 1, which reads as true and is written as 1);
@@ -43,6 +45,9 @@ bool known(Type t) {
         case Type::Hello:
         case Type::Event:
         case Type::DrainAck:
+        case Type::Proof:
+        case Type::Adopt:
+        case Type::Challenge:
         case Type::Welcome:
         case Type::Done:
         case Type::Send:
@@ -57,7 +62,8 @@ bool known(Type t) {
 bool same_frame(const Frame& a, const Frame& b) {
     return a.type == b.type && a.token == b.token && a.seq == b.seq && a.client == b.client && a.kind == b.kind &&
            a.binary == b.binary && a.code == b.code && a.pid == b.pid && a.slot == b.slot && a.count == b.count &&
-           a.generation == b.generation && a.clients == b.clients && a.payload == b.payload;
+           a.generation == b.generation && a.clients == b.clients && a.payload == b.payload && a.nonce == b.nonce &&
+           a.proof == b.proof && a.number == b.number && a.tokens == b.tokens;
 }
 
 bool same_result(const Result& a, const Result& b) {
@@ -71,7 +77,9 @@ std::string rewrite(const Frame& f, size_t& flag_at) {
     std::string out;
     flag_at = 0;
     switch (f.type) {
-        case Type::Hello: write_hello(out, f.token); break;
+        case Type::Hello: write_hello(out, f.nonce); break;
+        case Type::Proof: write_proof(out, f.token, f.proof); break;
+        case Type::Challenge: write_challenge(out, f.nonce, f.proof); break;
         case Type::Event: write_event(out, f.seq, f.client, f.kind, f.payload); break;
         case Type::DrainAck: write_drain_ack(out); break;
         case Type::Welcome: write_welcome(out, f.pid, f.slot, f.count, f.generation, f.payload); break;
@@ -88,9 +96,15 @@ std::string rewrite(const Frame& f, size_t& flag_at) {
             break;
         }
         case Type::Broadcast:
-            write_broadcast(out, f.binary, f.payload);
-            flag_at = kHeaderBytes;
+            write_broadcast(out, f.number, f.binary, f.payload);
+            flag_at = kHeaderBytes + 8;
             break;
+        case Type::Adopt: {
+            std::vector<uint32_t> tokens(f.token_count());
+            for (size_t i = 0; i < tokens.size(); i++) tokens[i] = f.token_at(i);
+            write_adopt(out, tokens.data(), tokens.size());
+            break;
+        }
         case Type::Kick: write_kick(out, f.client, f.code); break;
         case Type::Draining: write_draining(out); break;
     }
@@ -128,7 +142,15 @@ void check_frame(std::string_view in, size_t max) {
     require(known(f.type) && static_cast<unsigned char>(in[4]) == static_cast<unsigned char>(f.type),
             "a frame's type is the known one its fifth byte names");
     const std::string_view consumed = in.substr(0, r.consumed);
-    require(inside(f.payload, consumed) && inside(f.clients, consumed), "payload and client list lie in the frame");
+    require(inside(f.payload, consumed) && inside(f.clients, consumed) && inside(f.nonce, consumed) &&
+                inside(f.proof, consumed) && inside(f.tokens, consumed),
+            "payload, client list, tokens, nonce and proof lie in the frame");
+    const bool has_nonce = f.type == Type::Hello || f.type == Type::Challenge;
+    const bool has_proof = f.type == Type::Proof || f.type == Type::Challenge;
+    require(f.nonce.size() == (has_nonce ? kNonceBytes : 0) && f.proof.size() == (has_proof ? kProofBytes : 0),
+            "a nonce and a proof are exactly their size, in the handshake's frames only");
+    if (has_nonce || has_proof)
+        require(r.consumed <= kMaxHandshakeFrame, "a handshake frame fits kMaxHandshakeFrame");
     if (!f.payload.empty())
         require(f.payload.data() + f.payload.size() == consumed.data() + consumed.size(),
                 "a payload runs to the frame's end");
@@ -159,7 +181,10 @@ void check_frame(std::string_view in, size_t max) {
     Frame want = f;
     want.clients = back.frame.clients;  // views into another buffer; their bytes are compared below
     want.payload = back.frame.payload;
-    require(same_frame(back.frame, want) && back.frame.clients == f.clients && back.frame.payload == f.payload,
+    want.nonce = back.frame.nonce;
+    want.proof = back.frame.proof;
+    require(same_frame(back.frame, want) && back.frame.clients == f.clients && back.frame.payload == f.payload &&
+                back.frame.nonce == f.nonce && back.frame.proof == f.proof,
             "what write_*() makes parses back to the same fields");
     for (size_t i = 0; i < written.size(); i++) {
         if (written[i] == consumed[i]) continue;
@@ -182,7 +207,7 @@ void check_stream(std::string_view in, size_t max) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view in(reinterpret_cast<const char*>(data), size);
-    for (size_t max : {size_t(0), kHeaderBytes, size_t(14), size_t(64), max_frame_for(1 << 20), SIZE_MAX})
+    for (size_t max : {size_t(0), kHeaderBytes, size_t(14), size_t(64), kMaxHandshakeFrame, max_frame_for(1 << 20), SIZE_MAX})
         check_stream(in, max);
     return 0;
 }

@@ -244,41 +244,34 @@ UTF8 = {
     "nul-del": b"a\0b\x7f",
 }
 
-# ---- gateway link frames (fuzz_link): streams of frames, then bad ones -----
-def link(type_, fields=b""):
-    return struct.pack(">IB", 1 + len(fields), type_) + fields
-
-def event(seq, client, kind, payload=b""):
-    return link(2, struct.pack(">QQB", seq, client, kind) + payload)
-
-def send_many(ids, binary, payload, n=None):
-    return link(19, struct.pack(">I", len(ids) if n is None else n) + b"".join(struct.pack(">Q", i) for i in ids)
-                + bytes([binary]) + payload)
-
-LINK = {
-    # what a gateway worker sends
-    "gateway-stream": link(1, struct.pack(">I", 0xdeadbeef)) + event(1, 7, 100) + event(2, 7, 1, b"GET / hello")
-                      + event(3, 7, 5, "héllo".encode()) + event(4, 7, 101) + link(3),
-    # what a business worker sends
-    "business-stream": link(16, struct.pack(">IHHI", 4242, 3, 4, 17) + b"chat 2") + link(17, struct.pack(">Q", 1))
-                       + link(18, struct.pack(">QB", 7, 0) + b"hi") + send_many([7, 8, 2**64 - 1], 1, b"\0\1")
-                       + link(20, b"\0everyone") + link(21, struct.pack(">QH", 7, 1000)) + link(22),
-    "send-many-none": send_many([], 0, b""),
-    "send-binary-flag-2": link(18, struct.pack(">QB", 7, 2) + b"x"),
-    "welcome-no-version": link(16, struct.pack(">IHHI", 1, 0, 1, 0)),
-    "event-then-partial": event(9, 1, 2, b"line") + event(10, 1, 2, b"cut short")[:-3],
-    "header-only": struct.pack(">I", 9),
-    # errors
-    "bad-length-0": b"\0\0\0\0\x01",
-    "bad-length-huge": b"\xff\xff\xff\xff\x02",
-    "bad-type-0": link(0),
-    "bad-type-99": link(99, b"abc"),
-    "bad-hello-short": link(1, b"\0\0\1"),
-    "bad-kick-long": link(21, struct.pack(">QH", 7, 1000) + b"x"),
-    "bad-drain-ack-fields": link(3, b"x"),
-    "bad-send-many-count": send_many([1, 2], 0, b"", n=3),
-    "bad-send-many-no-flag": link(19, struct.pack(">IQ", 1, 5)),
-    "bad-event-short": link(2, struct.pack(">QQ", 1, 2)),
+# ---- gateway link frames (fuzz_link): the handshake, streams, then bad ones --
+LINK = {  # the handshake (HELLO nonce, CHALLENGE nonce+proof, PROOF token+proof), streams, bad frames
+    'bad-challenge-no-proof': b'\x00\x00\x00!\x17 !"#$%&\'()*+,-./0123456789:;<=>?',
+    'bad-drain-ack-fields': b'\x00\x00\x00\x02\x03x',
+    'bad-event-short': b'\x00\x00\x00\x11\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02',
+    'bad-hello-old-token': b'\x00\x00\x00\x05\x01\xde\xad\xbe\xef',
+    'bad-hello-short': b'\x00\x00\x00\x04\x01\x00\x00\x01',
+    'bad-kick-long': b'\x00\x00\x00\x0c\x15\x00\x00\x00\x00\x00\x00\x00\x07\x03\xe8x',
+    'bad-length-0': b'\x00\x00\x00\x00\x01',
+    'bad-length-huge': b'\xff\xff\xff\xff\x02',
+    'bad-proof-short': b'\x00\x00\x00$\x04\x00\x00\x00\x07.\xdee\xad\x00\xa1\xe7\xfd\xc0\xa5\x120\xcc%8f\x82\x10?L\xe0X\x8c\xe2\\\xc0\xa8\x83\x96\x0c\xf0',
+    'bad-send-many-count': b'\x00\x00\x00\x16\x13\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00',
+    'bad-send-many-no-flag': b'\x00\x00\x00\r\x13\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05',
+    'bad-type-0': b'\x00\x00\x00\x01\x00',
+    'bad-type-99': b'\x00\x00\x00\x04cabc',
+    'business-stream': b'\x00\x00\x00A\x17 !"#$%&\'()*+,-./0123456789:;<=>?\xa6\xfbws\n\x1b|\xb5\xd5\xcb\xb4\xfe\x9d\x87\x863\x8dG\xeaV\xe1\xc5\x90S\x0b\'^w\xc7\xb8\xe5\xa7\x00\x00\x00\x13\x10\x00\x00\x10\x92\x00\x03\x00\x04\x00\x00\x00\x11chat 2\x00\x00\x00\t\x11\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x0c\x12\x00\x00\x00\x00\x00\x00\x00\x07\x00hi\x00\x00\x00 \x13\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00\x01\x00\x00\x00\n\x14\x00everyone\x00\x00\x00\x0b\x15\x00\x00\x00\x00\x00\x00\x00\x07\x03\xe8\x00\x00\x00\x01\x16',
+    'challenge': b'\x00\x00\x00A\x17 !"#$%&\'()*+,-./0123456789:;<=>?\xa6\xfbws\n\x1b|\xb5\xd5\xcb\xb4\xfe\x9d\x87\x863\x8dG\xeaV\xe1\xc5\x90S\x0b\'^w\xc7\xb8\xe5\xa7',
+    'event-then-partial': b'\x00\x00\x00\x16\x02\x00\x00\x00\x00\x00\x00\x00\t\x00\x00\x00\x00\x00\x00\x00\x01\x02line\x00\x00\x00\x1b\x02\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x02cut sh',
+    'gateway-stream': b'\x00\x00\x00!\x01\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x00\x00\x00%\x04\xde\xad\xbe\xef.\xdee\xad\x00\xa1\xe7\xfd\xc0\xa5\x120\xcc%8f\x82\x10?L\xe0X\x8c\xe2\\\xc0\xa8\x83\x96\x0c\xf0\x7f\x00\x00\x00\x12\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x07d\x00\x00\x00\x1d\x02\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x07\x01GET / hello\x00\x00\x00\x18\x02\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x07\x05h\xc3\xa9llo\x00\x00\x00\x12\x02\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x07e\x00\x00\x00\x01\x03',
+    'header-only': b'\x00\x00\x00\t',
+    'hello': b'\x00\x00\x00!\x01\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f',
+    'hello-then-event': b'\x00\x00\x00!\x01\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x00\x00\x00\x13\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x01x',
+    'proof': b'\x00\x00\x00%\x04\xde\xad\xbe\xef.\xdee\xad\x00\xa1\xe7\xfd\xc0\xa5\x120\xcc%8f\x82\x10?L\xe0X\x8c\xe2\\\xc0\xa8\x83\x96\x0c\xf0\x7f',
+    'send-binary-flag-2': b'\x00\x00\x00\x0b\x12\x00\x00\x00\x00\x00\x00\x00\x07\x02x',
+    'send-many-none': b'\x00\x00\x00\x06\x13\x00\x00\x00\x00\x00',
+    'adopt-two': struct.pack(">IBH", 1 + 2 + 8, 5, 2) + struct.pack(">II", 0x11223344, 0xdeadbeef),
+    'broadcast-numbered': struct.pack(">IBQB", 1 + 9 + 8, 20, 7, 0) + b"everyone",
+    'welcome-no-version': b'\x00\x00\x00\r\x10\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00',
 }
 
 # ---- WebSocket handshakes (fuzz_websocket_handshake) ------------------------
@@ -323,6 +316,35 @@ WEBSOCKET_HANDSHAKE = {
                                   b"sec-websocket-version:13", b"SEC-WEBSOCKET-KEY:AAAAAAAAAAAAAAAAAAAAAA=="),
 }
 
+# ---- hand-over frames (fuzz_handover): a whole stream, then bad ones ---------
+def ho(type_, fields=b""):
+    return struct.pack(">IB", 1 + len(fields), type_) + fields
+
+def s32(b):
+    return struct.pack(">I", len(b)) + b
+
+HO_HELLO = ho(1, struct.pack(">IH", 0x534D484F, 1))
+HO_LINK = ho(2, struct.pack(">HBII", 3, 2, 4242, 7) + s32(b"chat 2") + struct.pack(">HII", 2, 0x11223344, 0xdeadbeef)
+             + struct.pack(">IQQ", 1, 9, 0x1122334400000005) + s32(b"\0\0\0\x09\x11part") + s32(b"unsent"))
+HO_CLIENT = ho(3, struct.pack(">QBIHQQQBBIB", 0x1122334400000005, 4, 0x0100007F, 51234, 1765000000123, 1000, 2000, 3,
+                             4 | 16, 5300, 1) + s32(b"first fragment") + s32(b"\x81\x85abcd\x01") + s32(b"o" * 40)
+               + struct.pack(">QI", 9, 0) + struct.pack(">I", 2) + struct.pack(">QB", 9, 1) + s32(b"ping 1")
+               + struct.pack(">QB", 10, 101) + s32(b""))
+HO_END = ho(4, struct.pack(">QII", 77, 1, 1))
+HANDOVER = {
+    "old-to-new": HO_HELLO + HO_LINK + HO_CLIENT + HO_END + ho(5),
+    "new-to-old": HO_HELLO + ho(16, struct.pack(">I", 2)) + ho(17, b"cannot take them"),
+    "client-no-events": ho(3, struct.pack(">QBIHQQQBBIB", 5, 3, 0, 0, 0, 0, 0, 3, 0, 0xFFFFFFFF, 0) + s32(b"")
+                          + s32(b"") + s32(b"") + struct.pack(">QII", 0, 0xFFFFFFFF, 0)),
+    "link-cut-short": HO_LINK[:-3],
+    "bad-magic": ho(1, struct.pack(">IH", 0x534D4800, 1)),
+    "bad-type-9": ho(9, b"x"),
+    "bad-length-0": b"\0\0\0\0\x01",
+    "bad-confirm-long": ho(16, struct.pack(">I", 2) + b"x"),
+    "bad-waiting-count": ho(3, HO_CLIENT[5:-30][:-4] + struct.pack(">I", 1000)),
+    "bad-message-state": ho(3, struct.pack(">QBIHQQQBBIB", 5, 3, 0, 0, 0, 0, 0, 3, 0, 0, 7)),
+}
+
 CORPORA = {
     "http_head": HTTP_HEAD,
     "http_chunked": HTTP_CHUNKED,
@@ -331,6 +353,7 @@ CORPORA = {
     "websocket": WEBSOCKET,
     "utf8": UTF8,
     "link": LINK,
+    "handover": HANDOVER,
     "websocket_handshake": WEBSOCKET_HANDSHAKE,
 }
 

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = Path(os.environ.get("SMOOTH_SERVER", ROOT / "server")).resolve()
 MODULES = SERVER.parent / "modules"
-LOADGEN = ROOT / "tools" / "loadgen"
+LOADGEN = ROOT / "tests" / "support" / "loadgen"
 
 
 def free_port():
@@ -370,14 +370,14 @@ def smooth(tmp_path):
 
 
 def run_loadgen(url, *args, timeout=120):
-    """Runs tools/loadgen and returns its JSON report."""
+    """Runs tests/support/loadgen and returns its JSON report."""
     r = subprocess.run([str(LOADGEN), *args, url], capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"loadgen failed: {r.stderr}"
     return json.loads(r.stdout)
 
 
 def start_loadgen(url, *args, out_path):
-    """Starts tools/loadgen in the background; finish with finish_loadgen()."""
+    """Starts tests/support/loadgen in the background; finish with finish_loadgen()."""
     return subprocess.Popen([str(LOADGEN), *args, "-o", str(out_path), url],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -393,6 +393,26 @@ def assert_no_errors(report, what="load"):
     assert not bad, f"{what}: {bad} of {report['requests']} requests failed; statuses {report['status_counts']}"
 
 
+def module_source(name):
+    """A module's source: a demo (modules/) or a test fixture (tests/modules/)."""
+    for d in (ROOT / "modules", ROOT / "tests" / "modules"):
+        if (d / f"{name}.cpp").exists():
+            return d / f"{name}.cpp"
+    raise FileNotFoundError(f"no module source named {name}")
+
+
+def link_secret_file(directory, secret=None, name="link.secret"):
+    """A link secret file (docs/links.md) in `directory`: 32 random bytes
+    (or `secret`), mode 0600, for [server] link_secret_file. Two instances
+    linked by backend = tcp://... are given the same one."""
+    path = Path(directory) / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32) if secret is None else secret)
+    os.chmod(path, 0o600)
+    return path
+
+
 def build_module(source, out_path, version, defines=()):
     """Compiles a demo module (modules/SOURCE.cpp) with a version string (and
     any -D defines) into out_path, the way a deploy produces a new build:
@@ -401,7 +421,7 @@ def build_module(source, out_path, version, defines=()):
     tmp = out_path.with_suffix(".building")
     subprocess.run(["g++", "-std=c++20", "-O2", "-fPIC", "-shared", f"-I{ROOT / 'include'}",
                     f'-DHELLO_VERSION="{version}"', *[f"-D{d}" for d in defines],
-                    "-o", str(tmp), str(ROOT / "modules" / f"{source}.cpp")],
+                    "-o", str(tmp), str(module_source(source))],
                    check=True, timeout=120)
     os.replace(tmp, out_path)
     return out_path

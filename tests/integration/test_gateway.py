@@ -15,7 +15,7 @@ import shutil
 import pytest
 import websockets
 
-from conftest import MODULES, build_module, wait_until
+from conftest import MODULES, build_module, link_secret_file, wait_until
 
 CLIENTS = int(os.environ.get("SMOOTH_GW_CLIENTS", "50"))
 EVERY_S = 0.020      # each client sends a message every 20 ms
@@ -176,11 +176,13 @@ def test_no_message_lost_or_doubled_across_business_reloads(smooth, tmp_path, ch
 def test_two_instances_business_reloaded_and_restarted(smooth, tmp_path, chat_builds):
     # The business group in an instance of its own on another loopback
     # address, as on another machine: reloads are exactly once; a restart
-    # (stop, then start) loses nothing.
+    # (stop, then start) loses nothing. The two link with the secret both
+    # are given (docs/links.md).
+    secret = {"link_secret_file": link_secret_file(tmp_path)}
     business = smooth.start(groups={"chat": {"listen": "tcp", "host": "127.0.0.2", "role": "business", "count": 2,
-                                             "module": str(chat_builds)}}, env=WORK)
+                                             "module": str(chat_builds)}}, env=WORK, server=secret)
     backend = f"tcp://127.0.0.2:{business.port('chat')}"
-    gateway = smooth.start(groups=chat_groups(chat_builds, backend=backend, business=False))
+    gateway = smooth.start(groups=chat_groups(chat_builds, backend=backend, business=False), server=secret)
     wait_until(lambda: linked(gateway, 2), what="the gateway instance linked to the business instance")
     url = f"ws://127.0.0.1:{gateway.port('gateway')}/chat"
 

@@ -5,7 +5,7 @@ two; a group that is not reloadable runs on_worker_reload and keeps its
 workers, and is respawned after a crash; and events wait in the gateway,
 counted, while no business worker is there, then go out in order.
 
-The business module is modules/probe.cpp: one text command per API call
+The business module is tests/modules/probe.cpp: one text command per API call
 ("/to ID TEXT", "/many ID,ID TEXT", "/all TEXT", "/kick ID"), "id ID" to each
 client as it connects, "[pid P]" on every answer, and a log line for each
 on_close and on_worker_reload. The clients here are plain sockets, read one
@@ -16,7 +16,7 @@ import signal
 import socket
 import struct
 
-from conftest import MODULES, is_closed, pid_alive, wait_until
+from conftest import MODULES, is_closed, link_secret_file, pid_alive, wait_until
 
 PROBE = str(MODULES / "probe.so")
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -398,15 +398,17 @@ def test_not_reloadable_group_reload_and_crash(smooth):
     assert flags == {"web": True, "keep": False}, flags
 
 
-def test_events_wait_in_the_gateway_while_the_business_instance_is_down(smooth):
+def test_events_wait_in_the_gateway_while_the_business_instance_is_down(smooth, tmp_path):
     # The business group in an instance of its own (127.0.0.2, as another
     # machine). While it is stopped the gateway holds its client's messages,
     # counted in status --json "queued"; once it is back every one is
-    # answered, in order, on the same connection.
+    # answered, in order, on the same connection. Two instances link with
+    # the secret both are given (docs/links.md).
+    secret = {"link_secret_file": link_secret_file(tmp_path)}
     business = smooth.start(groups={"biz": {"listen": "tcp", "host": "127.0.0.2", "role": "business", "count": 1,
-                                            "module": PROBE}})
+                                            "module": PROBE}}, server=secret)
     backend = f"tcp://127.0.0.2:{business.port('biz')}"
-    gateway = smooth.start(groups=gateway_groups({"gw": ("text", 1)}, backend=backend))
+    gateway = smooth.start(groups=gateway_groups({"gw": ("text", 1)}, backend=backend), server=secret)
     wait_until(lambda: linked(gateway, "gw", 1), what="the gateway linked to the business instance")
     c = Client("text", gateway.port("gw")).greeted()
     for i in range(3):

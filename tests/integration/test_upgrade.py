@@ -108,7 +108,7 @@ class StatusPoller:
 
 
 class Load:
-    """tools/loadgen against the server for the length of a `with` block.
+    """tests/support/loadgen against the server for the length of a `with` block.
     Keep-alive unless told otherwise: a test that runs long at full speed
     with a new connection per request leaves the machine's ports in
     TIME_WAIT by the hundred thousand, and the next tests find none free."""

@@ -5,7 +5,7 @@ death (PR_SET_PDEATHSIG, or the worker's own check of its parent). A module
 frees what it holds there (include/smooth/module.h), so a way out that skips
 it leaks or loses data.
 
-The lifecycle module (modules/lifecycle.cpp) appends "start PID ..." and
+The lifecycle module (tests/modules/lifecycle.cpp) appends "start PID ..." and
 "stop PID" to the file named by $SMOOTH_LIFECYCLE_FILE; each test reads it
 once the worker is gone, when the line must already be there."""
 import os

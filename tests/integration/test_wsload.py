@@ -1,4 +1,4 @@
-"""tools/wsload, the gateway rows' client, against a real gateway + business
+"""tests/support/wsload, the gateway rows' client, against a real gateway + business
 (the chat module): each mode counts what it says it counts, so that a bench
 figure is about round trips that really happened."""
 import json
@@ -9,7 +9,7 @@ import time
 from conftest import MODULES, ROOT, wait_until
 from test_gateway import chat_groups, linked
 
-WSLOAD = ROOT / "tools" / "wsload"
+WSLOAD = ROOT / "tests" / "support" / "wsload"
 
 
 def wsload(url, *args, timeout=60):

@@ -266,6 +266,17 @@ void test_errors() {
         {"log_file empty", "[server]\nlog_file =\n" + group(""), 2, {"[server] log_file: "}},
         {"unclosed quote", "[server]\nuser = \"me\n" + group(""), 2, {"[server] user: ", "quote"}},
         {"first error wins", group("count = x\nbogus = 1"), 4, {"count: "}},
+        {"link_secret_file empty", "[server]\nlink_secret_file =\n" + group(""), 2, {"[server] link_secret_file: "}},
+        // Links from other hosts need a secret the operator gives both ends.
+        {"business on another host without a secret",
+         "[group biz]\nrole = business\nmodule = m.so\nlisten = tcp://10.0.0.5:9000\n", 4,
+         {"[group biz] listen: 10.0.0.5 is not a loopback address", "set [server] link_secret_file = PATH"}},
+        {"business on every address without a secret",
+         group("") + "[group biz]\nrole = business\nlisten = tcp://0.0.0.0:9000\nmodule = m.so\n", 7,
+         {"[group biz] listen: 0.0.0.0 is not a loopback address"}},
+        {"gateway to another host without a secret",
+         "[group gw]\nrole = gateway\nlisten = ws://127.0.0.1:8000\n\nbackend = tcp://192.168.1.20:9000\n", 5,
+         {"[group gw] backend: 192.168.1.20 is not a loopback address", "link_secret_file"}},
     };
     for (const Row& r : rows) {
         std::string error;
@@ -276,6 +287,40 @@ void test_errors() {
         for (const char* part : r.parts)
             EXPECT_EQ_AT(contains(error, part), true, std::string(r.name) + ": \"" + part + "\" in " + error);
     }
+}
+
+// On loopback an instance links with a secret of its own (made by the
+// master); with link_secret_file any address may link. parse_config() only
+// takes the path: load_config_file() reads the file (test_secret_file).
+void test_link_secret_rules() {
+    const std::string business = "[group biz]\nrole = business\nmodule = m.so\nlisten = tcp://";
+    const std::string gateway = "[group gw]\nrole = gateway\nlisten = ws://127.0.0.1:8000\nbackend = tcp://";
+    const std::string secret = "[server]\nlink_secret_file = secrets/link\n";
+    const std::string good[] = {
+        business + "127.0.0.1:9000\n",
+        business + "127.0.0.2:9000\n",
+        business + "localhost:9000\n",
+        gateway + "127.0.0.9:9000\n",
+        secret + business + "10.0.0.5:9000\n",
+        secret + business + "0.0.0.0:9000\n",
+        secret + gateway + "192.168.1.20:9000\n",
+        business + "10.0.0.5:9000\n" + secret,  // the [server] section may come last
+    };
+    for (const std::string& text : good) {
+        std::string error;
+        std::optional<Config> c = parse(text, error);
+        EXPECT_EQ_AT(error, "", text);
+        if (!c) continue;
+        const bool has_secret = contains(text, "link_secret_file");
+        EXPECT_EQ_AT(c->server.link_secret_file, std::string(has_secret ? "/srv/smooth/secrets/link" : ""), text);
+        EXPECT_EQ_AT(c->server.link_secret_line, has_secret ? (text.starts_with("[server]") ? 2 : 6) : 0, text);
+        EXPECT_EQ_AT(c->server.link_secret, std::string(), text);  // read by load_config_file, not here
+    }
+    EXPECT(is_loopback("127.0.0.1"));
+    EXPECT(is_loopback("127.255.0.3"));
+    EXPECT(!is_loopback("0.0.0.0"));
+    EXPECT(!is_loopback("10.127.0.1"));
+    EXPECT(!is_loopback("128.0.0.1"));
 }
 
 void test_listen() {
@@ -676,6 +721,7 @@ int main() {
     test_default_config();
     test_syntax();
     test_errors();
+    test_link_secret_rules();
     test_listen();
     test_bools_and_counts();
     test_durations();

@@ -1,6 +1,8 @@
 // test_link: the gateway <-> business frames (protocol/link.h): every frame
 // written and read back, cut at every split point; frames that lie about
-// their length or carry an unknown type.
+// their length or carry an unknown type; the handshake's proofs, against
+// HMAC-SHA-256 computed elsewhere (Python's hmac) and against every change
+// that must change them.
 #include "protocol/link.h"
 
 #include "check.h"
@@ -23,13 +25,35 @@ struct Written {
 };
 
 const uint64_t kClients[] = {0x0102030405060708ull, 42, 0xffffffffffffffffull};
+const uint32_t kTokens[] = {0x11223344, 1, 0xffffffff};
+
+std::string run_of(int first, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; i++) s += char(first + int(i));
+    return s;
+}
+const std::string kNonceG = run_of(0, kNonceBytes);   // 00 01 .. 1f
+const std::string kNonceB = run_of(32, kNonceBytes);  // 20 21 .. 3f
+const std::string kProof = run_of(100, kProofBytes);
 
 std::vector<Written> frames() {
     return {
-        {"HELLO", [](std::string& s) { write_hello(s, 0xdeadbeef); },
+        {"HELLO", [](std::string& s) { write_hello(s, kNonceG); },
          [](const Frame& f, const std::string& at) {
              EXPECT_EQ_AT(int(f.type), int(Type::Hello), at);
+             EXPECT_EQ_AT(f.nonce, std::string_view(kNonceG), at);
+         }},
+        {"CHALLENGE", [](std::string& s) { write_challenge(s, kNonceB, kProof); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(int(f.type), int(Type::Challenge), at);
+             EXPECT_EQ_AT(f.nonce, std::string_view(kNonceB), at);
+             EXPECT_EQ_AT(f.proof, std::string_view(kProof), at);
+         }},
+        {"PROOF", [](std::string& s) { write_proof(s, 0xdeadbeef, kProof); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(int(f.type), int(Type::Proof), at);
              EXPECT_EQ_AT(f.token, 0xdeadbeefu, at);
+             EXPECT_EQ_AT(f.proof, std::string_view(kProof), at);
          }},
         {"EVENT", [](std::string& s) { write_event(s, 7, 0x1122334455667788ull, 5, "hello, gateway"); },
          [](const Frame& f, const std::string& at) {
@@ -69,8 +93,18 @@ std::vector<Written> frames() {
              EXPECT_EQ_AT(f.binary, false, at);
              EXPECT_EQ_AT(f.payload, std::string_view("to three"), at);
          }},
-        {"BROADCAST", [](std::string& s) { write_broadcast(s, false, "everyone"); },
-         [](const Frame& f, const std::string& at) { EXPECT_EQ_AT(f.payload, std::string_view("everyone"), at); }},
+        {"BROADCAST", [](std::string& s) { write_broadcast(s, 0x0102030405060708ull, false, "everyone"); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(f.number, 0x0102030405060708ull, at);
+             EXPECT_EQ_AT(f.binary, false, at);
+             EXPECT_EQ_AT(f.payload, std::string_view("everyone"), at);
+         }},
+        {"ADOPT", [](std::string& s) { write_adopt(s, kTokens, 3); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(int(f.type), int(Type::Adopt), at);
+             EXPECT_EQ_AT(f.token_count(), size_t(3), at);
+             for (size_t i = 0; i < 3 && i < f.token_count(); i++) EXPECT_EQ_AT(f.token_at(i), kTokens[i], at);
+         }},
         {"KICK", [](std::string& s) { write_kick(s, 5, 1013); },
          [](const Frame& f, const std::string& at) {
              EXPECT_EQ_AT(f.client, uint64_t(5), at);
@@ -120,7 +154,12 @@ void test_bad_frames() {
         {"empty", raw(0, 0, "")},
         {"unknown type", raw(1, 99, "")},
         {"HELLO too short", raw(3, 1, "ab")},
-        {"HELLO too long", raw(6, 1, "abcde")},
+        {"HELLO with a token (the link before the handshake)", raw(5, 1, "abcd")},
+        {"HELLO too long", raw(1 + 33, 1, std::string(33, 'n'))},
+        {"PROOF without its token", raw(1 + 32, 4, std::string(32, 'p'))},
+        {"PROOF too long", raw(1 + 37, 4, std::string(37, 'p'))},
+        {"CHALLENGE without its proof", raw(1 + 32, 23, std::string(32, 'n'))},
+        {"CHALLENGE too long", raw(1 + 65, 23, std::string(65, 'n'))},
         {"DONE short", raw(5, 17, "abcd")},
         {"SEND_MANY count over the frame", raw(10, 19, std::string("\0\0\0\x09", 4) + "abcde")},
         {"DRAINING with bytes", raw(2, 22, "x")},
@@ -133,10 +172,74 @@ void test_bad_frames() {
     }
 }
 
+// Before the proof a peer's frames are read with kMaxHandshakeFrame as the
+// limit: every handshake frame fits, and a length beyond it is refused from
+// the header alone (nothing is waited for, nothing buffered).
+void test_handshake_limit() {
+    std::string hello, challenge, proof;
+    write_hello(hello, kNonceG);
+    write_challenge(challenge, kNonceB, kProof);
+    write_proof(proof, 1, kProof);
+    for (const std::string* f : {&hello, &challenge, &proof}) {
+        Result r = parse_link_frame(*f, kMaxHandshakeFrame);
+        EXPECT_EQ_AT(int(r.status), int(Parse::Complete), type_name(r.frame.type));
+    }
+    EXPECT_EQ(challenge.size(), kMaxHandshakeFrame);
+    std::string event;
+    write_event(event, 1, 2, 5, std::string(100, 'x'));
+    Result r = parse_link_frame(std::string_view(event).substr(0, kHeaderBytes), kMaxHandshakeFrame);
+    EXPECT_EQ(int(r.status), int(Parse::Error));
+}
+
+std::string hex(std::string_view bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (char c : bytes) {
+        out += digits[static_cast<unsigned char>(c) >> 4];
+        out += digits[static_cast<unsigned char>(c) & 15];
+    }
+    return out;
+}
+
+void test_proofs() {
+    const std::string secret = "0123456789abcdef0123456789abcdef";
+    // Known answers, from Python: hmac.new(K, b"smooth link 1 business" + Ng + Nb, "sha256")
+    // and hmac.new(K, b"smooth link 1 gateway" + Ng + Nb + struct.pack("!I", token), "sha256").
+    const std::string b = business_proof(secret, kNonceG, kNonceB);
+    const std::string g = gateway_proof(secret, kNonceG, kNonceB, 0xdeadbeef);
+    EXPECT_EQ(hex(b), std::string("a6fb77730a1b7cb5d5cbb4fe9d8786338d47ea56e1c590530b275e77c7b8e5a7"));
+    EXPECT_EQ(hex(g), std::string("2ede65ad00a1e7fdc0a51230cc25386682103f4ce0588ce25cc0a883960cf07f"));
+    EXPECT_EQ(b.size(), kProofBytes);
+    EXPECT(proof_holds(b, b));
+    EXPECT(!proof_holds(b, g));  // the sides' proofs differ over the same nonces: no reflection
+
+    // Whatever changes, the proof changes: the secret, either nonce (a
+    // replayed handshake meets a new nonce), the order of the nonces, the token.
+    std::string other_secret = secret;
+    other_secret[5] ^= 1;
+    std::string ng2 = kNonceG, nb2 = kNonceB;
+    ng2[31] ^= 1;
+    nb2[0] ^= 0x80;
+    EXPECT(!proof_holds(b, business_proof(other_secret, kNonceG, kNonceB)));
+    EXPECT(!proof_holds(b, business_proof(secret, ng2, kNonceB)));
+    EXPECT(!proof_holds(b, business_proof(secret, kNonceG, nb2)));
+    EXPECT(!proof_holds(b, business_proof(secret, kNonceB, kNonceG)));
+    EXPECT(!proof_holds(g, gateway_proof(other_secret, kNonceG, kNonceB, 0xdeadbeef)));
+    EXPECT(!proof_holds(g, gateway_proof(secret, ng2, kNonceB, 0xdeadbeef)));
+    EXPECT(!proof_holds(g, gateway_proof(secret, kNonceG, nb2, 0xdeadbeef)));
+    EXPECT(!proof_holds(g, gateway_proof(secret, kNonceG, kNonceB, 0xdeadbeee)));
+    // A proof of another length, or none, never holds.
+    EXPECT(!proof_holds(b, std::string_view(b).substr(0, 31)));
+    EXPECT(!proof_holds(b, ""));
+    EXPECT(!proof_holds("", ""));
+}
+
 }  // namespace
 
 int main() {
     test_round_trip_at_every_split();
     test_bad_frames();
+    test_handshake_limit();
+    test_proofs();
     return check::summary("link");
 }

@@ -1,11 +1,11 @@
 """gateway: the WebSocket rows (issue 19): smooth's gateway path against
-GatewayWorker, node's `ws` and tools/ws_floor, side by side, one table.
+GatewayWorker, node's `ws` and tools/benchkit/ws_floor, side by side, one table.
 
 The servers (ws_servers.py): smooth with a gateway worker in front of a
 business worker (the chat module's "ping SEQ"), GatewayWorker on Workerman
 (when the bench is given its directories), node with `ws` (a direct echo, one
-process) and tools/ws_floor (the machine's floor: one process, epoll, no hop).
-The client is tools/wsload. Every row runs in rounds interleaved smooth,
+process) and tools/benchkit/ws_floor (the machine's floor: one process, epoll, no hop).
+The client is tests/support/wsload. Every row runs in rounds interleaved smooth,
 GatewayWorker, node, floor, smooth...; a cell is the median (min-max) of the
 rounds, a ratio the median of the per-round ratios, and a target is checked on
 each round as the HTTP rows do (PASS, FAIL, within noise).
@@ -198,7 +198,7 @@ class GatewayPart:
         if not self.gw_dirs:
             log("GatewayWorker: no --gatewayworker/--workerman directories given: its column is skipped")
         if not self.have_node:
-            log("node ws: not installed (tools/bench-deps installs node and ws into tools/bench-node): skipped")
+            log("node ws: not installed (tools/benchkit/deps installs node and ws into tools/benchkit/node): skipped")
         main = [self.start(self.make("main", n)) for n in self.names()]
         try:
             for srv in main:
@@ -430,9 +430,9 @@ class GatewayPart:
             "the link and back; GatewayWorker: Workerman's register + gateway (count 1) + BusinessWorker (count 1), "
             "an Events class answering \"pong SEQ [pid P, gw]\" with Gateway::sendToCurrentClient, on Debian's "
             "php-cli (select() loop: no event extension in Debian; opcache off in the CLI, as shipped); node: "
-            "tools/bench-node/ws_echo.js, one process, a direct echo (no hop); floor: tools/ws_floor, one process, "
+            "tools/benchkit/node/ws_echo.js, one process, a direct echo (no hop); floor: tools/benchkit/ws_floor, one process, "
             "one epoll loop, a direct echo, the answers of one read in one write",
-            "- round trips/s: tools/wsload --mode closed -c %d (one thread): each client sends \"ping SEQ\" and "
+            "- round trips/s: tests/support/wsload --mode closed -c %d (one thread): each client sends \"ping SEQ\" and "
             "waits for its answer; every close and error counted (any is listed below the table)" % CLIENTS,
             "- CPU us/round trip: utime+stime (/proc/PID/stat) of all the server's processes (smooth: master, gateway "
             "and business; GatewayWorker: master, register, gateway, business) over the run / round trips; by "
@@ -447,7 +447,7 @@ class GatewayPart:
         ]
         lines += self.breakdown_lines()
         if "latency_rate" in x:
-            lines.append("- p99 / p99.9: tools/wsload --mode open -R %s -c %d, one client thread%s; a round trip's "
+            lines.append("- p99 / p99.9: tests/support/wsload --mode open -R %s -c %d, one client thread%s; a round trip's "
                          "latency runs from when it was due (no coordinated omission); R = %d%% of the lowest "
                          "closed-loop rate (median of the rounds)" % (
                              R.fmt_int(x["latency_rate"]), CLIENTS,
@@ -480,7 +480,7 @@ class GatewayPart:
             lines.append("- GatewayWorker: skipped, no --gatewayworker/--workerman directories given "
                          "(docs/benchmark-gateway.md says how to get them); its targets are checked against node only")
         if not self.have_node:
-            lines.append("- node ws: skipped, node or tools/bench-node/node_modules/ws missing (tools/bench-deps)")
+            lines.append("- node ws: skipped, node or tools/benchkit/node/node_modules/ws missing (tools/benchkit/deps)")
         if self.gw_dirs:
             lines.append("- GatewayWorker in the idle and broadcast rows: %d gateway processes (reusePort), one per "
                          "%d clients: Workerman's select() loop serves at most 1024 descriptors a process; its "

@@ -1,9 +1,9 @@
 """load: the load generators, run to completion and read back as dicts.
 
-tools/loadgen counts every request's outcome and has the options the rows need
+tests/support/loadgen counts every request's outcome and has the options the rows need
 (exact counts with -n, open loop with -R, POST bodies with --body-size); wrk is
 the usual keep-alive client, leaner per request, for the keep-alive throughput;
-tools/wsload is the WebSocket client of the gateway rows (closed and open
+tests/support/wsload is the WebSocket client of the gateway rows (closed and open
 loop, idle connections, broadcasts). All only ever target 127.0.0.1.
 """
 
@@ -122,7 +122,7 @@ def wrk(port, duration, connections, threads, pin_cpu=None):
 def wsload_argv(wsload_path, port, path="/", *, mode="closed", clients, duration=None, count=None, rate=None,
                 threads=None, hello=False, ready_file=None, stop_file=None, broadcasts=None, cpu_pids=None,
                 timeout_ms=None, pin_cpu=None):
-    """tools/wsload's command line (see its header for the modes)."""
+    """tests/support/wsload's command line (see its header for the modes)."""
     argv = [wsload_path, "--mode", mode, "-c", str(clients)]
     if threads is not None:
         argv += ["--threads", str(threads)]

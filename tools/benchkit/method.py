@@ -48,19 +48,19 @@ def method_lines(bench, meta, rows):
         "after the last of exactly N requests (short: N=%s, keep-alive: N=%s over 50 connections, their setup and "
         "close included); every call counted (epoll_wait, accept4...), total / N" % (R.fmt_int(s.n_short),
                                                                                    R.fmt_int(s.n_keepalive)),
-        "- short: tools/loadgen -c 50, a new connection per request (Connection: close); keep-alive: wrk -t2 -c50",
+        "- short: tests/support/loadgen -c 50, a new connection per request (Connection: close); keep-alive: wrk -t2 -c50",
     ]
     if "pinned" in runs:
         lines.append("- 1 worker pinned: worker_processes 1 / count = 1, the worker pinned to core 0 "
                      "(sched_setaffinity, as taskset -p), wrk -t1 -c50 under taskset -c 1")
     if "body" in runs:
-        lines.append("- 1 MiB POST: tools/loadgen -k -c 50 --body-size 1048576; smooth: the hello module (the server "
+        lines.append("- 1 MiB POST: tests/support/loadgen -k -c 50 --body-size 1048576; smooth: the hello module (the server "
                      "reads the body, the module ignores it); nginx: client_max_body_size 2m; client_body_buffer_size "
                      "2m; return 200: it discards the body by reading it (strace, bytes read per request: %s)"
                      % _fmt_bytes_each(runs, "body_read_check"))
     if "echo" in runs:
-        lines.append("- echo: tools/loadgen -k -c 50 --body-size 1048576, the first 16 bytes of every answer checked; "
-                     "smooth: its builtin echo module sends the body back; floor: tools/echo_floor, %d workers on one "
+        lines.append("- echo: tests/support/loadgen -k -c 50 --body-size 1048576, the first 16 bytes of every answer checked; "
+                     "smooth: its builtin echo module sends the body back; floor: tools/benchkit/echo_floor, %d workers on one "
                      "listening socket, each an epoll loop that reads a request into one buffer per connection and "
                      "writevs the same bytes back under a minimal head: the two copies through the kernel (socket to "
                      "user, user to socket) and little else, no HTTP beyond Content-Length; interleaved smooth, floor, "
@@ -75,7 +75,7 @@ def method_lines(bench, meta, rows):
                 if r.get("rate") and r["requests"]]
         where = ("one client thread (loadgen --threads 1) and the bench itself pinned to core 1, the servers "
                  "(master, workers and what they fork) and their reload commands (taskset -c 0) to core 0" if runs.get("latency_split") else "one core: no split")
-        lines.append("- latency: tools/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
+        lines.append("- latency: tests/support/loadgen -k -c 50 -R %s --retry, open loop (a request's latency counts from when "
                      "it was due); R = %d%% of the lower keep-alive req/s; %s; --retry: a request that failed on a "
                      "reused connection before any byte of its response went again on a new one, as browsers do (%d "
                      "steady, %d in the runs with reloads)" % (R.fmt_int(runs["latency_rate"]),

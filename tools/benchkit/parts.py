@@ -5,7 +5,7 @@ caller can stop them all on the way out), the raw figures of every round
 (runs), the rows, and the problems seen. A part runs its rounds interleaved
 (smooth, nginx, smooth, nginx...) through rounds(), records each round's raw
 figures with record(), and turns them into rows. The memory part is in
-memory.py. The echo part measures smooth against tools/echo_floor instead of
+memory.py. The echo part measures smooth against tools/benchkit/echo_floor instead of
 nginx (a floor, not a competitor): its figures sit in the nginx column, marked.
 """
 
@@ -57,7 +57,7 @@ CLIENTS = 50
 BODY = 1 << 20
 IDLE_CONNS = 10000
 LOAD_FRACTION = 0.25  # the latency rows' load: this much of the keep-alive req/s
-ECHO_TARGET = 0.80    # smooth's echo module: at least this much of tools/echo_floor's req/s
+ECHO_TARGET = 0.80    # smooth's echo module: at least this much of tools/benchkit/echo_floor's req/s
 ECHO_TALLY = 16       # the first bytes of each echoed body, tallied: the body loadgen sends starts with them
 ECHO_BODY_PREFIX = "0123456789abcdef"
 
@@ -83,8 +83,8 @@ class Settings:
 class Bench:
     def __init__(self, args, tmp, server, loadgen_path, echo_floor_path=None):
         self.args, self.tmp = args, tmp
-        self.server, self.loadgen = server, loadgen_path  # ./server measured, tools/loadgen
-        self.echo_floor = echo_floor_path                 # tools/echo_floor, for the echo part
+        self.server, self.loadgen = server, loadgen_path  # ./server measured, tests/support/loadgen
+        self.echo_floor = echo_floor_path                 # tools/benchkit/echo_floor, for the echo part
         self.s = Settings(args)
         self.runs = {}      # part -> server -> [raw figures of each round]
         self.rows = {}      # row key -> Row
@@ -324,7 +324,7 @@ class Bench:
             self.rows[row.key] = row
 
     def part_echo(self):
-        """smooth's echo module against tools/echo_floor (the least an echo can
+        """smooth's echo module against tools/benchkit/echo_floor (the least an echo can
         do: read the body, write it back), both with self.workers workers,
         interleaved smooth, floor, smooth, floor... under the same load."""
         d = self.s.duration

@@ -13,7 +13,7 @@ measures around exactly that function:
                    they took from their sockets (does nginx read a body it
                    discards?)
 
-The echo row's yardstick is not a probe but a server: tools/echo_floor
+The echo row's yardstick is not a probe but a server: tools/benchkit/echo_floor
 (servers.EchoFloor), measured with the same probes as smooth.
 """
 

@@ -129,7 +129,7 @@ def alternating_phases(server, versions, loadgen, load_kw, tmp, pairs, phase_s=0
     round); p99_a_ms / p99_b_ms / p99_b_over_a_pooled, over all the a and all
     the b requests.
 
-    action: what phase b does back to back instead of a reload (tools/reload-cost
+    action: what phase b does back to back instead of a reload (tools/benchkit/reload-cost
     runs the command alone, or nothing); it returns what server.reload does."""
     act = action or (lambda: server.reload(versions.next(server.name)))
     stop_file = os.path.join(tmp, "stop-%s-%d" % (server.name, time.monotonic_ns()))

@@ -11,7 +11,7 @@ under the bench's temporary directory and on its own free port.
 worker_pids() is what every figure is taken over: the master's children, which
 must be exactly the configured workers (it refuses to guess during a reload).
 
-EchoFloor is not a competitor but a yardstick: tools/echo_floor, the least an
+EchoFloor is not a competitor but a yardstick: tools/benchkit/echo_floor, the least an
 HTTP echo can do (read the body, write it back), which the echo row compares
 smooth's echo module with.
 """
@@ -318,7 +318,7 @@ def _echoes(port, timeout=1.0):
 
 
 class EchoFloor:
-    """tools/echo_floor PORT WORKERS: a parent and WORKERS forked workers on one
+    """tools/benchkit/echo_floor PORT WORKERS: a parent and WORKERS forked workers on one
     listening socket. The parent stops its workers on SIGTERM (and they stop if
     it dies), so stopping it stops everything."""
 

@@ -9,9 +9,9 @@
                   gateway + business, the same answers from an Events class
                   (Gateway::sendToCurrentClient, Gateway::sendToAll); the start
                   script is written into the bench's temporary directory
-  NodeWs          node with the `ws` package (tools/bench-node/ws_echo.js), one
+  NodeWs          node with the `ws` package (tools/benchkit/node/ws_echo.js), one
                   process, a direct echo: no business hop
-  WsFloor         tools/ws_floor: the least a WebSocket echo can do here
+  WsFloor         tools/benchkit/ws_floor: the least a WebSocket echo can do here
 
 Each has: name, port, path (the URL path), master (the process tree's root),
 pids() (every process of the server, the figures' scope), workers() (its

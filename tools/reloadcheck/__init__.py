@@ -1,7 +1,7 @@
 """reloadcheck: the parts of tools/reload-check, one idea each.
 
   target    the URL (loopback only), one-request probes, the version text
-  load      tools/loadgen in the background, its phases, the figures kept
+  load      tests/support/loadgen in the background, its phases, the figures kept
   reloads   one reload: deploy, command, the wait for its completion
   check     the profiles, each steady and then through reloads
   verdict   a profile's figures by phase and its verdict

@@ -1,4 +1,4 @@
-"""load: one tools/loadgen run in the background, and the figures kept from it.
+"""load: one tests/support/loadgen run in the background, and the figures kept from it.
 
 A run under reloads uses loadgen's phases: reload-check sends SIGUSR1 when a
 reload starts and when it is complete, so every request is counted in the
@@ -48,7 +48,7 @@ def versions_seen(report, version_text):
 
 
 class Load:
-    """One tools/loadgen run, stopped by a stop file. With phases=True,
+    """One tests/support/loadgen run, stopped by a stop file. With phases=True,
     switch() moves it between "between" and "reloading"."""
 
     def __init__(self, target, args, clients, tmp, name, phases=False):

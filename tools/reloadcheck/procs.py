@@ -9,7 +9,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-LOADGEN = os.path.join(ROOT, "tools", "loadgen")
+LOADGEN = os.path.join(ROOT, "tests", "support", "loadgen")
 
 
 class CouldNotRun(Exception):
@@ -104,12 +104,12 @@ def ensure_loadgen():
     if os.access(LOADGEN, os.X_OK) and not (os.path.exists(source) and
                                             os.path.getmtime(source) > os.path.getmtime(LOADGEN)):
         return
-    log("building tools/loadgen")
+    log("building tests/support/loadgen")
     try:
-        r = subprocess.run(["make", "-s", "-C", ROOT, "tools/loadgen"], stdout=subprocess.PIPE,
+        r = subprocess.run(["make", "-s", "-C", ROOT, "tests/support/loadgen"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise CouldNotRun("building tools/loadgen failed: %s" % e)
+        raise CouldNotRun("building tests/support/loadgen failed: %s" % e)
     if r.returncode != 0 or not os.access(LOADGEN, os.X_OK):
-        raise CouldNotRun("tools/loadgen is missing or older than its source, and `make tools/loadgen` "
+        raise CouldNotRun("tests/support/loadgen is missing or older than its source, and `make tests/support/loadgen` "
                           "failed:\n" + r.stdout[-2000:])

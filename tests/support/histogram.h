@@ -1,4 +1,4 @@
-// histogram.h: the latency histogram tools/loadgen and tools/wsload share.
+// histogram.h: the latency histogram tests/support/loadgen and tests/support/wsload share.
 #pragma once
 
 #include <algorithm>

@@ -121,7 +121,7 @@
 // without -R), whatever its outcome: a, b, a, b... A retry belongs to its
 // request's phase. The whole run's figures are unchanged.
 //
-// build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tools/loadgen tools/loadgen.cpp -pthread
+// build: g++ -std=c++20 -O2 -g -Wall -Wextra -Werror -o tests/support/loadgen tests/support/loadgen.cpp -pthread
 
 #include <arpa/inet.h>
 #include <getopt.h>

@@ -1,5 +1,5 @@
 // ws_floor: the simplest fast WebSocket echo server we could write, as the
-// floor of the gateway rows of tools/bench (as tools/echo_floor is for bodies).
+// floor of the gateway rows of tools/bench (as tools/benchkit/echo_floor is for bodies).
 //
 // usage: ws_floor PORT            (listens on 127.0.0.1:PORT; one process)
 //

@@ -1,8 +1,8 @@
 // ws_echo.js: the node column of tools/bench's gateway rows. One process,
 // node's event loop and the `ws` package (8.x, installed here by
-// tools/bench-deps): every message comes back as it came (a direct echo, no
+// tools/benchkit/deps): every message comes back as it came (a direct echo, no
 // hop); a text message "say TEXT" goes instead, as TEXT, to every client (the
-// broadcast row), as tools/ws_floor does.
+// broadcast row), as tools/benchkit/ws_floor does.
 //
 // usage: node ws_echo.js PORT        (listens on 127.0.0.1:PORT)
 'use strict';

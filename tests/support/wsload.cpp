@@ -1,5 +1,5 @@
 // wsload: a WebSocket load client for the gateway rows of tools/bench. It
-// counts every round trip, every close and every error, as tools/loadgen does
+// counts every round trip, every close and every error, as tests/support/loadgen does
 // for HTTP.
 //
 // usage: wsload [options] ws://HOST:PORT/PATH      (HOST: 127.x.y.z or localhost)
@@ -61,7 +61,7 @@
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if
 // it could not run (idle / broadcast: not every client connected).
 //
-// build: make tools/wsload (one file and tools/histogram.h, as tools/loadgen)
+// build: make tests/support/wsload (one file and tests/support/histogram.h, as tests/support/loadgen)
 
 #include <arpa/inet.h>
 #include <dirent.h>
