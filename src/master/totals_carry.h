@@ -37,7 +37,7 @@
 
 namespace smooth {
 
-inline constexpr int64_t kCarryEveryMs = 250;
+inline constexpr int64_t kCarryEveryMs = 100;
 inline constexpr std::string_view kCarryKind = "carry";
 
 // The messages of one report (each begins "carry ").
