@@ -29,6 +29,7 @@ const char* link_state_name(LinkState s) {
     switch (s) {
         case LinkState::Connecting: return "connecting";
         case LinkState::Greeting: return "greeting";
+        case LinkState::Proving: return "proving";
         case LinkState::Ready: return "ready";
         case LinkState::Draining: return "draining";
         case LinkState::Count: break;

@@ -73,7 +73,7 @@ inline constexpr size_t kRowStates = size_t(RowState::Count);
 const char* row_state_name(RowState s);  // "starting", ...
 
 // A gateway's links to business workers, by state (worker/gateway_link.h).
-enum class LinkState : uint8_t { Connecting, Greeting, Ready, Draining, Count };
+enum class LinkState : uint8_t { Connecting, Greeting, Proving, Ready, Draining, Count };
 inline constexpr size_t kLinkStates = size_t(LinkState::Count);
 const char* link_state_name(LinkState s);  // "connecting", ...
 

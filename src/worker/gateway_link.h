@@ -33,6 +33,7 @@ class Gateway;
 
 class GatewayLink {
 public:
+    // (core/stats.h's LinkState counts them in this order, Closed aside.)
     enum class State { Connecting, Greeting, Proving, Ready, Draining, Closed };
 
     // `secret` is the worker's link secret; it must outlive the link.

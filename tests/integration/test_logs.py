@@ -69,6 +69,8 @@ def test_logrotate_under_load_loses_and_splits_no_line(smooth, tmp_path):
     t = threading.Thread(target=one_by_one)
     t.start()
     wait_until(lambda: len(unique) >= 20, 10, what="requests flowing")
+    # notifempty: the lines are buffered for up to a second first.
+    wait_until(lambda: (logs / "access.log").stat().st_size > 0, 5, what="the first lines written")
     r = subprocess.run([LOGROTATE, "--force", "--state", str(tmp_path / "logrotate.state"), str(conf)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
