@@ -198,8 +198,8 @@ class Nginx:
         # smooth's hello says "hello from module hello version V, pid P\n": the
         # same length here ("nginx server" for "module hello"), $pid the worker's.
         # With access_log: smooth's line, field for field (its time has ms,
-        # $time_iso8601 none, so $msec stands beside it for the 3 bytes), and
-        # the same buffering (64 KiB, written at least once a second).
+        # $time_iso8601 none: a line a few bytes shorter; the method lines
+        # give both sizes), and the same buffering (64 KiB, at least once a second).
         log = "    access_log off;"
         if self.access_log:
             log = ("    log_format smooth '$time_iso8601 $remote_addr:$remote_port \"$request\" $status "
