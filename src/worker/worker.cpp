@@ -41,17 +41,6 @@ constexpr int kAcceptPauseMs = 500;
 // the last line: a pause ended early by every close can fail again at once.
 constexpr int64_t kAcceptReportEveryMs = 1000;
 
-const char* protocol_upper(Protocol p) {
-    switch (p) {
-        case Protocol::Text: return "TEXT";
-        case Protocol::Frame: return "FRAME";
-        case Protocol::Tcp: return "TCP";
-        case Protocol::Ws: return "WS";
-        case Protocol::Http: break;
-    }
-    return "HTTP";
-}
-
 bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
 // Closes every inherited descriptor except `keep`: other groups' listeners,
@@ -375,15 +364,7 @@ void Worker::on_connection_closed(Connection* c) {
     live_--;
     stats().connections.fetch_sub(1, std::memory_order_relaxed);
     stats().open_by[size_t(c->speaks())].fetch_sub(1, std::memory_order_relaxed);
-    // A long connection's line, at its close (an HTTP request has its own).
-    if (AccessLog* log = access_log(); log && c->speaks() != Protocol::Http && !business_) {
-        std::string peer = c->peer();
-        std::string version = module_version();
-        AccessEntry e{peer, c->speaks() == Protocol::Ws ? std::string_view(c->log_request()) : protocol_upper(c->speaks()),
-                      c->speaks() == Protocol::Ws ? 101 : 0, c->sent_bytes(), loop_.now_ms() - c->opened_ms(), pid_,
-                      version};
-        log->add(e, wall_clock_ms());
-    }
+    if (!business_) logs_.connection_closed(*c, pid_, module_version(), loop_.now_ms());
     // We may be inside c's own callback: free it once that has returned.
     if (closed_.empty()) loop_.add_timer(0, [this] {
             closed_.clear();

@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "worker/connection.h"
 
 namespace smooth {
 
@@ -18,6 +20,30 @@ void WorkerLogs::start(EventLoop& loop) {
         flush();
         return int64_t(AccessLog::kFlushEveryMs);
     });
+}
+
+namespace {
+
+const char* stream_name(Protocol p) {
+    switch (p) {
+        case Protocol::Text: return "TEXT";
+        case Protocol::Frame: return "FRAME";
+        case Protocol::Tcp: return "TCP";
+        case Protocol::Ws: return "WS";
+        case Protocol::Http: break;
+    }
+    return "HTTP";
+}
+
+}  // namespace
+
+void WorkerLogs::connection_closed(Connection& c, pid_t pid, const std::string& version, int64_t now_ms) {
+    if (!access_ || c.speaks() == Protocol::Http) return;
+    const bool ws = c.speaks() == Protocol::Ws;
+    std::string peer = c.peer();
+    access_->add(AccessEntry{peer, ws ? std::string_view(c.log_request()) : stream_name(c.speaks()), ws ? 101 : 0,
+                             c.sent_bytes(), now_ms - c.opened_ms(), pid, version},
+                 wall_clock_ms());
 }
 
 void WorkerLogs::reopen(std::string_view message, std::vector<Fd> fds) {

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <sys/types.h>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +25,8 @@
 #include "worker/access_log.h"
 
 namespace smooth {
+
+class Connection;
 
 inline constexpr char kMsgReopen = 'O';  // master -> worker: here are the reopened files
 
@@ -37,6 +41,9 @@ public:
     void flush() {
         if (access_) access_->flush();
     }
+    // A long connection's line, at its close (an HTTP request has its own:
+    // http_session.cpp). `now_ms` on the loop's clock.
+    void connection_closed(Connection& c, pid_t pid, const std::string& version, int64_t now_ms);
     // A kMsgReopen message and the descriptors that came with it.
     void reopen(std::string_view message, std::vector<Fd> fds);
 
