@@ -22,6 +22,7 @@
 #include "master/control.h"
 #include "core/build_id.h"
 #include "core/log.h"
+#include "master/log_files.h"
 #include "master/master.h"
 #include "master/module_trial.h"
 #include "master/pidfile.h"
@@ -47,10 +48,11 @@ const char kUsage[] =
     "  status [--json]     the master, the reload, and every worker with its counters\n"
     "  connections         every open client connection\n"
     "  check               check the config and load every module in a throw-away process\n"
+    "  reopen              the master and every worker reopen their log files (after logrotate)\n"
     "  --version           which build of ./server this is\n"
     "\n"
     "Signals to the master: SIGHUP/SIGUSR1 reload, SIGUSR2 upgrade, SIGQUIT graceful stop,\n"
-    "SIGTERM/SIGINT stop.\n"
+    "SIGTERM/SIGINT stop, SIGRTMIN+1 reopen.\n"
     "\n"
     "Without -c: ./server.conf if it exists, else the embedded default\n"
     "(http://127.0.0.1:8080, one worker per core, the demo hello module).\n";
@@ -217,9 +219,8 @@ int cmd_start(const Invocation& inv, bool daemon) {
         if (pass_listeners_on && setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1) == -1)
             give_up("setenv(LISTEN_PID) failed: " + errno_text(errno));
         Fd log_fd;
-        if (std::string err = open_private_file(inv.config.server.log_file, O_WRONLY | O_APPEND | O_CREAT, 0644,
-                                                "log file", log_fd);
-            !err.empty())
+        // The same checks as every reopen (log_files.h).
+        if (std::string err = open_log_file(inv.config.server.log_file, "log file", log_fd); !err.empty())
             give_up(err);
         Fd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         if (!null_fd) give_up("cannot open /dev/null: " + errno_text(errno));
@@ -373,6 +374,21 @@ int cmd_query(const Invocation& inv, const std::string& command) {
     return 0;
 }
 
+// Exit 0 when every file was reopened, 1 when one kept its old self (the
+// master's answer says which and why) or the master could not be reached.
+int cmd_reopen(const Invocation& inv) {
+    bool failed = false;
+    Reached r = master_call(inv, "reopen", [&](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        failed = failed || (line.rfind("reopened: ", 0) != 0 && line.rfind("reopen: the log goes", 0) != 0);
+    });
+    if (!r.error.empty()) {
+        std::fprintf(stderr, "%s\n", r.error.c_str());
+        return 1;
+    }
+    return failed ? 1 : 0;
+}
+
 // Loads each module in a child (module_trial.h), so a module that crashes
 // while loading (a static constructor gone wrong, a truncated file) takes the
 // child down, not the checker; one that hangs is killed at start_timeout.
@@ -497,6 +513,7 @@ int cli_main(int argc, char** argv) {
     if (command == "status") return cmd_query(inv, has("--json") ? "status --json" : "status");
     if (command == "connections") return cmd_query(inv, "connections");
     if (command == "check") return cmd_check(inv);
+    if (command == "reopen") return cmd_reopen(inv);
     std::fprintf(stderr, "unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
     return 2;
 }

@@ -355,9 +355,9 @@ private:
         }
         if (inner.starts_with("group") && (inner.size() == 5 || is_space(inner[5]))) {
             std::string_view name = trim(inner.substr(5));
-            if (!is_name(name))
-                return fail("expected [group NAME] with NAME made of letters, digits, '_' or '-', got " +
-                            std::string(header));
+            if (!is_name(name) || name.size() > kMaxGroupNameLength)
+                return fail("expected [group NAME] with NAME made of letters, digits, '_' or '-', at most " +
+                            std::to_string(kMaxGroupNameLength) + " of them, got " + std::string(header));
             if (const GroupConfig* other = config_.find_group(name))
                 return fail("[group " + std::string(name) + "] appears twice (first on line " +
                             std::to_string(other->line) + ")");
@@ -397,6 +397,12 @@ private:
             return fail_at(seen_.find("health_path")->second, "health_path",
                            "only an http:// or ws:// group answers health checks (this one listens on " +
                                g.listen.text() + ")");
+        if (!g.metrics_path.empty() && g.listen.protocol != Protocol::Http && g.listen.protocol != Protocol::Ws)
+            return fail_at(seen_.find("metrics_path")->second, "metrics_path",
+                           "only an http:// or ws:// group answers scrapes (this one listens on " + g.listen.text() + ")");
+        if (!g.metrics_path.empty() && g.metrics_path == g.health_path)
+            return fail_at(seen_.find("metrics_path")->second, "metrics_path",
+                           "the same path as health_path (" + g.health_path + "); give each its own");
         if (g.preload && g.is_builtin())
             return fail_at(seen_.find("preload")->second, "preload",
                            "a builtin module is part of the binary, there is nothing to preload; "
@@ -571,6 +577,16 @@ private:
         if (k == "health_path")
             return assign(g.health_path, parse_health_path(v),
                           "a path like /healthz (up to 200 characters, no spaces, query, fragment or %)");
+        if (k == "metrics_path")
+            return assign(g.metrics_path, parse_health_path(v),
+                          "a path like /metrics (up to 200 characters, no spaces, query, fragment or %)");
+        if (k == "access_log") {
+            if (v == "off") {
+                g.access_log.clear();
+                return true;
+            }
+            return assign(g.access_log, path(v), "a file's path, or off");
+        }
         if (k == "role") return assign(g.role, parse_role(v), "gateway or business");
         if (k == "backend") {
             g.backend = std::string(v);
@@ -586,8 +602,8 @@ private:
             return assign(g.max_buffered_bytes, size_in(v, 1 << 20, 64 * kGiB), "a size from 1m to 64g");
         return fail("unknown key; [group NAME] takes listen, count, module, preload, reloadable, "
                     "max_connections, max_request_bytes, keepalive_timeout, keepalive_requests, request_timeout, "
-                    "health_path, max_unsent_bytes, message_timeout, max_buffered_bytes, role, backend, queue_limit, "
-                    "queue_limit_bytes");
+                    "health_path, metrics_path, access_log, max_unsent_bytes, message_timeout, max_buffered_bytes, "
+                    "role, backend, queue_limit, queue_limit_bytes");
     }
 
     std::optional<std::string> path(std::string_view v) const {

@@ -4,8 +4,8 @@
 //                   drain_timeout, start_timeout, reload_order, link_secret_file
 //   [group NAME]    listen, count, module, preload, reloadable,
 //                   max_connections, max_request_bytes, keepalive_timeout,
-//                   keepalive_requests, request_timeout, health_path (http:// and ws://),
-//                   max_unsent_bytes, message_timeout, max_buffered_bytes; for the
+//                   keepalive_requests, request_timeout, health_path and metrics_path
+//                   (http:// and ws://), access_log, max_unsent_bytes, message_timeout, max_buffered_bytes; for the
 //                   gateway pattern role, backend, queue_limit, queue_limit_bytes
 //
 // link_secret_file = PATH: the secret that gateway and business workers prove
@@ -31,7 +31,7 @@
 
 namespace smooth {
 
-enum class Protocol { Http, Text, Frame, Tcp, Ws };
+enum class Protocol : uint8_t { Http, Text, Frame, Tcp, Ws };
 enum class ReloadOrder { StopFirst, StartFirst };
 // The gateway pattern (worker/gateway.h): a gateway group holds the client
 // connections and is never reloaded; it passes every event to the business
@@ -68,6 +68,13 @@ struct GroupConfig {
     // http:// and ws://: a path the worker answers itself, for a load
     // balancer (worker/health.h): 200 while it serves, 503 once it drains.
     std::string health_path;         // "" = none
+    // http:// and ws://: a path the worker answers itself with every
+    // counter of the server in Prometheus' text format (worker/metrics_page.h).
+    std::string metrics_path;        // "" = none
+    // One line per HTTP request and per long connection at its close, to
+    // this file (worker/access_log.h); the master opens it, and reopens it
+    // on `./server reopen`.
+    std::string access_log;          // absolute; "" = off
     Role role = Role::Plain;
     // role = gateway: where business worker 0 listens (worker k: port + k),
     // from `backend = GROUP` (that group's listen) or `backend = tcp://HOST:PORT`.
@@ -134,6 +141,9 @@ struct ConfigContext {
 // the table cannot hold is refused here, instead of leaving groups without a
 // worker at run time while their ports accept.
 inline constexpr int kMaxWorkers = 512;
+// A group's name is a label of its metrics and a key of its counters in the
+// shared table (core/stats_totals.h), which keeps this many characters.
+inline constexpr size_t kMaxGroupNameLength = 63;
 
 // The total of `count` over the groups.
 int total_workers(const Config& config);

@@ -16,6 +16,12 @@
 // exited) or on a receive error the channel stops watching and closes
 // itself, then calls on_closed with "" (EOF) or the error.
 //
+// Descriptors travel too (SCM_RIGHTS, between this server's own processes:
+// a log file the master opened, for a worker that may not open it itself):
+// send(message, fds), and inside on_message take_fds() takes those that came
+// with that message; any not taken are closed after it. At most kMaxFds a
+// message; they arrive close-on-exec.
+//
 // Ownership: a Channel owns its descriptor. A watched channel must not move
 // (its loop's callback knows where it is): close it first. Callbacks may send
 // on the channel, and close it; they must not destroy it.
@@ -24,6 +30,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "core/fd.h"
@@ -33,6 +40,7 @@ namespace smooth {
 class Channel {
 public:
     static constexpr size_t kMaxMessage = 4096;
+    static constexpr size_t kMaxFds = 4;
     using OnMessage = std::function<void(std::string_view message)>;
     using OnClosed = std::function<void(const std::string& error)>;
 
@@ -54,6 +62,10 @@ public:
     void read_waiting();
     // One message. "" or what failed (a closed channel, the peer gone: EPIPE).
     std::string send(std::string_view message);
+    // The same, with descriptors (each stays ours: the other process gets copies).
+    std::string send(std::string_view message, const std::vector<int>& fds);
+    // Inside on_message: the descriptors that came with this message, in order.
+    std::vector<Fd> take_fds() { return std::move(fds_); }
     void close();
 
     explicit operator bool() const { return bool(fd_); }
@@ -67,6 +79,7 @@ private:
     std::string name_;
     OnMessage on_message_;
     OnClosed on_closed_;
+    std::vector<Fd> fds_;  // those of the message being handed to on_message
 };
 
 }  // namespace smooth

@@ -273,6 +273,9 @@ void ControlServer::dispatch(const std::shared_ptr<ControlSession>& session, con
         session->send(std::string(graceful ? "stopping gracefully" : "stopping") + ": master pid " +
                       std::to_string(getpid()) + "\n");
         m.request_stop(graceful, "control socket");
+    } else if (command == "reopen") {
+        bool ok;
+        session->send(m.reopen_logs("control socket", ok));
     } else if (command == "reload --no-wait") {
         m.request_reload(nullptr, "control socket");
         session->send("reload requested\n");

@@ -45,6 +45,7 @@ Master::Master(Config config, std::string config_path)
       config_path_(std::move(config_path)),
       processes_(signals_),
       table_(config_, loop_, stats_, processes_),
+      logs_(config_, table_),
       reload_(loop_, *this, table_),
       upgrade_(loop_, *this),
       takeover_(loop_, table_, pid_file_, control_,
@@ -130,15 +131,17 @@ std::string Master::open_before_fork() {
     if (std::string err = loop_.open(); !err.empty()) return err;
     // The pipe and handlers before any child exists: a SIGCHLD can only come
     // after a fork, and it must find its handler in place.
-    if (std::string err = signals_.open({SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGINT}); !err.empty())
+    if (std::string err = signals_.open({SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGINT, kReopenSignal});
+        !err.empty())
         return err;
     // A CLI that hangs up is EPIPE on its socket, not our death.
     if (std::string err = ignore_signal(SIGPIPE); !err.empty()) return err;
     if (std::string err = loop_.watch(signals_.read_fd(), EPOLLIN, [this](uint32_t) { on_signals(); }); !err.empty())
         return "watching the self-pipe: " + err;
-    if (std::string err = takeover_.watch(); !err.empty()) return err;
-
+    // The stats table before the upgrade's channel is heard: what the old
+    // master counted is waiting there, for our table (takeover.h).
     if (std::string err = stats_.create(); !err.empty()) return err;
+    if (std::string err = takeover_.watch(); !err.empty()) return err;
 
     for (const GroupConfig& gc : config_.groups) {
         Group g;
@@ -170,6 +173,7 @@ std::string Master::open_before_fork() {
         g.slots.resize(size_t(gc.count));
         table_.add_group(std::move(g));
     }
+    if (std::string err = logs_.start(options_.daemon); !err.empty()) return err;
     for (const std::string& name : inherited.close_leftovers())
         log::warn("inherited socket %s: no group listens there; closed it", name.c_str());
     const std::string socket = control_socket_path(s.run_dir);
@@ -179,6 +183,11 @@ std::string Master::open_before_fork() {
 
 void Master::on_signals() {
     for (int sig : signals_.read_signals()) {
+        if (sig == kReopenSignal) {
+            bool ok;
+            reopen_logs("SIGRTMIN+1", ok);
+            continue;
+        }
         switch (sig) {
             case SIGCHLD: table_.reap(); break;
             case SIGHUP:
@@ -257,6 +266,13 @@ void Master::request_stop(bool graceful, const char* why) {
     table_.stop_all(graceful);
 }
 
+std::string Master::reopen_logs(const std::string& source, bool& ok) {
+    log::info("reopening the log files (%s)", source.c_str());
+    std::string answer = logs_.reopen(ok);
+    if (!ok) log::warn("%s", answer.c_str());
+    return answer;
+}
+
 void Master::request_reload(Reload::Progress progress, const std::string& source) {
     // Never interleaved with an upgrade: the new master starts its workers
     // from the config as it reads it, and ours are the ones it replaces.
@@ -328,6 +344,10 @@ std::string Master::apply(Prepared& run) {
             config_ = run.previous;
             return err;
         }
+    if (std::string err = logs_.follow_config(); !err.empty()) {
+        config_ = run.previous;
+        return err;
+    }
     run.generation = ++generation_;
     return "";
 }

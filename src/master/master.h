@@ -31,6 +31,7 @@
 #include "core/self_pipe.h"
 #include "core/stats.h"
 #include "master/control.h"
+#include "master/log_files.h"
 #include "master/pidfile.h"
 #include "master/reload.h"
 #include "master/status.h"
@@ -70,6 +71,7 @@ public:
     Upgrade& upgrade() { return upgrade_; }
     Takeover& takeover() { return takeover_; }
     ControlServer& control() { return control_; }
+    StatsTable& stats() { return stats_; }
     bool stopping() const { return stopping_; }
     // A reload, an upgrade or a stop is under way: a reload asked for now
     // would not begin at once.
@@ -82,6 +84,9 @@ public:
     // A binary upgrade (upgrade.h): `binary` "" for the one this master was
     // started from. Refused while a reload or another upgrade runs.
     void request_upgrade(Upgrade::Progress progress, const std::string& binary, const std::string& source);
+    // `./server reopen` or SIGRTMIN+1: the log files opened anew (log_files.h);
+    // the answer's lines, `ok` false if one kept its old file.
+    std::string reopen_logs(const std::string& source, bool& ok);
 
 private:
     std::string open_before_fork();
@@ -118,6 +123,7 @@ private:
     PidFile pid_file_;
     SystemProcesses processes_;
     WorkerTable table_;
+    LogFiles logs_;
     Reload reload_;
     Upgrade upgrade_;                // this master's upgrade to a new one
     Takeover takeover_;              // this master's start, when an upgrade started it

@@ -7,7 +7,8 @@ namespace smooth {
 
 Reports::Reports(Master& master)
     : systemd_(master),
-      timeline_(master.loop(), master.reload(), [&master] { return master.table().requests_served(); }) {
+      timeline_(master.loop(), master.reload(), [&master] { return master.table().requests_served(); }),
+      metrics_(master, master.stats()) {
     master.reload().events.add([this](const ReloadEvent& e) { timeline_.on_reload(e); });
     master.table().ready.add([this](const WorkerProcess& w) { timeline_.on_worker_ready(w.pid); });
     master.table().exited.add([this](const WorkerProcess& w, const std::string&) { timeline_.on_worker_exited(w.pid); });

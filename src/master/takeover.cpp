@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "master/control.h"
 #include "master/pidfile.h"
+#include "master/totals_carry.h"
 #include "master/upgrade.h"
 #include "master/worker_table.h"
 
@@ -44,6 +45,7 @@ Takeover::Takeover(EventLoop& loop, WorkerTable& table, PidFile& pid_file, Contr
     table_.exited.add([this](const WorkerProcess& w, const std::string& how) {
         worker_exited(w.pid, w.group, w.slot, how, w.failure);
     });
+    table_.all_gone.add([this] { send_carry(); });  // giving up: the last of what ours counted
 }
 
 void Takeover::begin(Channel channel) {
@@ -54,12 +56,24 @@ void Takeover::begin(Channel channel) {
 
 std::string Takeover::watch() {
     if (!channel_) return "";
-    return channel_.watch(
-        loop_, "the upgrade's channel", [this](std::string_view m) { heard(m); },
-        [this](const std::string& error) {
-            if (!error.empty()) log::warn("%s", error.c_str());
-            heard("");  // the old master hung up
+    if (std::string err = channel_.watch(
+            loop_, "the upgrade's channel", [this](std::string_view m) { heard(m); },
+            [this](const std::string& error) {
+                if (!error.empty()) log::warn("%s", error.c_str());
+                heard("");  // the old master hung up
+            });
+        !err.empty())
+        return err;
+    // What the old master said before it forked us is waiting: heard now,
+    // before a worker of ours can answer anyone.
+    channel_.read_waiting();
+    if (carry)
+        loop_.add_timer(kCarryEveryMs, [this] {
+            if (!channel_) return EventLoop::kNoMore;
+            send_carry();
+            return kCarryEveryMs;
         });
+    return "";
 }
 
 std::string Takeover::prepare_pid_file(const std::string& path) {
@@ -149,6 +163,11 @@ void Takeover::give_up(const std::string& why) {
 }
 
 void Takeover::heard(std::string_view message) {
+    if (message.starts_with("carry ")) {
+        carried.fire(message);
+        return;
+    }
+    if (message.empty()) old_master_gone.fire();
     const bool graceful = message == "stop -g";
     if (message == "stop" || graceful) {
         if (pending())
@@ -165,6 +184,12 @@ void Takeover::heard(std::string_view message) {
     } else {
         log::warn("unknown message from the old master: %.*s", int(message.size()), message.data());
     }
+}
+
+void Takeover::send_carry() {
+    if (!carry || !channel_) return;
+    for (const std::string& m : carry())
+        if (!channel_.send(m).empty()) return;  // it is gone
 }
 
 void Takeover::send(const std::string& message) {

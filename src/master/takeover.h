@@ -23,6 +23,7 @@
 #include <functional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "core/channel.h"
 #include "core/event_loop.h"
@@ -50,6 +51,14 @@ public:
 
     // We took over from the old master (its pid): systemd hears MAINPID.
     Listeners<pid_t> taken;
+    // What else the two masters tell each other (upgrade.h: the counters):
+    // `carried` hears the old master's messages (those it sent before it
+    // forked us, at watch()); `carry` gives ours, sent every kCarryEveryMs
+    // and once more when our last worker is gone; `old_master_gone` at the
+    // channel's end.
+    std::function<std::vector<std::string>()> carry;
+    Listeners<std::string_view> carried;
+    Listeners<> old_master_gone;
 
     // A start by `upgrade` (an open channel): Pending from now on. Nothing
     // otherwise, and every call below does nothing either.
@@ -79,6 +88,7 @@ private:
     void take_over();
     void heard(std::string_view message);  // "" when the old master hung up
     void send(const std::string& message);
+    void send_carry();
 
     EventLoop& loop_;
     WorkerTable& table_;

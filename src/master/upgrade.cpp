@@ -15,6 +15,7 @@
 #include "core/build_id.h"
 #include "core/fork.h"
 #include "core/log.h"
+#include "master/totals_carry.h"
 
 namespace smooth {
 
@@ -27,6 +28,7 @@ constexpr int64_t kTakeoverGraceMs = 5000;
 // (beyond the drain_timeout) it is killed.
 constexpr int64_t kExitGraceMs = 4000;
 constexpr size_t kListenPidRoom = 20;  // digits enough for any pid
+constexpr const char* kCarry = "carry";  // (totals_carry.h: the counters)
 
 const char* const kHandedVariables[] = {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD="};
 
@@ -111,6 +113,7 @@ bool Upgrade::on_exit(pid_t pid, const std::string& how) {
     if (new_pid_ == 0 || pid != new_pid_) return false;
     channel_.read_waiting();  // its last words may still be unread (SIGCHLD can come first)
     channel_.close();
+    new_master_gone.fire();
     switch (phase_) {
         case Phase::Idle: break;
         case Phase::HandedOver:
@@ -155,6 +158,8 @@ void Upgrade::on_message(std::string_view message) {
     } else if (kind == "error") {
         why_ = text;
         log::warn("upgrade: the new master pid %d gives up: %s", int(new_pid_), text.c_str());
+    } else if (kind == kCarry) {
+        carried.fire(message);
     } else if (kind == "taken") {
         new_build_ = text;
         temps_.clear();  // renamed into place: they are its files now
@@ -211,6 +216,9 @@ void Upgrade::begin(const std::string& binary, const std::string& source) {
         finish(false, "upgrade failed: " + err + "; nothing was changed");
         return;
     }
+    // Sent before the child exists: the new master reads it before it forks
+    // a worker of its own.
+    send_carry(ours);
     // Signals blocked across the fork, as for a worker (core/fork.h); the
     // child puts our handlers away, then its mask back, right before exec.
     pid_t pid = 0;
@@ -238,6 +246,15 @@ void Upgrade::begin(const std::string& binary, const std::string& source) {
         !e.empty())
         log::error("upgrade: %s", e.c_str());
     enter(Phase::Starting, "forked pid " + std::to_string(pid));
+    if (carry && !carry_timer_)
+        carry_timer_ = loop_.add_timer(kCarryEveryMs, [this] {
+            if (!channel_) {
+                carry_timer_ = 0;
+                return EventLoop::kNoMore;
+            }
+            send_carry(channel_);
+            return kCarryEveryMs;
+        });
     say("upgrade: started " + binary + " as the new master, pid " + std::to_string(pid) + ", with " +
         std::to_string(pass.size()) + (pass.size() == 1 ? " listening socket" : " listening sockets") +
         " inherited (old master pid " + std::to_string(getpid()) + ", build " + build_id() + ")");
@@ -284,6 +301,8 @@ void Upgrade::failed(const std::string& why) {
 void Upgrade::finish(bool ok, const std::string& summary) {
     last_result_ = tell_the_end(progress_, ok, summary);
     if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
+    if (carry_timer_) loop_.cancel_timer(std::exchange(carry_timer_, 0));
+    if (ok) send_carry(channel_);  // our workers are all gone: the last of what they counted
     channel_.close();
     if (phase_ != Phase::Idle) enter(Phase::Idle, ok ? "complete" : "ended");
     ended.fire(ok, summary);
@@ -319,6 +338,12 @@ void Upgrade::tell_new(const std::string& message) {
     if (!channel_) return;  // it hung up: it is exiting anyway
     if (std::string err = channel_.send(message); !err.empty())
         log::warn("upgrade: cannot tell the new master \"%s\": %s", message.c_str(), err.c_str());
+}
+
+void Upgrade::send_carry(Channel& to) {
+    if (!carry || !to) return;
+    for (const std::string& m : carry())
+        if (!to.send(m).empty()) return;  // it is gone: its exit tells the rest
 }
 
 // ---- For `status` ----

@@ -54,6 +54,8 @@
 //            taken BUILD     B holds the pid file and the control socket
 //   A -> B   stop | stop -g  the server is stopping
 //            abort           A gives up on B (its deadline passed)
+//   both     carry ...       what each has counted (totals_carry.h): A's first
+//                            report waits in the channel before B exists
 //
 //   phase \ event  say      error     taken               B exits           deadline         A stops      A's workers gone
 //   Idle           -        -         -                   -                 -                -            -
@@ -120,6 +122,15 @@ public:
     Listeners<const std::string&> began;        // the binary it starts
     Listeners<pid_t> handed_over;               // the new master holds the paths now
     Listeners<bool, const std::string&> ended;  // ok, and the summary
+    // What else the two masters tell each other (the counters:
+    // totals_carry.h), without this component knowing what it is: `carry`
+    // gives the messages to send, asked before the fork (they wait in the
+    // channel for the new master), every kCarryEveryMs while it is open, and
+    // once more before it closes; `carried` hears the new master's; and
+    // `new_master_gone` when it has exited.
+    std::function<std::vector<std::string>()> carry;
+    Listeners<std::string_view> carried;
+    Listeners<> new_master_gone;
 
     // The events.
     void request(Progress progress, const std::string& binary, const std::string& source);
@@ -147,6 +158,7 @@ private:
     void say(const std::string& line);
     void arm_deadline(int64_t ms);
     void tell_new(const std::string& message);
+    void send_carry(Channel& to);
 
     EventLoop& loop_;
     UpgradeHost& host_;
@@ -156,6 +168,7 @@ private:
     pid_t new_pid_ = 0;
     Channel channel_;
     uint64_t deadline_timer_ = 0;
+    uint64_t carry_timer_ = 0;
     int64_t started_ms_ = 0;
     bool stopping_ = false;           // the old master is stopping: never take files back
     std::string abandon_why_;

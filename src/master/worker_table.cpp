@@ -68,7 +68,7 @@ Group::Slot& WorkerTable::slot_state(int group, int slot) {
 std::string WorkerTable::spawn(int group, int slot, const std::string& version, uint64_t generation, pid_t& pid) {
     std::string name = slot_name(group, slot);
     std::string err = stopping_ ? "the server is stopping" : "";  // a stop forks nothing
-    int row = err.empty() ? stats_.allocate() : -1;
+    int row = err.empty() ? stats_.allocate(&config_.groups[size_t(group)]) : -1;
     if (err.empty() && row < 0) err = "the stats table is full (" + std::to_string(kStatsRows) + " rows)";
     Channel ours;
     Fd theirs;
@@ -84,6 +84,7 @@ std::string WorkerTable::spawn(int group, int slot, const std::string& version, 
         setup.preloaded = setup.group->preload ? &g.preloaded : nullptr;
         setup.listener_fd = g.listeners[g.listeners.size() == 1 ? 0 : size_t(slot)].get();
         setup.channel_fd = theirs.get();
+        setup.access_log_fd = g.access_log ? g.access_log.get() : -1;
         setup.stats = &stats_.row(size_t(row));
         setup.stats_table = &stats_;
         setup.master_pid = getpid();
@@ -227,6 +228,7 @@ void WorkerTable::on_exit(pid_t pid, int status) {
     bool fast = loop_.now_ms() - w.forked_ms < kFastFailureMs;
     slot.fast_failures = fast ? slot.fast_failures + 1 : 0;
     log::warn("worker %s (pid %d) exited: %s; respawning", name.c_str(), int(pid), how.c_str());
+    respawning.fire(w);
     respawn_later(w.group, w.slot);
 }
 
@@ -368,6 +370,23 @@ void WorkerTable::tell_not_reloadable(int group) {
         if (std::string err = w.channel.send(std::string_view(&kMsgReload, 1)); !err.empty())
             log::warn("cannot tell worker pid %d of the reload: %s", int(pid), err.c_str());
     }
+}
+
+int WorkerTable::tell_group(int group, std::string_view message, const std::vector<int>& fds) {
+    int told = 0;
+    for (auto& [pid, w] : processes_) {
+        if (w.group != group) continue;
+        if (std::string err = w.channel.send(message, fds); !err.empty())
+            log::warn("cannot tell worker pid %d: %s", int(pid), err.c_str());
+        else
+            told++;
+    }
+    return told;
+}
+
+void WorkerTable::set_access_log(int group, Fd fd, const std::string& path) {
+    groups_[size_t(group)].access_log = std::move(fd);
+    groups_[size_t(group)].access_log_path = path;
 }
 
 void WorkerTable::close_listeners() {

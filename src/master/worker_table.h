@@ -74,6 +74,8 @@ struct Group {
     std::string good_version;      // the version that last reached READY
     uint64_t good_generation = 0;
     LoadedModule preloaded;        // preload = true: loaded once, before fork
+    Fd access_log;                 // its access_log, opened by the master (log_files.h); none: off
+    std::string access_log_path;   // ...where it was opened
     struct Slot {
         int fast_failures = 0;     // consecutive deaths within a second of starting
         uint64_t respawn_timer = 0;
@@ -93,6 +95,7 @@ public:
     Listeners<const WorkerProcess&, const std::string&> exited;  // it was reaped; how it ended
     Listeners<> all_gone;                                        // stopping or retiring: no worker is left
     Listeners<pid_t, int> other_child_exited;                    // not a worker (an upgrade's new master); its status
+    Listeners<const WorkerProcess&> respawning;                  // it exited on its own, and its slot is refilled
 
     // Before the first fork: one per Config::groups entry, in the same order.
     void add_group(Group g) { groups_.push_back(std::move(g)); }
@@ -104,6 +107,10 @@ public:
     void kill(pid_t pid, const std::string& why) override;
     Refilled refill(int group, int slot) override;
     void tell_not_reloadable(int group) override;
+    // A message to every living worker of a group (those draining too), with
+    // descriptors (SCM_RIGHTS). How many were told.
+    int tell_group(int group, std::string_view message, const std::vector<int>& fds);
+    void set_access_log(int group, Fd fd, const std::string& path);
 
     // spawn() the group's last good version; if that fails (fork EAGAIN, a
     // full stats table...), try again later with the crash-loop back-off.

@@ -85,6 +85,7 @@ bool Business::room_for_a_link() const { return linked_.size() < size_t(worker_.
 
 void Business::publish_stats() {
     worker_.stats().links.store(uint32_t(linked_.size()), std::memory_order_relaxed);
+    worker_.stats().links_by[size_t(LinkState::Ready)].store(uint32_t(linked_.size()), std::memory_order_relaxed);
 }
 
 // ---- What a module asks ----

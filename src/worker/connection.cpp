@@ -74,6 +74,16 @@ Connection::Connection(Worker& worker, Fd fd, uint64_t id, const sockaddr_in& pe
         record_->state = uint8_t(State::Idle);
         record_->id = id;  // last: a reader that sees the id sees the rest
     }
+    const Protocol listen = worker.group().listen.protocol;
+    speaks_ = listen == Protocol::Ws ? Protocol::Http : listen;
+    opened_ms_ = worker.loop().now_ms();
+    worker.stats().open_by[size_t(speaks_)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Connection::now_speaks(Protocol p) {
+    worker_.stats().open_by[size_t(speaks_)].fetch_sub(1, std::memory_order_relaxed);
+    speaks_ = p;
+    worker_.stats().open_by[size_t(speaks_)].fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
@@ -344,6 +354,7 @@ void Connection::count_in(size_t n) {
 }
 
 void Connection::count_out(size_t n) {
+    sent_ += n;
     worker_.stats().bytes_out.fetch_add(n, std::memory_order_relaxed);
     if (record_) record_->bytes_out.fetch_add(n, std::memory_order_relaxed);
 }

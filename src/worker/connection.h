@@ -127,6 +127,17 @@ public:
     // room, it reads again in the same event (up to kReadsPerEvent), so what
     // is there is handled in this pass and its answers leave in one write.
     void read_while_full() { read_while_full_ = true; }
+    // What it speaks now, counted in the worker's row by protocol: a ws://
+    // group's connection speaks HTTP until its upgrade.
+    Protocol speaks() const { return speaks_; }
+    void now_speaks(Protocol p);
+    // For the access log (access_log.h): when it opened (the loop's clock),
+    // the bytes sent to the client so far, and for a WebSocket the request
+    // line of its handshake (kept, on the heap, only while an access log is on).
+    int64_t opened_ms() const { return opened_ms_; }
+    uint64_t sent_bytes() const { return sent_; }
+    std::string_view log_request() const { return log_request_ ? std::string_view(*log_request_) : std::string_view(); }
+    void keep_log_request(std::string_view line) { log_request_ = std::make_unique<std::string>(line); }
     // While a large body is on its way: epoll calls this connection readable
     // only once `bytes` have arrived (at most kMaxLowWater), or at EOF, not at
     // every segment: fewer wake-ups and fewer, larger reads (SO_RCVLOWAT). 1:
@@ -166,10 +177,13 @@ private:
     ConnRecord* record_;  // our row in the shared stats table, or nullptr if it is full
     std::unique_ptr<Session> session_;
     std::unique_ptr<Session> retired_session_;  // replaced while it ran; freed after
+    std::unique_ptr<std::string> log_request_;  // only while an access log is on
     Buffer in_;
     Buffer out_;
     int64_t deadline_ms_ = 0;     // 0: none
     int64_t last_progress_ms_ = 0; // when output last moved (or was first queued)
+    int64_t opened_ms_ = 0;
+    uint64_t sent_ = 0;
     uint32_t gathered_ = 0;       // the end of out_ not yet offered to the socket (only while nothing waits before
                                   // it); under kGatherBytes
     uint32_t peer_ip_;            // network byte order
@@ -177,6 +191,7 @@ private:
     uint32_t interest_ = 0;
     uint16_t peer_port_;          // host byte order
     State state_ = State::Idle;
+    Protocol speaks_ = Protocol::Http;
     bool close_after_flush_ = false;
     bool client_done_ = false;    // no lingering: the client sends nothing more
     bool peer_closed_ = false;    // read returned EOF

@@ -354,11 +354,18 @@ void Gateway::kick(uint64_t client, uint16_t code) {
     if (Connection* conn = worker_.find(c->conn_id)) conn->close_with(code ? code : ws::kCloseNormal, "");
 }
 
+static_assert(size_t(GatewayLink::State::Closed) == kLinkStates, "the metrics count links by state (core/stats.h)");
+
 void Gateway::publish_stats() {
     uint32_t ready = uint32_t(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
         return l->state() == GatewayLink::State::Ready;
     }));
     worker_.stats().links.store(ready, std::memory_order_relaxed);
+    // By state, for the metrics (core/stats.h names them in the same order).
+    uint32_t by[kLinkStates] = {};
+    for (const auto& l : links_)
+        if (l->state() != GatewayLink::State::Closed) by[size_t(l->state())]++;
+    for (size_t s = 0; s < kLinkStates; s++) worker_.stats().links_by[s].store(by[s], std::memory_order_relaxed);
     worker_.stats().queued.store(uint32_t(waiting_), std::memory_order_relaxed);
     worker_.stats().queued_bytes.store(queued_bytes_, std::memory_order_relaxed);
 }

@@ -38,6 +38,7 @@ class Gateway;
 
 class GatewayLink : private EventLoop::Deferred {
 public:
+    // (core/stats.h's LinkState counts them in this order, Closed aside.)
     enum class State { Connecting, Greeting, Proving, Ready, Draining, Closed };
 
     // `secret` is the worker's link secret; it must outlive the link.

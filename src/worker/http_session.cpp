@@ -12,7 +12,11 @@
 #include "protocol/websocket_handshake.h"
 #include "worker/connection.h"
 #include "worker/drain.h"
+#include "core/clock.h"
+#include "core/stats.h"
+#include "protocol/prometheus.h"
 #include "worker/health.h"
+#include "worker/metrics_page.h"
 #include "worker/worker.h"
 #include "worker/ws_session.h"
 
@@ -50,6 +54,7 @@ void HttpSession::on_input() {
             // The first byte of a request: it has request_timeout to be whole.
             conn_.set_state(Connection::State::Reading);
             conn_.set_deadline_in(conn_.group().request_timeout_ms);
+            started_ms_ = conn_.worker().loop().now_ms();
         }
         // The head's views point into the buffer, which may move as it grows:
         // a head parsed on an earlier read is parsed again at delivery.
@@ -130,6 +135,12 @@ void HttpSession::deliver(http::Request& req) {
         respond(h->status, "text/plain", h->body.data(), h->body.size());
         return;
     }
+    // metrics_path: the whole server's counters, from the shared table (worker/metrics_page.h).
+    if (const std::string& m = conn_.group().metrics_path; !m.empty() && req.path == m) {
+        std::string page = metrics_page(conn_.worker().stats_table(), build_id());
+        respond(200, prom::kContentType, page.data(), page.size());
+        return;
+    }
 
     smooth_header headers[http::kMaxHeaders];
     for (size_t i = 0; i < req.header_count; i++)
@@ -155,11 +166,16 @@ bool HttpSession::upgrade(const http::Request& req) {
     if (h.status != 101) {
         log::info("%d for %s: %s", h.status, conn_.peer().c_str(), h.error);
         size_t n = ws::format_handshake_refusal(h, head);
+        answered(h.status, 0);
         in.clear();
         if (conn_.write(head, n, nullptr, 0)) conn_.close_after_output(false);
         return true;
     }
     size_t n = ws::format_handshake_response(h, head);
+    // Its line comes at its close (Worker::on_connection_closed), with this request line.
+    conn_.worker().stats().http[status_class(101)].fetch_add(1, std::memory_order_relaxed);
+    if (conn_.worker().access_log()) conn_.keep_log_request(request_line());
+    conn_.now_speaks(Protocol::Ws);
     in.consume(head_bytes_);  // what follows the head is the client's first frames
     forget_request();
     conn_.count_message();
@@ -197,6 +213,7 @@ int HttpSession::respond(int status, const char* content_type, const char* body,
     // The client said this was its last request and nothing more is waiting
     // to be read: it will not write again, so there is nothing to linger for.
     const bool client_done = !keep_alive_ && !more_buffered && !conn_.may_have_unread_input();
+    answered(status, with_body ? len : 0);
     bool alive = conn_.write(head, head_len, with_body ? body : nullptr, with_body ? len : 0);
     // Only now: the body may point into the request (an echo), so the request
     // bytes must outlive the write.
@@ -225,10 +242,33 @@ void HttpSession::refuse(int status, const char* why) {
     http::ResponseHead h{status, "text/plain", len, true, 1};
     char head[http::kMaxResponseHead];
     size_t head_len = http::format_response_head(h, head);
+    answered(status, len);
     conn_.in().clear();
     forget_request();
     // The client may still be sending (a body we refused): linger for it.
     if (conn_.write(head, head_len, body, len)) conn_.close_after_output(false);
+}
+
+void HttpSession::answered(int status, size_t body_bytes) {
+    Worker& w = conn_.worker();
+    w.stats().http[status_class(status)].fetch_add(1, std::memory_order_relaxed);
+    AccessLog* log = w.access_log();
+    if (!log) return;
+    std::string peer = conn_.peer();
+    std::string version = w.module_version();
+    int64_t took = started_ms_ ? w.loop().now_ms() - started_ms_ : 0;
+    log->add(AccessEntry{peer, request_line(), status, body_bytes, took, w.pid(), version}, wall_clock_ms());
+}
+
+// The request's first line, from the input buffer, where it still is until
+// its answer has gone out. A refused request may not have one: what came.
+std::string_view HttpSession::request_line() const {
+    std::string_view in = conn_.in().readable();
+    size_t end = in.find('\n');
+    if (end == std::string_view::npos) end = std::min(in.size(), AccessLog::kMaxTarget);
+    std::string_view line = in.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
 }
 
 void HttpSession::forget_request() {

@@ -50,6 +50,10 @@ private:
     bool upgrade(const http::Request& req);  // true: the connection is not HTTP any more
     void refuse(int status, const char* why);
     void forget_request();
+    // Every answer, the module's or the server's: counted by status class,
+    // and a line in the access log (if on). Before the request's bytes go.
+    void answered(int status, size_t body_bytes);
+    std::string_view request_line() const;  // the request's first line, or ""
     http::Limits limits() const;
 
     Connection& conn_;
@@ -66,6 +70,7 @@ private:
     std::unique_ptr<http::ChunkedDecoder> decoder_;  // chunked bodies only
     std::string chunked_body_;
     bool nodelay_ = false;  // TCP_NODELAY is set once the connection is kept alive
+    int64_t started_ms_ = 0;  // the request's first byte (the loop's clock), for the access log
 };
 
 }  // namespace smooth

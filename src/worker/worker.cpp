@@ -83,6 +83,7 @@ Worker::Worker(WorkerSetup setup)
       drain_(*this),
       listener_(setup_.listener_fd),
       channel_(Fd(setup_.channel_fd)),
+      logs_(Fd(setup_.access_log_fd)),
       balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
@@ -122,6 +123,7 @@ bool Worker::tell_master_ready() {
                   module().version ? module().version : "?");
     // Logged before it is sent, so everything READY causes (the old worker's
     // drain) comes after this line in the log.
+    stats().state = uint8_t(RowState::Ready);
     log::info("ready: module %s version %s, generation %llu", module().name ? module().name : "?",
               module().version ? module().version : "?", static_cast<unsigned long long>(setup_.generation));
     if (std::string err = channel_.send(std::string_view(&kMsgReady, 1)); !err.empty()) {
@@ -136,14 +138,14 @@ std::string Worker::setup_process() {
     // A worker ignores the master's reload and upgrade signals (SPEC:
     // "ignored"); SIGPIPE is ignored because a client that vanishes is an
     // EPIPE to handle, not a death.
-    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE})
+    for (int sig : {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGRTMIN + 1})  // +1: the master's reopen (it tells us)
         if (std::string err = ignore_signal(sig); !err.empty()) return err;
     // The master blocked every signal around fork so that none could reach its
     // handlers in this child before ours were in place; now put its mask back.
     if (sigprocmask(SIG_SETMASK, &setup_.signal_mask, nullptr) == -1)
         return "sigprocmask() failed: " + errno_text(errno);
 
-    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(),
+    if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(), setup_.access_log_fd,
                                             signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
@@ -157,6 +159,7 @@ std::string Worker::setup_process() {
         !err.empty())
         return err;
     loop_.add_timer(kSweepMs, [this] { return sweep(); });
+    logs_.start(loop_);
 
     if (std::string err = drop_privileges(setup_.config->server); !err.empty()) return "dropping privileges: " + err;
     // After setuid(), which clears it. The master may have died before this
@@ -360,6 +363,8 @@ Connection* Worker::find(uint64_t conn_id) {
 void Worker::on_connection_closed(Connection* c) {
     live_--;
     stats().connections.fetch_sub(1, std::memory_order_relaxed);
+    stats().open_by[size_t(c->speaks())].fetch_sub(1, std::memory_order_relaxed);
+    if (!business_) logs_.connection_closed(*c, pid_, module_version(), loop_.now_ms());
     // We may be inside c's own callback: free it once that has returned.
     if (closed_.empty()) loop_.add_timer(0, [this] {
             closed_.clear();
@@ -434,14 +439,32 @@ void Worker::give_back_memory() {
 void Worker::on_signal_pipe() {
     for (int sig : signals_.read_signals()) {
         if (sig == SIGQUIT) {
-            if (!drain_.active()) drain_.start();
+            if (!drain_.active()) begin_drain();
         } else {
             stop_now(signal_name(sig).c_str());
         }
     }
 }
 
+// What it had when told to drain goes in its row first (the master folds it
+// into its histograms when the worker is gone): connections, and requests
+// received but not answered yet.
+void Worker::begin_drain() {
+    size_t handling = 0;
+    for_each_connection([&](Connection& c) { handling += c.state() == Connection::State::Handling; });
+    stats().drain_connections.store(uint32_t(live_), std::memory_order_relaxed);
+    stats().drain_requests.store(uint32_t(handling), std::memory_order_relaxed);
+    stats().state = uint8_t(RowState::Draining);
+    drain_began_ms_ = loop_.now_ms();
+    logs_.flush();
+    drain_.start();
+}
+
 void Worker::on_master_message(std::string_view message) {
+    if (!message.empty() && message[0] == kMsgReopen) {
+        logs_.reopen(message, channel_.take_fds());
+        return;
+    }
     if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
@@ -464,6 +487,7 @@ void Worker::drain_each_connection() {
 void Worker::stop_now(const char* why) {
     if (finished_) return;
     log::info("stopping now (%s): closing %zu connections", why, live_);
+    if (!drain_.active()) stats().state = uint8_t(RowState::Stopping);
     close_listener();
     if (gateway_) gateway_->stop();
     for_each_connection([](Connection& c) { c.close_now(); });
@@ -475,6 +499,9 @@ void Worker::finish(const char* why) {
     finished_ = true;
     if (gateway_) gateway_->stop();
     if (started_ && module().on_worker_stop) module().on_worker_stop(handle());
+    if (drain_.active())  // how long the drain took, as this worker saw it
+        stats().drain_us.store((loop_.now_ms() - drain_began_ms_) * 1000, std::memory_order_relaxed);
+    logs_.flush();
     log::info("exiting: %s", why);
     loop_.stop();
 }

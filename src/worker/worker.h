@@ -27,6 +27,7 @@
 #include "worker/module_loader.h"
 #include "core/self_pipe.h"
 #include "core/stats.h"
+#include "worker/worker_logs.h"
 
 namespace smooth {
 class Worker;
@@ -53,6 +54,7 @@ struct WorkerSetup {
     const LoadedModule* preloaded = nullptr; // set when the group has preload = true
     int listener_fd = -1;                   // the group's listener (the Worker takes ownership of this copy)
     int channel_fd = -1;                    // our end of the socketpair (the Worker takes ownership)
+    int access_log_fd = -1;                 // the group's access log, or -1 (the Worker takes ownership)
     WorkerRow* stats = nullptr;
     const StatsTable* stats_table = nullptr; // the whole table, read only: the peers (accept_balance.h)
     pid_t master_pid = 0;
@@ -79,6 +81,8 @@ public:
     smooth_worker* handle() { return &handle_; }
     WorkerRow& stats() { return *setup_.stats; }
     void count_limit(Limit l) { stats().limit_hits[size_t(l)].fetch_add(1, std::memory_order_relaxed); }
+    const StatsTable& stats_table() const { return *setup_.stats_table; }
+    AccessLog* access_log() { return logs_.access(); }
     BufferPool& buffers() { return buffers_; }
     const Drain& drain() const { return drain_; }
 
@@ -122,6 +126,7 @@ private:
     void on_signal_pipe();
     void on_master_message(std::string_view message);
     void on_master_gone(const std::string& error);
+    void begin_drain();  // SIGQUIT: what it has is noted in its row, then the drain
     int64_t sweep();
     void keep_under_ceiling();
     void give_back_memory();
@@ -141,6 +146,8 @@ private:
     Drain drain_;
     Fd listener_;
     Channel channel_;
+    WorkerLogs logs_;
+    int64_t drain_began_ms_ = 0;
     pid_t pid_ = 0;
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Business> business_;

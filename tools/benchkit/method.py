@@ -53,6 +53,13 @@ def method_lines(bench, meta, rows):
     if "pinned" in runs:
         lines.append("- 1 worker pinned: worker_processes 1 / count = 1, the worker pinned to core 0 "
                      "(sched_setaffinity, as taskset -p), wrk -t1 -c50 under taskset -c 1")
+    if "accesslog" in runs:
+        sizes = runs.get("access_line_bytes", {})
+        lines.append("- access log on: keep-alive as above, each server logging every request to a file, buffered "
+                     "64 KiB and written at least once a second; smooth: access_log = PATH; nginx: access_log PATH "
+                     "buffer=64k flush=1s with a log_format of smooth's fields ($time_iso8601 $remote_addr:$remote_port "
+                     "\"$request\" $status $body_bytes_sent $request_time $pid \"version\"); bytes a line: %s"
+                     % (", ".join("%s %d" % kv for kv in sorted(sizes.items())) or "?"))
     if "body" in runs:
         lines.append("- 1 MiB POST: tests/support/loadgen -k -c 50 --body-size 1048576; smooth: the hello module (the server "
                      "reads the body, the module ignores it); nginx: client_max_body_size 2m; client_body_buffer_size "

@@ -385,5 +385,45 @@ class Bench:
         self.row("pin_cpu", "keep-alive, 1 worker pinned CPU us/req", R.fmt_1, "pinned", "cpu_us_per_req",
                  R.ratio_at_most(1.0, "<= nginx"))
 
+    def part_accesslog(self):
+        """Keep-alive with an access log on, both servers, lines of the same size."""
+        d = self.s.duration
+        logs = {}
+        smooth = self.start(Smooth(self.server, self.tmp, "accesslog", self.workers, self.builds,
+                                   access_log=os.path.join(self.tmp, "smooth-access.log")), self.versions.first())
+        logs["smooth"] = smooth.access_log
+        nginx = None
+        if self.have_nginx:
+            nginx = self.start(Nginx(self.tmp, "accesslog", self.workers, self.nofile,
+                                     access_log=os.path.join(self.tmp, "nginx-access.log")), self.versions.first())
+            logs["nginx"] = nginx.access_log
+        for srv in (smooth, nginx):
+            if srv:
+                self.warm(srv)
+
+        def one(srv):
+            res, cpu = worker_cpu(srv.worker_pids(), lambda: wrk(srv.port, d, CLIENTS, 2))
+            self.check_errors("keep-alive with an access log", srv, res)
+            self.record("accesslog", srv.name, dict(res, cpu_s=cpu, cpu_us_per_req=cpu * 1e6 / res["requests"]))
+
+        self.rounds(self.alike((smooth, nginx), one, "keep-alive with access log, wrk -t2 -c%d, %gs" % (CLIENTS, d)))
+        for srv in (smooth, nginx):
+            if srv:
+                self.stop(srv)
+        # What one line weighs in each, for the method lines.
+        sizes = {}
+        for name, path in logs.items():
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().splitlines()
+                sizes[name] = round(sum(map(len, lines)) / max(1, len(lines)) + 1)
+            except OSError:
+                pass
+        self.runs["access_line_bytes"] = sizes
+        self.row("log_rps", "keep-alive, access log on req/s", R.fmt_int, "accesslog", "rps",
+                 R.ratio_at_least(1.0, ">= 1.00x nginx"))
+        self.row("log_cpu", "keep-alive, access log on CPU us/req", R.fmt_1, "accesslog", "cpu_us_per_req",
+                 R.ratio_at_most(1.0, "<= nginx"))
+
     def part_memory(self):
         memory.part_memory(self)

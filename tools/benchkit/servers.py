@@ -61,9 +61,12 @@ def on_cpus(cpus, argv):
 class Smooth:
     name = "smooth"
 
-    def __init__(self, server, tmp, label, workers, builds=None, module=None):
+    def __init__(self, server, tmp, label, workers, builds=None, module=None, access_log=None):
         """builds: {version: path of a hello .so}, installed as the module
-        (reloads install the next); or module = builtin:NAME."""
+        (reloads install the next); or module = builtin:NAME. access_log: a
+        path, to log every request there (docs/operating.md: one line each,
+        buffered 64 KiB, written at least once a second)."""
+        self.access_log = access_log
         self.server = server
         self.dir = os.path.join(tmp, "smooth-" + label)
         os.makedirs(self.dir)
@@ -99,6 +102,8 @@ class Smooth:
                     "keepalive_timeout = %ds\nkeepalive_requests = %d\nmax_request_bytes = %s\n"
                     % (self.run_dir, self.port, self.workers, self.module, KEEPALIVE_TIMEOUT_S, KEEPALIVE_REQUESTS,
                        BODY_LIMIT))
+            if self.access_log:
+                f.write("access_log = %s\n" % self.access_log)
         self.started = True  # from here on, stop() has something to do
         r = run([self.server, "-c", self.conf, "start", "-d"], timeout=60)
         self.master = read_pid(self.pid_file)
@@ -158,7 +163,8 @@ class Smooth:
 class Nginx:
     name = "nginx"
 
-    def __init__(self, tmp, label, workers, nofile, worker_connections=12000):
+    def __init__(self, tmp, label, workers, nofile, worker_connections=12000, access_log=None):
+        self.access_log = access_log  # a path: every request logged there, in a line as long as smooth's
         self.dir = os.path.join(tmp, "nginx-" + label)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)  # the workers run as nobody
@@ -191,6 +197,14 @@ class Nginx:
                 temp_paths += "    %s %s;\n" % (directive, os.path.join(self.dir, directive.split("_")[0]))
         # smooth's hello says "hello from module hello version V, pid P\n": the
         # same length here ("nginx server" for "module hello"), $pid the worker's.
+        # With access_log: smooth's line, field for field (its time has ms,
+        # $time_iso8601 none: a line a few bytes shorter; the method lines
+        # give both sizes), and the same buffering (64 KiB, at least once a second).
+        log = "    access_log off;"
+        if self.access_log:
+            log = ("    log_format smooth '$time_iso8601 $remote_addr:$remote_port \"$request\" $status "
+                   "$body_bytes_sent $request_time $pid \"hello v1\"';\n"
+                   f"    access_log {self.access_log} smooth buffer=64k flush=1s;")
         text = f"""worker_processes {self.workers};
 worker_rlimit_nofile {self.nofile};
 daemon on;
@@ -200,7 +214,7 @@ events {{
     worker_connections {self.worker_connections};
 }}
 http {{
-    access_log off;
+{log}
     client_body_temp_path {os.path.join(self.dir, "body")};
 {temp_paths}    keepalive_requests {KEEPALIVE_REQUESTS};
     keepalive_timeout {KEEPALIVE_TIMEOUT_S}s;

@@ -1,0 +1,2 @@
+tools/wsload: tools/wsload.cpp tools/histogram.h
+tools/histogram.h:
