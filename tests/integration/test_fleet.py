@@ -17,9 +17,11 @@ reads the versions it starts from rather than assuming the previous test's.
 HAProxy and ansible-core come from Debian (tests/setup-deps, or
 `examples/fleet/fleet deps`); the tests skip only if they cannot be installed.
 """
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SERVER, assert_no_errors, build_module, build_server_variant, finish_loadgen, start_loadgen
+from conftest import (ROOT, SERVER, assert_no_errors, build_module, build_server_variant, finish_loadgen, pid_alive,
+                      start_loadgen, wait_until)
 
 FLEET = ROOT / "examples" / "fleet" / "fleet"
 HAPI = ROOT / "examples" / "fleet" / "haproxy-api"
@@ -106,7 +109,6 @@ class Fleet:
 
     def module_version(self, host):
         """'hello 2': what every worker of the host reports (status --json)."""
-        import json
         st = json.loads(self.cli(host, "status", "--json").stdout)
         versions = {w["version"] for w in st["workers"]}
         assert len(versions) == 1, f"{host} serves several versions: {versions}"
@@ -116,6 +118,20 @@ class Fleet:
         status, _, body = self.get(host, "/healthz")
         assert status == 200, f"{host}: health check answered {status} {body!r}"
         return body.decode().split()[-1]
+
+    def pids(self):
+        """HAProxy's, and every host's master and workers."""
+        pids = []
+        try:
+            pids.append(int((self.dir / "haproxy.pid").read_text()))
+        except (OSError, ValueError):
+            pass
+        for h in HOSTS:
+            r = self.cli(h, "status", "--json")
+            if r.returncode == 0:
+                st = json.loads(r.stdout)
+                pids += [st["master"]["pid"]] + [w["pid"] for w in st["workers"]]
+        return pids
 
     def all_up(self):
         for h in HOSTS:
@@ -146,10 +162,16 @@ def fleet(tmp_path_factory):
         assert r.returncode == 0, f"fleet up exited {r.returncode}: {r.stdout}{r.stderr}"
         yield f
     finally:
+        pids = f.pids()
         down = f.run("down", timeout=120)
-        left = [p for p in subprocess.run(["pgrep", "-f", str(f.dir)], capture_output=True, text=True).stdout.split()]
+        try:
+            wait_until(lambda: not [p for p in pids if pid_alive(p)], 10, what="the fleet's processes to exit")
+        finally:
+            left = [p for p in pids if pid_alive(p)]
+            for p in left:
+                os.kill(p, signal.SIGKILL)
         assert down.returncode == 0 and not left, \
-            f"fleet down exited {down.returncode} ({down.stdout}{down.stderr}); still running: {left}"
+            f"fleet down exited {down.returncode} ({down.stdout}{down.stderr}); had to kill {left}"
 
 
 @contextmanager
