@@ -17,6 +17,7 @@ reads the versions it starts from rather than assuming the previous test's.
 HAProxy and ansible-core come from Debian (tests/setup-deps, or
 `examples/fleet/fleet deps`); the tests skip only if they cannot be installed.
 """
+import asyncio
 import json
 import os
 import re
@@ -292,6 +293,64 @@ def test_fleet_is_up_behind_haproxy(fleet):
         hosts_seen.add(re.search(rb"X-Fleet-Host: (\w+)", head, re.I).group(1).decode())
     assert hosts_seen == set(HOSTS), f"HAProxy sent requests to {hosts_seen} only"
     assert (fleet.dir / "link.secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_gateway_host_links_to_a_business_host_with_the_fleet_secret(fleet):
+    """The gateway pattern across two hosts (fleet chat-up): the gateway on
+    127.0.0.2 links to every business worker on 127.0.0.3, each link proven
+    with the fleet's one link_secret_file, and a client's messages are
+    answered by both business workers."""
+    fleet.env["FLEET_CHAT_PORT"] = str(port_free_on_all(["127.0.0.2"]))
+    fleet.env["FLEET_LINK_PORT"] = str(ports_free_from(2, "127.0.0.3"))
+    r = fleet.run("chat-up")
+    try:
+        assert r.returncode == 0, f"fleet chat-up exited {r.returncode}: {r.stdout}{r.stderr}"
+        for h in ("chat-gateway", "chat-business"):
+            check = fleet.cli(h, "check").stdout
+            assert f"links: secret from {fleet.dir / 'link.secret'}: ok" in check, check
+        answers = asyncio.run(chat(fleet.env["FLEET_CHAT_PORT"], ["join ann"] + [f"ping {i}" for i in range(20)]))
+        assert answers[0].startswith("* ann joined [pid "), answers
+        assert [a.split(" [")[0] for a in answers[1:]] == [f"pong {i}" for i in range(20)], answers
+        business = json.loads(fleet.cli("chat-business", "status", "--json").stdout)["workers"]
+        assert {re.search(r"pid (\d+)", a).group(1) for a in answers} == {str(w["pid"]) for w in business}, \
+            f"not every business worker answered: {answers}"
+        assert [w["links"] for w in business] == [1, 1], business
+        log = (fleet.dir / "chat-business" / "run" / "smooth.log").read_text()
+        assert "refused a link" not in log, log
+    finally:
+        down = fleet.run("chat-down")
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+async def chat(port, messages):
+    import websockets
+    async with websockets.connect(f"ws://127.0.0.2:{port}/chat", open_timeout=10) as ws:
+        answers = []
+        for m in messages:
+            await ws.send(m)
+            answers.append(await asyncio.wait_for(ws.recv(), 10))
+        return answers
+
+
+def ports_free_from(n, address):
+    """The first of n consecutive ports free on address (a business group
+    listens on port, port + 1, ...)."""
+    for _ in range(100):
+        base = port_free_on_all([address])
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((address, p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports on {address}")
 
 
 def test_rolling_reload_across_three_hosts(fleet, tmp_path):
