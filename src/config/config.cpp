@@ -433,6 +433,9 @@ private:
         if (g.role != Role::Gateway) {
             for (const char* key : {"backend", "queue_limit", "queue_limit_bytes"})
                 if (seen_.count(key)) return fail_at(line_of(key), key, "only a group with role = gateway takes it");
+            if (g.handover)
+                return fail_at(line_of("reloadable"), "reloadable",
+                               "only a gateway hands its connections over (role = gateway); other groups are true or false");
         }
         if (g.role == Role::Gateway) {
             if (!seen_.count("backend"))
@@ -441,10 +444,14 @@ private:
             const Protocol p = g.listen.protocol;
             if (p != Protocol::Ws && p != Protocol::Text && p != Protocol::Frame)
                 return fail_at(line_of("listen"), "listen", "a gateway holds ws://, text:// or frame:// clients");
-            if (seen_.count("reloadable") && g.reloadable)
+            // The seed's gateway is never reloaded: it holds the client
+            // connections. Past the seed, a reload may replace its workers by
+            // handing each one's connections to its successor.
+            if (seen_.count("reloadable") && g.reloadable && !g.handover)
                 return fail_at(line_of("reloadable"), "reloadable",
-                               "a gateway is never reloaded: it holds the client connections (reload its backend)");
-            config_.groups.back().reloadable = false;
+                               "a gateway is not restarted under its clients: false (the seed's answer: reload its "
+                               "backend) or handover (a reload hands its connections to new workers)");
+            if (!g.handover) config_.groups.back().reloadable = false;
             backend_lines_.emplace_back(config_.groups.size() - 1, line_of("backend"));
         }
         if (g.role == Role::Business) {
@@ -540,7 +547,15 @@ private:
         if (k == "count") return assign(g.count, parse_count(v, ctx_.cores), "a whole number from 1 to 256 (or auto)");
         if (k == "module") return assign(g.module, module(v), "a path to a .so file or builtin:NAME");
         if (k == "preload") return assign(g.preload, parse_bool(v), "true or false (or yes/no, on/off, 1/0)");
-        if (k == "reloadable") return assign(g.reloadable, parse_bool(v), "true or false (or yes/no, on/off, 1/0)");
+        if (k == "reloadable") {
+            // handover: a gateway's own way of being reloadable (worker/handover.h).
+            g.handover = v == "handover";
+            if (g.handover) {
+                g.reloadable = true;
+                return true;
+            }
+            return assign(g.reloadable, parse_bool(v), "true or false (or yes/no, on/off, 1/0), or handover for a gateway");
+        }
         if (k == "max_connections")
             return assign(g.max_connections, parse_int_in(v, 1, 1000000), "a whole number from 1 to 1000000");
         if (k == "max_request_bytes") {

@@ -56,6 +56,10 @@ struct GroupConfig {
     std::string module;              // absolute path to a .so, or "builtin:NAME"
     bool preload = false;
     bool reloadable = true;
+    // reloadable = handover (gateways only): a reload replaces the group's
+    // workers one at a time, each handing its connections to its successor
+    // (worker/handover.h) instead of closing them.
+    bool handover = false;
     int max_connections = 10000;
     size_t max_request_bytes = 1 << 20;
     int keepalive_timeout_ms = 5000;

@@ -51,6 +51,12 @@ bool Reload::on_exit(pid_t pid, const std::string& how, const std::string& failu
     return false;
 }
 
+bool Reload::on_handover(pid_t pid, bool ok, const std::string& text) {
+    if (phase_ != Phase::DrainingOld || pid != old_pid_ || !step_.handover) return false;
+    handle({ok ? Event::Kind::HandedOver : Event::Kind::HandoverFailed, text});
+    return true;
+}
+
 void Reload::on_stop(const std::string& why) { handle({Event::Kind::Stop, why}); }
 
 // ---- The table: every transition starts here ----
@@ -88,6 +94,11 @@ void Reload::handle(Event e) {
         case Phase::DrainingOld:
             if (e.kind == K::Request) queue(e);
             if (e.kind == K::OldExited) old_gone();
+            if (e.kind == K::HandedOver) handed_over_ = e.text;  // its exit follows
+            if (e.kind == K::HandoverFailed)
+                abort("the hand-over from pid " + std::to_string(old_pid_) + " to pid " + std::to_string(new_pid_) +
+                          " failed: " + e.text,
+                      true);
             break;
 
         case Phase::StartingNew:
@@ -178,6 +189,7 @@ void Reload::next_step() {
     old_pid_ = workers_.find_worker(step_.group, step_.slot);
     new_pid_ = 0;
     drain_took_ms_ = ready_took_ms_ = 0;
+    handed_over_.clear();
     tell(ReloadEvent::Kind::Slot, step_name(), old_pid_, "", step_kind_name(step_.kind));
 
     if (step_.kind == ReloadStep::Kind::Retire && !old_pid_) {  // a shrinking group's slot, empty already
@@ -190,7 +202,10 @@ void Reload::next_step() {
     // that loads (the trial, module_trial.h) but whose on_worker_start fails
     // or hangs is so found before any old worker has gone. Then the order is
     // the config's.
-    new_first_ = run_.plan.start_first || (step_.kind == ReloadStep::Kind::Replace && old_pid_ && replaced_ == 0);
+    // A hand-over always goes new first: the old worker hands its
+    // connections to a successor that is READY to take them.
+    new_first_ = run_.plan.start_first || (step_.kind == ReloadStep::Kind::Replace && old_pid_ && replaced_ == 0) ||
+                 (step_.handover && old_pid_);
     if (step_.kind == ReloadStep::Kind::Retire || (!new_first_ && old_pid_)) {
         drain_old();
         return;
@@ -207,7 +222,10 @@ void Reload::drain_old() {
         old_gone();
         return;
     }
-    enter(Phase::DrainingOld, step_name() + ": SIGQUIT to old pid " + std::to_string(old_pid_));
+    enter(Phase::DrainingOld, step_name() + (step_.handover && new_pid_ ? ": old pid " + std::to_string(old_pid_) +
+                                                                             " hands its connections to new pid " +
+                                                                             std::to_string(new_pid_)
+                                                                       : ": SIGQUIT to old pid " + std::to_string(old_pid_)));
 }
 
 void Reload::old_gone() {
@@ -250,8 +268,9 @@ void Reload::start_new() {
 void Reload::step_done() {
     replaced_++;
     done_.push_back(step_);
-    say(4, step_name() + ": pid " + pid_text(old_pid_) + " -> " + std::to_string(new_pid_) + ", drain " +
-               std::to_string(drain_took_ms_) + " ms, ready " + std::to_string(ready_took_ms_) + " ms");
+    say(4, step_name() + ": pid " + pid_text(old_pid_) + " -> " + std::to_string(new_pid_) +
+               (handed_over_.empty() ? ", drain " + std::to_string(drain_took_ms_) + " ms" : ", " + handed_over_) +
+               ", ready " + std::to_string(ready_took_ms_) + " ms");
     next_step();
 }
 

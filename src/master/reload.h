@@ -55,6 +55,8 @@
 //   DrainingOld     queue / merge  -                 retire: next step;  -                -              cancel
 //                                                    new first: done;
 //                                                    else start new
+//   (a hand-over step's old worker, in DrainingOld: handed over -> its exit
+//    follows; hand-over failed -> abort, the old worker serves on)
 //   StartingNew     queue / merge  new first: drain  (new first: it      abort            abort          cancel
 //                                  the old; else done crashed: nothing)
 //
@@ -188,6 +190,10 @@ public:
     void request(Progress progress, const std::string& source);
     bool on_ready(pid_t pid);
     bool on_exit(pid_t pid, const std::string& how, const std::string& failure);
+    // The old worker of a hand-over step (worker/handover.h) says how it
+    // went: handed over (`text`: how many, how long; it exits next), or
+    // failed (its successor went away: it serves on, and step 5 follows).
+    bool on_handover(pid_t pid, bool ok, const std::string& text);
     void on_stop(const std::string& why);  // the server is stopping: cancel, refuse from now on
 
     Phase phase() const { return phase_; }
@@ -205,8 +211,8 @@ public:
 
 private:
     struct Event {
-        enum class Kind { Request, Ready, OldExited, NewExited, StartTimeout, Stop } kind;
-        std::string text;  // Request: the source; NewExited: how; Stop: why
+        enum class Kind { Request, Ready, OldExited, NewExited, StartTimeout, Stop, HandedOver, HandoverFailed } kind;
+        std::string text;  // Request: the source; NewExited: how; Stop: why; Handed*: the old worker's words
         Progress progress = nullptr;
     };
 
@@ -252,6 +258,7 @@ private:
     int64_t drain_sent_ms_ = 0;
     int64_t forked_ms_ = 0;
     int64_t drain_took_ms_ = 0;
+    std::string handed_over_;  // a hand-over step: what the old worker handed over, and how long it took
     int64_t ready_took_ms_ = 0;
     int replaced_ = 0;
     int total_ = 0;

@@ -93,9 +93,11 @@ ReloadPlan plan_reload(const Config& running, const Config& fresh) {
                 plan.notes.push_back("group " + old.name + " is not reloadable now: its workers keep running");
             GroupConfig compared = *file;
             compared.reloadable = old.reloadable;
+            compared.handover = old.handover;
             if (!same_settings(compared, old))
                 plan.notes.push_back("group " + old.name + " is not reloadable: its changes need a restart");
             next.reloadable = false;
+            next.handover = false;
             plan.told.push_back(group);
             continue;
         }
@@ -103,7 +105,19 @@ ReloadPlan plan_reload(const Config& running, const Config& fresh) {
             plan.notes.push_back("group " + old.name + " is reloadable now: this reload replaces its workers");
         next = apply_group(old, *file, plan.notes);
         if (!next.preload && !next.is_builtin()) plan.store.push_back({group, next.module});
+        if (next.handover && next.count != old.count) {
+            // Each worker hands its connections to the one that takes its
+            // slot: a slot added would get none, a slot retired would close
+            // its clients. So the count of such a group stays as it runs.
+            plan.notes.push_back("group " + old.name + ": count changed (" + std::to_string(old.count) + " -> " +
+                                 std::to_string(next.count) + "), but its workers hand their connections over slot "
+                                 "by slot: that needs a restart");
+            next.count = old.count;
+        }
         add_steps(group, old.count, next.count, plan.steps);
+        if (next.handover)
+            for (ReloadStep& s : plan.steps)
+                if (s.group == group) s.handover = true;
     }
     return plan;
 }

@@ -39,6 +39,9 @@ struct ReloadStep {
     int group;  // index into Config::groups (running and next list groups in the same order)
     int slot;
     Kind kind;
+    // reloadable = handover: the new worker starts first, and the old one
+    // hands it its connections instead of draining them (worker/handover.h).
+    bool handover = false;
 
     bool operator==(const ReloadStep&) const = default;
 };

@@ -24,6 +24,11 @@ uint64_t Frame::client_at(size_t i) const {
     return r.u64();
 }
 
+uint32_t Frame::token_at(size_t i) const {
+    Reader r{tokens.substr(i * 4, 4)};
+    return r.u32();
+}
+
 Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
     Result out;
     if (in.size() < kHeaderBytes) return out;  // Incomplete
@@ -81,9 +86,19 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
             break;
         }
         case Type::Broadcast:
+            f.number = r.u64();
             f.binary = r.u8() != 0;
             f.payload = r.rest;
             break;
+        case Type::Adopt: {
+            const uint16_t n = r.u16();
+            if (n == 0 || n > kMaxAdoptedTokens || r.rest.size() != size_t(n) * 4) r.ok = false;
+            if (r.ok) {
+                f.tokens = r.rest;
+                r.rest = {};
+            }
+            break;
+        }
         case Type::Kick:
             f.client = r.u64();
             f.code = r.u16();
@@ -162,10 +177,17 @@ void write_send_many(std::string& out, const uint64_t* clients, size_t n, bool b
     out += payload;
 }
 
-void write_broadcast(std::string& out, bool binary, std::string_view payload) {
-    begin(out, Type::Broadcast, 1 + payload.size());
+void write_broadcast(std::string& out, uint64_t number, bool binary, std::string_view payload) {
+    begin(out, Type::Broadcast, 9 + payload.size());
+    put(out, number, 8);
     put(out, binary, 1);
     out += payload;
+}
+
+void write_adopt(std::string& out, const uint32_t* tokens, size_t n) {
+    begin(out, Type::Adopt, 2 + n * 4);
+    put(out, n, 2);
+    for (size_t i = 0; i < n; i++) put(out, tokens[i], 4);
 }
 
 void write_kick(std::string& out, uint64_t client, uint16_t code) {
@@ -182,6 +204,7 @@ const char* type_name(Type t) {
         case Type::Event: return "EVENT";
         case Type::DrainAck: return "DRAIN_ACK";
         case Type::Proof: return "PROOF";
+        case Type::Adopt: return "ADOPT";
         case Type::Challenge: return "CHALLENGE";
         case Type::Welcome: return "WELCOME";
         case Type::Done: return "DONE";

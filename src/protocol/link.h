@@ -14,6 +14,9 @@
 //                                                sent a message (a smooth_protocol
 //                                                value), or closed (kind CLOSE)
 //     DRAIN_ACK                                  after DRAINING: nothing more will come
+//     ADOPT      n:u16 token:u32 × n             this link speaks for these gateway tokens
+//                                                too: clients a gateway worker took over
+//                                                from its predecessor (worker/handover.h)
 //   business -> gateway
 //     CHALLENGE  nonce:32 proof:32               the business worker's own fresh nonce,
 //                                                and business_proof(): it knows the secret
@@ -23,7 +26,11 @@
 //     DONE       seq:u64                         that event was handled
 //     SEND       client:u64 binary:u8 payload    to one client
 //     SEND_MANY  n:u32 client:u64 × n binary:u8 payload
-//     BROADCAST  binary:u8 payload               to every client of the gateway worker
+//     BROADCAST  number:u64 binary:u8 payload    to every client of the gateway worker;
+//                                                number counts this business worker's
+//                                                broadcasts, so a gateway worker that hears
+//                                                one on two links (its own and one it took
+//                                                over) delivers it once
 //     KICK       client:u64 code:u16             close that client
 //     DRAINING                                   this worker drains: send nothing new
 //
@@ -61,6 +68,7 @@ enum class Type : uint8_t {
     Event = 2,
     DrainAck = 3,
     Proof = 4,
+    Adopt = 5,
     Welcome = 16,
     Done = 17,
     Send = 18,
@@ -109,10 +117,14 @@ struct Frame {
     uint32_t generation = 0;   // WELCOME
     std::string_view clients;  // SEND_MANY: n × 8 bytes, read with client_at()
     std::string_view payload;  // EVENT, SEND*, BROADCAST; WELCOME: the version
+    uint64_t number = 0;       // BROADCAST
+    std::string_view tokens;   // ADOPT: n × 4 bytes, read with token_at()
     std::string_view nonce;    // HELLO, CHALLENGE: kNonceBytes
     std::string_view proof;    // PROOF, CHALLENGE: kProofBytes
     size_t client_count() const { return clients.size() / 8; }
     uint64_t client_at(size_t i) const;
+    size_t token_count() const { return tokens.size() / 4; }
+    uint32_t token_at(size_t i) const;
 };
 
 enum class Parse { Complete, Incomplete, Error };
@@ -138,7 +150,10 @@ void write_welcome(std::string& out, uint32_t pid, uint16_t slot, uint16_t count
 void write_done(std::string& out, uint64_t seq);
 void write_send(std::string& out, uint64_t client, bool binary, std::string_view payload);
 void write_send_many(std::string& out, const uint64_t* clients, size_t n, bool binary, std::string_view payload);
-void write_broadcast(std::string& out, bool binary, std::string_view payload);
+void write_broadcast(std::string& out, uint64_t number, bool binary, std::string_view payload);
+// At most kMaxAdoptedTokens tokens (an ADOPT with more, or none, is an Error).
+inline constexpr size_t kMaxAdoptedTokens = 255;
+void write_adopt(std::string& out, const uint32_t* tokens, size_t n);
 void write_kick(std::string& out, uint64_t client, uint16_t code);
 void write_draining(std::string& out);
 

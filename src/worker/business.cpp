@@ -32,6 +32,7 @@ void Business::add(uint32_t token, LinkSession& link) {
     LinkSession*& slot = links_[token];
     LinkSession* previous = slot;
     slot = &link;
+    linked_.insert(&link);
     publish_stats();
     if (previous && previous != &link) {
         log::info("links: gateway worker %08x linked again from %s: closing its previous link from %s", token,
@@ -40,10 +41,21 @@ void Business::add(uint32_t token, LinkSession& link) {
     }
 }
 
+// ADOPT: a proven link speaks for more tokens (clients its gateway worker
+// took over). A token already held by another link stays there: that link
+// is the one its clients' messages are on their way through.
+void Business::adopt(uint32_t token, LinkSession& link) {
+    if (token == 0) return;
+    auto [it, added] = links_.emplace(token, &link);
+    if (added) link.speaks_for(token);
+    publish_stats();
+}
+
 void Business::forget(LinkSession& link) {
     if (auto it = std::find(pending_.begin(), pending_.end(), &link); it != pending_.end()) pending_.erase(it);
-    if (link.linked()) {
-        auto it = links_.find(link.token());
+    linked_.erase(&link);
+    for (uint32_t token : link.tokens()) {
+        auto it = links_.find(token);
         if (it != links_.end() && it->second == &link) links_.erase(it);
     }
     publish_stats();
@@ -69,10 +81,10 @@ void Business::refused(const std::string& peer, const std::string& why, bool wen
         log::warn("links: refused a link from %s: %s%s", peer.c_str(), why.c_str(), count.c_str());
 }
 
-bool Business::room_for_a_link() const { return links_.size() < size_t(worker_.group().max_connections); }
+bool Business::room_for_a_link() const { return linked_.size() < size_t(worker_.group().max_connections); }
 
 void Business::publish_stats() {
-    worker_.stats().links.store(uint32_t(links_.size()), std::memory_order_relaxed);
+    worker_.stats().links.store(uint32_t(linked_.size()), std::memory_order_relaxed);
 }
 
 // ---- What a module asks ----
@@ -121,14 +133,18 @@ int Business::send_many(const uint64_t* clients, size_t n, bool binary, std::str
 }
 
 int Business::broadcast(bool binary, std::string_view payload) {
-    if (!fits_a_frame(1, payload.size(), "smooth_broadcast")) return -1;
+    if (!fits_a_frame(9, payload.size(), "smooth_broadcast")) return -1;
     std::string frame;
-    link::write_broadcast(frame, binary, payload);
-    // A write may close its link (a gateway that reads nothing), which takes
-    // it out of links_: go over a copy.
+    // Numbered: a gateway worker that took clients over keeps its
+    // predecessor's link too, and hears this on both (handover.h).
+    link::write_broadcast(frame, ++broadcasts_, binary, payload);
+    // Once per link, however many tokens it speaks for. A write may close its
+    // link (a gateway that reads nothing), which takes it out of links_: go
+    // over a copy.
     std::vector<LinkSession*> targets;
     targets.reserve(links_.size());
-    for (auto& [token, link] : links_) targets.push_back(link);
+    for (auto& [token, link] : links_)
+        if (std::find(targets.begin(), targets.end(), link) == targets.end()) targets.push_back(link);
     for (LinkSession* link : targets) link->write_frame(frame);
     return 0;
 }

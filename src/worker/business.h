@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "worker/refusal_log.h"
 
@@ -58,6 +59,8 @@ public:
     // link of the same token already here is the same gateway worker come
     // back (its old connection not yet seen closed): that one is closed.
     void add(uint32_t token, LinkSession& link);
+    // ADOPT: a proven link speaks for one more gateway token.
+    void adopt(uint32_t token, LinkSession& link);
     // Closed: out of both tables. Safe to call more than once.
     void forget(LinkSession& link);
     // One line per peer per interval (refusal_log.h) for a link refused, or
@@ -74,14 +77,16 @@ public:
     int broadcast(bool binary, std::string_view payload);  // 0, even with no link
     int close(uint64_t client, uint16_t code);
 
-    size_t links() const { return links_.size(); }
+    size_t links() const { return linked_.size(); }
 
 private:
     bool fits_a_frame(size_t fields, size_t payload, const char* what) const;
     void publish_stats();
 
     Worker& worker_;
-    std::unordered_map<uint32_t, LinkSession*> links_;
+    std::unordered_map<uint32_t, LinkSession*> links_;  // by gateway token (a link may speak for several)
+    std::unordered_set<LinkSession*> linked_;  // proven links
+    uint64_t broadcasts_ = 0;   // numbers this worker's BROADCASTs
     std::deque<LinkSession*> pending_;
     RefusalLog refusals_;
 };

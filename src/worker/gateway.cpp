@@ -309,6 +309,10 @@ void Gateway::drop_link(GatewayLink& link, bool clean) {
             links_.erase(it);
             break;
         }
+    // That business worker's broadcast count goes with its last link.
+    const uint64_t business = link.business_id();
+    if (std::none_of(links_.begin(), links_.end(), [business](const auto& l) { return l->business_id() == business; }))
+        broadcasts_.erase(business);
     if (clean)
         ensure_links();  // a drained worker: its successor is linked at once
     else
@@ -327,9 +331,12 @@ void Gateway::deliver(uint64_t client, bool binary, std::string_view payload) {
     }
 }
 
-void Gateway::broadcast(bool binary, std::string_view payload) {
-    for (auto& [number, c] : clients_)
-        if (c.conn_id) deliver(client_id(number), binary, payload);
+void Gateway::broadcast(GatewayLink& link, uint64_t number, bool binary, std::string_view payload) {
+    uint64_t& last = broadcasts_[link.business_id()];
+    if (number <= last) return;  // heard on another link already
+    last = number;
+    for (auto& [n, c] : clients_)
+        if (c.conn_id) deliver(client_id(n), binary, payload);
 }
 
 void Gateway::kick(uint64_t client, uint16_t code) {

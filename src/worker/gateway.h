@@ -83,7 +83,9 @@ public:
     // Its CHALLENGE's proof does not hold: not a business worker with our secret.
     void link_unproven(GatewayLink& link);
     void deliver(uint64_t client, bool binary, std::string_view payload);
-    void broadcast(bool binary, std::string_view payload);
+    // A business worker's broadcast, numbered: delivered once however many
+    // links it came on (a link taken over with clients: handover.h).
+    void broadcast(GatewayLink& link, uint64_t number, bool binary, std::string_view payload);
     void kick(uint64_t client, uint16_t code);
 
 private:
@@ -131,6 +133,10 @@ private:
     uint64_t relink_timer_ = 0;
     int64_t relink_backoff_ms_ = 0;
     RefusalLog unproven_;  // one line per business address per interval
+    // The last broadcast number delivered, per business worker (its pid and
+    // generation): what came already on another link is not delivered again.
+    // Entries go with the worker's last link.
+    std::unordered_map<uint64_t, uint64_t> broadcasts_;
     bool stopped_ = false;
 };
 

@@ -149,7 +149,7 @@ void GatewayLink::handle(std::string_view bytes) {
         case link::Type::SendMany:
             for (size_t i = 0; i < f.client_count(); i++) gateway_.deliver(f.client_at(i), f.binary, f.payload);
             break;
-        case link::Type::Broadcast: gateway_.broadcast(f.binary, f.payload); break;
+        case link::Type::Broadcast: gateway_.broadcast(*this, f.number, f.binary, f.payload); break;
         case link::Type::Kick: gateway_.kick(f.client, f.code); break;
         case link::Type::Draining: {
             // The business worker drains: from our DRAIN_ACK on, nothing more

@@ -48,6 +48,8 @@ public:
     State state() const { return state_; }
     int slot() const { return slot_; }           // the port it connected to: business slot
     uint32_t pid() const { return pid_; }        // from WELCOME
+    // Which business worker this is (pid and generation): two links may lead to one.
+    uint64_t business_id() const { return uint64_t(pid_) << 32 | generation_; }
     std::string describe() const;                // "slot 1 (pid 4242, chat 2)"
     std::string address() const;                 // "127.0.0.2:9001": where it connects
     // Events sent and not DONE: seq -> the client's number.

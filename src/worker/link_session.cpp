@@ -111,6 +111,7 @@ bool LinkSession::handshake(const link::Frame& f) {
     // Proven, once: registered now, and only now (business.h).
     stage_ = Stage::Linked;
     token_ = f.token;
+    tokens_.assign(1, token_);
     gateway_nonce_.clear();
     nonce_.clear();
     conn_.clear_deadline();
@@ -145,6 +146,12 @@ bool LinkSession::handle(std::string_view bytes) {
             link::write_done(out_, f.seq);
             return send(out_);
         }
+        case link::Type::Adopt:
+            // Its gateway worker took clients over from its predecessor
+            // (worker/handover.h): their ids name these tokens.
+            for (size_t i = 0; i < f.token_count() && tokens_.size() <= link::kMaxAdoptedTokens; i++)
+                business_.adopt(f.token_at(i), *this);
+            return true;
         case link::Type::DrainAck:
             // Everything the gateway sent before its ACK has been answered
             // above (the stream is in order): the hand-over is complete.

@@ -46,6 +46,7 @@ bool known(Type t) {
         case Type::Event:
         case Type::DrainAck:
         case Type::Proof:
+        case Type::Adopt:
         case Type::Challenge:
         case Type::Welcome:
         case Type::Done:
@@ -62,7 +63,7 @@ bool same_frame(const Frame& a, const Frame& b) {
     return a.type == b.type && a.token == b.token && a.seq == b.seq && a.client == b.client && a.kind == b.kind &&
            a.binary == b.binary && a.code == b.code && a.pid == b.pid && a.slot == b.slot && a.count == b.count &&
            a.generation == b.generation && a.clients == b.clients && a.payload == b.payload && a.nonce == b.nonce &&
-           a.proof == b.proof;
+           a.proof == b.proof && a.number == b.number && a.tokens == b.tokens;
 }
 
 bool same_result(const Result& a, const Result& b) {
@@ -95,9 +96,15 @@ std::string rewrite(const Frame& f, size_t& flag_at) {
             break;
         }
         case Type::Broadcast:
-            write_broadcast(out, f.binary, f.payload);
-            flag_at = kHeaderBytes;
+            write_broadcast(out, f.number, f.binary, f.payload);
+            flag_at = kHeaderBytes + 8;
             break;
+        case Type::Adopt: {
+            std::vector<uint32_t> tokens(f.token_count());
+            for (size_t i = 0; i < tokens.size(); i++) tokens[i] = f.token_at(i);
+            write_adopt(out, tokens.data(), tokens.size());
+            break;
+        }
         case Type::Kick: write_kick(out, f.client, f.code); break;
         case Type::Draining: write_draining(out); break;
     }
@@ -136,8 +143,8 @@ void check_frame(std::string_view in, size_t max) {
             "a frame's type is the known one its fifth byte names");
     const std::string_view consumed = in.substr(0, r.consumed);
     require(inside(f.payload, consumed) && inside(f.clients, consumed) && inside(f.nonce, consumed) &&
-                inside(f.proof, consumed),
-            "payload, client list, nonce and proof lie in the frame");
+                inside(f.proof, consumed) && inside(f.tokens, consumed),
+            "payload, client list, tokens, nonce and proof lie in the frame");
     const bool has_nonce = f.type == Type::Hello || f.type == Type::Challenge;
     const bool has_proof = f.type == Type::Proof || f.type == Type::Challenge;
     require(f.nonce.size() == (has_nonce ? kNonceBytes : 0) && f.proof.size() == (has_proof ? kProofBytes : 0),

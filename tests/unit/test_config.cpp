@@ -644,6 +644,24 @@ void test_connection_bounds() {
     }
 }
 
+// reloadable = handover: a gateway's, nobody else's.
+void test_handover() {
+    std::string error;
+    const std::string gw = "[group gw]\nlisten = ws://127.0.0.1:9000\nrole = gateway\nbackend = tcp://127.0.0.1:9100\n";
+    std::optional<Config> c = parse(gw + "reloadable = handover\n", error);
+    EXPECT_EQ(error, "");
+    EXPECT(c && c->groups[0].handover && c->groups[0].reloadable);
+    c = parse(gw, error);
+    EXPECT(c && !c->groups[0].handover && !c->groups[0].reloadable);  // the seed's gateway
+    c = parse(gw + "reloadable = true\n", error);
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, "reloadable: a gateway is not restarted under its clients"), true, error);
+    c = parse(group("reloadable = handover"), error);
+    EXPECT(!c);
+    EXPECT_EQ_AT(contains(error, "test.conf:4: [group web] reloadable: only a gateway hands its connections over"), true,
+                 error);
+}
+
 void test_load_file() {
     char dir_template[] = "/tmp/test_config.XXXXXX";
     const char* dir = mkdtemp(dir_template);
@@ -732,5 +750,6 @@ int main() {
     test_load_file();
     test_health_path();
     test_connection_bounds();
+    test_handover();
     return check::summary("config");
 }

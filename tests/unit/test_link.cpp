@@ -25,6 +25,7 @@ struct Written {
 };
 
 const uint64_t kClients[] = {0x0102030405060708ull, 42, 0xffffffffffffffffull};
+const uint32_t kTokens[] = {0x11223344, 1, 0xffffffff};
 
 std::string run_of(int first, size_t n) {
     std::string s;
@@ -92,8 +93,18 @@ std::vector<Written> frames() {
              EXPECT_EQ_AT(f.binary, false, at);
              EXPECT_EQ_AT(f.payload, std::string_view("to three"), at);
          }},
-        {"BROADCAST", [](std::string& s) { write_broadcast(s, false, "everyone"); },
-         [](const Frame& f, const std::string& at) { EXPECT_EQ_AT(f.payload, std::string_view("everyone"), at); }},
+        {"BROADCAST", [](std::string& s) { write_broadcast(s, 0x0102030405060708ull, false, "everyone"); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(f.number, 0x0102030405060708ull, at);
+             EXPECT_EQ_AT(f.binary, false, at);
+             EXPECT_EQ_AT(f.payload, std::string_view("everyone"), at);
+         }},
+        {"ADOPT", [](std::string& s) { write_adopt(s, kTokens, 3); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(int(f.type), int(Type::Adopt), at);
+             EXPECT_EQ_AT(f.token_count(), size_t(3), at);
+             for (size_t i = 0; i < 3 && i < f.token_count(); i++) EXPECT_EQ_AT(f.token_at(i), kTokens[i], at);
+         }},
         {"KICK", [](std::string& s) { write_kick(s, 5, 1013); },
          [](const Frame& f, const std::string& at) {
              EXPECT_EQ_AT(f.client, uint64_t(5), at);

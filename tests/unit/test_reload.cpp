@@ -550,6 +550,75 @@ void test_every_transition_is_logged() {
     EXPECT(text.find("reload: starting_new -> idle (complete)") != std::string::npos);
 }
 
+std::string gateway(int count, const char* reloadable) {
+    return "[group gw]\nlisten = ws://127.0.0.1:9000\nrole = gateway\nbackend = tcp://127.0.0.1:9100\n"
+           "module = modules/app.so\ncount = " +
+           std::to_string(count) + "\nreloadable = " + reloadable + "\n";
+}
+
+// reloadable = handover: each slot new first, and the old worker hands its
+// connections over instead of draining them; its word comes before its exit.
+void test_a_handover_group_is_replaced_new_first_slot_by_slot() {
+    FakeMaster m(config(gateway(2, "handover")), config(gateway(2, "handover")));
+    Reload& r = m.reload;
+    Story s;
+    r.request(s.progress(), "test");
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn gw#0 -> 201"));
+    EXPECT(r.on_ready(201));
+    EXPECT_EQ(m.take_calls(), std::string("drain 101"));  // the table hands over where it can
+    EXPECT(r.on_handover(101, true, "handed over 7 connections and 2 links in 4 ms"));
+    m.exited(r, 101);
+    EXPECT(s.says("gw#0: pid 101 -> 201, handed over 7 connections and 2 links in 4 ms, ready"));
+    // The second slot goes new first too, although the order is stop_first.
+    EXPECT_EQ(m.take_calls(), std::string("spawn gw#1 -> 202"));
+    EXPECT(r.on_ready(202));
+    EXPECT_EQ(m.take_calls(), std::string("drain 102"));
+    EXPECT(!r.on_handover(101, true, "late"));  // not the slot's old worker now
+    EXPECT(r.on_handover(102, true, "handed over 0 connections and 2 links in 1 ms"));
+    m.exited(r, 102);
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT(s.ok);
+}
+
+// The successor goes away before it has taken everything: the old worker
+// serves on (the table marks it so), and the reload goes back.
+void test_a_failed_handover_aborts_and_the_old_worker_keeps_its_clients() {
+    FakeMaster m(config(gateway(2, "handover")), config(gateway(2, "handover")));
+    Reload& r = m.reload;
+    Story s;
+    r.request(s.progress(), "test");
+    r.on_ready(201);
+    m.take_calls();
+    m.exited(r, 201, "signal 9 (Killed)");  // not the reload's business yet: the old worker's word decides
+    m.procs[101].told = false;             // the table: it serves again
+    EXPECT(r.on_handover(101, false, "the other side closed the hand-over socket"));
+    EXPECT_EQ(m.take_calls(), std::string("kill 201, restore"));
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT_EQ(s.done, 1);
+    EXPECT(!s.ok);
+    EXPECT(s.says("the hand-over from pid 101 to pid 201 failed: the other side closed the hand-over socket"));
+    EXPECT(s.says("gw#0 keeps its old worker (pid 101)"));
+    EXPECT(s.says("1 more workers left untouched"));
+}
+
+// A gateway's count cannot change by hand-over: a note, and the count stays.
+void test_a_handover_group_keeps_its_count() {
+    FakeMaster m(config(gateway(2, "handover")), config(gateway(3, "handover")));
+    Reload& r = m.reload;
+    Story s;
+    r.request(s.progress(), "test");
+    EXPECT(s.says("group gw: count changed (2 -> 3), but its workers hand their connections over"));
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn gw#0 -> 201"));
+    r.on_ready(201);
+    r.on_handover(101, true, "x");
+    m.exited(r, 101);
+    r.on_ready(202);
+    r.on_handover(102, true, "x");
+    m.exited(r, 102);
+    EXPECT_EQ(r.phase(), Reload::Phase::Idle);
+    EXPECT_EQ(r.total(), 2);
+}
+
 }  // namespace
 
 int main() {
@@ -572,5 +641,8 @@ int main() {
     test_a_group_that_is_not_reloadable_is_told();
     test_the_timeline_listens();
     test_every_transition_is_logged();
+    test_a_handover_group_is_replaced_new_first_slot_by_slot();
+    test_a_failed_handover_aborts_and_the_old_worker_keeps_its_clients();
+    test_a_handover_group_keeps_its_count();
     return check::summary("reload");
 }

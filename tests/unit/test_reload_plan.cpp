@@ -157,10 +157,43 @@ void test_what_next_becomes() {
     EXPECT_EQ(plan_reload(config({{"web", "count = 4"}}), config({{"web", "count = 1"}})).workers_to_start(), 1);
 }
 
+// A gateway: the seed's (never reloaded, told) or by hand-over (each slot
+// replaced, its steps marked, its count kept).
+void test_gateways() {
+    auto gateway = [](const char* more) {
+        Config c;
+        const std::string text = std::string("[server]\nrun_dir = /srv/app/run\n[group gw]\nlisten = ws://127.0.0.1:9000\n"
+                                             "role = gateway\nbackend = tcp://127.0.0.1:9100\n") + more + "\n";
+        std::string error = parse_config(text, kCtx, c);
+        if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
+        return c;
+    };
+    ReloadPlan seed = plan_reload(gateway("count = 2"), gateway("count = 2"));
+    EXPECT_EQ(steps(seed), std::string(""));
+    EXPECT_EQ(told(seed), std::string("0"));
+
+    ReloadPlan ho = plan_reload(gateway("count = 2\nreloadable = handover"), gateway("count = 2\nreloadable = handover"));
+    EXPECT_EQ(steps(ho), std::string("replace:0#0 replace:0#1"));
+    EXPECT_EQ(told(ho), std::string(""));
+    for (const ReloadStep& st : ho.steps) EXPECT(st.handover);
+
+    ReloadPlan more = plan_reload(gateway("count = 2\nreloadable = handover"), gateway("count = 4\nreloadable = handover"));
+    EXPECT_EQ(steps(more), std::string("replace:0#0 replace:0#1"));
+    EXPECT_EQ(more.next.groups[0].count, 2);
+    EXPECT(notes(more).find("count changed (2 -> 4)") != std::string::npos);
+
+    // Switched to the seed's way: told from now on, its workers stay.
+    ReloadPlan back = plan_reload(gateway("count = 2\nreloadable = handover"), gateway("count = 2"));
+    EXPECT_EQ(steps(back), std::string(""));
+    EXPECT_EQ(back.next.groups[0].handover, false);
+    EXPECT_EQ(back.next.groups[0].reloadable, false);
+}
+
 }  // namespace
 
 int main() {
     test_table();
     test_what_next_becomes();
+    test_gateways();
     return check::summary("reload_plan");
 }
