@@ -7,7 +7,9 @@ keep-alive requests through HAProxy. Every client request must succeed:
 - a rolling binary upgrade (a second ./server, `make variant`);
 - one host's maintenance: out of rotation, `stop -g`, `start -d`, back;
 - a release that breaks on host 2: the play stops there, host 1 serves the
-  new release, hosts 2 and 3 the old one.
+  new release, hosts 2 and 3 the old one, and host 2 keeps the old file;
+- and the gateway pattern across two hosts (`fleet chat-up`): the links
+  between them proven with the fleet's one link secret.
 
 While a play runs, a watcher asks each host directly which version it serves,
 so the test sees the versions switch host by host, in the inventory's order.
