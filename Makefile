@@ -14,7 +14,8 @@
 #   make modules HELLO_VERSION=2   rebuild only the modules (the reload demo)
 #   make BUILD_ID=1.4.2  the build id `./server --version` and `status` show (default dev)
 #   make variant BUILD_ID=b2 VARIANT=/tmp/b2/server
-#                        a second ./server that differs only in its build id (upgrade tests)
+#                        a second ./server that differs only in its build id (upgrade tests);
+#                        HANDOVER_VERSION=N also gives it another hand-over format
 #   make fleet-up        three hosts on 127.0.0.2-4 behind HAProxy on 127.0.0.1:8000, rolled by
 #                        Ansible (examples/fleet, docs/fleet.md; installs haproxy and ansible-core
 #                        from Debian if missing); make fleet-down stops them
@@ -117,7 +118,8 @@ $(BUILD)/obj/core/build_id.o: CXXFLAGS += -DSMOOTH_BUILD_ID='"$(BUILD_ID)"'
 VARIANT ?= $(BUILD)/variant/server
 variant: $(BUILD)/obj/cli/main.o $(BUILTIN_OBJ) $(LIB)
 	@mkdir -p $(dir $(VARIANT))
-	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -DSMOOTH_BUILD_ID='"$(BUILD_ID)"' -c -o $(VARIANT).build_id.o src/core/build_id.cpp
+	$(CXX) $(filter-out -MMD -MP,$(CXXFLAGS)) -DSMOOTH_BUILD_ID='"$(BUILD_ID)"' \
+	    $(if $(HANDOVER_VERSION),-DSMOOTH_HANDOVER_VERSION=$(HANDOVER_VERSION)) -c -o $(VARIANT).build_id.o src/core/build_id.cpp
 	$(CXX) $(LDFLAGS) -rdynamic -o $(VARIANT).tmp $(VARIANT).build_id.o $^ $(LDLIBS)
 	rm -f $(VARIANT).build_id.o
 	mv -f $(VARIANT).tmp $(VARIANT)

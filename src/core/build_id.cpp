@@ -11,4 +11,10 @@ namespace smooth {
 
 const char* build_id() { return SMOOTH_BUILD_ID; }
 
+#ifndef SMOOTH_HANDOVER_VERSION
+#define SMOOTH_HANDOVER_VERSION 1
+#endif
+
+uint16_t handover_format() { return SMOOTH_HANDOVER_VERSION; }
+
 }  // namespace smooth

@@ -7,8 +7,16 @@
 // (Makefile), which the upgrade tests use.
 #pragma once
 
+#include <cstdint>
+
 namespace smooth {
 
 const char* build_id();
+
+// The format in which this binary's gateway workers hand their connections
+// over (protocol/handover.h, worker/handover.h). An upgrade to a binary with
+// another one is refused before any connection moves. `make variant
+// HANDOVER_VERSION=N` makes one, for the test that shows the refusal.
+uint16_t handover_format();
 
 }  // namespace smooth

@@ -129,10 +129,10 @@ Result parse(std::string_view in, Frame& out, size_t max_frame) {
     return res;
 }
 
-void write_hello(std::string& out) {
+void write_hello(std::string& out, uint16_t version) {
     frame(out, Type::Hello, [&] {
         put(out, kMagic, 4);
-        put(out, kVersion, 2);
+        put(out, version, 2);
     });
 }
 

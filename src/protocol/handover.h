@@ -46,16 +46,12 @@
 #include <utility>
 #include <vector>
 
-#ifndef SMOOTH_HANDOVER_VERSION
-#define SMOOTH_HANDOVER_VERSION 1
-#endif
-
 namespace smooth::handover {
 
 inline constexpr uint32_t kMagic = 0x534d484f;  // "SMHO"
-// The format this binary reads and writes. A build with another one cannot
-// take connections over from this one (an upgrade to it is refused first).
-inline constexpr uint16_t kVersion = SMOOTH_HANDOVER_VERSION;
+// The format a binary reads and writes is its handover_format()
+// (core/build_id.h): a build with another one cannot take connections over
+// from this one, and an upgrade to it is refused before anything moves.
 
 enum class Type : uint8_t { Hello = 1, Link = 2, Client = 3, End = 4, Commit = 5, Confirm = 16, Refuse = 17 };
 
@@ -149,7 +145,7 @@ struct Result {
 // soon as it is read; so is a frame whose fields do not fill it exactly.
 Result parse(std::string_view in, Frame& out, size_t max_frame = kMaxFrame);
 
-void write_hello(std::string& out);
+void write_hello(std::string& out, uint16_t version);
 void write_link(std::string& out, const LinkState& link);
 void write_client(std::string& out, const ClientState& client);
 void write_end(std::string& out, const End& end);

@@ -28,11 +28,7 @@ namespace {
 std::string written(const Frame& f) {
     std::string out;
     switch (f.type) {
-        case Type::Hello:
-            write_hello(out);
-            out[out.size() - 2] = char(f.version >> 8);  // the version read, whatever it was
-            out[out.size() - 1] = char(f.version);
-            break;
+        case Type::Hello: write_hello(out, f.version); break;
         case Type::Link: write_link(out, f.link); break;
         case Type::Client: write_client(out, f.client); break;
         case Type::End: write_end(out, f.end); break;

@@ -435,12 +435,12 @@ def make_args():
     return [f"BUILD={build}"] + (["SANITIZE=address,undefined"] if "asan" in build else [])
 
 
-def build_server_variant(build_id, out_path):
+def build_server_variant(build_id, out_path, extra=()):
     """A second ./server that differs from the one under test only in its
     build id (`make variant`: one compile, one link): a new release to
     upgrade to, which `status` and `--version` tell apart."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["make", "-s", "-C", str(ROOT), "variant", *make_args(), f"BUILD_ID={build_id}",
-                    f"VARIANT={out_path}"], check=True, timeout=300, stdout=subprocess.DEVNULL)
+                    f"VARIANT={out_path}", *extra], check=True, timeout=300, stdout=subprocess.DEVNULL)
     return out_path

@@ -58,10 +58,10 @@ struct Written {
 
 std::vector<Written> frames() {
     return {
-        {"HELLO", [](std::string& s) { write_hello(s); },
+        {"HELLO", [](std::string& s) { write_hello(s, 3); },
          [](const Frame& f, const std::string& at) {
              EXPECT_EQ_AT(int(f.type), int(Type::Hello), at);
-             EXPECT_EQ_AT(f.version, kVersion, at);
+             EXPECT_EQ_AT(f.version, uint16_t(3), at);
          }},
         {"LINK", [](std::string& s) { write_link(s, a_link()); },
          [](const Frame& f, const std::string& at) {
@@ -144,7 +144,7 @@ std::string with_length(std::string frame, uint32_t length) {
 
 void test_what_is_refused() {
     std::string hello;
-    write_hello(hello);
+    write_hello(hello, 1);
     std::string wrong_magic = hello;
     wrong_magic[5] = 'X';
     expect_error(wrong_magic, "wrong magic", "not a hand-over stream");
@@ -189,15 +189,14 @@ void test_what_is_refused() {
 }
 
 void test_a_version_it_does_not_read() {
-    // The reader returns the version; the worker refuses what it does not
-    // know (worker/handover.cpp). Here: the field comes back as written.
+    // The reader returns the version; the worker refuses one it does not
+    // write (worker/handover.cpp). Here: the field comes back as written.
     std::string hello;
-    write_hello(hello);
-    hello[hello.size() - 1] = char(kVersion + 1);
+    write_hello(hello, 65535);
     Frame f;
     Result r = parse(hello, f);
     EXPECT_EQ(int(r.status), int(Parse::Complete));
-    EXPECT_EQ(f.version, uint16_t(kVersion + 1));
+    EXPECT_EQ(f.version, uint16_t(65535));
 }
 
 }  // namespace
