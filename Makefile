@@ -16,6 +16,9 @@
 #   make variant BUILD_ID=b2 VARIANT=/tmp/b2/server
 #                        a second ./server that differs only in its build id (upgrade tests);
 #                        HANDOVER_VERSION=N also gives it another hand-over format
+#   make fleet-up        three hosts on 127.0.0.2-4 behind HAProxy on 127.0.0.1:8000, rolled by
+#                        Ansible (examples/fleet, docs/fleet.md; installs haproxy and ansible-core
+#                        from Debian if missing); make fleet-down stops them
 #
 # Objects live in $(BUILD); `make asan` uses build-asan/ so the two never mix,
 # and the fuzzers (clang) use build-fuzz/.
@@ -72,7 +75,8 @@ WSLOAD    := tests/support/wsload
 ECHO_FLOOR := tools/benchkit/echo_floor
 WS_FLOOR  := tools/benchkit/ws_floor
 
-.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build
+.PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build \
+        fleet-up fleet-down
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN) $(WSLOAD)
 
 # How ./server is linked. The C++ standard library and libgcc go in
@@ -166,6 +170,12 @@ $(WS_FLOOR): tools/benchkit/ws_floor.cpp
 # Only what it runs: after `make` or `make test` it starts at once.
 run: $(SERVER) modules
 	./$(SERVER) start
+
+# The fleet example: its script does the rest (examples/fleet/fleet).
+fleet-up: $(SERVER) modules
+	FLEET_SERVER=$(abspath $(SERVER)) examples/fleet/fleet up
+fleet-down:
+	examples/fleet/fleet down
 
 # pytest comes from Debian; the python3 first on PATH may be another install.
 PYTEST := /usr/bin/python3 -m pytest

@@ -7,6 +7,12 @@
 //                          deploy that breaks halfway through a rollout)
 //   -DBROKEN_HANG_MS=5000  hangs that long in on_worker_start, then fails (a
 //                          deploy that never becomes ready: start_timeout)
+//   -DBROKEN_ON_HOST='"h2"' fails only where the server's environment says
+//                          FLEET_HOST=h2, serves elsewhere (a release that breaks
+//                          on one host of a fleet: examples/fleet names its hosts
+//                          so; tests/integration/test_fleet.py)
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "smooth/module.h"
@@ -16,6 +22,10 @@ namespace {
 int on_worker_start(smooth_worker* w) {
 #ifdef BROKEN_ONLY_SLOT
     if (smooth_whoami(w).worker_id != BROKEN_ONLY_SLOT) return 0;
+#endif
+#ifdef BROKEN_ON_HOST
+    const char* host = std::getenv("FLEET_HOST");
+    if (host == nullptr || std::strcmp(host, BROKEN_ON_HOST) != 0) return 0;
 #endif
 #ifdef BROKEN_HANG_MS
     struct timespec left = {BROKEN_HANG_MS / 1000, (BROKEN_HANG_MS % 1000) * 1000000L};
