@@ -15,7 +15,9 @@ void AcceptBalance::set_accepting(bool on) { mine_->accepting.store(on ? 1 : 0, 
 
 // A scan reads two fields of each row in use (rows are ~12 KB apart), so it
 // is done now and then, not at every accept: a peer forked since shows up at
-// the next scan; one gone since is skipped by its pid.
+// the next scan; one gone since is skipped by its pid. A worker that has found
+// no peer yet (its peers start at the same moment it does) looks again sooner:
+// one-by-one connections at start would otherwise all go to it for 250 ms.
 void AcceptBalance::find_peers() {
     peers_.clear();
     const size_t end = table_->rows_in_use_end();
@@ -29,7 +31,8 @@ void AcceptBalance::find_peers() {
 
 bool AcceptBalance::should_step_back(int64_t now_ms) {
     if (listener_ == 0) return false;
-    if (scanned_ms_ < 0 || now_ms - scanned_ms_ >= balance::kPeerScanMs) {
+    const int64_t every = peers_.empty() ? balance::kRecheckMs : balance::kPeerScanMs;
+    if (scanned_ms_ < 0 || now_ms - scanned_ms_ >= every) {
         find_peers();
         scanned_ms_ = now_ms;
     }

@@ -92,10 +92,28 @@ void test_peers() {
     late.pid = 0;
 }
 
+// Workers of one group start together: one that found no peer at its first
+// look finds the peer that published its row since within kRecheckMs, not
+// only at the next kPeerScanMs.
+void test_alone_looks_again_soon() {
+    Fixture f;
+    WorkerRow& me = f.worker(100, f.sock[0], true, 20);
+    AcceptBalance b(&f.table, &me);
+    b.set_listener(f.sock[0]);
+    int64_t now = 1000;
+    EXPECT(!b.should_step_back(now));  // no peer yet
+    WorkerRow& peer = f.worker(101, f.sock[0], true, 0);
+    EXPECT(!b.should_step_back(now + 1));  // not looked again yet
+    EXPECT(b.should_step_back(now += balance::kRecheckMs));
+    EXPECT(b.should_step_back(now += balance::kRecheckMs));
+    peer.pid = 0;
+}
+
 }  // namespace
 
 int main() {
     test_rule();
     test_peers();
+    test_alone_looks_again_soon();
     return check::summary("accept_balance");
 }
