@@ -63,6 +63,7 @@ bool read_client(Reader& r, ClientState& c) {
     c.ws_message = std::string(r.string());
     c.input = std::string(r.string());
     c.output = std::string(r.string());
+    c.log_request = std::string(r.string());
     c.in_flight_seq = r.u64();
     c.in_flight_link = r.u32();
     const uint32_t waiting = r.u32();
@@ -75,6 +76,21 @@ bool read_client(Reader& r, ClientState& c) {
         e.kind = r.u8();
         e.payload = std::string(r.string());
         c.waiting.push_back(std::move(e));
+    }
+    return r.ok;
+}
+
+bool read_end(Reader& r, End& e) {
+    e.next_seq = r.u64();
+    e.clients = r.u32();
+    e.links = r.u32();
+    const uint32_t broadcasts = r.u32();
+    if (broadcasts > r.rest.size() / 16) return false;  // 16 bytes each: a count the frame cannot hold
+    e.broadcasts.clear();
+    e.broadcasts.reserve(broadcasts);
+    for (uint32_t i = 0; i < broadcasts; i++) {
+        const uint64_t business = r.u64();
+        e.broadcasts.emplace_back(business, r.u64());
     }
     return r.ok;
 }
@@ -103,11 +119,7 @@ Result parse(std::string_view in, Frame& out, size_t max_frame) {
             break;
         case Type::Link: ok = read_link(r, out.link); break;
         case Type::Client: ok = read_client(r, out.client); break;
-        case Type::End:
-            out.end.next_seq = r.u64();
-            out.end.clients = r.u32();
-            out.end.links = r.u32();
-            break;
+        case Type::End: ok = read_end(r, out.end); break;
         case Type::Commit: break;
         case Type::Confirm: out.count = r.u32(); break;
         case Type::Refuse:
@@ -171,6 +183,7 @@ void write_client(std::string& out, const ClientState& c) {
         put_string(out, c.ws_message);
         put_string(out, c.input);
         put_string(out, c.output);
+        put_string(out, c.log_request);
         put(out, c.in_flight_seq, 8);
         put(out, c.in_flight_link, 4);
         put(out, c.waiting.size(), 4);
@@ -187,6 +200,11 @@ void write_end(std::string& out, const End& e) {
         put(out, e.next_seq, 8);
         put(out, e.clients, 4);
         put(out, e.links, 4);
+        put(out, e.broadcasts.size(), 4);
+        for (auto [business, number] : e.broadcasts) {
+            put(out, business, 8);
+            put(out, number, 8);
+        }
     });
 }
 

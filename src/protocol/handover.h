@@ -10,7 +10,10 @@
 //                                           another version is refused before anything moves
 //     LINK     a link to a business worker, with its descriptor    (one fd, see below)
 //     CLIENT   a client connection and what the gateway holds for it (one fd)
-//     END      next_seq:u64 clients:u32 links:u32   nothing more will come
+//     END      next_seq:u64 clients:u32 links:u32   nothing more will come;
+//              broadcasts: n:u32 (business:u64 number:u64) × n
+//                                           the last BROADCAST delivered, per business
+//                                           worker (its pid and generation)
 //     COMMIT                                 the successor owns them all from now on
 //   new -> old
 //     HELLO    magic:u32 version:u16
@@ -18,9 +21,12 @@
 //     REFUSE   reason                        it cannot take them (then it closes)
 //
 // A LINK or CLIENT frame travels with exactly one descriptor (SCM_RIGHTS on
-// the sendmsg of its first byte). The receiver keeps the descriptors in the
-// order they came, and each LINK or CLIENT frame takes the next one: however
-// the kernel cuts the byte stream into reads, frames and descriptors pair up.
+// the sendmsg of its first byte), except a CLIENT whose connection has
+// closed already (conn_state kConnectionClosed): what moves of it is its
+// events still owed to the business (its CLOSE last), and no descriptor.
+// The receiver keeps the descriptors in the order they came, and each frame
+// that takes_fd() takes the next one: however the kernel cuts the byte
+// stream into reads, frames and descriptors pair up.
 //
 // The fields of a LINK:
 //   slot:u16 state:u8 pid:u32 generation:u32 version:str
@@ -30,7 +36,7 @@
 // and of a CLIENT:
 //   client:u64 protocol:u8 peer_ip:u32 peer_port:u16 opened_ms:u64
 //   bytes_in:u64 bytes_out:u64 conn_state:u8 flags:u8 deadline_ms:u32
-//   ws_message_state:u8 ws_message:str input:str output:str
+//   ws_message_state:u8 ws_message:str input:str output:str log_request:str
 //   in_flight_seq:u64 in_flight_link:u32
 //   waiting: n:u32 (seq:u64 kind:u8 payload:str) × n
 //
@@ -64,11 +70,20 @@ inline constexpr size_t kMaxFrame = size_t(256) << 20;
 inline constexpr size_t kMaxTokens = 255;
 
 // Client flags.
-inline constexpr uint8_t kCloseSent = 1;      // a WebSocket Close went out (the Closing state)
-inline constexpr uint8_t kTooSlow = 2;        // closed for max_unsent_bytes: cut after the close wait
-inline constexpr uint8_t kConnectTold = 4;    // the business heard CONNECT: it is owed a CLOSE
-inline constexpr uint8_t kHeld = 8;           // its input is held (too far ahead of the business)
-inline constexpr uint8_t kMessageTimed = 16;  // deadline_ms is message_timeout's
+inline constexpr uint8_t kCloseSent = 1;          // a WebSocket Close went out (the Closing state)
+inline constexpr uint8_t kTooSlow = 2;            // closed for max_unsent_bytes: cut after the close wait
+inline constexpr uint8_t kConnectTold = 4;        // the business heard CONNECT: it is owed a CLOSE
+inline constexpr uint8_t kHeld = 8;               // its input is held (too far ahead of the business)
+inline constexpr uint8_t kMessageTimed = 16;      // deadline_ms is message_timeout's
+inline constexpr uint8_t kCloseAfterOutput = 32;  // closing: once its output is out (the Lingering state)
+inline constexpr uint8_t kClientDone = 64;        // ...at once then: the client said it sends nothing more
+inline constexpr uint8_t kPeerClosed = 128;       // the client's side is closed (its FIN was read)
+
+// The conn_state of a client whose connection has closed while events of
+// its (its CLOSE last) still wait for the business: Connection::State::Closed
+// (connection.cpp holds the two to the same value). Its CLIENT frame comes
+// without a descriptor.
+inline constexpr uint8_t kConnectionClosed = 6;
 
 inline constexpr uint32_t kNoDeadline = 0xffffffff;
 inline constexpr uint32_t kNoLink = 0xffffffff;
@@ -108,16 +123,21 @@ struct ClientState {
     std::string ws_message;              // its fragments so far
     std::string input;
     std::string output;
+    std::string log_request;             // its handshake's request line, for the access log (or empty)
     uint64_t in_flight_seq = 0;          // 0: none
     uint32_t in_flight_link = kNoLink;   // which LINK (in the order sent) carries it
     std::vector<Event> waiting;          // the in-flight one first, if any
     bool operator==(const ClientState&) const = default;
+    bool has_connection() const { return conn_state != kConnectionClosed; }
 };
 
 struct End {
     uint64_t next_seq = 0;
     uint32_t clients = 0;
     uint32_t links = 0;
+    // business worker (pid << 32 | generation) -> the number of the last of
+    // its BROADCASTs delivered to these clients (link.h)
+    std::vector<std::pair<uint64_t, uint64_t>> broadcasts;
     bool operator==(const End&) const = default;
 };
 
@@ -129,8 +149,8 @@ struct Frame {
     End end;               // END
     uint32_t count = 0;    // CONFIRM
     std::string reason;    // REFUSE
-    // LINK and CLIENT take a descriptor.
-    bool takes_fd() const { return type == Type::Link || type == Type::Client; }
+    // LINK and CLIENT take a descriptor (a CLIENT whose connection has closed does not).
+    bool takes_fd() const { return type == Type::Link || (type == Type::Client && client.has_connection()); }
 };
 
 enum class Parse { Complete, Incomplete, Error };

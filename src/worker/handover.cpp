@@ -223,7 +223,8 @@ void HandoverSender::send_more() {
         } else if (next_client_ < source_.clients()) {
             fd = source_.write_client(next_client_++, frame);
         } else {
-            handover::write_end(frame, {source_.next_seq(), uint32_t(source_.clients()), uint32_t(source_.links())});
+            handover::write_end(frame, {source_.next_seq(), uint32_t(source_.clients()), uint32_t(source_.links()),
+                                        source_.broadcasts()});
             state_ = State::Confirming;
             stream_->send(std::move(frame));
             commit_if_all_confirmed();
@@ -310,7 +311,7 @@ void HandoverReceiver::on_frame(const handover::Frame& f, Fd fd) {
         }
         case handover::Type::End:
             if (state_ != State::Receiving) return end(false, "END before HELLO");
-            next_seq_ = f.end.next_seq;
+            end_ = f.end;
             if (f.end.clients + f.end.links != installed_)
                 return end(false, "END counts " + std::to_string(f.end.clients + f.end.links) + ", " +
                                       std::to_string(installed_) + " came");
@@ -319,7 +320,7 @@ void HandoverReceiver::on_frame(const handover::Frame& f, Fd fd) {
             if (state_ != State::Receiving) return end(false, "COMMIT before HELLO");
             state_ = State::Ended;
             stream_->close();
-            sink_.commit(next_seq_);
+            sink_.commit(end_);
             done_(true, "took over " + std::to_string(installed_) + " connections and links");
             return;
         default: return end(false, std::string("unexpected ") + handover::type_name(f.type) + " from the old worker");

@@ -107,6 +107,8 @@ public:
     virtual int write_link(size_t i, std::string& out) = 0;
     virtual int write_client(size_t i, std::string& out) = 0;
     virtual uint64_t next_seq() const = 0;
+    // The last broadcast delivered, per business worker (handover::End).
+    virtual std::vector<std::pair<uint64_t, uint64_t>> broadcasts() const = 0;
     // The successor went away: everything back as it was.
     virtual void resume_all() = 0;
     // COMMIT is out: close our copies, forget them (no CLOSE event: the
@@ -121,8 +123,9 @@ public:
     // Installs one, untouched until commit(). "" or why it cannot.
     virtual std::string adopt_link(const handover::LinkState& link, Fd fd) = 0;
     virtual std::string adopt_client(const handover::ClientState& client, Fd fd) = 0;
-    // COMMIT: they are ours; go on where they were.
-    virtual void commit(uint64_t next_seq) = 0;
+    // COMMIT: they are ours; go on where they were. `end` is the old
+    // worker's END: its next seq and the broadcasts it delivered.
+    virtual void commit(const handover::End& end) = 0;
     // The old worker went away before COMMIT: drop what was installed.
     virtual void discard() = 0;
 };
@@ -176,7 +179,7 @@ private:
     std::unique_ptr<HandoverStream> stream_;
     State state_ = State::Idle;
     uint32_t installed_ = 0;
-    uint64_t next_seq_ = 0;
+    handover::End end_;
     bool installed_any_ = false;
 };
 

@@ -328,14 +328,19 @@ HO_LINK = ho(2, struct.pack(">HBII", 3, 2, 4242, 7) + s32(b"chat 2") + struct.pa
              + struct.pack(">IQQ", 1, 9, 0x1122334400000005) + s32(b"\0\0\0\x09\x11part") + s32(b"unsent"))
 HO_CLIENT = ho(3, struct.pack(">QBIHQQQBBIB", 0x1122334400000005, 4, 0x0100007F, 51234, 1765000000123, 1000, 2000, 3,
                              4 | 16, 5300, 1) + s32(b"first fragment") + s32(b"\x81\x85abcd\x01") + s32(b"o" * 40)
-               + struct.pack(">QI", 9, 0) + struct.pack(">I", 2) + struct.pack(">QB", 9, 1) + s32(b"ping 1")
+               + s32(b"GET /chat HTTP/1.1") + struct.pack(">QI", 9, 0) + struct.pack(">I", 2) + struct.pack(">QB", 9, 1) + s32(b"ping 1")
                + struct.pack(">QB", 10, 101) + s32(b""))
-HO_END = ho(4, struct.pack(">QII", 77, 1, 1))
+HO_END = ho(4, struct.pack(">QIII", 77, 1, 1, 1) + struct.pack(">QQ", 4242 << 32 | 7, 19))
+# A client whose connection has closed: its events move, no descriptor (conn_state 6).
+HO_CLOSED = ho(3, struct.pack(">QBIHQQQBBIB", 6, 1, 0, 0, 0, 0, 0, 6, 4, 0xFFFFFFFF, 0) + s32(b"") + s32(b"")
+               + s32(b"") + s32(b"") + struct.pack(">QII", 0, 0xFFFFFFFF, 1) + struct.pack(">QB", 0, 101) + s32(b""))
 HANDOVER = {
-    "old-to-new": HO_HELLO + HO_LINK + HO_CLIENT + HO_END + ho(5),
+    "old-to-new": HO_HELLO + HO_LINK + HO_CLIENT + HO_CLOSED + HO_END + ho(5),
+    "end-no-broadcasts": ho(4, struct.pack(">QIII", 1, 0, 0, 0)),
+    "bad-broadcast-count": ho(4, struct.pack(">QIII", 1, 0, 0, 9) + struct.pack(">QQ", 1, 1)),
     "new-to-old": HO_HELLO + ho(16, struct.pack(">I", 2)) + ho(17, b"cannot take them"),
     "client-no-events": ho(3, struct.pack(">QBIHQQQBBIB", 5, 3, 0, 0, 0, 0, 0, 3, 0, 0xFFFFFFFF, 0) + s32(b"")
-                          + s32(b"") + s32(b"") + struct.pack(">QII", 0, 0xFFFFFFFF, 0)),
+                          + s32(b"") + s32(b"") + s32(b"") + struct.pack(">QII", 0, 0xFFFFFFFF, 0)),
     "link-cut-short": HO_LINK[:-3],
     "bad-magic": ho(1, struct.pack(">IH", 0x534D4800, 1)),
     "bad-type-9": ho(9, b"x"),

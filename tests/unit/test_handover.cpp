@@ -44,10 +44,28 @@ ClientState a_client() {
     c.ws_message = "the first fragment";
     c.input = std::string("\x81\x85" "abcd" "\x01", 7);  // a frame cut short
     c.output = std::string(70000, 'o');                  // a slow reader's backlog
+    c.log_request = "GET /chat HTTP/1.1";
     c.in_flight_seq = 9;
     c.in_flight_link = 0;
     c.waiting = {{9, 1, "ping 1"}, {10, 1, "ping 2"}, {11, 101, ""}};
     return c;
+}
+
+// Closed while its last events still wait for the business: no socket moves.
+ClientState a_closed_client() {
+    ClientState c;
+    c.client = 0x1122334400000006ull;
+    c.protocol = 1;
+    c.conn_state = kConnectionClosed;
+    c.flags = kConnectTold;
+    c.waiting = {{0, 1, "bye"}, {0, 101, ""}};
+    return c;
+}
+
+End an_end() {
+    End e{77, 10000, 4, {}};
+    e.broadcasts = {{uint64_t(4242) << 32 | 7, 19}, {uint64_t(4243) << 32 | 7, 3}};
+    return e;
 }
 
 struct Written {
@@ -75,10 +93,16 @@ std::vector<Written> frames() {
              EXPECT_EQ_AT(f.client == a_client(), true, at);
              EXPECT_EQ_AT(f.takes_fd(), true, at);
          }},
-        {"END", [](std::string& s) { write_end(s, {77, 10000, 4}); },
+        {"CLIENT whose connection has closed", [](std::string& s) { write_client(s, a_closed_client()); },
+         [](const Frame& f, const std::string& at) {
+             EXPECT_EQ_AT(int(f.type), int(Type::Client), at);
+             EXPECT_EQ_AT(f.client == a_closed_client(), true, at);
+             EXPECT_EQ_AT(f.takes_fd(), false, at);  // only its events move
+         }},
+        {"END", [](std::string& s) { write_end(s, an_end()); },
          [](const Frame& f, const std::string& at) {
              EXPECT_EQ_AT(int(f.type), int(Type::End), at);
-             EXPECT_EQ_AT(f.end == (End{77, 10000, 4}), true, at);
+             EXPECT_EQ_AT(f.end == an_end(), true, at);
          }},
         {"COMMIT", [](std::string& s) { write_commit(s); },
          [](const Frame& f, const std::string& at) { EXPECT_EQ_AT(int(f.type), int(Type::Commit), at); }},
@@ -181,6 +205,12 @@ void test_what_is_refused() {
     size_t at = 5 + 2 + 1 + 4 + 4 + 4 + l.version.size() + 2 + 4 * l.tokens.size();
     link[at] = '\x10';
     expect_error(link, "in-flight count", "do not fit");
+    End e = an_end();
+    e.broadcasts.resize(1);
+    std::string end;
+    write_end(end, e);
+    end[5 + 8 + 4 + 4 + 3] = '\x02';  // broadcasts: 2 entries in the bytes of 1
+    expect_error(end, "broadcast count", "do not fit");
     l = a_link();
     l.tokens.assign(kMaxTokens + 1, 1);
     link.clear();
