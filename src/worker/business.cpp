@@ -29,35 +29,28 @@ void Business::pending(LinkSession& link) {
 
 void Business::add(uint32_t token, LinkSession& link) {
     if (auto it = std::find(pending_.begin(), pending_.end(), &link); it != pending_.end()) pending_.erase(it);
-    LinkSession*& slot = links_[token];
-    LinkSession* previous = slot;
-    slot = &link;
-    linked_.insert(&link);
+    LinkSession* previous = routes_.prove(token, &link);
     publish_stats();
-    if (previous && previous != &link) {
+    if (previous) {
         log::info("links: gateway worker %08x linked again from %s: closing its previous link from %s", token,
                   link.peer().c_str(), previous->peer().c_str());
-        previous->close_now();  // its forget() leaves our entry alone: it is no longer the one there
+        previous->close_now();  // its forget() leaves the route alone: it is no longer the one there
     }
 }
 
 // ADOPT: a proven link speaks for more tokens (clients its gateway worker
-// took over). A token already held by another link stays there: that link
-// is the one its clients' messages are on their way through.
-void Business::adopt(uint32_t token, LinkSession& link) {
-    if (token == 0) return;
-    auto [it, added] = links_.emplace(token, &link);
-    if (added) link.speaks_for(token);
+// took over). The route stays where it is (token_routes.h); this link takes
+// it over when that one closes.
+bool Business::adopt(uint32_t token, LinkSession& link) {
+    if (token == 0) return true;  // nobody's: ignored
+    const bool taken = routes_.adopt(token, &link);
     publish_stats();
+    return taken;
 }
 
 void Business::forget(LinkSession& link) {
     if (auto it = std::find(pending_.begin(), pending_.end(), &link); it != pending_.end()) pending_.erase(it);
-    linked_.erase(&link);
-    for (uint32_t token : link.tokens()) {
-        auto it = links_.find(token);
-        if (it != links_.end() && it->second == &link) links_.erase(it);
-    }
+    routes_.forget(&link);
     publish_stats();
 }
 
@@ -81,11 +74,11 @@ void Business::refused(const std::string& peer, const std::string& why, bool wen
         log::warn("links: refused a link from %s: %s%s", peer.c_str(), why.c_str(), count.c_str());
 }
 
-bool Business::room_for_a_link() const { return linked_.size() < size_t(worker_.group().max_connections); }
+bool Business::room_for_a_link() const { return routes_.links() < size_t(worker_.group().max_connections); }
 
 void Business::publish_stats() {
-    worker_.stats().links.store(uint32_t(linked_.size()), std::memory_order_relaxed);
-    worker_.stats().links_by[size_t(LinkState::Ready)].store(uint32_t(linked_.size()), std::memory_order_relaxed);
+    worker_.stats().links.store(uint32_t(routes_.links()), std::memory_order_relaxed);
+    worker_.stats().links_by[size_t(LinkState::Ready)].store(uint32_t(routes_.links()), std::memory_order_relaxed);
 }
 
 // ---- What a module asks ----
@@ -102,11 +95,11 @@ bool Business::fits_a_frame(size_t fields, size_t payload, const char* what) con
 }
 
 int Business::send(uint64_t client, bool binary, std::string_view payload) {
-    auto it = links_.find(uint32_t(client >> 32));
-    if (it == links_.end() || !fits_a_frame(9, payload.size(), "smooth_send")) return -1;
+    LinkSession* link = routes_.route(uint32_t(client >> 32));
+    if (!link || !fits_a_frame(9, payload.size(), "smooth_send")) return -1;
     std::string frame;
     link::write_send(frame, client, binary, payload);
-    it->second->write_frame(frame);
+    link->write_frame(frame);
     return 0;
 }
 
@@ -119,15 +112,15 @@ int Business::send_many(const uint64_t* clients, size_t n, bool binary, std::str
     int result = 0;
     for (auto& [token, ids] : by_gateway) {
         for (size_t from = 0; from < ids.size(); from += link::kMaxClientsPerFrame) {
-            auto it = links_.find(token);  // looked up each time: a write may have closed the link
-            if (it == links_.end()) {
+            LinkSession* route = routes_.route(token);  // looked up each time: a write may have closed the link
+            if (!route) {
                 result = -1;
                 break;
             }
             std::string frame;
             link::write_send_many(frame, ids.data() + from, std::min(link::kMaxClientsPerFrame, ids.size() - from),
                                   binary, payload);
-            it->second->write_frame(frame);
+            route->write_frame(frame);
         }
     }
     return result;
@@ -139,23 +132,19 @@ int Business::broadcast(bool binary, std::string_view payload) {
     // Numbered: a gateway worker that took clients over keeps its
     // predecessor's link too, and hears this on both (handover.h).
     link::write_broadcast(frame, ++broadcasts_, binary, payload);
-    // Once per link, however many tokens it speaks for. A write may close its
-    // link (a gateway that reads nothing), which takes it out of links_: go
-    // over a copy.
-    std::vector<LinkSession*> targets;
-    targets.reserve(links_.size());
-    for (auto& [token, link] : links_)
-        if (std::find(targets.begin(), targets.end(), link) == targets.end()) targets.push_back(link);
-    for (LinkSession* link : targets) link->write_frame(frame);
+    // Once per link a route leads to, however many tokens it routes (the
+    // table hands over a copy of the list: a write may close its link, a
+    // gateway that reads nothing, and take it out of the table).
+    routes_.for_each_routed_link([&](LinkSession* link) { link->write_frame(frame); });
     return 0;
 }
 
 int Business::close(uint64_t client, uint16_t code) {
-    auto it = links_.find(uint32_t(client >> 32));
-    if (it == links_.end()) return -1;
+    LinkSession* link = routes_.route(uint32_t(client >> 32));
+    if (!link) return -1;
     std::string frame;
     link::write_kick(frame, client, code);
-    it->second->write_frame(frame);
+    link->write_frame(frame);
     return 0;
 }
 

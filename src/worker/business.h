@@ -21,9 +21,11 @@
 //            kMaxPendingLinks: one more closes the oldest. So strangers who
 //            connect and say nothing hold a few slots for a short while
 //            (link_session.h: kHandshakeMs), never the places gateways need;
-//   links    the proven links by their gateway worker's token, at most the
-//            group's max_connections: a link enters exactly once, when its
-//            proof holds, and leaves when it closes, whatever closed it.
+//   routes   the proven links and the gateway tokens each speaks for, at most
+//            the group's max_connections links (token_routes.h): a link
+//            enters exactly once, when its proof holds, and leaves when it
+//            closes, whatever closed it; a token it routed then goes on
+//            through another link that ADOPTed it.
 //
 // The drain (worker/drain.h) says DRAINING on every proven link and closes
 // the others at once; each proven link goes on answering what it receives
@@ -35,10 +37,9 @@
 #include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "worker/refusal_log.h"
+#include "worker/token_routes.h"
 
 namespace smooth {
 
@@ -59,8 +60,9 @@ public:
     // link of the same token already here is the same gateway worker come
     // back (its old connection not yet seen closed): that one is closed.
     void add(uint32_t token, LinkSession& link);
-    // ADOPT: a proven link speaks for one more gateway token.
-    void adopt(uint32_t token, LinkSession& link);
+    // ADOPT: a proven link speaks for one more gateway token. False if it
+    // speaks for as many as a link may already.
+    bool adopt(uint32_t token, LinkSession& link);
     // Closed: out of both tables. Safe to call more than once.
     void forget(LinkSession& link);
     // One line per peer per interval (refusal_log.h) for a link refused, or
@@ -77,15 +79,14 @@ public:
     int broadcast(bool binary, std::string_view payload);  // 0, even with no link
     int close(uint64_t client, uint16_t code);
 
-    size_t links() const { return linked_.size(); }
+    size_t links() const { return routes_.links(); }
 
 private:
     bool fits_a_frame(size_t fields, size_t payload, const char* what) const;
     void publish_stats();
 
     Worker& worker_;
-    std::unordered_map<uint32_t, LinkSession*> links_;  // by gateway token (a link may speak for several)
-    std::unordered_set<LinkSession*> linked_;  // proven links
+    TokenRoutes<LinkSession> routes_;  // the proven links, and which one each gateway token's messages go on
     uint64_t broadcasts_ = 0;   // numbers this worker's BROADCASTs
     std::deque<LinkSession*> pending_;
     RefusalLog refusals_;

@@ -112,7 +112,6 @@ bool LinkSession::handshake(const link::Frame& f) {
     // Proven, once: registered now, and only now (business.h).
     stage_ = Stage::Linked;
     token_ = f.token;
-    tokens_.assign(1, token_);
     gateway_nonce_.clear();
     nonce_.clear();
     conn_.clear_deadline();
@@ -152,8 +151,13 @@ bool LinkSession::handle(std::string_view bytes) {
         case link::Type::Adopt:
             // Its gateway worker took clients over from its predecessor
             // (worker/handover.h): their ids name these tokens.
-            for (size_t i = 0; i < f.token_count() && tokens_.size() <= link::kMaxAdoptedTokens; i++)
-                business_.adopt(f.token_at(i), *this);
+            for (size_t i = 0; i < f.token_count(); i++)
+                if (!business_.adopt(f.token_at(i), *this)) {
+                    log::warn("links: the link from gateway worker %08x at %s speaks for %zu tokens already: "
+                              "ADOPT of %08x ignored (its clients' messages go on other links only)",
+                              token_, peer().c_str(), kMaxTokensPerLink, f.token_at(i));
+                    break;
+                }
             return true;
         case link::Type::DrainAck:
             // Everything the gateway sent before its ACK has been answered

@@ -32,7 +32,6 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 #include <string_view>
 
 #include "worker/session.h"
@@ -70,9 +69,6 @@ public:
 
     bool linked() const { return stage_ == Stage::Linked; }
     uint32_t token() const { return token_; }
-    // Every token this link speaks for: its PROOF's, then those it ADOPTed.
-    const std::vector<uint32_t>& tokens() const { return tokens_; }
-    void speaks_for(uint32_t token) { tokens_.push_back(token); }
     std::string peer() const;
 
 private:
@@ -85,8 +81,7 @@ private:
     Connection& conn_;
     Business& business_;
     Stage stage_ = Stage::Hello;
-    uint32_t token_ = 0;              // the gateway worker's, from its PROOF
-    std::vector<uint32_t> tokens_;    // token_ once proven, and those adopted (at most kMaxAdoptedTokens more)
+    uint32_t token_ = 0;              // the gateway worker's, from its PROOF (Business keeps those it ADOPTs)
     std::string gateway_nonce_;       // the handshake's nonces, until it is over
     std::string nonce_;
     bool finishing_frame_ = false;    // the deadline is a frame's, not the handshake's
