@@ -76,6 +76,14 @@ public:
     bool in_message() const { return state_ == State::InText || state_ == State::InBinary; }
     bool closed() const { return state_ == State::Closed; }
     size_t buffer_capacity() const { return message_.capacity(); }
+    // A fragmented message under way, for a hand-over (worker/handover.h):
+    // Text or Binary and its fragments so far (Continuation and nothing when
+    // none is). A successor's assembler goes on with it once fed those as
+    // one frame without FIN: the same state, the same UTF-8 check so far.
+    Opcode partial_opcode() const {
+        return state_ == State::InText ? Opcode::Text : state_ == State::InBinary ? Opcode::Binary : Opcode::Continuation;
+    }
+    std::string_view partial() const { return in_message() ? std::string_view(message_) : std::string_view(); }
 
 private:
     enum class State { Idle, InText, InBinary, Closed };

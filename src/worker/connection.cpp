@@ -11,14 +11,17 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "protocol/handover.h"
 #include "worker/business.h"
 #include "worker/drain.h"
 #include "worker/http_session.h"
 #include "worker/link_session.h"
 #include "worker/stream_session.h"
 #include "worker/worker.h"
+#include "worker/ws_session.h"
 
 namespace smooth {
 
@@ -229,6 +232,7 @@ void Connection::on_read_nothing(ssize_t n) {
 
 void Connection::process_input() {
     if (in_process_) return;  // a module responded from inside on_message: the loop in on_input goes on
+    if (paused_) return;      // handled where it is served next (resume())
     in_process_ = true;
     session_->on_input();
     in_process_ = false;
@@ -240,6 +244,11 @@ void Connection::process_input() {
 // ---- Writing ----
 
 bool Connection::write(const char* head, size_t head_len, const char* body, size_t body_len) {
+    if (paused_) {  // handed over, or being: it leaves with the rest of the output, from wherever it is served
+        out_.append(head, head_len);
+        out_.append(body, body_len);
+        return true;
+    }
     size_t total = head_len + body_len;
     if (gathers_output() && unsent() == 0) {
         if (gathered_ + total < kGatherBytes) {
@@ -289,6 +298,7 @@ void Connection::run_deferred() {
 }
 
 void Connection::flush() {
+    if (paused_) return;
     // Bytes gathered with nothing before them start their wait now: the
     // deadline for a peer that takes nothing runs from here.
     if (gathered_ > 0 && gathered_ == out_.size()) last_progress_ms_ = worker_.loop().now_ms();
@@ -345,7 +355,7 @@ void Connection::hold_input() {
 void Connection::release_input() {
     if (!input_held_ || state_ == State::Closed) return;
     input_held_ = false;
-    process_input();  // what was buffered meanwhile, then EPOLLIN again
+    process_input();  // what was buffered meanwhile, then EPOLLIN again (paused: at resume())
 }
 
 void Connection::count_in(size_t n) {
@@ -363,7 +373,10 @@ void Connection::count_message() { worker_.stats().requests.fetch_add(1, std::me
 
 // ---- Time ----
 
-void Connection::set_deadline_in(int64_t ms) { deadline_ms_ = worker_.loop().now_ms() + ms; }
+void Connection::set_deadline_in(int64_t ms) {
+    // Paused, a deadline is a duration (see pause()); never 0, which is "none".
+    deadline_ms_ = paused_ ? std::max<int64_t>(ms, 1) : worker_.loop().now_ms() + ms;
+}
 
 void Connection::wait_idle() {
     set_state(State::Idle);
@@ -377,6 +390,7 @@ size_t Connection::held_bytes() const {
 }
 
 void Connection::check_deadline(int64_t now_ms) {
+    if (paused_) return;  // its deadlines wait with it
     // (Closing has its own deadline: the Close handshake's wait, output or not.)
     if (unsent() > 0 && state_ != State::Closing) {
         // A response is still going out: no idle or linger deadline may cut
@@ -416,7 +430,8 @@ int Connection::close_with(uint16_t code, const char* reason) {
 }
 
 void Connection::begin_drain() {
-    if (state_ != State::Closed && state_ != State::Lingering) session_->on_drain();
+    // A paused connection is leaving, or is told at resume().
+    if (state_ != State::Closed && state_ != State::Lingering && !paused_) session_->on_drain();
 }
 
 // ---- Closing ----
@@ -434,6 +449,7 @@ void Connection::close_after_output(bool client_done) {
 void Connection::linger() {
     if (state_ != State::Lingering) set_state(State::Lingering);
     if (!out_.empty()) return;  // flush() calls back once the output is out
+    if (paused_) return;        // resume() calls back: no FIN from a connection that is being handed over
     // The client has sent its FIN, or said (Connection: close, HTTP/1.0) that
     // it sends nothing more and nothing more has come: no late bytes can turn
     // our close into a reset, so close at once, like nginx does for such
@@ -468,6 +484,12 @@ bool Connection::input_waiting() const {
 
 void Connection::abort() {
     if (state_ == State::Closed) return;
+    if (paused_) {
+        // SO_LINGER is the socket's, and a successor may hold a copy of it:
+        // only our descriptor goes.
+        close_now();
+        return;
+    }
     out_.clear();  // nothing more is offered: the reset drops what is owed
     gathered_ = 0;
     struct linger reset = {1, 0};
@@ -481,7 +503,7 @@ void Connection::close_now() {
     // Output gathered in this pass is offered once, as it would have been had
     // it been written at once (a link's answers before the frame that ends
     // it); what the socket refuses is dropped with the rest.
-    if (gathered_ > 0) {
+    if (gathered_ > 0 && !paused_) {
         ssize_t n;
         do n = ::write(fd(), out_.readable().data(), out_.size());
         while (n == -1 && errno == EINTR);
@@ -496,6 +518,127 @@ void Connection::close_now() {
     if (connect_told_) worker_.client_closed(*this);
     worker_.on_connection_closed(this);  // frees us later
     fd_.reset();
+}
+
+// ---- The hand-over (worker/handover.h) ----
+
+static_assert(uint8_t(Connection::State::Closed) == handover::kConnectionClosed,
+              "a CLIENT frame names a closed connection as Connection::State::Closed");
+
+// While paused, deadline_ms_ is what was left of the deadline (0: none) and
+// last_progress_ms_ how long the output had waited: durations, since no
+// clock runs for it here, and the successor's clock is another.
+void Connection::pause() {
+    if (paused_ || state_ == State::Closed) return;
+    worker_.loop().undefer(*this);  // what the pass gathered stays in out_
+    if (watched_) {
+        if (std::string err = worker_.loop().unwatch(fd()); !err.empty())
+            log::error("pausing %s for the hand-over: %s", peer().c_str(), err.c_str());
+        watched_ = false;
+    }
+    const int64_t now = worker_.loop().now_ms();
+    if (deadline_ms_ != 0) deadline_ms_ = std::max<int64_t>(deadline_ms_ - now, 1);
+    last_progress_ms_ = now - last_progress_ms_;
+    paused_ = true;
+}
+
+void Connection::export_state(handover::ClientState& out) const {
+    out.protocol = uint8_t(speaks_);
+    out.peer_ip = peer_ip_;
+    out.peer_port = peer_port_;
+    out.opened_ms = uint64_t(std::max<int64_t>(wall_clock_ms() - (worker_.loop().now_ms() - opened_ms_), 0));
+    // (Only a listed connection counts what it received: status shows no other.)
+    out.bytes_in = record_ ? record_->bytes_in.load(std::memory_order_relaxed) : 0;
+    out.bytes_out = sent_;
+    out.conn_state = uint8_t(state_);
+    out.flags = 0;
+    if (connect_told_) out.flags |= handover::kConnectTold;
+    if (input_held_) out.flags |= handover::kHeld;
+    if (close_after_flush_) out.flags |= handover::kCloseAfterOutput;
+    if (client_done_) out.flags |= handover::kClientDone;
+    if (peer_closed_) out.flags |= handover::kPeerClosed;
+    out.deadline_ms = deadline_ms_ == 0 ? handover::kNoDeadline
+                                        : uint32_t(std::min<int64_t>(deadline_ms_, handover::kNoDeadline - 1));
+    out.input = std::string(in_.readable());
+    out.output = std::string(out_.readable());
+    out.log_request = std::string(log_request());
+    out.ws_message_state = 0;
+    out.ws_message.clear();
+    if (session_) session_->export_state(out);
+}
+
+void Connection::resume() {
+    if (!paused_ || state_ == State::Closed) return;
+    paused_ = false;
+    const int64_t now = worker_.loop().now_ms();
+    if (deadline_ms_ != 0) deadline_ms_ += now;
+    last_progress_ms_ = now - last_progress_ms_;
+    update_interest();  // not watched: this only sets interest_
+    if (std::string err = worker_.loop().watch(fd(), interest_, [this](uint32_t events) { on_event(events); });
+        !err.empty()) {
+        log::error("watching the connection from %s again: %s", peer().c_str(), err.c_str());
+        close_now();
+        return;
+    }
+    watched_ = true;
+    // Where it stopped: a lingering close it had not begun (pause held its
+    // FIN back: it has no linger deadline yet), its output, then its input.
+    if (state_ == State::Lingering && out_.empty() && deadline_ms_ == 0) linger();
+    if (state_ != State::Closed && !out_.empty()) flush();
+    if (state_ == State::Closed) return;
+    if (worker_.drain().active()) begin_drain();  // the drain began while it was paused
+    if (state_ != State::Closed && !in_.empty() && !input_held_ &&
+        (state_ == State::Streaming || state_ == State::Closing))
+        process_input();
+}
+
+void Connection::let_go() {
+    if (state_ == State::Closed) return;
+    worker_.loop().undefer(*this);
+    if (watched_ && worker_.loop().watching(fd())) {  // (a paused connection is not)
+        if (std::string err = worker_.loop().unwatch(fd()); !err.empty())
+            log::error("letting go of %s: %s", peer().c_str(), err.c_str());
+    }
+    watched_ = false;
+    paused_ = false;
+    set_state(State::Closed);
+    fd_.reset();  // close(2) only: the socket lives on in the process that holds it now
+}
+
+std::string Connection::adopt(const handover::ClientState& in) {
+    const Protocol p = Protocol(in.protocol);
+    const Protocol listen = group().listen.protocol;
+    if (p != listen || p == Protocol::Http || in.protocol > uint8_t(Protocol::Ws))
+        return std::string("it speaks ") + (in.protocol <= uint8_t(Protocol::Ws) ? protocol_name(p) : "?") +
+               ", this group " + protocol_name(listen);
+    const State s = State(in.conn_state);
+    if (s != State::Streaming && s != State::Closing && s != State::Lingering)
+        return "its state (" + std::to_string(in.conn_state) + ") is not one a client moves in";
+    now_speaks(p);
+    session_ = p == Protocol::Ws ? std::unique_ptr<Session>(std::make_unique<WsSession>(*this))
+                                 : std::unique_ptr<Session>(std::make_unique<StreamSession>(*this));
+    if (std::string err = session_->adopt_state(in); !err.empty()) return err;
+    paused_ = true;  // first: nothing below reads, writes or starts a clock
+    set_state(s);
+    const int64_t now = worker_.loop().now_ms();
+    opened_ms_ = now - std::max<int64_t>(wall_clock_ms() - int64_t(in.opened_ms), 0);
+    sent_ = in.bytes_out;
+    if (record_) {
+        record_->opened_ms = int64_t(in.opened_ms);
+        record_->bytes_in = in.bytes_in;
+        record_->bytes_out = in.bytes_out;
+    }
+    connect_told_ = in.flags & handover::kConnectTold;
+    input_held_ = in.flags & handover::kHeld;
+    close_after_flush_ = in.flags & handover::kCloseAfterOutput;
+    client_done_ = in.flags & handover::kClientDone;
+    peer_closed_ = in.flags & handover::kPeerClosed;
+    deadline_ms_ = in.deadline_ms == handover::kNoDeadline ? 0 : std::max<int64_t>(in.deadline_ms, 1);
+    last_progress_ms_ = 0;  // the output's wait starts afresh here
+    in_.append(in.input);
+    out_.append(in.output);
+    if (!in.log_request.empty() && worker_.access_log()) keep_log_request(in.log_request);
+    return "";
 }
 
 }  // namespace smooth

@@ -30,6 +30,17 @@
 // set_state() is the only place the state changes, so one log line there
 // traces a connection (SMOOTH_TRACE=1).
 //
+// The hand-over (worker/handover.h) moves a gateway's client connection to
+// another process. pause() takes it out of the event loop (a real
+// EPOLL_CTL_DEL: the successor will hold a copy of the same socket, and an
+// epoll registration lives as long as any copy does), and from then nothing
+// is read, written or timed: what a pass would write is kept in the output
+// buffer, and the deadlines are kept as durations (what was left of them).
+// export_state() writes down everything; then either resume() (the
+// successor went away: as it was), or let_go() (it is the successor's: our
+// descriptor closed without a word). The successor builds its Connection
+// with adopt(), paused, and resume()s it at COMMIT.
+//
 // Ownership: the Worker owns every Connection (by fd) and frees it after it
 // has closed; a Connection owns its socket, its buffers and its Session.
 // Modules name connections by id, never by pointer.
@@ -51,6 +62,9 @@ namespace smooth {
 class Worker;
 class Session;
 struct ConnRecord;
+namespace handover {
+struct ClientState;
+}
 
 class Connection : private EventLoop::Deferred {
 public:
@@ -154,6 +168,22 @@ public:
     void release_input();
     bool input_held() const { return input_held_; }
 
+    // ---- The hand-over (see above) ----
+    void pause();
+    bool paused() const { return paused_; }
+    // Only while paused: its socket's state, its buffers, its session's.
+    void export_state(handover::ClientState& out) const;
+    // Back in the loop, its deadlines what was left of them, its output
+    // written and its input handled as if it had never stopped.
+    void resume();
+    // Closes our descriptor and nothing else: no shutdown, no close frame,
+    // no CLOSE for the business (the client did not close). The Worker
+    // forgets it (Worker::let_go_connection).
+    void let_go();
+    // Instead of open(): the connection a predecessor held, as it wrote it
+    // down; paused until resume(). "" or why it cannot go on here.
+    std::string adopt(const handover::ClientState& in);
+
 private:
     void run_deferred() override;  // the end of the pass: the output gathered leaves
     bool gathers_output() const { return state_ == State::Streaming || state_ == State::Closing; }
@@ -203,6 +233,7 @@ private:
     bool input_held_ = false;     // back-pressure from the gateway's queue (hold_input)
     bool in_process_ = false;     // process_input() is on the stack
     bool connect_told_ = false;   // on_connect ran: on_close is owed
+    bool paused_ = false;         // handed over, or being: out of the loop, deadlines kept as durations
 };
 
 // Never a null pointer, even for an empty field: a module may pass it to

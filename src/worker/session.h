@@ -16,8 +16,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace smooth {
+
+namespace handover {
+struct ClientState;
+}
 
 class Session {
 public:
@@ -61,6 +66,18 @@ public:
     virtual int close_with(uint16_t code, const char* reason) {
         (void)code, (void)reason;
         return close_soon();
+    }
+
+    // ---- The hand-over (worker/handover.h), for the sessions of clients
+    // that move: WsSession and StreamSession ----
+    // What the session knows that a successor needs (its flags, a message
+    // under way), added to what its Connection wrote.
+    virtual void export_state(handover::ClientState& out) const { (void)out; }
+    // In the successor, instead of on_open(): the same, read back. "" or
+    // why this session cannot go on with it.
+    virtual std::string adopt_state(const handover::ClientState& in) {
+        (void)in;
+        return "this session does not move";
     }
 };
 

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "protocol/framing.h"
+#include "protocol/handover.h"
 #include "worker/connection.h"
 #include "worker/drain.h"
 #include "worker/worker.h"
@@ -122,6 +123,18 @@ void StreamSession::on_deadline() {
     }
     conn_.in().clear();  // the part of a message that was late is dropped, not handed on
     conn_.close_after_output(false);
+}
+
+// ---- The hand-over (worker/handover.h): a line or frame begun is in the
+// connection's input; only whose deadline runs is the session's. ----
+
+void StreamSession::export_state(handover::ClientState& out) const {
+    if (message_timed_) out.flags |= handover::kMessageTimed;
+}
+
+std::string StreamSession::adopt_state(const handover::ClientState& in) {
+    message_timed_ = in.flags & handover::kMessageTimed;
+    return "";
 }
 
 }  // namespace smooth

@@ -29,6 +29,9 @@ public:
     int send(const char* data, size_t len) override;
     int close_soon() override;
 
+    void export_state(handover::ClientState& out) const override;
+    std::string adopt_state(const handover::ClientState& in) override;
+
 private:
     void time_the_message(bool took_message);
 

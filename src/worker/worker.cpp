@@ -21,6 +21,7 @@
 #include "worker/gateway.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "protocol/handover.h"
 
 namespace smooth {
 
@@ -306,27 +307,34 @@ size_t Worker::accept_pending(size_t at_most) {
             break;
         }
         accepted++;
-
-        // The id is the fd plus a serial, so a stale id never names the fd's next user.
-        uint64_t id = (uint64_t(next_serial_++) << 32) | uint32_t(fd);
-        // A free record in our row of the stats table, searched from where the
-        // last one was found (records free up roughly in the order they were taken).
-        ConnRecord* record = nullptr;
-        for (size_t n = 0; n < kConnRecords && !record; n++) {
-            ConnRecord& r = stats().conns[(next_record_ + n) % kConnRecords];
-            if (r.id.load(std::memory_order_relaxed) == 0) {
-                record = &r;
-                next_record_ = (next_record_ + n + 1) % kConnRecords;
-            }
-        }
-        if (!record) stats().conn_unlisted.fetch_add(1, std::memory_order_relaxed);
-        if (size_t(fd) >= conns_.size()) conns_.resize(size_t(fd) + 256);
-        conns_[size_t(fd)] = std::make_unique<Connection>(*this, Fd(fd), id, peer, record);
-        live_++;
-        stats().connections.fetch_add(1, std::memory_order_relaxed);
-        conns_[size_t(fd)]->open();
+        add_connection(Fd(fd), peer).open();
     }
     return accepted;
+}
+
+// A free record in our row of the stats table, searched from where the last
+// one was found (records free up roughly in the order they were taken).
+ConnRecord* Worker::take_record() {
+    for (size_t n = 0; n < kConnRecords; n++) {
+        ConnRecord& r = stats().conns[(next_record_ + n) % kConnRecords];
+        if (r.id.load(std::memory_order_relaxed) == 0) {
+            next_record_ = (next_record_ + n + 1) % kConnRecords;
+            return &r;
+        }
+    }
+    stats().conn_unlisted.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+}
+
+Connection& Worker::add_connection(Fd fd, const sockaddr_in& peer) {
+    const size_t at = size_t(fd.get());
+    // The id is the fd plus a serial, so a stale id never names the fd's next user.
+    const uint64_t id = (uint64_t(next_serial_++) << 32) | uint32_t(at);
+    if (at >= conns_.size()) conns_.resize(at + 256);
+    conns_[at] = std::make_unique<Connection>(*this, std::move(fd), id, peer, take_record());
+    live_++;
+    stats().connections.fetch_add(1, std::memory_order_relaxed);
+    return *conns_[at];
 }
 
 std::string Worker::module_version() const {
@@ -358,6 +366,38 @@ Connection* Worker::find(uint64_t conn_id) {
     size_t fd = size_t(uint32_t(conn_id));
     if (fd >= conns_.size() || !conns_[fd] || conns_[fd]->id() != conn_id) return nullptr;
     return conns_[fd]->state() == Connection::State::Closed ? nullptr : conns_[fd].get();
+}
+
+// ---- The hand-over (worker/handover.h) ----
+
+Connection* Worker::adopt_connection(Fd fd, const handover::ClientState& state, std::string& why) {
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_addr.s_addr = state.peer_ip;
+    peer.sin_port = htons(state.peer_port);
+    Connection& c = add_connection(std::move(fd), peer);
+    if (why = c.adopt(state); !why.empty()) {
+        let_go_connection(c);
+        return nullptr;
+    }
+    return &c;
+}
+
+// As on_connection_closed, less what belongs to a close: no access-log line
+// (the process that closes it writes it), no room made for accepting (a
+// worker that hands its connections over has stopped accepting for good).
+void Worker::let_go_connection(Connection& c) {
+    const size_t at = size_t(c.fd());
+    c.let_go();
+    live_--;
+    stats().connections.fetch_sub(1, std::memory_order_relaxed);
+    stats().open_by[size_t(c.speaks())].fetch_sub(1, std::memory_order_relaxed);
+    if (closed_.empty()) loop_.add_timer(0, [this] {
+            closed_.clear();
+            return EventLoop::kNoMore;
+        });
+    closed_.push_back(std::move(conns_[at]));
+    if (drain_.active()) drain_.connection_closed();
 }
 
 void Worker::on_connection_closed(Connection* c) {
@@ -410,7 +450,9 @@ void Worker::keep_under_ceiling() {
 
     std::vector<std::pair<size_t, Connection*>> holders;
     for_each_connection([&](Connection& c) {
-        if (size_t held = held_by(c); held > 0 && c.state() != Connection::State::Closed) holders.emplace_back(held, &c);
+        // (Not one paused for the hand-over: it is leaving with what it holds.)
+        if (size_t held = held_by(c); held > 0 && c.state() != Connection::State::Closed && !c.paused())
+            holders.emplace_back(held, &c);
     });
     std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (auto [held, c] : holders) {

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdint>
 #include <memory>
+#include <netinet/in.h>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -42,6 +43,9 @@ namespace smooth {
 class Connection;
 class Gateway;
 class Business;
+namespace handover {
+struct ClientState;
+}
 
 // Everything the master hands over at fork. Pointers stay valid: the child has
 // its own copy of the master's memory and never returns into master code.
@@ -100,6 +104,17 @@ public:
 
     Connection* find(uint64_t conn_id);
     void on_connection_closed(Connection* c);  // the connection has closed its fd
+
+    // ---- The hand-over (worker/handover.h): connections that come from,
+    // or go to, another worker without closing ----
+    // A client connection its predecessor held (Connection::adopt), counted
+    // as ours from now, paused until the gateway resumes it. nullptr (and
+    // `why`) if it cannot go on here: its descriptor is closed, no more.
+    Connection* adopt_connection(Fd fd, const handover::ClientState& state, std::string& why);
+    // The connection lives on in another process (or never started here):
+    // our descriptor closed without a word (Connection::let_go), and it is
+    // no longer counted, logged or drained here.
+    void let_go_connection(Connection& c);
     uint64_t generation() const { return setup_.generation; }
     pid_t pid() const { return pid_; }  // getpid() once: glibc does not cache it
     int slot() const { return setup_.slot; }
@@ -136,6 +151,8 @@ private:
     void step_back();               // a peer has room: let it take the next connections
     int64_t recheck_balance();
     bool below_max_connections() const;  // room to accept (a business worker counts proven links)
+    ConnRecord* take_record();           // a free record in our row of the stats table, or nullptr
+    Connection& add_connection(Fd fd, const sockaddr_in& peer);  // counted, not opened
 
     WorkerSetup setup_;
     smooth_worker handle_{this};

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "protocol/handover.h"
 #include "protocol/websocket.h"
 #include "worker/connection.h"
 #include "worker/drain.h"
@@ -188,6 +189,32 @@ void WsSession::on_deadline() {
         return;
     }
     conn_.close_after_output(false);  // the client never answered our Close
+}
+
+// ---- The hand-over (worker/handover.h) ----
+
+void WsSession::export_state(handover::ClientState& out) const {
+    if (close_sent_) out.flags |= handover::kCloseSent;
+    if (too_slow_) out.flags |= handover::kTooSlow;
+    if (message_timed_) out.flags |= handover::kMessageTimed;
+    const ws::Opcode under_way = messages_.partial_opcode();
+    out.ws_message_state = under_way == ws::Opcode::Text ? 1 : under_way == ws::Opcode::Binary ? 2 : 0;
+    out.ws_message = std::string(messages_.partial());
+}
+
+// The fragments so far, fed as one frame without FIN, put this assembler
+// where the predecessor's was (websocket_message.h: partial()).
+std::string WsSession::adopt_state(const handover::ClientState& in) {
+    close_sent_ = in.flags & handover::kCloseSent;
+    too_slow_ = in.flags & handover::kTooSlow;
+    message_timed_ = in.flags & handover::kMessageTimed;
+    if (in.ws_message_state == 0) return "";
+    const ws::Opcode opcode = in.ws_message_state == 1 ? ws::Opcode::Text : ws::Opcode::Binary;
+    ws::Event e = messages_.feed(opcode, false, in.ws_message);
+    if (e.kind == ws::Event::Kind::Error)
+        return "its WebSocket message under way (" + std::to_string(in.ws_message.size()) + " bytes so far) fails here: " +
+               e.error;
+    return "";
 }
 
 }  // namespace smooth

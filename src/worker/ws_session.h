@@ -48,6 +48,9 @@ public:
 
     size_t held_bytes() const override { return messages_.buffer_capacity(); }
 
+    void export_state(handover::ClientState& out) const override;
+    std::string adopt_state(const handover::ClientState& in) override;
+
 private:
     void read_frames();
     void time_the_message();

@@ -314,9 +314,40 @@ void test_stream_in_pieces() {
     }
 }
 
+// A message under way handed to another assembler (a connection handed
+// over, worker/handover.h): partial() fed back as one frame without FIN puts
+// the successor where the predecessor was, a character cut at the boundary
+// and the size limit included.
+void test_message_under_way_goes_on_elsewhere() {
+    const std::string text = "caf\xc3\xa9 au lait";  // the 2-byte character is cut after its first byte
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+        const std::string at = "cut at " + std::to_string(cut);
+        MessageAssembler before(kLimit);
+        EXPECT_EQ_AT(before.partial_opcode() == Opcode::Continuation, true, at);  // idle: nothing under way
+        EXPECT_EQ_AT(int(before.feed(Opcode::Text, false, text.substr(0, cut)).kind), int(Kind::None), at);
+        EXPECT_EQ_AT(before.partial_opcode() == Opcode::Text, true, at);
+        EXPECT_EQ_AT(std::string(before.partial()), text.substr(0, cut), at);
+        MessageAssembler after(kLimit);
+        EXPECT_EQ_AT(int(after.feed(before.partial_opcode(), false, before.partial()).kind), int(Kind::None), at);
+        Event e = after.feed(Opcode::Continuation, true, text.substr(cut));
+        EXPECT_EQ_AT(int(e.kind), int(Kind::Text), at);
+        EXPECT_EQ_AT(std::string(e.payload), text, at);
+    }
+    // Bytes that are not UTF-8 so far fail at once in the successor too.
+    MessageAssembler bad(kLimit);
+    EXPECT_EQ(int(bad.feed(Opcode::Text, false, "\xff").kind), int(Kind::Error));
+    // Binary keeps its kind; a successor with a smaller limit refuses it.
+    MessageAssembler bin(kLimit);
+    bin.feed(Opcode::Binary, false, std::string(100, '\0'));
+    EXPECT_EQ(bin.partial_opcode() == Opcode::Binary, true);
+    MessageAssembler small(50);
+    EXPECT_EQ(int(small.feed(bin.partial_opcode(), false, bin.partial()).kind), int(Kind::Error));
+}
+
 }  // namespace
 
 int main() {
+    test_message_under_way_goes_on_elsewhere();
     test_sequences();
     test_utf8_split_across_fragments();
     test_close_frames();
