@@ -41,6 +41,7 @@ public:
     size_t size() const { return size_; }
     // The first event (the one on a link, if any). Only when not empty.
     const QueuedEvent& front() const { return *head_; }
+    QueuedEvent& front() { return *head_; }  // (its seq is given as it leaves: gateway.h)
 
     void push_back(uint64_t seq, uint8_t kind, std::string_view payload);
     void pop_front();
@@ -48,6 +49,11 @@ public:
     // bytes dropped.
     size_t keep_first(size_t keep);
     void clear() { keep_first(0); }
+    // Each event, first to last (a hand-over writes them down: worker/handover.h).
+    template <typename F>
+    void for_each(F f) const {
+        for (const QueuedEvent* e = head_.get(); e; e = e->next.get()) f(*e);
+    }
 
 private:
     std::unique_ptr<QueuedEvent> head_;

@@ -55,32 +55,35 @@ void Gateway::stop() {
 
 // ---- The clients' side ----
 
-uint32_t Gateway::number_of(uint64_t conn_id) const {
+uint64_t Gateway::client_of_conn(uint64_t conn_id) const {
     const size_t fd = uint32_t(conn_id);
-    if (fd >= number_of_fd_.size() || number_of_fd_[fd] == 0) return 0;
-    auto it = clients_.find(number_of_fd_[fd]);
+    if (fd >= id_of_fd_.size() || id_of_fd_[fd] == 0) return 0;
+    auto it = clients_.find(id_of_fd_[fd]);
     return it != clients_.end() && it->second.conn_id == conn_id ? it->first : 0;
 }
 
 void Gateway::client_connected(Connection& c) {
-    uint32_t number = next_client_++;
-    if (next_client_ == 0) next_client_ = 1;  // 2^32 clients later: 0 stays "none"
-    clients_[number].conn_id = c.id();
+    uint64_t id;
+    do {
+        id = uint64_t(token_) << 32 | next_client_++;
+        if (next_client_ == 0) next_client_ = 1;  // 2^32 clients later: 0 stays "none"
+    } while (clients_.count(id));                  // (one that old still waiting for its DONE)
+    clients_[id].conn_id = c.id();
     const size_t fd = size_t(c.fd());
-    if (fd >= number_of_fd_.size()) number_of_fd_.resize(fd + 256);
-    number_of_fd_[fd] = number;
-    enqueue(number, link::kConnect, "");
+    if (fd >= id_of_fd_.size()) id_of_fd_.resize(fd + 256);
+    id_of_fd_[fd] = id;
+    enqueue(id, link::kConnect, "");
 }
 
 void Gateway::client_message(Connection& c, const smooth_message& msg) {
-    const uint32_t number = number_of(c.id());
-    if (!number) return;
+    const uint64_t id = client_of_conn(c.id());
+    if (!id) return;
     const GroupConfig& g = worker_.group();
     const bool events_full = waiting_ >= g.queue_limit;
     if (events_full || queued_bytes_ + msg.data.len > g.queue_limit_bytes) {
         // Full: this client is told to come back later, and what it had
         // waiting is dropped with it, loudly: never a silent loss.
-        Client& cl = clients_[number];
+        Client& cl = clients_[id];
         const size_t keep = cl.in_flight ? 1 : 0;  // the one on a link goes on
         log::warn("gateway: %zu events (%zu bytes) held for the business workers (%s): closing %s with 1013, "
                   "%zu of its messages not delivered",
@@ -95,37 +98,50 @@ void Gateway::client_message(Connection& c, const smooth_message& msg) {
         publish_stats();
         return;
     }
-    enqueue(number, uint8_t(msg.protocol), std::string_view(msg.data.data, msg.data.len));
+    enqueue(id, uint8_t(msg.protocol), std::string_view(msg.data.data, msg.data.len));
 }
 
 void Gateway::client_closed(Connection& c) {
-    const uint32_t number = number_of(c.id());
-    if (!number) return;
-    number_of_fd_[size_t(c.fd())] = 0;
-    clients_[number].conn_id = 0;
-    enqueue(number, link::kClose, "");
+    const uint64_t id = client_of_conn(c.id());
+    if (!id) return;
+    id_of_fd_[size_t(c.fd())] = 0;
+    clients_[id].conn_id = 0;
+    enqueue(id, link::kClose, "");
 }
 
 size_t Gateway::queued_bytes_of(uint64_t conn_id) const {
-    const uint32_t number = number_of(conn_id);
-    return number ? clients_.at(number).bytes : 0;
+    const uint64_t id = client_of_conn(conn_id);
+    return id ? clients_.at(id).bytes : 0;
 }
 
 void Gateway::give_back_memory() {
-    while (!number_of_fd_.empty() && number_of_fd_.back() == 0) number_of_fd_.pop_back();
-    number_of_fd_.shrink_to_fit();
+    while (!id_of_fd_.empty() && id_of_fd_.back() == 0) id_of_fd_.pop_back();
+    id_of_fd_.shrink_to_fit();
     clients_.rehash(0);  // as few buckets as the clients left need
 }
 
-void Gateway::enqueue(uint32_t number, uint8_t kind, std::string_view payload) {
-    Client& c = clients_[number];
-    c.waiting.push_back(next_seq_++, kind, payload);
+// Queued without a number: it takes one as it leaves (next_seq_).
+void Gateway::enqueue(uint64_t id, uint8_t kind, std::string_view payload) {
+    Client& c = clients_[id];
+    c.waiting.push_back(0, kind, payload);
     c.bytes += payload.size();
     waiting_++;
     queued_bytes_ += payload.size();
     hold_if_too_far_ahead(c);
-    dispatch(number);
+    dispatch(id);
     publish_stats();
+}
+
+// A client gone everywhere (or moved to a successor): out of the table and the counts.
+void Gateway::forget_client(std::unordered_map<uint64_t, Client>::iterator it) {
+    Client& c = it->second;
+    waiting_ -= c.waiting.size() - (c.in_flight ? 1 : 0);
+    queued_bytes_ -= c.bytes;
+    if (c.conn_id) {
+        const size_t fd = uint32_t(c.conn_id);
+        if (fd < id_of_fd_.size() && id_of_fd_[fd] == it->first) id_of_fd_[fd] = 0;
+    }
+    clients_.erase(it);
 }
 
 void Gateway::hold_if_too_far_ahead(Client& c) {
@@ -139,14 +155,14 @@ void Gateway::hold_if_too_far_ahead(Client& c) {
 // Released from a timer, not from here: we are inside a link's callback,
 // and the client's buffered messages would be handled (and sent on links)
 // in the middle of it.
-void Gateway::release_if_caught_up(uint32_t number, Client& c) {
+void Gateway::release_if_caught_up(uint64_t id, Client& c) {
     if (!c.held || c.waiting.size() > kReleaseClientAt || c.bytes > kReleaseClientBytes) return;
     c.held = false;
-    to_release_.push_back(number);
+    to_release_.push_back(id);
     if (release_timer_) return;
     release_timer_ = worker_.loop().add_timer(0, [this] {
         release_timer_ = 0;
-        for (uint32_t n : std::exchange(to_release_, {})) {
+        for (uint64_t n : std::exchange(to_release_, {})) {
             auto it = clients_.find(n);
             if (it == clients_.end() || it->second.held || !it->second.conn_id) continue;
             if (Connection* conn = worker_.find(it->second.conn_id)) conn->release_input();
@@ -157,28 +173,31 @@ void Gateway::release_if_caught_up(uint32_t number, Client& c) {
 
 // A client's next event leaves only once the last one is DONE: its events
 // are handled in the order sent, whichever business worker takes each.
-void Gateway::dispatch(uint32_t number) {
-    auto it = clients_.find(number);
+void Gateway::dispatch(uint64_t id) {
+    if (leaving_.paused) return;  // handing over: nothing leaves (gateway_handover.cpp)
+    auto it = clients_.find(id);
     if (it == clients_.end()) return;
     Client& c = it->second;
     if (c.in_flight || c.waiting.empty()) return;
     GatewayLink* link = pick_link();
     if (!link) return;  // no business worker ready: it waits, in order
     // The event in flight stays first in line (no longer counted as waiting)
-    // until its DONE: if its link is lost, it is sent again from there.
-    const QueuedEvent& ev = c.waiting.front();
+    // until its DONE: if its link is lost, it is sent again from there, with
+    // a number of its own again.
+    QueuedEvent& ev = c.waiting.front();
+    ev.seq = next_seq_++;
     waiting_--;
     c.in_flight = true;
-    link->send_event(ev.seq, client_id(number), ev.kind, ev.payload, number);
+    link->send_event(ev.seq, id, ev.kind, ev.payload);
 }
 
 void Gateway::dispatch_all() {
-    std::vector<uint32_t> numbers;
-    numbers.reserve(clients_.size());
-    for (auto& [number, c] : clients_)
-        if (!c.in_flight && !c.waiting.empty()) numbers.push_back(number);
-    std::sort(numbers.begin(), numbers.end());  // the oldest clients first
-    for (uint32_t n : numbers) dispatch(n);
+    std::vector<uint64_t> ids;
+    ids.reserve(clients_.size());
+    for (auto& [id, c] : clients_)
+        if (!c.in_flight && !c.waiting.empty()) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());  // the oldest clients of each token first
+    for (uint64_t id : ids) dispatch(id);
     publish_stats();
 }
 
@@ -191,15 +210,21 @@ GatewayLink* Gateway::pick_link() {
 }
 
 Gateway::Client* Gateway::client_of(uint64_t id) {
-    if (uint32_t(id >> 32) != token_) return nullptr;  // another gateway worker's client
-    auto it = clients_.find(uint32_t(id));
+    auto it = clients_.find(id);  // another gateway worker's client is not here
     return it == clients_.end() ? nullptr : &it->second;
+}
+
+// Ours first: a link proves it; the others it ADOPTs (GatewayLink::speak_for).
+std::vector<uint32_t> Gateway::tokens() const {
+    std::vector<uint32_t> all{token_};
+    all.insert(all.end(), adopted_tokens_.begin(), adopted_tokens_.end());
+    return all;
 }
 
 // ---- The links' side ----
 
 void Gateway::ensure_links() {
-    if (stopped_) return;
+    if (stopped_ || leaving_.paused) return;  // (handing over: a new link would prove our token elsewhere)
     const ListenAddress& at = worker_.group().backend_address;
     const size_t max_frame = link::max_frame_for(worker_.group().max_request_bytes);
     bool failed = false;
@@ -237,6 +262,7 @@ void Gateway::link_ready(GatewayLink& link, int business_count) {
     log::info("gateway: linked to business %s", link.describe().c_str());
     relink_backoff_ms_ = 0;
     if (business_count > 0) business_count_ = business_count;
+    link.speak_for(tokens());  // the clients taken over are reached through it too
     ensure_links();  // the count may have grown
     dispatch_all();
 }
@@ -244,21 +270,23 @@ void Gateway::link_ready(GatewayLink& link, int business_count) {
 void Gateway::link_done(GatewayLink& link, uint64_t seq) {
     auto it = link.in_flight().find(seq);
     if (it == link.in_flight().end()) return;  // not ours to count (cannot happen with a well-behaved peer)
-    const uint32_t number = it->second;
+    const uint64_t id = it->second;
     link.in_flight().erase(it);
-    auto c = clients_.find(number);
+    // A number names one sending (next_seq_): the client's event in flight
+    // is this one only if its number is this.
+    auto c = clients_.find(id);
     if (c == clients_.end() || !c->second.in_flight || c->second.waiting.front().seq != seq) return;
     queued_bytes_ -= c->second.waiting.front().payload.size();
     c->second.bytes -= c->second.waiting.front().payload.size();
     c->second.waiting.pop_front();  // the event in flight: done
     c->second.in_flight = false;
-    release_if_caught_up(number, c->second);
+    release_if_caught_up(id, c->second);
     if (c->second.conn_id == 0 && c->second.waiting.empty()) {
         clients_.erase(c);  // its CLOSE was the last: the client is gone everywhere
         publish_stats();
         return;
     }
-    dispatch(number);
+    dispatch(id);
     publish_stats();
 }
 
@@ -298,8 +326,8 @@ void Gateway::link_unproven(GatewayLink& link) {
 }
 
 void Gateway::drop_link(GatewayLink& link, bool clean) {
-    for (auto& [seq, number] : link.in_flight()) {
-        auto c = clients_.find(number);
+    for (auto& [seq, id] : link.in_flight()) {
+        auto c = clients_.find(id);
         if (c != clients_.end() && c->second.in_flight && c->second.waiting.front().seq == seq) {
             waiting_++;  // first in line again: sent to another worker
             c->second.in_flight = false;
@@ -307,6 +335,19 @@ void Gateway::drop_link(GatewayLink& link, bool clean) {
     }
     link.in_flight().clear();
     link.close();
+    retire(link);
+    // That business worker's broadcast count goes with its last link.
+    const uint64_t business = link.business_id();
+    if (std::none_of(links_.begin(), links_.end(), [business](const auto& l) { return l->business_id() == business; }))
+        heard_.forget(business);
+    if (clean)
+        ensure_links();  // a drained worker: its successor is linked at once
+    else
+        schedule_relink();  // went away without draining, or a connect that failed
+    dispatch_all();
+}
+
+void Gateway::retire(GatewayLink& link) {
     for (auto it = links_.begin(); it != links_.end(); ++it)
         if (it->get() == &link) {
             if (lost_.empty())
@@ -316,23 +357,21 @@ void Gateway::drop_link(GatewayLink& link, bool clean) {
                 });
             lost_.push_back(std::move(*it));
             links_.erase(it);
-            break;
+            return;
         }
-    // That business worker's broadcast count goes with its last link.
-    const uint64_t business = link.business_id();
-    if (std::none_of(links_.begin(), links_.end(), [business](const auto& l) { return l->business_id() == business; }))
-        broadcasts_.erase(business);
-    if (clean)
-        ensure_links();  // a drained worker: its successor is linked at once
-    else
-        schedule_relink();  // went away without draining, or a connect that failed
-    dispatch_all();
 }
 
 void Gateway::deliver(uint64_t client, bool binary, std::string_view payload) {
-    Client* c = client_of(client);
-    if (!c || !c->conn_id) return;  // gone meanwhile: nothing to deliver to
-    if (Connection* conn = worker_.find(c->conn_id)) {
+    if (Client* c = client_of(client)) deliver_to(*c, binary, payload);
+}
+
+// A connection paused for the hand-over is skipped: what comes for it now
+// comes on a link that does not move (one whose handshake ended meanwhile),
+// whose other bytes go with it at let_go all the same; and a paused
+// connection must not close (its descriptor is on its way to the successor).
+void Gateway::deliver_to(Client& c, bool binary, std::string_view payload) {
+    if (!c.conn_id) return;  // gone meanwhile: nothing to deliver to
+    if (Connection* conn = worker_.find(c.conn_id); conn && !conn->paused()) {
         if (conn->group().listen.protocol == Protocol::Ws)
             conn->send_ws(payload.data(), payload.size(), binary);
         else
@@ -341,17 +380,17 @@ void Gateway::deliver(uint64_t client, bool binary, std::string_view payload) {
 }
 
 void Gateway::broadcast(GatewayLink& link, uint64_t number, bool binary, std::string_view payload) {
-    uint64_t& last = broadcasts_[link.business_id()];
-    if (number <= last) return;  // heard on another link already
-    last = number;
-    for (auto& [n, c] : clients_)
-        if (c.conn_id) deliver(client_id(n), binary, payload);
+    const HeardBroadcasts::For to = heard_.hear(link.business_id(), number);
+    if (!to.any()) return;  // heard on another link already
+    for (auto& [id, c] : clients_)
+        if (c.adopted ? to.adopted : to.own) deliver_to(c, binary, payload);
 }
 
 void Gateway::kick(uint64_t client, uint16_t code) {
     Client* c = client_of(client);
     if (!c || !c->conn_id) return;
-    if (Connection* conn = worker_.find(c->conn_id)) conn->close_with(code ? code : ws::kCloseNormal, "");
+    if (Connection* conn = worker_.find(c->conn_id); conn && !conn->paused())  // (deliver_to says why)
+        conn->close_with(code ? code : ws::kCloseNormal, "");
 }
 
 static_assert(size_t(GatewayLink::State::Closed) == kLinkStates, "the metrics count links by state (core/stats.h)");

@@ -1,6 +1,7 @@
 // gateway_link: see gateway_link.h.
 #include "worker/gateway_link.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/random.h"
+#include "protocol/handover.h"
 #include "protocol/link.h"
 #include "worker/gateway.h"
 
@@ -43,6 +45,7 @@ std::string GatewayLink::address() const { return at_.host + ":" + std::to_strin
 
 std::string GatewayLink::connect(uint32_t token) {
     token_ = token;
+    tokens_.assign(1, token);
     if (std::string err = random_bytes(link::kNonceBytes, nonce_); !err.empty()) return err;
     fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) return "socket() failed: " + errno_text(errno);
@@ -64,13 +67,31 @@ std::string GatewayLink::connect(uint32_t token) {
     return loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); });
 }
 
-void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload,
-                             uint32_t client_number) {
+void GatewayLink::send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload) {
     link::write_event(frame_, seq, client, kind, payload);
     out_.append(frame_);
     frame_.clear();
-    in_flight_[seq] = client_number;
+    in_flight_[seq] = client;
     loop_.defer(*this);  // with the pass's other events, in one write at its end
+}
+
+// ADOPT goes ahead of any event of those clients sent after it on this
+// link: the business worker has heard it by the time it handles them.
+void GatewayLink::speak_for(const std::vector<uint32_t>& tokens) {
+    if (state_ != State::Ready) return;
+    std::vector<uint32_t> more;
+    for (uint32_t t : tokens)
+        if (std::find(tokens_.begin(), tokens_.end(), t) == tokens_.end() &&
+            std::find(more.begin(), more.end(), t) == more.end())
+            more.push_back(t);
+    for (size_t from = 0; from < more.size(); from += link::kMaxAdoptedTokens) {
+        link::write_adopt(frame_, more.data() + from, std::min(link::kMaxAdoptedTokens, more.size() - from));
+        out_.append(frame_);
+        frame_.clear();
+    }
+    if (more.empty()) return;
+    tokens_.insert(tokens_.end(), more.begin(), more.end());
+    loop_.defer(*this);
 }
 
 void GatewayLink::close() {
@@ -198,7 +219,7 @@ void GatewayLink::answer_challenge(std::string_view nonce, std::string_view proo
 }
 
 void GatewayLink::flush() {
-    if (state_ == State::Connecting || state_ == State::Closed) return;
+    if (state_ == State::Connecting || state_ == State::Closed || paused_) return;
     while (!out_.empty()) {
         ssize_t n = out_.write_to(fd_.get());
         if (n == -1 && errno == EAGAIN) break;
@@ -212,8 +233,69 @@ void GatewayLink::flush() {
 
 void GatewayLink::update_interest() {
     uint32_t want = EPOLLIN | (out_.empty() ? 0u : uint32_t(EPOLLOUT));
-    if (want == interest_ || state_ == State::Closed) return;
+    if (want == interest_ || state_ == State::Closed || paused_) return;
     if (loop_.change(fd_.get(), want).empty()) interest_ = want;
+}
+
+// ---- The hand-over (worker/handover.h) ----
+
+void GatewayLink::pause() {
+    if (paused_ || state_ == State::Closed) return;
+    loop_.undefer(*this);  // the events gathered stay in out_: they move, unsent
+    if (fd_ && loop_.watching(fd_.get())) {
+        if (std::string err = loop_.unwatch(fd_.get()); !err.empty())
+            log::error("gateway: pausing the link to business %s: %s", describe().c_str(), err.c_str());
+    }
+    paused_ = true;
+}
+
+void GatewayLink::export_state(handover::LinkState& out) const {
+    out.slot = uint16_t(slot_);
+    out.state = uint8_t(state_);
+    out.pid = pid_;
+    out.generation = generation_;
+    out.version = version_;
+    // Its proof's token first. A link handed over again and again could
+    // have adopted more than a frame names: the first ones are kept, and
+    // the successor ADOPTs again what it still needs (the business worker
+    // ignores an ADOPT it has heard).
+    out.tokens.assign(tokens_.begin(), tokens_.begin() + std::min(tokens_.size(), handover::kMaxTokens));
+    out.in_flight.assign(in_flight_.begin(), in_flight_.end());
+    out.input = std::string(in_.readable());
+    out.output = std::string(out_.readable());
+}
+
+std::string GatewayLink::adopt(Fd fd, const handover::LinkState& in) {
+    if (in.state != uint8_t(State::Ready) && in.state != uint8_t(State::Draining))
+        return "a link in state " + std::to_string(in.state) + " does not move";
+    if (in.tokens.empty()) return "a link that speaks for no token";
+    fd_ = std::move(fd);
+    state_ = State(in.state);
+    pid_ = in.pid;
+    generation_ = in.generation;
+    version_ = in.version;
+    token_ = in.tokens.front();
+    tokens_ = in.tokens;
+    in_flight_.clear();
+    for (auto [seq, client] : in.in_flight) in_flight_[seq] = client;
+    in_.append(in.input);
+    out_.append(in.output);
+    interest_ = 0;
+    paused_ = true;
+    return "";
+}
+
+void GatewayLink::resume() {
+    if (!paused_ || state_ == State::Closed) return;
+    paused_ = false;
+    interest_ = EPOLLIN | (out_.empty() ? 0u : uint32_t(EPOLLOUT));
+    if (std::string err = loop_.watch(fd_.get(), interest_, [this](uint32_t events) { on_event(events); });
+        !err.empty()) {
+        gateway_.link_lost(*this, "watching it again: " + err);
+        return;
+    }
+    flush();  // what its predecessor had not written goes first
+    if (state_ != State::Closed && !in_.empty()) handle_frames();  // then what it had read and not handled
 }
 
 }  // namespace smooth

@@ -20,12 +20,24 @@
 // appends, and the end of the pass (EventLoop::defer) writes them all. A read
 // takes what is there: after one that filled its room, it reads again (up to
 // kReadsPerEvent), so the answers of every event sent are handled in the pass.
+//
+// A link speaks for its gateway worker's token (its PROOF) and for those it
+// has ADOPTed since (speak_for): the tokens of clients its gateway worker
+// took over from a predecessor, whose answers the business may send on it.
+//
+// The hand-over (worker/handover.h) moves a Ready or Draining link to the
+// gateway worker's successor, as it moves clients: pause() takes it out of
+// the loop (EPOLL_CTL_DEL: the successor holds a copy of the socket), and
+// nothing is read or written; export_state() writes down its buffers, its
+// events in flight and who the business worker is; the successor's link is
+// built with adopt(), paused, and both sides go on with resume().
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.h"
 #include "core/buffer.h"
@@ -35,6 +47,9 @@
 namespace smooth {
 
 class Gateway;
+namespace handover {
+struct LinkState;
+}
 
 class GatewayLink : private EventLoop::Deferred {
 public:
@@ -48,18 +63,32 @@ public:
 
     // Starts the non-blocking connect. "" or what failed at once.
     std::string connect(uint32_t token);
-    void send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload, uint32_t client_number);
-    void close();  // no more sending or receiving; Gateway::link_lost follows
+    void send_event(uint64_t seq, uint64_t client, uint8_t kind, std::string_view payload);
+    // No more sending or receiving; Gateway::link_lost follows. Our
+    // descriptor is closed, never shut down: after a hand-over the socket
+    // lives on in the successor.
+    void close();
+    // ADOPT whichever of these tokens it does not speak for yet (Ready only).
+    void speak_for(const std::vector<uint32_t>& tokens);
+    const std::vector<uint32_t>& tokens() const { return tokens_; }
+
+    // ---- The hand-over (see above) ----
+    void pause();
+    void export_state(handover::LinkState& out) const;  // only while paused
+    // The successor's: a link as its predecessor wrote it down, paused. "" or why not.
+    std::string adopt(Fd fd, const handover::LinkState& in);
+    void resume();  // back in the loop: what waits to be written, then what was read
 
     State state() const { return state_; }
+    int fd() const { return fd_.get(); }
     int slot() const { return slot_; }           // the port it connected to: business slot
     uint32_t pid() const { return pid_; }        // from WELCOME
     // Which business worker this is (pid and generation): two links may lead to one.
     uint64_t business_id() const { return uint64_t(pid_) << 32 | generation_; }
     std::string describe() const;                // "slot 1 (pid 4242, chat 2)"
     std::string address() const;                 // "127.0.0.2:9001": where it connects
-    // Events sent and not DONE: seq -> the client's number.
-    std::unordered_map<uint64_t, uint32_t>& in_flight() { return in_flight_; }
+    // Events sent and not DONE: seq -> the client's id.
+    std::unordered_map<uint64_t, uint64_t>& in_flight() { return in_flight_; }
 
 private:
     void run_deferred() override { flush(); }  // the end of the pass: the events it gathered leave
@@ -89,7 +118,9 @@ private:
     uint32_t pid_ = 0;
     uint32_t generation_ = 0;
     std::string version_;
-    std::unordered_map<uint64_t, uint32_t> in_flight_;
+    std::unordered_map<uint64_t, uint64_t> in_flight_;
+    std::vector<uint32_t> tokens_;  // its PROOF's, then those ADOPTed
+    bool paused_ = false;           // the hand-over: out of the loop, nothing read or written
 };
 
 }  // namespace smooth
