@@ -58,6 +58,8 @@
 namespace smooth {
 
 class Connection;
+class HandoverSource;
+class HandoverSink;
 class Worker;
 
 class Gateway {
@@ -66,6 +68,9 @@ public:
     ~Gateway();
 
     void start();  // begin linking to the business workers
+    // The hand-over (worker/handover.h): what moves, and where it lands.
+    HandoverSource& handover_source();
+    HandoverSink& handover_sink();
     void stop();   // the worker exits: links close
 
     // ---- A client's events (Worker::client_*) ----
