@@ -284,20 +284,10 @@ bool WorkerTable::drain(pid_t pid) {
     WorkerProcess& w = it->second;
     w.state = WorkerState::Draining;
     if (WorkerProcess* next = successor_of(w)) {
-        // The hand-over's end goes to the old worker; ours closes once sent
-        // (the worker has its copy), so either worker's exit is an EOF to
-        // the other.
-        const Fd end = std::move(next->successor_end);
-        if (std::string err = w.channel.send(std::string_view(&kMsgHandOver, 1), {end.get()}); err.empty()) {
-            w.handing_over = true;
-            log::info("worker %s (pid %d): hand over to pid %d", slot_name(w.group, w.slot).c_str(), int(pid),
-                      int(next->pid));
-            int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
-            arm_kill(w, deadline, "still handing over or draining " + std::to_string(deadline) + " ms after 'H'");
+        const pid_t to = next->pid;
+        if (hand_over(pid, std::move(next->successor_end))) {
+            log::info("worker %s (pid %d): hand over to pid %d", slot_name(w.group, w.slot).c_str(), int(pid), int(to));
             return true;
-        } else {
-            log::error("cannot tell worker %s (pid %d) to hand over: %s; SIGQUIT instead",
-                       slot_name(w.group, w.slot).c_str(), int(pid), err.c_str());
         }
     }
     if (std::string err = os_.send_signal(pid, SIGQUIT); !err.empty()) {
@@ -307,6 +297,38 @@ bool WorkerTable::drain(pid_t pid) {
     int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
     arm_kill(w, deadline, "still draining " + std::to_string(deadline) + " ms after SIGQUIT");
     return true;
+}
+
+// The hand-over's end goes to the old worker; ours closes once sent (the
+// worker has its copy), so either worker's exit is an EOF to the other.
+bool WorkerTable::hand_over(pid_t pid, Fd end) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return false;
+    WorkerProcess& w = it->second;
+    if (std::string err = w.channel.send(std::string_view(&kMsgHandOver, 1), {end.get()}); !err.empty()) {
+        log::error("cannot tell worker %s (pid %d) to hand over: %s", slot_name(w.group, w.slot).c_str(), int(pid),
+                   err.c_str());
+        return false;
+    }
+    w.state = WorkerState::Draining;
+    w.handing_over = true;
+    int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
+    arm_kill(w, deadline, "still handing over or draining " + std::to_string(deadline) + " ms after 'H'");
+    return true;
+}
+
+std::string WorkerTable::tell(pid_t pid, std::string_view message, const std::vector<int>& fds) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return "no such worker";
+    return it->second.channel.send(message, fds);
+}
+
+int WorkerTable::fill_empty_slots() {
+    int filled = 0;
+    for (size_t g = 0; g < config_.groups.size() && g < groups_.size(); g++)
+        for (int slot = 0; slot < config_.groups[g].count; slot++)
+            if (!find_worker(int(g), slot) && !slot_state(int(g), slot).respawn_timer && fill_slot(int(g), slot)) filled++;
+    return filled;
 }
 
 // The master's SIGKILL deadline for a worker told to go: a timer in its loop.
@@ -475,6 +497,12 @@ std::string WorkerTable::fit_slot_listeners(int group, int count) {
 pid_t WorkerTable::find_worker(int group, int slot) {
     for (const auto& [pid, w] : processes_)
         if (w.group == group && w.slot == slot && !w.told_to_go()) return pid;
+    return 0;
+}
+
+pid_t WorkerTable::find_worker(const std::string& group, int slot) {
+    for (size_t g = 0; g < config_.groups.size(); g++)
+        if (config_.groups[g].name == group) return find_worker(int(g), slot);
     return 0;
 }
 

@@ -110,6 +110,14 @@ public:
 
     // ReloadWorkers: what a reload asks (reload.h).
     pid_t find_worker(int group, int slot) override;
+    pid_t find_worker(const std::string& group, int slot);  // by the group's name
+    // A message, with descriptors, to one worker. "" or what failed.
+    std::string tell(pid_t pid, std::string_view message, const std::vector<int>& fds);
+    // 'H' and `end`: the worker hands its connections over on it, then drains
+    // (the kill deadline as drain()'s). False if it cannot be told.
+    bool hand_over(pid_t pid, Fd end);
+    // Every slot of every group with no worker serving it is filled. How many.
+    int fill_empty_slots();
     std::string spawn(int group, int slot, const std::string& version, uint64_t generation, pid_t& pid) override;
     // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout. In a
     // reloadable = handover group whose slot has a new worker waiting to take

@@ -105,7 +105,7 @@ int Worker::run() {
     }
     if (group().role == Role::Business) business_ = std::make_unique<Business>(*this);
     if (!watch_listener() || !tell_master_ready()) return exit_with(SMOOTH_EXIT_SETUP_FAILED, "could not start serving");
-    if (handover_end_) take_over();
+    if (handover_end_) take_over(std::move(handover_end_));
     if (std::string err = loop_.run(); !err.empty()) {
         log::error("%s", err.c_str());
         return exit_with(SMOOTH_EXIT_SETUP_FAILED, "the event loop failed");
@@ -475,6 +475,11 @@ void Worker::on_master_message(std::string_view message) {
         hand_over(channel_.take_fds());
         return;
     }
+    if (!message.empty() && message[0] == kMsgTakeOver) {
+        std::vector<Fd> fds = channel_.take_fds();
+        if (fds.size() == 1) take_over(std::move(fds[0]));
+        return;
+    }
     if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
@@ -525,13 +530,11 @@ void Worker::handed_over(bool ok, const std::string& what) {
 }
 
 // The new worker, READY: the old one of our slot will talk on this socket
-// when the master tells it to ('H'). Until then, and if it never does (the
-// reload gave up, the old worker died), nothing comes and nothing is owed.
-void Worker::take_over() {
-    if (!gateway_) {
-        handover_end_.reset();
-        return;
-    }
+// (a reload's: ours since our fork; an upgrade's: passed on by our master,
+// 'T') when its master tells it to ('H'). Until then, and if it never does
+// (the reload gave up, the old worker died), nothing comes and nothing is owed.
+void Worker::take_over(Fd end) {
+    if (!gateway_ || (taking_ && taking_->running())) return;  // (the end closes: EOF to the old worker)
     taking_ = std::make_unique<HandoverReceiver>(loop_, gateway_->handover_sink(), [this](bool ok, const std::string& what) {
         if (ok) log::info("hand-over: %s", what.c_str());
         loop_.add_timer(0, [this] {
@@ -539,7 +542,7 @@ void Worker::take_over() {
             return EventLoop::kNoMore;
         });
     });
-    if (std::string err = taking_->start(std::move(handover_end_)); !err.empty())
+    if (std::string err = taking_->start(std::move(end)); !err.empty())
         log::error("hand-over: cannot listen for the old worker: %s", err.c_str());
 }
 

@@ -75,6 +75,8 @@ inline constexpr char kMsgHandOver = 'H';        // master -> old worker: hand y
 inline constexpr char kMsgHandedOver = 'h';      // old worker -> master: done (how many, how long); it drains
                                                  // what stays (plain HTTP) and exits
 inline constexpr char kMsgHandOverFailed = 'X';  // old worker -> master: failed (why); it serves on
+inline constexpr char kMsgTakeOver = 'T';        // master -> new worker (an upgrade's): take over the
+                                                 // connections of the old worker on this descriptor
 
 class Worker : public DrainedWorker {
 public:
@@ -141,7 +143,7 @@ private:
     // new one's (its end from birth, listened on once READY).
     void hand_over(std::vector<Fd> fds);
     void handed_over(bool ok, const std::string& what);
-    void take_over();
+    void take_over(Fd end);
     int64_t sweep();
     void keep_under_ceiling();
     void give_back_memory();
