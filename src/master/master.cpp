@@ -53,6 +53,10 @@ Master::Master(Config config, std::string config_path)
     // READY and exits go from the table of workers straight to the reload.
     table_.ready.add([this](const WorkerProcess& w) { reload_.on_ready(w.pid); });
     table_.exited.add([this](const WorkerProcess& w, const std::string& how) { reload_.on_exit(w.pid, how, w.failure); });
+    table_.handed_over.add([this](pid_t pid, bool ok, const std::string& text) {
+        reload_.on_handover(pid, ok, text);
+        upgrade_.on_handover(pid, ok, text);
+    });
     // Stopping or retiring, the master's life ends with its last worker, and
     // with the new master of an upgrade it started.
     table_.all_gone.add([this] {

@@ -112,6 +112,9 @@ private:
     void take_files_back() override;
     int start_timeout_ms() override { return config_.server.start_timeout_ms; }
     int drain_timeout_ms() override { return config_.server.drain_timeout_ms; }
+    std::vector<Handing> gateway_workers() override;
+    bool hand_over_worker(pid_t pid, Fd end) override { return table_.hand_over(pid, std::move(end)); }
+    int refill_empty_slots() override { return table_.fill_empty_slots(); }
 
     Config config_;
     std::string config_path_;  // "" for the embedded default

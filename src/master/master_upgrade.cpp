@@ -90,6 +90,17 @@ void Master::handed_over(pid_t new_master, bool retire) {
     table_.retire_all();
 }
 
+// Every READY gateway worker hands its connections to the new master's
+// worker of the same slot, whatever its group's reloadable says: an upgrade
+// replaces the binary under every group.
+std::vector<UpgradeHost::Handing> Master::gateway_workers() {
+    std::vector<Handing> out;
+    for (const auto& [pid, w] : table_.processes())
+        if (w.state == WorkerState::Ready && config_.groups[size_t(w.group)].role == Role::Gateway)
+            out.push_back({pid, config_.groups[size_t(w.group)].name, w.slot});
+    return out;
+}
+
 void Master::take_files_back() {
     if (pid_file_.names_us()) return;  // it died before its rename: our files never left
     // It died between renaming its pid file over ours and saying so: the

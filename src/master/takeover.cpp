@@ -52,6 +52,8 @@ void Takeover::begin(Channel channel) {
     if (!channel) return;
     channel_ = std::move(channel);
     phase_ = Phase::Pending;
+    if (const char* format = std::getenv(kHandoverFormatEnv)) old_format_ = std::atoi(format);
+    unsetenv(kHandoverFormatEnv);
 }
 
 std::string Takeover::watch() {
@@ -91,6 +93,14 @@ std::string Takeover::prepare_control_socket(const std::string& path, int start_
 
 void Takeover::starting(const std::string& config_name, int workers, int start_timeout_ms) {
     if (!pending()) return;
+    // Checked before a worker is forked: a release that cannot read what the
+    // old gateway workers write is refused before any connection moves.
+    if (old_format_ != 0 && old_format_ != handover_format()) {
+        give_up("this binary reads hand-over format " + std::to_string(handover_format()) +
+                ", the running one writes " + std::to_string(old_format_) +
+                ": its gateway connections could not be taken over");
+        return;
+    }
     send("say new master pid " + std::to_string(getpid()) + " (build " + build_id() + "): config " + config_name +
          " read, " + std::to_string(workers) + " workers starting");
     // Not every worker READY within start_timeout: the new release does not
@@ -115,7 +125,16 @@ void Takeover::worker_ready(pid_t pid, int group, int slot) {
     if (!pending()) return;
     send("say new master pid " + std::to_string(getpid()) + ": " + table_.slot_name(group, slot) + " ready (pid " +
          std::to_string(pid) + ")");
-    if (table_.every_slot_ready()) take_over();
+    if (table_.every_slot_ready()) every_worker_ready();
+}
+
+// An old master that hands connections over hears it first; the files
+// change hands once its gateway workers have given theirs ("handed").
+void Takeover::every_worker_ready() {
+    if (old_format_ == 0) return take_over();
+    if (awaiting_handover_) return;
+    awaiting_handover_ = true;
+    send("handover");
 }
 
 void Takeover::worker_exited(pid_t pid, int group, int slot, const std::string& how, const std::string& failure) {
@@ -174,6 +193,10 @@ void Takeover::heard(std::string_view message) {
             give_up("the old master is stopping");
         else if (phase_ == Phase::TakenOver)
             stop_(graceful, "the old master's stop, which crossed our takeover");  // a stop has the last word
+    } else if (message.starts_with("end ")) {
+        pass_end(message.substr(4));
+    } else if (message.starts_with("handed")) {
+        if (pending() && awaiting_handover_) take_over();
     } else if (message == "abort") {
         // Taken over already: our "taken" crossed its "abort", and it hands
         // over when it reads it.
@@ -184,6 +207,23 @@ void Takeover::heard(std::string_view message) {
     } else {
         log::warn("unknown message from the old master: %.*s", int(message.size()), message.data());
     }
+}
+
+// "end GROUP SLOT" and a descriptor: our worker of that slot takes the old
+// one's connections over on it. Without such a worker the end just closes:
+// the old worker sees EOF, keeps its connections, and the upgrade fails.
+void Takeover::pass_end(std::string_view group_and_slot) {
+    std::vector<Fd> fds = channel_.take_fds();
+    const size_t space = group_and_slot.rfind(' ');
+    const std::string group(group_and_slot.substr(0, space));
+    const int slot = space == std::string_view::npos ? -1 : std::atoi(std::string(group_and_slot.substr(space + 1)).c_str());
+    const pid_t pid = fds.size() == 1 && slot >= 0 ? table_.find_worker(group, slot) : 0;
+    if (!pid) {
+        log::warn("upgrade: no worker of ours for the hand-over of %s#%d", group.c_str(), slot);
+        return;
+    }
+    if (std::string err = table_.tell(pid, std::string_view(&kMsgTakeOver, 1), {fds[0].get()}); !err.empty())
+        log::warn("upgrade: cannot pass the hand-over of %s#%d to pid %d: %s", group.c_str(), slot, int(pid), err.c_str());
 }
 
 void Takeover::send_carry() {

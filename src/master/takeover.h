@@ -86,6 +86,8 @@ private:
     void worker_ready(pid_t pid, int group, int slot);
     void worker_exited(pid_t pid, int group, int slot, const std::string& how, const std::string& failure);
     void take_over();
+    void every_worker_ready();
+    void pass_end(std::string_view group_and_slot);
     void heard(std::string_view message);  // "" when the old master hung up
     void send(const std::string& message);
     void send_carry();
@@ -96,6 +98,10 @@ private:
     ControlServer& control_;
     std::function<void(bool graceful, const std::string& why)> stop_;
     Phase phase_ = Phase::None;
+    // The old master's workers write this hand-over format ($SMOOTH_HANDOVER_FORMAT;
+    // 0: it did not say, and hands nothing over). Ours must be the same.
+    int old_format_ = 0;
+    bool awaiting_handover_ = false;  // "handover" sent: the files wait for "handed"
     Channel channel_;
     uint64_t deadline_timer_ = 0;  // start_timeout: every worker READY by then, or give up
 };

@@ -30,7 +30,8 @@ constexpr int64_t kExitGraceMs = 4000;
 constexpr size_t kListenPidRoom = 20;  // digits enough for any pid
 constexpr const char* kCarry = "carry";  // (totals_carry.h: the counters)
 
-const char* const kHandedVariables[] = {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD="};
+const char* const kHandedVariables[] = {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD=",
+                                        "SMOOTH_HANDOVER_FORMAT="};
 
 // In the child, between fork and exec: says why on the channel, and exits.
 [[noreturn]] void exec_failed(int report, const char* what) {
@@ -91,6 +92,9 @@ std::vector<std::string> new_master_environment(const char* const* ours, const s
     env.push_back("LISTEN_FDS=" + std::to_string(names.size()));
     env.push_back("LISTEN_FDNAMES=" + joined);
     env.push_back(std::string(kUpgradeChannelEnv) + "=" + std::to_string(channel_fd));
+    // The hand-over format we write: a new master that cannot read it gives
+    // up before any connection moves (takeover.h).
+    env.push_back(std::string(kHandoverFormatEnv) + "=" + std::to_string(handover_format()));
     *listen_pid_at = env.size();
     env.push_back("LISTEN_PID=" + std::string(kListenPidRoom, '0'));  // the child writes its pid over this
     return env;
@@ -160,6 +164,10 @@ void Upgrade::on_message(std::string_view message) {
         log::warn("upgrade: the new master pid %d gives up: %s", int(new_pid_), text.c_str());
     } else if (kind == kCarry) {
         carried.fire(message);
+    } else if (kind == "handover") {
+        // Every worker of the new master is READY: our gateway workers hand
+        // their connections to its, and it takes our files only after that.
+        if (phase_ == Phase::Starting) hand_connections_over();
     } else if (kind == "taken") {
         new_build_ = text;
         temps_.clear();  // renamed into place: they are its files now
@@ -186,6 +194,9 @@ void Upgrade::begin(const std::string& binary, const std::string& source) {
     temps_.clear();
     new_build_ = "?";
     stopping_ = false;
+    handing_.clear();
+    handover_failed_.clear();
+    connections_moved_ = false;
     if (access(binary.c_str(), X_OK) == -1) {
         finish(false, "upgrade refused: cannot execute " + binary + ": " + errno_text(errno) + "; nothing was changed");
         return;
@@ -263,6 +274,49 @@ void Upgrade::begin(const std::string& binary, const std::string& source) {
 
 // "taken": the pid file and the control socket are the new master's, and its
 // workers serve. Only now do ours go, as in a reload: drained, not cut.
+// One socketpair per gateway worker: the new master's end goes to it on the
+// channel ("end GROUP SLOT", for its worker of that slot), ours to our worker
+// with 'H'. Nothing else can reach either end.
+void Upgrade::hand_connections_over() {
+    handing_.clear();
+    handover_failed_.clear();
+    for (const UpgradeHost::Handing& h : host_.gateway_workers()) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
+            handover_failed_ = "socketpair() failed: " + errno_text(errno);
+            break;
+        }
+        Fd ours(sv[0]), theirs(sv[1]);
+        if (std::string err = channel_.send("end " + h.group + " " + std::to_string(h.slot), {theirs.get()});
+            !err.empty()) {
+            handover_failed_ = "cannot pass the new master its end: " + err;
+            break;
+        }
+        if (host_.hand_over_worker(h.pid, std::move(ours))) handing_.push_back(h.pid);
+    }
+    if (handing_.empty()) {
+        if (!handover_failed_.empty()) return abandon("the hand-over failed: " + handover_failed_, "abort");
+        tell_new("handed");
+        return;
+    }
+    say("old master pid " + std::to_string(getpid()) + ": " + std::to_string(handing_.size()) +
+        " gateway workers hand their connections to the new master's");
+}
+
+void Upgrade::on_handover(pid_t pid, bool ok, const std::string& text) {
+    auto it = std::find(handing_.begin(), handing_.end(), pid);
+    if (it == handing_.end()) return;
+    handing_.erase(it);
+    if (ok) connections_moved_ = true;
+    if (!ok && handover_failed_.empty()) handover_failed_ = "pid " + std::to_string(pid) + ": " + text;
+    say("old worker pid " + std::to_string(pid) + ": " + (ok ? text : "hand-over failed: " + text));
+    if (!handing_.empty() || phase_ != Phase::Starting) return;
+    if (handover_failed_.empty())
+        tell_new("handed");
+    else
+        abandon("the hand-over failed: " + handover_failed_, "abort");
+}
+
 void Upgrade::hand_over() {
     if (deadline_timer_) loop_.cancel_timer(std::exchange(deadline_timer_, 0));
     enter(Phase::HandedOver, "new master pid " + std::to_string(new_pid_) + " took over");
@@ -295,6 +349,15 @@ void Upgrade::failed(const std::string& why) {
         return;
     }
     host_.take_files_back();  // in case it died between its rename and its "taken"
+    handing_.clear();
+    if (std::exchange(connections_moved_, false)) {
+        // Connections the new master confirmed went with it; the slots of
+        // the workers that gave them are filled again.
+        const int refilled = host_.refill_empty_slots();
+        finish(false, "upgrade failed: " + why + "; master pid " + std::to_string(getpid()) + " serves on, " +
+                          std::to_string(refilled) + " gateway slots refilled");
+        return;
+    }
     finish(false, "upgrade failed: " + why + "; master pid " + std::to_string(getpid()) + " serves on, untouched");
 }
 

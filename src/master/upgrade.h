@@ -14,6 +14,12 @@
 //                                                       the real ones, forks its workers
 //        ◄──── say "web#0 ready (pid 5123)" ...         (A's and B's workers both accept)
 //                                                       every worker READY:
+//        ◄──── handover                                   (when A writes a hand-over format
+//   per gateway worker: a socketpair; "end GROUP SLOT"    B reads: else B gave up at start)
+//   + one end ───────────────────────────────────────►  the end to its worker of that slot
+//   'H' + the other to ours: it hands its connections     ('T'); it takes them over
+//   over (worker/handover.h); all of them done:
+//        handed ─────────────────────────────────────►  (one failed: abort; B gives up)
 //                                                         rename its pid file over smooth.pid
 //                                                         rename its socket over smooth.sock
 //        ◄──── taken                                    the master from now on (MAINPID=)
@@ -51,8 +57,11 @@
 //            temp PATH       a file B made beside the real ones (A removes
 //                            it if B dies)
 //            error TEXT      why B gives up (then it exits)
+//            handover        every worker READY: A's gateway workers may hand over now
 //            taken BUILD     B holds the pid file and the control socket
-//   A -> B   stop | stop -g  the server is stopping
+//   A -> B   end GROUP SLOT  + a descriptor: B's end of a hand-over, for its worker of that slot
+//            handed          every hand-over is done: take the files
+//            stop | stop -g  the server is stopping
 //            abort           A gives up on B (its deadline passed)
 //   both     carry ...       what each has counted (totals_carry.h): A's first
 //                            report waits in the channel before B exists
@@ -106,6 +115,20 @@ public:
     virtual void take_files_back() = 0;
     virtual int start_timeout_ms() = 0;
     virtual int drain_timeout_ms() = 0;
+
+    // The hand-over (worker/handover.h): the gateway workers whose
+    // connections the new master's take over, each by its group's name and slot.
+    struct Handing {
+        pid_t pid;
+        std::string group;
+        int slot;
+    };
+    virtual std::vector<Handing> gateway_workers() = 0;
+    // Tells one to hand its connections over on `end` ('H'). False if it cannot be told.
+    virtual bool hand_over_worker(pid_t pid, Fd end) = 0;
+    // A failed upgrade that moved connections: the slots whose workers
+    // handed over are served again. How many were refilled.
+    virtual int refill_empty_slots() = 0;
 };
 
 class Upgrade {
@@ -135,6 +158,8 @@ public:
     // The events.
     void request(Progress progress, const std::string& binary, const std::string& source);
     bool on_exit(pid_t pid, const std::string& how);  // SIGCHLD: true if it was the new master
+    // A gateway worker told to hand over says how it went (WorkerTable::handed_over).
+    void on_handover(pid_t pid, bool ok, const std::string& text);
     void on_stop(bool graceful);          // the old master is stopping
     void old_workers_gone();              // HandedOver: our last worker has exited
 
@@ -150,6 +175,7 @@ private:
     void begin(const std::string& binary, const std::string& source);
     void on_message(std::string_view message);
     void hand_over();
+    void hand_connections_over();
     void give_paths_away(bool retire);
     void abandon(const std::string& why, const char* message_to_new);
     void failed(const std::string& why);
@@ -173,6 +199,9 @@ private:
     bool stopping_ = false;           // the old master is stopping: never take files back
     std::string abandon_why_;
     std::string why_;                 // the new master's own words, when it gives up
+    std::vector<pid_t> handing_;      // gateway workers handing their connections over, not yet heard
+    std::string handover_failed_;     // why one could not
+    bool connections_moved_ = false;  // one did: a failure now refills its slot
     std::vector<std::string> temps_;  // files it made beside ours
     std::string new_build_;
     std::string last_result_;
@@ -187,5 +216,7 @@ std::vector<std::string> new_master_environment(const char* const* ours, const s
 
 // The environment variable naming the channel's fd in the new master.
 inline constexpr const char* kUpgradeChannelEnv = "SMOOTH_UPGRADE_FD";
+// The hand-over format the old master's workers write (core/build_id.h).
+inline constexpr const char* kHandoverFormatEnv = "SMOOTH_HANDOVER_FORMAT";
 
 }  // namespace smooth

@@ -73,6 +73,18 @@ std::string WorkerTable::spawn(int group, int slot, const std::string& version, 
     Channel ours;
     Fd theirs;
     if (err.empty()) err = Channel::pair(ours, theirs);
+    // A hand-over group's slot whose old worker serves: the two workers get a
+    // socketpair of their own for the hand-over (worker/handover.h). The new
+    // one has its end from birth; the old one gets the other with 'H'
+    // (drain()). No path, no port: nothing else can connect to it.
+    Fd successor_end, handover_end;
+    if (err.empty() && config_.groups[size_t(group)].handover && find_worker(group, slot)) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1)
+            err = std::string("socketpair() for the hand-over failed: ") + std::strerror(errno);
+        else
+            successor_end = Fd(sv[0]), handover_end = Fd(sv[1]);
+    }
     if (err.empty()) {
         const Group& g = groups_[size_t(group)];
         WorkerSetup setup;
@@ -85,6 +97,7 @@ std::string WorkerTable::spawn(int group, int slot, const std::string& version, 
         setup.listener_fd = g.listeners[g.listeners.size() == 1 ? 0 : size_t(slot)].get();
         setup.channel_fd = theirs.get();
         setup.access_log_fd = g.access_log ? g.access_log.get() : -1;
+        setup.handover_fd = handover_end ? handover_end.get() : -1;
         setup.stats = &stats_.row(size_t(row));
         setup.stats_table = &stats_;
         setup.master_pid = getpid();
@@ -106,6 +119,7 @@ std::string WorkerTable::spawn(int group, int slot, const std::string& version, 
     w.stats_row = row;
     w.forked_ms = loop_.now_ms();
     w.drain_timeout_ms = config_.server.drain_timeout_ms;
+    w.successor_end = std::move(successor_end);
     // The channel's EOF only closes it: the worker is exiting, and SIGCHLD tells the rest.
     const pid_t child = pid;
     if (std::string e = w.channel.watch(loop_, "worker " + name + "'s channel",
@@ -165,6 +179,8 @@ void WorkerTable::on_message(pid_t pid, std::string_view message) {
     if (it == processes_.end() || message.empty()) return;
     WorkerProcess& w = it->second;
     if (message[0] == kMsgFailed) w.failure.assign(message.substr(1));
+    if ((message[0] == kMsgHandedOver || message[0] == kMsgHandOverFailed) && w.handing_over)
+        on_handover_word(w, message[0] == kMsgHandedOver, message.substr(1));
     // A READY from a worker already given up on (killed at start_timeout)
     // must not make its version the good one.
     if (message[0] == kMsgReady && w.state == WorkerState::Starting) on_ready(w);
@@ -176,6 +192,30 @@ void WorkerTable::on_ready(WorkerProcess& w) {
     g.good_version = w.version;  // this version starts: a failed reload can come back to it
     g.good_generation = w.generation;
     ready.fire(w);
+}
+
+// The old worker's word on its hand-over. Handed over: it drains what stays
+// and exits, under the deadline drain() armed. Failed: it never stopped
+// serving what it holds, so it is a worker like any other again, Ready, and
+// respawned if it dies; the reload hears it and rolls back.
+void WorkerTable::on_handover_word(WorkerProcess& w, bool ok, std::string_view text) {
+    w.handing_over = false;
+    if (!ok) {
+        w.state = WorkerState::Ready;
+        if (w.kill_timer) loop_.cancel_timer(std::exchange(w.kill_timer, 0));
+    }
+    log::info("worker %s (pid %d): %s%.*s", slot_name(w.group, w.slot).c_str(), int(w.pid),
+              ok ? "" : "hand-over failed: ", int(text.size()), text.data());
+    handed_over.fire(w.pid, ok, std::string(text));
+}
+
+// The new worker of `old`'s slot that waits to take its connections over.
+WorkerProcess* WorkerTable::successor_of(const WorkerProcess& old) {
+    for (auto& [pid, w] : processes_)
+        if (w.group == old.group && w.slot == old.slot && w.pid != old.pid && w.successor_end &&
+            w.state == WorkerState::Ready)
+            return &w;
+    return nullptr;
 }
 
 // ---- Reaping ----
@@ -202,6 +242,10 @@ void WorkerTable::on_exit(pid_t pid, int status) {
     WorkerProcess w = std::move(it->second);
     processes_.erase(it);
     if (w.kill_timer) loop_.cancel_timer(w.kill_timer);
+    // A successor waiting for this worker's connections waits no more: our
+    // end of its socketpair closes, and it sees EOF.
+    for (auto& [other, s] : processes_)
+        if (s.group == w.group && s.slot == w.slot) s.successor_end = Fd();
     requests_of_reaped_ += stats_.row(size_t(w.stats_row)).requests.load(std::memory_order_relaxed);
     stats_.release(w.stats_row);
 
@@ -239,6 +283,13 @@ bool WorkerTable::drain(pid_t pid) {
     if (it == processes_.end()) return false;
     WorkerProcess& w = it->second;
     w.state = WorkerState::Draining;
+    if (WorkerProcess* next = successor_of(w)) {
+        const pid_t to = next->pid;
+        if (hand_over(pid, std::move(next->successor_end))) {
+            log::info("worker %s (pid %d): hand over to pid %d", slot_name(w.group, w.slot).c_str(), int(pid), int(to));
+            return true;
+        }
+    }
     if (std::string err = os_.send_signal(pid, SIGQUIT); !err.empty()) {
         log::error("%s", err.c_str());
         return true;  // ESRCH: it is exiting anyway; SIGCHLD follows
@@ -246,6 +297,38 @@ bool WorkerTable::drain(pid_t pid) {
     int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
     arm_kill(w, deadline, "still draining " + std::to_string(deadline) + " ms after SIGQUIT");
     return true;
+}
+
+// The hand-over's end goes to the old worker; ours closes once sent (the
+// worker has its copy), so either worker's exit is an EOF to the other.
+bool WorkerTable::hand_over(pid_t pid, Fd end) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return false;
+    WorkerProcess& w = it->second;
+    if (std::string err = w.channel.send(std::string_view(&kMsgHandOver, 1), {end.get()}); !err.empty()) {
+        log::error("cannot tell worker %s (pid %d) to hand over: %s", slot_name(w.group, w.slot).c_str(), int(pid),
+                   err.c_str());
+        return false;
+    }
+    w.state = WorkerState::Draining;
+    w.handing_over = true;
+    int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
+    arm_kill(w, deadline, "still handing over or draining " + std::to_string(deadline) + " ms after 'H'");
+    return true;
+}
+
+std::string WorkerTable::tell(pid_t pid, std::string_view message, const std::vector<int>& fds) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return "no such worker";
+    return it->second.channel.send(message, fds);
+}
+
+int WorkerTable::fill_empty_slots() {
+    int filled = 0;
+    for (size_t g = 0; g < config_.groups.size() && g < groups_.size(); g++)
+        for (int slot = 0; slot < config_.groups[g].count; slot++)
+            if (!find_worker(int(g), slot) && !slot_state(int(g), slot).respawn_timer && fill_slot(int(g), slot)) filled++;
+    return filled;
 }
 
 // The master's SIGKILL deadline for a worker told to go: a timer in its loop.
@@ -414,6 +497,12 @@ std::string WorkerTable::fit_slot_listeners(int group, int count) {
 pid_t WorkerTable::find_worker(int group, int slot) {
     for (const auto& [pid, w] : processes_)
         if (w.group == group && w.slot == slot && !w.told_to_go()) return pid;
+    return 0;
+}
+
+pid_t WorkerTable::find_worker(const std::string& group, int slot) {
+    for (size_t g = 0; g < config_.groups.size(); g++)
+        if (config_.groups[g].name == group) return find_worker(int(g), slot);
     return 0;
 }
 

@@ -63,6 +63,11 @@ struct WorkerProcess {
     int drain_timeout_ms = 0; // the one it was forked with: its own deadline
     uint64_t kill_timer = 0;
     std::string failure;     // what the worker said before it gave up starting
+    // reloadable = handover: a new worker forked while its slot's old worker
+    // serves keeps, here, the other end of its hand-over socketpair, until
+    // drain() gives it to the old worker with 'H' (worker/handover.h).
+    Fd successor_end;
+    bool handing_over = false;  // told 'H', not yet heard how it went
 
     bool told_to_go() const { return state == WorkerState::Draining || state == WorkerState::Stopping; }
 };
@@ -96,14 +101,28 @@ public:
     Listeners<> all_gone;                                        // stopping or retiring: no worker is left
     Listeners<pid_t, int> other_child_exited;                    // not a worker (an upgrade's new master); its status
     Listeners<const WorkerProcess&> respawning;                  // it exited on its own, and its slot is refilled
+    // An old worker told to hand over says how it went: handed over (it
+    // drains what stays and exits), or failed (it serves on: Ready again).
+    Listeners<pid_t, bool, const std::string&> handed_over;
 
     // Before the first fork: one per Config::groups entry, in the same order.
     void add_group(Group g) { groups_.push_back(std::move(g)); }
 
     // ReloadWorkers: what a reload asks (reload.h).
     pid_t find_worker(int group, int slot) override;
+    pid_t find_worker(const std::string& group, int slot);  // by the group's name
+    // A message, with descriptors, to one worker. "" or what failed.
+    std::string tell(pid_t pid, std::string_view message, const std::vector<int>& fds);
+    // 'H' and `end`: the worker hands its connections over on it, then drains
+    // (the kill deadline as drain()'s). False if it cannot be told.
+    bool hand_over(pid_t pid, Fd end);
+    // Every slot of every group with no worker serving it is filled. How many.
+    int fill_empty_slots();
     std::string spawn(int group, int slot, const std::string& version, uint64_t generation, pid_t& pid) override;
-    bool drain(pid_t pid) override;  // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout
+    // SIGQUIT, with a SIGKILL deadline a little after its drain_timeout. In a
+    // reloadable = handover group whose slot has a new worker waiting to take
+    // over, 'H' instead: the old worker hands its connections over, then drains.
+    bool drain(pid_t pid) override;
     void kill(pid_t pid, const std::string& why) override;
     Refilled refill(int group, int slot) override;
     void tell_not_reloadable(int group) override;
@@ -155,6 +174,8 @@ public:
 private:
     void on_message(pid_t pid, std::string_view message);
     void on_ready(WorkerProcess& w);
+    void on_handover_word(WorkerProcess& w, bool ok, std::string_view text);
+    WorkerProcess* successor_of(const WorkerProcess& old);
     void on_exit(pid_t pid, int status);
     void respawn_later(int group, int slot);
     void arm_kill(WorkerProcess& w, int64_t after_ms, std::string why);

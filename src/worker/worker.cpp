@@ -19,6 +19,7 @@
 #include "worker/business.h"
 #include "worker/connection.h"
 #include "worker/gateway.h"
+#include "worker/handover.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "protocol/handover.h"
@@ -85,6 +86,7 @@ Worker::Worker(WorkerSetup setup)
       listener_(setup_.listener_fd),
       channel_(Fd(setup_.channel_fd)),
       logs_(Fd(setup_.access_log_fd)),
+      handover_end_(setup_.handover_fd),
       balance_(setup_.stats_table, setup_.stats) {}
 
 Worker::~Worker() = default;
@@ -104,6 +106,7 @@ int Worker::run() {
     }
     if (group().role == Role::Business) business_ = std::make_unique<Business>(*this);
     if (!watch_listener() || !tell_master_ready()) return exit_with(SMOOTH_EXIT_SETUP_FAILED, "could not start serving");
+    if (handover_end_) take_over(std::move(handover_end_));
     if (std::string err = loop_.run(); !err.empty()) {
         log::error("%s", err.c_str());
         return exit_with(SMOOTH_EXIT_SETUP_FAILED, "the event loop failed");
@@ -147,7 +150,7 @@ std::string Worker::setup_process() {
         return "sigprocmask() failed: " + errno_text(errno);
 
     if (std::string err = close_all_except({0, 1, 2, listener_.get(), channel_.fd(), setup_.access_log_fd,
-                                            signals_.read_fd(), signals_.write_fd()});
+                                            handover_end_.get(), signals_.read_fd(), signals_.write_fd()});
         !err.empty())
         return err;
 
@@ -259,7 +262,7 @@ void Worker::pause_accepting(int err) {
 // this worker has stepped back for a peer (recheck_balance decides that).
 void Worker::resume_accepting() {
     if (accept_pause_timer_) loop_.cancel_timer(std::exchange(accept_pause_timer_, 0));
-    if (!accepting_ && !stepped_back_ && listener_ && !drain_.active() && below_max_connections())
+    if (!accepting_ && !stepped_back_ && listener_ && !drain_.active() && !handing_over_ && below_max_connections())
         watch_listener();
 }
 
@@ -481,7 +484,10 @@ void Worker::give_back_memory() {
 void Worker::on_signal_pipe() {
     for (int sig : signals_.read_signals()) {
         if (sig == SIGQUIT) {
-            if (!drain_.active()) begin_drain();
+            if (handing_over_)
+                drain_after_handover_ = true;  // its connections are paused, not ours to close: after
+            else if (!drain_.active())
+                begin_drain();
         } else {
             stop_now(signal_name(sig).c_str());
         }
@@ -507,10 +513,79 @@ void Worker::on_master_message(std::string_view message) {
         logs_.reopen(message, channel_.take_fds());
         return;
     }
+    if (!message.empty() && message[0] == kMsgHandOver) {
+        hand_over(channel_.take_fds());
+        return;
+    }
+    if (!message.empty() && message[0] == kMsgTakeOver) {
+        std::vector<Fd> fds = channel_.take_fds();
+        if (fds.size() == 1) take_over(std::move(fds[0]));
+        return;
+    }
     if (message == std::string_view(&kMsgReload, 1)) {
         log::info("reload: this group is not reloadable; running on_worker_reload and staying up");
         if (module().on_worker_reload) module().on_worker_reload(handle());
     }
+}
+
+// ---- The hand-over (worker/handover.h) ----
+
+// The old worker: the master gave us the socket our successor listens on.
+// We stop accepting (it accepts from the same listener), and the sender
+// moves every client connection and link; what stays (plain HTTP, a
+// WebSocket still in its handshake) drains as after a SIGQUIT.
+void Worker::hand_over(std::vector<Fd> fds) {
+    auto refuse = [this](const std::string& why) {
+        log::warn("hand-over refused: %s", why.c_str());
+        (void)channel_.send(kMsgHandOverFailed + why);
+    };
+    if (fds.size() != 1) return refuse("'H' came with " + std::to_string(fds.size()) + " descriptors, not 1");
+    if (!gateway_) return refuse("this worker is not a gateway");
+    if (drain_.active() || handing_over_) return refuse("this worker is draining or handing over already");
+    log::info("hand-over: handing %zu connections to our successor", live_);
+    handing_over_ = true;
+    stop_accepting();
+    handing_ = std::make_unique<HandoverSender>(loop_, gateway_->handover_source(),
+                                                [this](bool ok, const std::string& what) { handed_over(ok, what); });
+    if (std::string err = handing_->start(std::move(fds[0])); !err.empty()) handed_over(false, err);
+}
+
+void Worker::handed_over(bool ok, const std::string& what) {
+    handing_over_ = false;
+    // (The sender is still on the stack: it goes at the end of the pass.)
+    loop_.add_timer(0, [this] {
+        handing_.reset();
+        return EventLoop::kNoMore;
+    });
+    if (std::string err = channel_.send((ok ? kMsgHandedOver : kMsgHandOverFailed) + what); !err.empty())
+        log::error("cannot tell the master how the hand-over went: %s", err.c_str());
+    if (ok) {
+        log::info("hand-over: %s; draining what stays (%zu connections)", what.c_str(), live_);
+        begin_drain();
+        return;
+    }
+    log::warn("hand-over failed: %s; serving on", what.c_str());
+    if (drain_after_handover_)
+        begin_drain();
+    else
+        resume_accepting();
+}
+
+// The new worker, READY: the old one of our slot will talk on this socket
+// (a reload's: ours since our fork; an upgrade's: passed on by our master,
+// 'T') when its master tells it to ('H'). Until then, and if it never does
+// (the reload gave up, the old worker died), nothing comes and nothing is owed.
+void Worker::take_over(Fd end) {
+    if (!gateway_ || (taking_ && taking_->running())) return;  // (the end closes: EOF to the old worker)
+    taking_ = std::make_unique<HandoverReceiver>(loop_, gateway_->handover_sink(), [this](bool ok, const std::string& what) {
+        if (ok) log::info("hand-over: %s", what.c_str());
+        loop_.add_timer(0, [this] {
+            taking_.reset();
+            return EventLoop::kNoMore;
+        });
+    });
+    if (std::string err = taking_->start(std::move(end)); !err.empty())
+        log::error("hand-over: cannot listen for the old worker: %s", err.c_str());
 }
 
 void Worker::on_master_gone(const std::string& error) {

@@ -42,6 +42,8 @@ namespace smooth {
 
 class Connection;
 class Gateway;
+class HandoverSender;
+class HandoverReceiver;
 class Business;
 namespace handover {
 struct ClientState;
@@ -59,6 +61,8 @@ struct WorkerSetup {
     int listener_fd = -1;                   // the group's listener (the Worker takes ownership of this copy)
     int channel_fd = -1;                    // our end of the socketpair (the Worker takes ownership)
     int access_log_fd = -1;                 // the group's access log, or -1 (the Worker takes ownership)
+    int handover_fd = -1;                   // reloadable = handover, a slot whose old worker serves: our end
+                                            // of the socketpair it hands its connections over on, or -1
     WorkerRow* stats = nullptr;
     const StatsTable* stats_table = nullptr; // the whole table, read only: the peers (accept_balance.h)
     pid_t master_pid = 0;
@@ -69,6 +73,14 @@ struct WorkerSetup {
 inline constexpr char kMsgReady = 'R';   // worker -> master: serving
 inline constexpr char kMsgReload = 'L';  // master -> worker: run on_worker_reload
 inline constexpr char kMsgFailed = 'E';  // worker -> master: why it cannot start, then exits
+// The hand-over (worker/handover.h), for a gateway group with reloadable = handover:
+inline constexpr char kMsgHandOver = 'H';        // master -> old worker: hand your connections over on the
+                                                 // descriptor that comes with this message
+inline constexpr char kMsgHandedOver = 'h';      // old worker -> master: done (how many, how long); it drains
+                                                 // what stays (plain HTTP) and exits
+inline constexpr char kMsgHandOverFailed = 'X';  // old worker -> master: failed (why); it serves on
+inline constexpr char kMsgTakeOver = 'T';        // master -> new worker (an upgrade's): take over the
+                                                 // connections of the old worker on this descriptor
 
 class Worker : public DrainedWorker {
 public:
@@ -142,6 +154,11 @@ private:
     void on_master_message(std::string_view message);
     void on_master_gone(const std::string& error);
     void begin_drain();  // SIGQUIT: what it has is noted in its row, then the drain
+    // The hand-over (worker/handover.h): the old worker's side ('H') and the
+    // new one's (its end from birth, listened on once READY).
+    void hand_over(std::vector<Fd> fds);
+    void handed_over(bool ok, const std::string& what);
+    void take_over(Fd end);
     int64_t sweep();
     void keep_under_ceiling();
     void give_back_memory();
@@ -168,6 +185,11 @@ private:
     pid_t pid_ = 0;
     std::unique_ptr<Gateway> gateway_;
     std::unique_ptr<Business> business_;
+    Fd handover_end_;                            // the new worker's end of the hand-over, until take_over()
+    std::unique_ptr<HandoverSender> handing_;    // the old worker's hand-over
+    std::unique_ptr<HandoverReceiver> taking_;   // the new worker's
+    bool handing_over_ = false;                  // 'H' heard, the hand-over under way: not accepting
+    bool drain_after_handover_ = false;          // a SIGQUIT came meanwhile
     bool accepting_ = false;
     // Stepped back from the listener while a peer has clearly fewer
     // connections (accept_balance.h), and the timer that looks again.

@@ -12,6 +12,7 @@
 #include "worker/drain.h"
 
 #include <csignal>
+#include <cstring>
 #include <deque>
 #include <fcntl.h>
 #include <map>
@@ -55,12 +56,14 @@ class FakeOs : public ProcessControl {
 public:
     std::vector<std::string> calls;  // "fork web#0", "SIGQUIT 1001", ...
     std::map<pid_t, Fd> worker_end;  // each worker's end of its channel
+    std::map<pid_t, Fd> handover_end;  // a hand-over successor's end of its socketpair
 
     std::string fork_worker(WorkerSetup setup, pid_t& pid) override {
         calls.push_back("fork " + setup.group->name + "#" + std::to_string(setup.slot));
         if (fail_forks) return "fork() failed: EAGAIN (the test says so)";
         pid = next_pid_++;
         worker_end[pid] = Fd(fcntl(setup.channel_fd, F_DUPFD_CLOEXEC, 3));
+        if (setup.handover_fd >= 0) handover_end[pid] = Fd(fcntl(setup.handover_fd, F_DUPFD_CLOEXEC, 3));
         return "";
     }
     std::string send_signal(pid_t pid, int sig) override {
@@ -79,6 +82,26 @@ public:
     void say(pid_t pid, const std::string& message) {
         if (::send(worker_end[pid].get(), message.data(), message.size(), MSG_NOSIGNAL) != ssize_t(message.size()))
             std::fprintf(stderr, "cannot send on the channel of %d\n", int(pid));
+    }
+    // What the master sent a worker: the message, and the descriptor with it (or an invalid Fd).
+    std::string heard(pid_t pid, Fd& fd) {
+        char buf[64];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+        iovec iov{buf, sizeof buf};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(worker_end[pid].get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n <= 0) return "";
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int got;
+                std::memcpy(&got, CMSG_DATA(c), sizeof got);
+                fd = Fd(got);
+            }
+        return std::string(buf, size_t(n));
     }
     void exit(pid_t pid, int status = 3 << 8) {  // exit status 3: the module failed to load
         worker_end.erase(pid);
@@ -296,6 +319,47 @@ void test_no_respawn_for_a_slot_served_or_gone() {
 
 }  // namespace
 
+// reloadable = handover: a new worker forked while its slot's old one
+// serves gets one end of a socketpair; drain() gives the old one the other
+// end with 'H', not SIGQUIT. Its word comes back to the listeners: handed
+// over (the kill deadline stands: it drains and exits), or failed (Ready
+// again, no deadline, the slot's worker once more).
+void test_a_handover_slot_drains_by_hand_over() {
+    for (bool ok : {true, false}) {
+        Setup t(1);
+        t.running.groups[0].handover = true;
+        std::vector<std::string> words;
+        t.table.handed_over.add([&](pid_t pid, bool good, const std::string& text) {
+            words.push_back(std::to_string(pid) + (good ? " ok: " : " failed: ") + text);
+            t.loop.stop();
+        });
+        pid_t old = t.table.fill_slot(0, 0);
+        t.ready(old);
+        EXPECT(!t.os.handover_end.count(old));  // nobody to take over from
+        pid_t next = 0;
+        EXPECT_EQ(t.table.spawn(0, 0, "builtin:hello", 2, next), std::string(""));
+        EXPECT(t.os.handover_end.count(next));
+        t.ready(next);
+        t.os.take_calls();
+        EXPECT(t.table.drain(old));
+        EXPECT_EQ(t.os.take_calls(), std::string(""));  // no SIGQUIT
+        Fd given;
+        EXPECT_EQ(t.os.heard(old, given), std::string(1, kMsgHandOver));
+        EXPECT(bool(given));
+        // The two ends are one socketpair: what the old worker writes, the new one reads.
+        char c = 0;
+        EXPECT(given && write(given.get(), "x", 1) == 1);
+        EXPECT(read(t.os.handover_end[next].get(), &c, 1) == 1 && c == 'x');
+        EXPECT_EQ(t.next_timer(), 1000 + drain::kKillGraceMs);
+        t.os.say(old, std::string(1, ok ? kMsgHandedOver : kMsgHandOverFailed) + "12 connections");
+        EXPECT_EQ(t.loop.run(), std::string(""));
+        EXPECT_EQ(words.size(), size_t(1));
+        if (!words.empty()) EXPECT_EQ(words[0], std::to_string(old) + (ok ? " ok: " : " failed: ") + "12 connections");
+        EXPECT_EQ(t.next_timer(), ok ? 1000 + drain::kKillGraceMs : int64_t(-1));
+        EXPECT_EQ(t.table.processes().at(old).state, ok ? WorkerState::Draining : WorkerState::Ready);
+    }
+}
+
 int main() {
     log::set_role("test");
     int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);  // the table's log lines are not the test's output
@@ -309,5 +373,6 @@ int main() {
     test_an_exit_cancels_the_kill_deadline();
     test_a_stop_kills_at_stop_timeout();
     test_no_respawn_for_a_slot_served_or_gone();
+    test_a_handover_slot_drains_by_hand_over();
     return check::summary("worker_table");
 }
