@@ -68,8 +68,6 @@
 namespace smooth {
 
 class Connection;
-class HandoverSource;
-class HandoverSink;
 class Worker;
 
 // The gateway is both ends of the hand-over itself, privately: what moves
@@ -82,9 +80,6 @@ public:
     ~Gateway() override;
 
     void start();  // begin linking to the business workers
-    // The hand-over (worker/handover.h): what moves, and where it lands.
-    HandoverSource& handover_source();
-    HandoverSink& handover_sink();
     void stop();   // the worker exits: links close
 
     // ---- A client's events (Worker::client_*) ----
