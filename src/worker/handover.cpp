@@ -240,10 +240,11 @@ void HandoverSender::commit_if_all_confirmed() {
     handover::write_commit(commit);
     stream_->send(std::move(commit));
     state_ = State::Ended;
+    const size_t clients = source_.clients(), links = source_.links();  // (let_go forgets them)
     source_.let_go();  // COMMIT is out: the successor owns them
     const int64_t took = loop_.now_ms() - started_ms_;
-    done_(true, "handed over " + std::to_string(source_.clients()) + " connections and " +
-                    std::to_string(source_.links()) + " links in " + std::to_string(took) + " ms");
+    done_(true, "handed over " + std::to_string(clients) + " connections and " + std::to_string(links) + " links in " +
+                    std::to_string(took) + " ms");
 }
 
 void HandoverSender::fail(const std::string& why) {
