@@ -10,7 +10,10 @@ successor took over among them, and its successor is linked anew. The
 clients a gateway worker took over are reached all along: first through the
 links it took over, then through its own (which ADOPTed their tokens), then
 through the new business workers' links."""
+import os
+import signal
 import struct
+import subprocess
 
 from conftest import wait_until
 from test_handover import PROBE, gateway_pids, id_of, linked, next_text
@@ -93,3 +96,44 @@ def test_two_gateway_workers_hand_over_one_after_the_other(smooth):
     hand_over(srv)
     everyone_reaches_everyone(clients)
     broadcast_once(clients, clients["c7"][0], "after two")
+
+
+def test_a_closed_client_and_a_held_one_move_with_their_events(smooth):
+    """With the business workers stopped (SIGSTOP), events wait in the
+    gateway: a client that sent three and closed moves with them (and no
+    socket), its CLOSE last; a client that sent a hundred is held (its
+    input not read past 64 waiting) and moves held. Once the business
+    workers go on, each event is handled once, in its client's order."""
+    srv = smooth.start(groups=groups())
+    wait_until(lambda: linked(srv), what="the gateway linked")
+    b = RawWs(srv.port("gateway"))
+    bid = id_of(b)
+    a = RawWs(srv.port("gateway"))
+    aid = id_of(a)
+    h = RawWs(srv.port("gateway"))
+    id_of(h)
+    business = [w["pid"] for w in srv.workers("biz")]
+    for pid in business:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(3):
+            a.send(frame(0x1, f"/to {bid} a{i}".encode()))
+        a.c.sock.close()  # no Close frame: the connection just ends
+        for i in range(100):
+            h.send(frame(0x1, f"/to {bid} h{i}".encode()))
+        wait_until(lambda: srv.workers("gateway")[0]["queued"] >= 64, what="the events waiting in the gateway")
+        reload = subprocess.Popen([str(srv.binary), "-c", str(srv.conf), "reload"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        wait_until(lambda: "gateway: took over 3 clients" in srv.log(), 30, what="the hand-over")
+    finally:
+        for pid in business:
+            os.kill(pid, signal.SIGCONT)
+    out, _ = reload.communicate(timeout=120)
+    assert reload.returncode == 0, out
+    got = [next_text(b) for _ in range(103)]
+    from_a = [t.split()[0] for t in got if t.startswith("a")]
+    from_h = [t.split()[0] for t in got if t.startswith("h")]
+    assert from_a == [f"a{i}" for i in range(3)], got[:10]
+    assert from_h == [f"h{i}" for i in range(100)], from_h[:10]
+    wait_until(lambda: f"probe: closed {aid} in pid" in srv.log(), what="the business told of the closed client")
+    assert srv.log().count(f"probe: closed {aid} in pid") == 1
