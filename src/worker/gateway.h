@@ -121,6 +121,7 @@ private:
         bool held = false;          // its input is held (kHoldClientAt)
         bool adopted = false;       // taken over from a predecessor (heard_broadcasts.h)
     };
+    static_assert(sizeof(Client) <= 48, "an idle client costs what the comment above says");
 
     Client* client_of(uint64_t client_id);
     uint64_t client_of_conn(uint64_t conn_id) const;  // the client id, 0: none
