@@ -16,6 +16,8 @@
 #   make variant BUILD_ID=b2 VARIANT=/tmp/b2/server
 #                        a second ./server that differs only in its build id (upgrade tests);
 #                        HANDOVER_VERSION=N also gives it another hand-over format
+#   make handover-soak   the hand-over's crowd test at size: 2,000 WebSocket clients, 10 upgrades,
+#                        10 gateway reloads (HANDOVER_CLIENTS, HANDOVER_ROUNDS)
 #   make fleet-up        three hosts on 127.0.0.2-4 behind HAProxy on 127.0.0.1:8000, rolled by
 #                        Ansible (examples/fleet, docs/fleet.md; installs haproxy and ansible-core
 #                        from Debian if missing); make fleet-down stops them
@@ -76,7 +78,7 @@ ECHO_FLOOR := tools/benchkit/echo_floor
 WS_FLOOR  := tools/benchkit/ws_floor
 
 .PHONY: all modules run test unit integration asan bench clean fuzz fuzz-build fuzz-smoke variant socket-fuzz-build \
-        fleet-up fleet-down
+        fleet-up fleet-down handover-soak
 all: $(SERVER) modules $(UNIT_BIN) $(LOADGEN) $(WSLOAD)
 
 # How ./server is linked. The C++ standard library and libgcc go in
@@ -188,6 +190,16 @@ test: all $(if $(SANITIZE),,fuzz-build)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined test
+
+# The hand-over's crowd test at the issue's size: 2,000 WebSocket clients
+# through 10 upgrades and 10 gateway reloads (make test runs 200 and 3 + 3).
+HANDOVER_CLIENTS ?= 2000
+HANDOVER_ROUNDS  ?= 10
+handover-soak: all
+	@tests/setup-deps
+	SMOOTH_SERVER=$(abspath $(SERVER)) SMOOTH_MAKE_ARGS='BUILD=$(BUILD) SANITIZE=$(SANITIZE)' \
+	  SMOOTH_HO_CLIENTS=$(HANDOVER_CLIENTS) SMOOTH_HO_ROUNDS=$(HANDOVER_ROUNDS) \
+	  $(PYTEST) -q tests/integration/test_handover.py -k crowd
 
 # tools/bench: installs wrk, strace, nginx-light, php-cli, node and its ws when
 # missing (tools/benchkit/deps), then measures; see docs/benchmark.md and

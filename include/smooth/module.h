@@ -12,7 +12,7 @@
  * nothing needs to be: one worker, one loop, one thread.
  *
  * The server side of the contract is the smooth_* functions at the bottom. They
- * are exported by the ./server binary (linked with -rdynamic), so a module links
+ * are exported by the ./server binary (and only they: its --dynamic-list), so a module links
  * against nothing: the dynamic loader resolves them when the module is opened.
  *
  * Ownership rules, all of them:

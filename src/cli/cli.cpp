@@ -158,12 +158,21 @@ bool wait_gone(pid_t pid, int timeout_ms) {
     return false;
 }
 
+// A new master that gives up before it runs: its last word to the old one.
+// What the old master sent first (its counts: totals_carry.h) is read before
+// we exit: a socket closed with messages unread resets its peer, whose next
+// read fails with ECONNRESET, and this word would be lost with the rest.
+void tell_old_master_and_go(Channel& channel, const std::string& word) {
+    channel.send("error " + word);
+    channel.read_waiting();
+}
+
 // A start by an upgrade (takeover.h): the old master holds the pid file, so
 // no "already running"; no daemonizing either: we are the old master's
 // child, in its session, with its stdout and stderr (its log).
 int cmd_takeover(const Invocation& inv, Channel channel) {
     if (std::string err = prepare_private_dir(inv.config.server.run_dir, "run_dir"); !err.empty()) {
-        channel.send("error " + err);
+        tell_old_master_and_go(channel, err);
         std::fprintf(stderr, "error: %s\n", err.c_str());
         return 1;
     }
@@ -493,12 +502,12 @@ int cli_main(int argc, char** argv) {
     Invocation inv;
     if (std::string config_error = load_config(config_path, inv); !config_error.empty()) {
         std::fprintf(stderr, "%s\n", config_error.c_str());
-        if (upgrade_channel) upgrade_channel.send("error the config was refused: " + config_error);
+        if (upgrade_channel) tell_old_master_and_go(upgrade_channel, "the config was refused: " + config_error);
         return 1;
     }
     if (upgrade_channel) {
         if (command == "start") return cmd_takeover(inv, std::move(upgrade_channel));
-        upgrade_channel.send("error the new binary was not asked to start: " + command);
+        tell_old_master_and_go(upgrade_channel, "the new binary was not asked to start: " + command);
         return 1;
     }
 

@@ -1,6 +1,6 @@
 // module_api: the smooth_* functions a module calls (include/smooth/module.h).
 //
-// They are plain C functions exported from ./server (-rdynamic), each a thin
+// They are plain C functions exported from ./server (module_api.dynlist), each a thin
 // translation from the C handle and connection id to the worker's objects. A
 // module can hold an id longer than the connection lives; every call looks the
 // id up again and answers -1 once it is gone.

@@ -1,5 +1,6 @@
 """The gateway hands its connections over (worker/handover.h): through
-reloads of a gateway group that says `reloadable = handover`, no client
+`./server upgrade`, and through reloads of a gateway group that says
+`reloadable = handover`, no client
 notices that the process holding it was replaced: no close frame, no reset,
 no reconnect, no message lost, duplicated or out of order, in either
 direction.
@@ -24,7 +25,7 @@ import time
 import pytest
 import websockets
 
-from conftest import MODULES, is_closed, wait_until
+from conftest import MODULES, build_server_variant, is_closed, wait_until
 from test_websocket import RawWs, frame
 
 CHAT = str(MODULES / "chat.so")
@@ -151,14 +152,21 @@ def run_crowd(srv, action, clients=CLIENTS, active=None):
     return crowd
 
 
-# ---- the crowd through reloads by hand-over ----
+# ---- the crowd through upgrades, then reloads by hand-over ----
 
-def test_a_crowd_keeps_every_connection_and_message_through_reloads(smooth):
+def test_a_crowd_keeps_every_connection_and_message_through_upgrades_and_reloads(smooth, tmp_path):
+    releases = [build_server_variant(b, tmp_path / b / "server") for b in ("b2", "b3")]
     srv = smooth.start(groups=groups(), env={"CHAT_WORK_US": "500"})
     wait_until(lambda: linked(srv), what="the gateway linked")
     seen = [gateway_pids(srv)]
 
     def action():
+        for n in range(ROUNDS):
+            r = srv.cli("upgrade", "--binary", str(releases[n % 2]), timeout=120)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "handed over" in r.stdout, r.stdout
+            wait_until(lambda: linked(srv), what="the new gateway linked")
+            seen.append(gateway_pids(srv))
         for n in range(ROUNDS):
             r = srv.reload()
             assert r.returncode == 0, r.stdout + r.stderr
@@ -318,7 +326,7 @@ def new_gateway_pid(srv, old):
     return wait_until(found, 30, what="the new gateway worker")
 
 
-def test_a_successor_killed_during_the_hand_over_costs_no_client(smooth):
+def test_a_successor_killed_during_a_reload_hand_over_costs_no_client(smooth):
     # Each connection the successor takes waits 20 ms for its confirm: 60
     # clients make a hand-over of more than a second, to kill it in.
     srv = smooth.start(groups=groups(), env={"SMOOTH_HANDOVER_TEST_PAUSE_MS": "20"})
@@ -336,6 +344,49 @@ def test_a_successor_killed_during_the_hand_over_costs_no_client(smooth):
     for c in clients:  # every client still connected, and served
         pongs_flow(c, 2)
     hand_over(srv)  # and a later reload goes through
+    for c in clients:
+        pongs_flow(c, 2)
+
+
+@pytest.mark.parametrize("victim", ["worker", "master"])
+def test_a_successor_killed_during_an_upgrade_hand_over_costs_no_client(smooth, tmp_path, victim):
+    release = build_server_variant("b2", tmp_path / "b2" / "server")
+    srv = smooth.start(groups=groups(), env={"SMOOTH_HANDOVER_TEST_PAUSE_MS": "20"})
+    wait_until(lambda: linked(srv), what="the gateway linked")
+    old = gateway_pids(srv)
+    master = srv.master_pid()
+    clients = chat_clients(srv, 60)
+    proc = subprocess.Popen([str(srv.binary), "-c", str(srv.conf), "upgrade", "--binary", str(release)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_until(lambda: "hand their connections to the new master" in srv.log(), 60, what="the hand-over under way")
+    new_master = int(re.findall(r"new master pid (\d+)", srv.log())[-1])
+    if victim == "worker":
+        successor = int(re.findall(rf"\[master {new_master}\] spawned worker gateway#0 \(pid (\d+)", srv.log())[-1])
+        os.kill(successor, signal.SIGKILL)
+    else:
+        os.kill(new_master, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "upgrade failed" in out, out
+    assert srv.master_pid() == master, "the old master serves on"
+    wait_until(lambda: len(gateway_pids(srv)) == 1, what="one gateway worker")
+    assert gateway_pids(srv) == old, "the old gateway worker kept its connections"
+    for c in clients:  # every client still connected, and served
+        pongs_flow(c, 2)
+    r = srv.cli("upgrade", "--binary", str(release), timeout=120)  # and a later upgrade goes through
+    assert r.returncode == 0 and "handed over" in r.stdout, r.stdout + r.stderr
+    for c in clients:
+        pongs_flow(c, 2)
+
+
+def test_a_binary_that_reads_another_hand_over_format_is_refused(smooth, tmp_path):
+    other = build_server_variant("ho2", tmp_path / "ho2" / "server", extra=["HANDOVER_VERSION=2"])
+    srv = smooth.start(groups=groups())
+    wait_until(lambda: linked(srv), what="the gateway linked")
+    old = gateway_pids(srv)
+    clients = chat_clients(srv, 5)
+    r = srv.cli("upgrade", "--binary", str(other), timeout=120)
+    assert r.returncode != 0 and "hand-over format" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert gateway_pids(srv) == old
     for c in clients:
         pongs_flow(c, 2)
 

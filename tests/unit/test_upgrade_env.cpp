@@ -5,6 +5,7 @@
 #include "master/upgrade.h"
 
 #include "check.h"
+#include "core/build_id.h"
 
 #include <cstdio>
 #include <string>
@@ -41,7 +42,8 @@ void test_environment() {
     EXPECT_EQ(value_of(env, "LISTEN_FDS"), "3");
     EXPECT_EQ(value_of(env, "LISTEN_FDNAMES"), "web:chat#0:chat#1");
     EXPECT_EQ(value_of(env, "SMOOTH_UPGRADE_FD"), "6");
-    for (const char* key : {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD="})
+    EXPECT_EQ(value_of(env, "SMOOTH_HANDOVER_FORMAT"), std::to_string(handover_format()));  // what ours write
+    for (const char* key : {"LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "SMOOTH_UPGRADE_FD=", "SMOOTH_HANDOVER_FORMAT="})
         EXPECT_EQ_AT(count_prefix(env, key), 1, key);  // never two of them
 
     // The slot the child writes its pid into, after fork: room for any pid.
@@ -55,9 +57,9 @@ void test_environment() {
 void test_empty_environment() {
     size_t pid_at = 0;
     std::vector<std::string> env = new_master_environment(nullptr, {"web"}, 4, &pid_at);
-    EXPECT_EQ(env.size(), size_t(4));
+    EXPECT_EQ(env.size(), size_t(5));
     EXPECT_EQ(value_of(env, "LISTEN_FDNAMES"), "web");
-    EXPECT_EQ(pid_at, size_t(3));
+    EXPECT_EQ(pid_at, size_t(4));
 }
 
 }  // namespace
