@@ -3,8 +3,14 @@
 
 #include "protocol/sha256.h"
 #include "protocol/wire_ints.h"
+#include "smooth/module.h"
 
 namespace smooth::link {
+
+// The business worker hands a message's kind to its module as a
+// smooth_protocol: a protocol added there must be one the link lets through.
+static_assert(kFirstProtocol == SMOOTH_HTTP && kLastProtocol == SMOOTH_WS_BINARY,
+              "the EVENT kinds of a message are smooth_protocol's values (link.h)");
 
 namespace {
 
@@ -58,6 +64,11 @@ Result parse_link_frame(std::string_view in, size_t max_frame_bytes) {
             f.client = r.u64();
             f.kind = r.u8();
             f.payload = r.rest;
+            if (r.ok && !known_event_kind(f.kind)) {
+                out.status = Parse::Error;
+                out.error = "unknown EVENT kind (a message's 1 to 6, CONNECT 100 or CLOSE 101 expected)";
+                return out;
+            }
             break;
         case Type::DrainAck:
         case Type::Draining: break;

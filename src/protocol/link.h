@@ -12,7 +12,8 @@
 //     EVENT      seq:u64 client:u64 kind:u8 payload
 //                                                a client connected (kind CONNECT),
 //                                                sent a message (a smooth_protocol
-//                                                value), or closed (kind CLOSE)
+//                                                value), or closed (kind CLOSE):
+//                                                the kinds below; no other
 //     DRAIN_ACK                                  after DRAINING: nothing more will come
 //     ADOPT      n:u16 token:u32 × n             this link speaks for these gateway tokens
 //                                                too: clients a gateway worker took over
@@ -79,9 +80,25 @@ enum class Type : uint8_t {
     Challenge = 23,
 };
 
-// EVENT kinds besides a message's smooth_protocol value (1 to 6).
+// An EVENT's kind says what happened to its client:
+//
+//   1 to 6   a message, of the protocol it arrived in: its smooth_protocol
+//            value (SMOOTH_HTTP 1 ... SMOOTH_WS_BINARY 6, include/smooth/module.h),
+//            which the business worker hands its module as that type
+//   100      CONNECT: the client connected
+//   101      CLOSE: the client closed
+//
+// Any other kind is an Error in parse_link_frame(), like fields that do not
+// fit: handed on, it would be a smooth_protocol value that does not exist,
+// and a module's switch over one reads it as undefined behaviour. So an EVENT
+// of another kind ends the link like any malformed frame.
+inline constexpr uint8_t kFirstProtocol = 1;  // SMOOTH_HTTP
+inline constexpr uint8_t kLastProtocol = 6;   // SMOOTH_WS_BINARY
 inline constexpr uint8_t kConnect = 100;
 inline constexpr uint8_t kClose = 101;
+constexpr bool known_event_kind(uint8_t kind) {
+    return (kind >= kFirstProtocol && kind <= kLastProtocol) || kind == kConnect || kind == kClose;
+}
 
 inline constexpr size_t kHeaderBytes = 5;  // length + type
 // The handshake's random nonces and its HMAC-SHA-256 proofs.
@@ -133,7 +150,7 @@ struct Result {
     Parse status = Parse::Incomplete;
     Frame frame;              // Complete: its fields; views point into the input
     size_t consumed = 0;      // Complete: the frame's bytes
-    const char* error = "";   // Error: why (an unknown type, fields that do not fit...)
+    const char* error = "";   // Error: why (an unknown type or EVENT kind, fields that do not fit...)
 };
 
 // One frame from the start of `in`. A frame longer than max_frame_bytes is an

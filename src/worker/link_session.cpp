@@ -135,6 +135,8 @@ bool LinkSession::handle(std::string_view bytes) {
             } else if (f.kind == link::kClose) {
                 if (m.on_close) m.on_close(w.handle(), f.client);
             } else {
+                // One of smooth_protocol's values: parse_link_frame() let no
+                // other kind through (link.h).
                 conn_.count_message();
                 smooth_message msg{smooth_protocol(f.kind), module_str(f.payload), nullptr};
                 if (m.on_message) m.on_message(w.handle(), f.client, &msg);

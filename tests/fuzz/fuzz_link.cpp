@@ -9,9 +9,10 @@
 //     (a frame is judged only once it is whole);
 //   - Error: nothing consumed, a reason; decided by the header alone when
 //     the declared length is 0 or over the limit; the same Error (the same
-//     reason) with bytes appended;
+//     reason) with bytes appended; a whole EVENT whose fields fit is an
+//     Error only for its kind;
 //   - Complete: consumed = 4 + the declared length, within the input and
-//     the limit; a known type; the payload and the client list lie in the
+//     the limit; a known type (an EVENT: a known kind, link.h); the payload and the client list lie in the
 //     consumed bytes; the list holds whole 8-byte ids, as many as SEND_MANY
 //     says, and client_at() reads each big-endian; a nonce or a proof (the
 //     handshake's HELLO, CHALLENGE, PROOF) is exactly its size, in the frame,
@@ -133,6 +134,9 @@ void check_frame(std::string_view in, size_t max) {
         const Result after = parse_link_frame(more, max);
         require(after.status == Parse::Error && std::string_view(after.error) == r.error,
                 "an Error stays the same Error with bytes appended");
+        if (!refused_by_header && Type(static_cast<unsigned char>(in[4])) == Type::Event && declared - 1 >= kEventFields)
+            require(!known_event_kind(static_cast<unsigned char>(in[kHeaderBytes + 16])),
+                    "a whole EVENT whose fields fit is an Error only for a kind the link does not define");
         return;
     }
 
@@ -141,6 +145,8 @@ void check_frame(std::string_view in, size_t max) {
             "a frame consumes 4 + its declared length, within the input and the limit");
     require(known(f.type) && static_cast<unsigned char>(in[4]) == static_cast<unsigned char>(f.type),
             "a frame's type is the known one its fifth byte names");
+    if (f.type == Type::Event)
+        require(known_event_kind(f.kind), "an EVENT's kind is one the link defines (link.h)");
     const std::string_view consumed = in.substr(0, r.consumed);
     require(inside(f.payload, consumed) && inside(f.clients, consumed) && inside(f.nonce, consumed) &&
                 inside(f.proof, consumed) && inside(f.tokens, consumed),

@@ -4,7 +4,7 @@ Whoever reaches a business worker's port meets a challenge-response before
 anything else (protocol/link.h). These tests attack a real ./server over
 real loopback sockets the way an outsider would: an EVENT without the
 handshake, a wrong secret, a recorded handshake replayed, frames before the
-proof, token 0 and a second HELLO (the old use-after-free), a HELLO flood,
+proof, an EVENT of a kind the link does not define, token 0 and a second HELLO (the old use-after-free), a HELLO flood,
 idle outsiders holding the port while a gateway worker is respawned, half-sent
 frames, an outsider holding a link across a reload; and a fake business
 worker that a gateway must send nothing to. `./server check` refuses what
@@ -510,6 +510,36 @@ def test_frames_before_the_proof_close_the_link_at_once(smooth):
             p.close()
         b.check()
     assert business_links(srv) == 1
+
+
+def test_an_event_of_a_kind_the_link_does_not_define_closes_the_link(smooth):
+    # A message's kind reaches the module as a smooth_protocol, whose values
+    # are 1 to 6; CONNECT (100) and CLOSE (101) are the link's own
+    # (protocol/link.h). An EVENT of any other kind on a proven link is a
+    # malformed frame: the link is closed as it is read, that EVENT and what
+    # follows it get no answer, the log says why, and the business worker
+    # (and every other link) goes on.
+    srv = chat(smooth)
+    secret = instance_secret(srv)
+    pid = business_pid(srv)
+    with Bystanders(srv.port("gw")) as b:
+        for i, kind in enumerate([0, 7, 8, 99, 102, 200, 255]):
+            token = 0x6B1D0000 + i
+            client = token << 32 | 1
+            p = LinkPeer(srv.port("chat"))
+            p.handshake(secret, token)
+            p.send(event(1, client, CONNECT) + event(2, client, WS_TEXT, b"ping before %d" % kind))
+            answers = [p.read_frame() for _ in range(3)]
+            assert answers[0] == (DONE, struct.pack("!Q", 1)) and answers[2] == (DONE, struct.pack("!Q", 2)) and \
+                answers[1][0] == SEND and answers[1][1][9:].startswith(b"pong before %d" % kind), answers
+            p.send(event(3, client, kind, b"ping x") + event(4, client, WS_TEXT, b"ping after"))
+            frames = p.closed_within(2.0)
+            assert frames == [], f"kind {kind}: {'still open after 2 s' if frames is None else frames}"
+            p.close()
+        b.check()
+    said = [l for l in srv.log().splitlines() if "closing the link from gateway worker 6b1d" in l]
+    assert len(said) == 7 and all("unknown EVENT kind" in l for l in said), said
+    assert business_pid(srv) == pid and business_links(srv) == 1
 
 
 def test_token_0_and_a_second_hello_leave_nothing_behind(smooth):

@@ -385,7 +385,8 @@ class Session:
     within which the server must end this connection by itself once the
     client's last byte is sent, 0 if it need not (an unproven link: the
     link's 2 s to prove itself; a proven one left in the middle of a frame:
-    the business group's message_timeout). deaf: after "open" the client
+    the business group's message_timeout; a proven one sent a frame that
+    ends it: at once). deaf: after "open" the client
     reads nothing more (a gateway that stops reading: the server's bound on
     what waits unsent is what ends it)."""
 
@@ -556,7 +557,10 @@ class LinkSpeaker(Speaker):
 
     session(mode, token, ...) opens a link one of these ways (stall: a proven
     link's stream ends in the middle of a frame, which the server must cut
-    after message_timeout; deaf: a proven link reads nothing after WELCOME):
+    after message_timeout; deaf: a proven link reads nothing after WELCOME;
+    ends: a proven link's stream holds a frame that ends the link, which the
+    server must close as it reads it; undone: the seq of an EVENT that must
+    get no DONE, one of a kind the link does not define):
         proven       the handshake with the secret: HELLO, CHALLENGE checked,
                      PROOF, WELCOME ("open"); then the events
         none         no handshake: the stream is all there is
@@ -576,6 +580,7 @@ class LinkSpeaker(Speaker):
 
     WRONG = ("secret", "token 0", "other token", "bit", "old nonce", "reflected", "short", "long")
     HANDSHAKE = 2.0  # kHandshakeMs (src/worker/link_session.h)
+    AT_ONCE = 0.5    # a frame that ends a proven link: closed as it is read, so within this of the last byte
 
     def __init__(self, name, module, secret, max_frame, message_timeout=60.0, group=None):
         self.name, self.group, self.module = name, group or name, module
@@ -591,11 +596,13 @@ class LinkSpeaker(Speaker):
     def mine(self, answer):
         return True  # the session has already dropped others' broadcasts
 
-    def session(self, mode="proven", token=1, wrong="secret", replay=None, stall=False, deaf=False):
+    def session(self, mode="proven", token=1, wrong="secret", replay=None, stall=False, deaf=False, ends=None,
+                undone=None):
         nonce = os.urandom(LINK_NONCE)
         opening = {"none": b"", "replay": bytes.fromhex(replay[0]) if replay else b""}.get(mode, link_hello(nonce))
-        feed = _LinkFeed(self, mode, token, nonce, wrong, replay)
-        must_close = self.HANDSHAKE if mode != "proven" else self.message_timeout if stall else 0
+        feed = _LinkFeed(self, mode, token, nonce, wrong, replay, undone)
+        must_close = self.HANDSHAKE if mode != "proven" else self.message_timeout if stall else \
+            self.AT_ONCE if ends else 0
         return Session(opening, feed, mode == "none", wait_open=mode != "none", must_close=must_close, deaf=deaf)
 
 
@@ -607,9 +614,9 @@ def link_marker(token):
 class _LinkFeed:
     """feed() for a LinkSpeaker's session: the handshake, then answers."""
 
-    def __init__(self, speaker, mode, token, nonce, wrong, replay):
+    def __init__(self, speaker, mode, token, nonce, wrong, replay, undone=None):
         self.speaker, self.mode, self.token, self.nonce = speaker, mode, token, nonce
-        self.wrong, self.replay = wrong, replay
+        self.wrong, self.replay, self.undone = wrong, replay, undone
         self.frames = LinkReader(speaker.max_frame)
         self.stage = "hello" if mode != "none" else "nothing"  # hello -> proof -> linked, or -> nothing
         self.challenges = 0
@@ -672,7 +679,11 @@ class _LinkFeed:
 
     def answer(self, kind, body):
         if kind == Link.DONE:
-            return [("answer", ("done", struct.unpack("!Q", body)[0]))]
+            seq = struct.unpack("!Q", body)[0]
+            if seq == self.undone:
+                return [("wrong", f"DONE for EVENT {seq}, of a kind the link does not define: it must end the link, "
+                                  f"unanswered")]
+            return [("answer", ("done", seq))]
         if kind == Link.DRAINING:
             return [("close", "DRAINING: the business worker drains")]
         if kind == Link.BROADCAST:

@@ -1,12 +1,14 @@
 // test_link: the gateway <-> business frames (protocol/link.h): every frame
 // written and read back, cut at every split point; frames that lie about
-// their length or carry an unknown type; the handshake's proofs, against
+// their length or carry an unknown type; every EVENT kind, the 8 there are
+// and the 248 that end a link; the handshake's proofs, against
 // HMAC-SHA-256 computed elsewhere (Python's hmac) and against every change
 // that must change them.
 #include "protocol/link.h"
 
 #include "check.h"
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -172,6 +174,38 @@ void test_bad_frames() {
     }
 }
 
+// Every EVENT kind there is: a message's smooth_protocol value (1 to 6),
+// CONNECT and CLOSE parse; any other kind is an Error, as soon as the frame
+// is whole and not before (a kind the module cannot be handed ends the link).
+void test_event_kinds() {
+    const std::vector<int> known = {1, 2, 3, 4, 5, 6, 100, 101};
+    for (int kind = 0; kind <= 255; kind++) {
+        const bool valid = std::find(known.begin(), known.end(), kind) != known.end();
+        const std::string at = "kind " + std::to_string(kind);
+        std::string bytes;
+        write_event(bytes, 7, 0x1122334455667788ull, uint8_t(kind), "payload");
+        Result r = parse_link_frame(bytes, kMax);
+        EXPECT_EQ_AT(int(r.status), int(valid ? Parse::Complete : Parse::Error), at);
+        EXPECT_EQ_AT(known_event_kind(uint8_t(kind)), valid, at);
+        if (valid) {
+            EXPECT_EQ_AT(int(r.frame.kind), kind, at);
+            EXPECT_EQ_AT(r.consumed, bytes.size(), at);
+        } else {
+            EXPECT_EQ_AT(std::string(r.error).find("unknown EVENT kind"), size_t(0), at);
+            EXPECT_EQ_AT(r.consumed, size_t(0), at);
+        }
+        Result cut = parse_link_frame(std::string_view(bytes).substr(0, bytes.size() - 1), kMax);
+        EXPECT_EQ_AT(int(cut.status), int(Parse::Incomplete), at + ", the last byte still to come");
+    }
+    // With no payload, and with the kind the frame's last byte.
+    std::string bare;
+    write_event(bare, 1, 2, 255, "");
+    EXPECT_EQ(int(parse_link_frame(bare, kMax).status), int(Parse::Error));
+    bare.clear();
+    write_event(bare, 1, 2, kClose, "");
+    EXPECT_EQ(int(parse_link_frame(bare, kMax).status), int(Parse::Complete));
+}
+
 // Before the proof a peer's frames are read with kMaxHandshakeFrame as the
 // limit: every handshake frame fits, and a length beyond it is refused from
 // the header alone (nothing is waited for, nothing buffered).
@@ -239,6 +273,7 @@ void test_proofs() {
 int main() {
     test_round_trip_at_every_split();
     test_bad_frames();
+    test_event_kinds();
     test_handshake_limit();
     test_proofs();
     return check::summary("link");
