@@ -79,3 +79,50 @@ def test_chat_in_a_browser_through_a_business_reload(smooth, tmp_path, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "chat.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+
+
+def test_chat_in_a_browser_through_an_upgrade_and_a_gateway_reload(smooth, tmp_path, browser):
+    """The gateway worker that holds the tab's WebSocket is replaced twice:
+    by `./server upgrade` and by a reload of its group (reloadable =
+    handover). Each time it hands the connection to its successor
+    (docs/gateway.md, the hand-over): the page never reconnects, and its
+    "connections opened" stays at 1. The screenshot is docs/chat-handover.png."""
+    module = build_module("chat", tmp_path / "chat.so", "v1")
+    srv = smooth.start(groups={
+        "gateway": {"listen": "ws", "role": "gateway", "backend": "chat", "count": 1, "module": str(module),
+                    "reloadable": "handover"},
+        "chat": {"listen": "tcp", "role": "business", "count": 1, "module": str(module)},
+    })
+    linked = lambda: all(w["links"] >= 1 and w["state"] == "ready" for w in srv.workers("gateway"))
+    wait_until(linked, what="the gateway linked")
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"http://127.0.0.1:{srv.port('gateway')}/")
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+    name = browser.find_element(By.ID, "name")
+    name.clear()
+    name.send_keys("ann")
+    browser.find_element(By.ID, "join").click()
+    say(browser, "before the upgrade")
+    wait.until(lambda d: any("ann: before the upgrade" in l for l in lines(d)))
+
+    gateways = [srv.workers("gateway")[0]["pid"]]
+    r = srv.cli("upgrade", timeout=120)
+    assert r.returncode == 0 and "handed over 1 connections" in r.stdout, r.stdout + r.stderr
+    wait_until(linked, what="the new gateway linked")
+    gateways.append(srv.workers("gateway")[0]["pid"])
+    say(browser, "after the upgrade")
+    wait.until(lambda d: any("ann: after the upgrade" in l for l in lines(d)))
+
+    r = srv.reload()
+    assert r.returncode == 0 and "handed over 1 connections" in r.stdout, r.stdout + r.stderr
+    wait_until(linked, what="the gateway linked")
+    gateways.append(srv.workers("gateway")[0]["pid"])
+    say(browser, "after the gateway's reload")
+    wait.until(lambda d: any("ann: after the gateway's reload" in l for l in lines(d)))
+
+    assert len(set(gateways)) == 3, f"gateway pids {gateways}: replaced each time"
+    assert browser.find_element(By.ID, "opens").text == "1", "the page opened another WebSocket"
+    assert browser.find_element(By.ID, "status").text == "connected"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "chat-handover.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
