@@ -364,8 +364,11 @@ std::string Reload::state_name() const {
 
 std::string Reload::describe() const {
     if (phase_ == Phase::Idle) return last_result_.empty() ? "idle" : "idle; last: " + last_result_;
-    std::string what = phase_ == Phase::DrainingOld ? "draining old pid " + std::to_string(old_pid_)
-                                                     : "waiting for new pid " + std::to_string(new_pid_) + " to be READY";
+    std::string what = phase_ != Phase::DrainingOld ? "waiting for new pid " + std::to_string(new_pid_) + " to be READY"
+                       : step_.handover && new_pid_ && handed_over_.empty()
+                           ? "old pid " + std::to_string(old_pid_) + " handing its connections to new pid " +
+                                 std::to_string(new_pid_)
+                           : "draining old pid " + std::to_string(old_pid_);
     return state_name() + ": " + std::to_string(replaced_) + " of " + std::to_string(total_) + " replaced; " +
            step_name() + " " + what;
 }

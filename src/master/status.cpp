@@ -55,6 +55,10 @@ std::string json_string(const std::string& s) {
 
 std::string base_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
+// A worker's state as status shows it: a draining worker that is handing
+// its connections over says so (worker/handover.h).
+const char* state_of(const WorkerProcess& w) { return w.handing_over ? "handing" : worker_state_name(w.state); }
+
 }  // namespace
 
 std::string start_report(const MasterView& m) {
@@ -71,7 +75,7 @@ std::string start_report(const MasterView& m) {
         std::string workers = std::to_string(ready) + "/" + std::to_string(c.count);
         std::string module = c.module + (c.preload ? " (preload)" : "");
         std::snprintf(line, sizeof line, "%-10s %-28s %-9s %-30s %s\n", c.name.c_str(), c.listen.text().c_str(),
-                      workers.c_str(), module.c_str(), c.reloadable ? "yes" : "no");
+                      workers.c_str(), module.c_str(), c.handover ? "handover" : c.reloadable ? "yes" : "no");
         out << line;
     }
     if (not_ready > 0) out << "warning: " << not_ready << " workers not ready after start_timeout; see the log\n";
@@ -90,7 +94,11 @@ std::string status_text(const MasterView& m) {
                            : c.role == Role::Business ? ", business (worker k on port + k)"
                                                       : "";
         std::snprintf(line, sizeof line, "group %-10s %-28s count %-3d %s%s\n", c.name.c_str(), c.listen.text().c_str(),
-                      c.count, c.reloadable ? "reloadable" : "not reloadable (a reload leaves it running)", role.c_str());
+                      c.count,
+                      c.handover     ? "reloadable by hand-over (its connections move to the new workers)"
+                      : c.reloadable ? "reloadable"
+                                     : "not reloadable (a reload leaves it running)",
+                      role.c_str());
         out << line;
     }
     std::snprintf(line, sizeof line, "%-8s %-10s %4s %4s %-9s %6s %10s %9s  %s\n", "PID", "GROUP", "SLOT", "GEN", "STATE",
@@ -102,7 +110,7 @@ std::string status_text(const MasterView& m) {
         std::string module = version + " (" + base_name(w.version) + ")";
         std::snprintf(line, sizeof line, "%-8d %-10s %4d %4llu %-9s %6u %10llu %9s  %s\n", int(pid),
                       m.config.groups[size_t(w.group)].name.c_str(), w.slot,
-                      static_cast<unsigned long long>(w.generation), worker_state_name(w.state), row.connections.load(),
+                      static_cast<unsigned long long>(w.generation), state_of(w), row.connections.load(),
                       static_cast<unsigned long long>(row.requests.load()), human_bytes(rss_bytes(pid)).c_str(),
                       module.c_str());
         out << line;
@@ -125,7 +133,8 @@ std::string status_json(const MasterView& m) {
         const GroupConfig& c = m.config.groups[g];
         out << (g ? ",\n  " : "\n  ") << "{\"name\": " << json_string(c.name) << ", \"listen\": "
             << json_string(c.listen.text()) << ", \"count\": " << c.count << ", \"role\": " << json_string(role_name(c.role))
-            << ", \"reloadable\": " << (c.reloadable ? "true" : "false") << ", \"module\": " << json_string(c.module)
+            << ", \"reloadable\": " << (c.reloadable ? "true" : "false")
+            << ", \"handover\": " << (c.handover ? "true" : "false") << ", \"module\": " << json_string(c.module)
             << "}";
     }
     out << "\n ],\n \"workers\": [";
@@ -134,7 +143,7 @@ std::string status_json(const MasterView& m) {
         const WorkerRow& row = m.stats.row(size_t(w.stats_row));
         out << (first ? "\n  " : ",\n  ") << "{\"pid\": " << pid << ", \"group\": "
             << json_string(m.config.groups[size_t(w.group)].name) << ", \"slot\": " << w.slot
-            << ", \"generation\": " << w.generation << ", \"state\": " << json_string(worker_state_name(w.state))
+            << ", \"generation\": " << w.generation << ", \"state\": " << json_string(state_of(w))
             << ", \"connections\": " << row.connections.load() << ", \"requests\": " << row.requests.load()
             << ", \"bytes_in\": " << row.bytes_in.load() << ", \"bytes_out\": " << row.bytes_out.load()
             << ", \"links\": " << row.links.load() << ", \"queued\": " << row.queued.load()

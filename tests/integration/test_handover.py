@@ -337,6 +337,9 @@ def test_a_successor_killed_during_a_reload_hand_over_costs_no_client(smooth):
                             stderr=subprocess.STDOUT, text=True)
     wait_until(lambda: "hand over to pid" in srv.log(), 30, what="the hand-over under way")
     successor = int(re.findall(r"hand over to pid (\d+)", srv.log())[-1])
+    st = srv.status()  # status says it (the successor confirms every 20 ms: it is still under way)
+    assert [w["state"] for w in st["workers"] if w["pid"] in old] == ["handing"], st["workers"]
+    assert f"handing its connections to new pid {successor}" in st["reload"]["description"], st["reload"]
     os.kill(successor, signal.SIGKILL)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "hand-over" in out, out
