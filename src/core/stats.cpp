@@ -85,6 +85,7 @@ int StatsTable::allocate(const GroupConfig* group) {
         r.queued_bytes = 0;
         r.buffered_bytes = 0;
         for (auto& hits : r.limit_hits) hits = 0;
+        r.handed_over = 0;
         r.listener = 0;
         r.accepting = 0;
         r.module_version[0] = '\0';
@@ -112,6 +113,7 @@ void StatsTable::release(int i) {
         counts[kBytesOut] = r.bytes_out.load(kRelaxed);
         for (size_t c = 0; c < kStatusClasses; c++) counts[kHttp1xx + c] = r.http[c].load(kRelaxed);
         for (size_t l = 0; l < kLimitKinds; l++) counts[kLimitUnsent + l] = r.limit_hits[l].load(kRelaxed);
+        counts[kHandedOver] = r.handed_over.load(kRelaxed);
         std::array<int64_t, 3> drain = {r.drain_us.load(kRelaxed), r.drain_connections.load(kRelaxed),
                                         r.drain_requests.load(kRelaxed)};
         // One step for a reader: the counts move from the row to the totals.
@@ -144,6 +146,7 @@ TotalsSnapshot StatsTable::read_totals(bool with_peer) const {
             c[kBytesOut] += r.bytes_out.load(kRelaxed);
             for (size_t k = 0; k < kStatusClasses; k++) c[kHttp1xx + k] += r.http[k].load(kRelaxed);
             for (size_t l = 0; l < kLimitKinds; l++) c[kLimitUnsent + l] += r.limit_hits[l].load(kRelaxed);
+            c[kHandedOver] += r.handed_over.load(kRelaxed);
         }
     });
     return out;

@@ -96,6 +96,7 @@ struct WorkerRow {
     std::atomic<uint64_t> queued_bytes;   // gateway: their bytes, with those in flight
     std::atomic<uint64_t> buffered_bytes; // what its connections hold in buffers (the last sweep's sum)
     std::atomic<uint64_t> limit_hits[kLimitKinds];  // by Limit
+    std::atomic<uint64_t> handed_over;    // gateway: connections handed to its successor (worker/handover.h)
     std::atomic<uint32_t> conn_unlisted;  // open connections without a record (the table was full when they opened)
     std::atomic<uint64_t> listener;       // the listening socket's inode: rows with the same one share its queue
     std::atomic<uint32_t> accepting;      // 1 while the worker watches that listener (worker/accept_balance.h)

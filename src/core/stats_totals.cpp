@@ -13,9 +13,11 @@ constexpr auto kRelaxed = std::memory_order_relaxed;
 const char* const kGroupFieldNames[kGroupFields] = {
     "messages",   "bytes_in",   "bytes_out",  "http_1xx",           "http_2xx",
     "http_3xx",   "http_4xx",   "http_5xx",   "http_other",         "limit_unsent_bytes",
-    "limit_message_timeout",    "limit_queue_full",  "limit_worker_ceiling", "restarts"};
+    "limit_message_timeout",    "limit_queue_full",  "limit_worker_ceiling", "restarts",
+    "handed_over"};
 const char* const kServerFieldNames[kServerFields] = {"reloads_complete", "reloads_aborted", "reloads_refused",
-                                                      "upgrades_complete", "upgrades_failed"};
+                                                      "upgrades_complete", "upgrades_failed",
+                                                      "handovers_complete", "handovers_failed"};
 const char* const kStatusClassNames[kStatusClasses] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 
 }  // namespace

@@ -16,8 +16,10 @@
 // so a reader sees the row's counts once: in the row, or in the totals. The
 // workers' own increments need no lock (each field only grows, and a row's
 // reader sees each field at some moment). A reader gives up retrying after
-// kMaxReadTries and keeps the last read, so a scrape's cost stays bounded
-// even if the master died in the middle of a write.
+// kMaxReadTries, so a scrape's cost stays bounded even if the master died in
+// the middle of a write; what it read then may be torn (a row seen neither
+// in the totals nor in the rows), and says so (`consistent`): a counter read
+// torn could seem to go back, so it is not served as one.
 //
 // What else lives here, written by the master under the same seqlock:
 // reloads and upgrades by result, worker restarts, and the histograms
@@ -56,6 +58,7 @@ enum GroupField : uint8_t {
     kHttp1xx, kHttp2xx, kHttp3xx, kHttp4xx, kHttp5xx, kHttpOther,
     kLimitUnsent, kLimitMessageTimeout, kLimitQueueFull, kLimitWorkerCeiling,
     kRestarts,
+    kHandedOver,  // connections a gateway worker handed to its successor (worker/handover.h)
     kGroupFields
 };
 inline constexpr size_t kStatusClasses = 6;
@@ -66,6 +69,7 @@ const char* group_field_name(size_t field);  // "messages", "http_2xx", "limit_u
 enum ServerField : uint8_t {
     kReloadsComplete, kReloadsAborted, kReloadsRefused,
     kUpgradesComplete, kUpgradesFailed,
+    kHandoversComplete, kHandoversFailed,  // a gateway worker's hand-over to its successor, by result
     kServerFields
 };
 const char* server_field_name(size_t field);  // "reloads_complete", ...
@@ -84,6 +88,7 @@ struct TotalsSnapshot {
     std::vector<Group> groups;
     std::array<uint64_t, kServerFields> server{};
     std::array<HistCounts, kHistograms> hist{};
+    bool consistent = true;  // false: the master wrote all through kMaxReadTries reads
 
     Group& group(std::string_view name);  // found, or added
 };
@@ -153,6 +158,7 @@ public:
             std::atomic_thread_fence(std::memory_order_acquire);
             if (t_->seq.load(std::memory_order_relaxed) == s1) return;
         }
+        out.consistent = false;
     }
     std::string name(uint32_t entry) const { return t_->names[entry].name; }
     uint32_t size() const { return t_->groups.load(std::memory_order_acquire); }

@@ -21,6 +21,9 @@ MetricsRecorder::MetricsRecorder(Master& master, StatsTable& stats) : master_(ma
             reload_began_ms_ = -1;
         }
     });
+    master.table().handed_over.add([this](pid_t, bool ok, const std::string&) {
+        stats_.totals().add_server(ok ? kHandoversComplete : kHandoversFailed);
+    });
     master.table().respawning.add([this](const WorkerProcess& w) {
         const GroupConfig& g = master_.view().config.groups[size_t(w.group)];
         Totals t = stats_.totals();
@@ -43,7 +46,12 @@ MetricsRecorder::MetricsRecorder(Master& master, StatsTable& stats) : master_(ma
 }
 
 // Ours only: the other master already has its own.
-std::vector<std::string> MetricsRecorder::report() const { return carry_messages(stats_.read_totals(false)); }
+// (A torn read is not sent: the other master keeps our last report.)
+std::vector<std::string> MetricsRecorder::report() const {
+    TotalsSnapshot ours = stats_.read_totals(false);
+    if (!ours.consistent) return {};
+    return carry_messages(ours);
+}
 
 void MetricsRecorder::heard(std::string_view message) {
     if (reader_.feed(message)) stats_.totals().set_peer(reader_.report());

@@ -8,6 +8,8 @@
 //                              long it took, from Began to Finished
 //   a worker respawned         smooth_worker_restarts_total{group}
 //   an upgrade failed (here)   smooth_upgrades_total{result="failed"}
+//   a gateway worker's word    smooth_handovers_total{result}: complete, failed
+//   on its hand-over
 //   we took over (new master)  smooth_upgrades_total{result="complete"}
 //
 // And the counters across an upgrade (master/totals_carry.h): it gives the

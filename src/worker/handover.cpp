@@ -241,6 +241,7 @@ void HandoverSender::commit_if_all_confirmed() {
     stream_->send(std::move(commit));
     state_ = State::Ended;
     const size_t clients = source_.clients(), links = source_.links();  // (let_go forgets them)
+    clients_moved_ = clients;
     source_.let_go();  // COMMIT is out: the successor owns them
     const int64_t took = loop_.now_ms() - started_ms_;
     done_(true, "handed over " + std::to_string(clients) + " connections and " + std::to_string(links) + " links in " +

@@ -138,6 +138,7 @@ public:
     HandoverSender(EventLoop& loop, HandoverSource& source, Done done) : loop_(loop), source_(source), done_(std::move(done)) {}
     std::string start(Fd socket);
     bool running() const { return state_ != State::Idle && state_ != State::Ended; }
+    size_t clients_moved() const { return clients_moved_; }  // once handed over
 
 private:
     enum class State { Idle, Greeting, Sending, Confirming, Ended };
@@ -157,6 +158,7 @@ private:
     uint32_t total_ = 0;
     uint32_t confirmed_ = 0;
     int64_t started_ms_ = 0;
+    size_t clients_moved_ = 0;
 };
 
 class HandoverReceiver {

@@ -137,8 +137,12 @@ void HttpSession::deliver(http::Request& req) {
     }
     // metrics_path: the whole server's counters, from the shared table (worker/metrics_page.h).
     if (const std::string& m = conn_.group().metrics_path; !m.empty() && req.path == m) {
-        std::string page = metrics_page(conn_.worker().stats_table(), build_id());
-        respond(200, prom::kContentType, page.data(), page.size());
+        if (std::optional<std::string> page = metrics_page(conn_.worker().stats_table(), build_id())) {
+            respond(200, prom::kContentType, page->data(), page->size());
+        } else {
+            static constexpr std::string_view busy = "the counters were being written all through the read; scrape again\n";
+            respond(503, "text/plain", busy.data(), busy.size());
+        }
         return;
     }
 

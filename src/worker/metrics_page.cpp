@@ -75,6 +75,8 @@ void counters(prom::Writer& w, const TotalsSnapshot& t) {
             w.sample(hits, {{"group", g.name}, {"kind", limit_name(Limit(l))}}, g.counts[kLimitUnsent + l]);
     counter_per_group(w, t, "smooth_worker_restarts_total",
                       "Workers that exited without being told to and were started again.", kRestarts);
+    counter_per_group(w, t, "smooth_handed_over_connections_total",
+                      "Client connections a gateway worker handed to its successor, open all along.", kHandedOver);
 
     const char* reloads = "smooth_reloads_total";
     w.family(reloads, "counter", "Rolling reloads, by result: complete, aborted (step 5), refused (step 2).");
@@ -85,6 +87,12 @@ void counters(prom::Writer& w, const TotalsSnapshot& t) {
     w.family(upgrades, "counter", "Binary upgrades, by result: complete (the new master took over) or failed.");
     w.sample(upgrades, {{"result", "complete"}}, t.server[kUpgradesComplete]);
     w.sample(upgrades, {{"result", "failed"}}, t.server[kUpgradesFailed]);
+    const char* handovers = "smooth_handovers_total";
+    w.family(handovers, "counter",
+             "Gateway workers' hand-overs to their successors (a reload or an upgrade), by result: complete or failed "
+             "(the old worker kept its connections).");
+    w.sample(handovers, {{"result", "complete"}}, t.server[kHandoversComplete]);
+    w.sample(handovers, {{"result", "failed"}}, t.server[kHandoversFailed]);
 
     for (size_t h = 0; h < kHistograms; h++) {
         const HistogramSpec& spec = histogram_spec(Hist(h));
@@ -132,8 +140,9 @@ void gauges(prom::Writer& w, const TotalsSnapshot& t, const std::vector<Live>& l
 
 }  // namespace
 
-std::string metrics_page(const StatsTable& table, std::string_view build) {
+std::optional<std::string> metrics_page(const StatsTable& table, std::string_view build) {
     TotalsSnapshot totals = table.read_totals(true);
+    if (!totals.consistent) return std::nullopt;
     std::vector<Live> live = read_live(table, totals.groups.size());
     prom::Writer w;
     counters(w, totals);

@@ -27,6 +27,7 @@
 // connection, no module, no call to the master.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,9 @@ namespace smooth {
 class StatsTable;
 
 // The page, from the table as it is now. `build` is this worker's build id.
-std::string metrics_page(const StatsTable& table, std::string_view build);
+// nullopt when the master wrote the totals all through the read (a torn
+// read is not served: a counter in it could seem to go back): the caller
+// answers 503, and the next scrape reads again.
+std::optional<std::string> metrics_page(const StatsTable& table, std::string_view build);
 
 }  // namespace smooth

@@ -560,6 +560,7 @@ void Worker::handed_over(bool ok, const std::string& what) {
     if (std::string err = channel_.send((ok ? kMsgHandedOver : kMsgHandOverFailed) + what); !err.empty())
         log::error("cannot tell the master how the hand-over went: %s", err.c_str());
     if (ok) {
+        if (handing_) stats().handed_over.fetch_add(handing_->clients_moved(), std::memory_order_relaxed);
         log::info("hand-over: %s; draining what stays (%zu connections)", what.c_str(), live_);
         begin_drain();
         return;

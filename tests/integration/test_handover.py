@@ -427,3 +427,22 @@ def unix_sockets_of(pid):
                 if parts[5] == "01" and parts[3] == "00010000":  # state LISTEN (flags __SO_ACCEPTCON)
                     listening.append(parts[6])
     return paths, listening
+
+
+def test_the_metrics_count_hand_overs_and_the_connections_they_moved(smooth):
+    from test_metrics import samples, scrape
+    g = groups(module=PROBE, business=PROBE)
+    g["web"] = {"listen": "http", "count": 1, "metrics_path": "/metrics"}
+    srv = smooth.start(groups=g)
+    wait_until(lambda: linked(srv), what="the gateway linked")
+    clients = [RawWs(srv.port("gateway")) for _ in range(7)]
+    for c in clients:
+        id_of(c)
+    hand_over(srv)
+    hand_over(srv)
+
+    _, page = scrape(srv.port("web"))
+    counts = samples(page)
+    assert counts.get('smooth_handovers_total{result="complete"}') == 2, page
+    assert counts.get('smooth_handovers_total{result="failed"}') == 0, page
+    assert counts.get('smooth_handed_over_connections_total{group="gateway"}') == 14, page
