@@ -13,7 +13,8 @@
 //   -t MS             a round trip's (or a handshake's) timeout, default 5000
 //   --window W        connections being opened at once, default 256
 //   --stop-file PATH  stop (closed / open) or let go (idle) once PATH exists
-//   --ready-file PATH idle / broadcast: written once every client is connected
+//   --ready-file PATH idle / broadcast: written once every client is connected;
+//                     closed / open: once they are and the round trips start
 //   --hello           idle: each client makes one round trip after its handshake
 //   --reconnects K    idle: a client the server closes connects again (and with
 //                     --hello makes its round trip again), at most K times
@@ -1128,6 +1129,7 @@ int main(int argc, char** argv) {
         if (opt.duration_s > 0)
             shared.end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
         shared.go = true;
+        write_ready(opt);
         while (running.load() > 0) {
             if (g_signal || (!opt.stop_file.empty() && access(opt.stop_file.c_str(), F_OK) == 0)) g_stop = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
