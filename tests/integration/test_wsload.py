@@ -111,12 +111,14 @@ def test_idle_reconnects_after_a_drain_and_says_when_the_crowd_is_whole_again(sm
 
 def test_closed_loop_resends_what_a_close_cut_off_and_counts_each_turn(smooth, tmp_path):
     srv, url = plain_ws(smooth)
-    stop = tmp_path / "stop"
-    p = subprocess.Popen([str(WSLOAD), "--mode", "closed", "-c", "10", "--retry", "--phases", "--stop-file",
-                          str(stop), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    p = subprocess.Popen([str(WSLOAD), "--mode", "closed", "-c", "10", "--retry", "--phases", "--ready-file",
+                          str(ready), "--stop-file", str(stop), url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # its SIGUSR1 handler is in place before it connects
-        wait_until(lambda: connections(srv) == 10, what="wsload's 10 clients")
+        # written once the clients are connected and sending; its SIGUSR1 handler is in place long before
+        wait_until(lambda: ready.exists() or p.poll() is not None, timeout=30, what="wsload's ready file")
+        assert p.poll() is None and connections(srv) == 10, p.poll()
         time.sleep(0.2)
         p.send_signal(signal.SIGUSR1)  # turn 1: the reload
         r = srv.reload()

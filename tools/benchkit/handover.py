@@ -352,7 +352,8 @@ class HandoverPart:
                     kinds[k] = kinds.get(k, 0) + v
             if not kinds:
                 return "none"
-            return ", ".join(("close %s" % k if k.isdigit() else k) for k in sorted(kinds, key=lambda k: -kinds[k]))
+            said = {"eof": "eof (no close frame)"}
+            return ", ".join("close %s" % k if k.isdigit() else said.get(k, k) for k in sorted(kinds, key=lambda k: -kinds[k]))
 
         self.rows = [
             Row("reload: hand-over of %s idle clients, ms" % nn, R.fmt_ms, f(lambda x: x["reload"]["handover_ms"])),
