@@ -31,7 +31,6 @@ A round, on each server in turn (hand-over, drain, nginx, hand-over...):
 
 import os
 import signal
-import statistics
 import subprocess
 import time
 
@@ -233,15 +232,13 @@ class HandoverPart:
     def round(self, srv):
         n = self.s.n
         fig = {}
+        # On an exception the bench stops: tools/bench's PROCS.stop_all() ends the clients.
         crowd = Crowd(self.wsload, srv, n, self.b.tmp).open()
-        try:
-            if srv.name == "handover":  # the crowd alone: the hand-over's own speed
-                fig["reload"] = self.checked(srv, srv.replace(), "reload")
-                fig["upgrade"] = self.checked(srv, srv.upgrade(), "upgrade")
-            fig.update(self.turns(srv, crowd))
-        finally:
-            rep = crowd.finish()
-        fig["crowd"] = rep
+        if srv.name == "handover":  # the crowd alone: the hand-over's own speed
+            fig["reload"] = self.checked(srv, srv.replace(), "reload")
+            fig["upgrade"] = self.checked(srv, srv.upgrade(), "upgrade")
+        fig.update(self.turns(srv, crowd))
+        rep = fig["crowd"] = crowd.finish()
         t0, window = fig["t0"], fig["window_s"]
         first, back = rep.get("first_close_at"), rep.get("all_back_at")
         fig["first_close_ms"] = (first - t0) * 1000 if first else None
@@ -278,31 +275,29 @@ class HandoverPart:
         are gone and the crowd is whole, plus SETTLE_S), turn 2 (steady, as
         long as turn 1); the active clients' figures of turns 1 and 2."""
         active = Active(self.wsload, srv, self.b.tmp)
-        try:
-            time.sleep(SETTLE_FIRST_S)
-            active.next_turn()
-            t0 = time.monotonic()
-            r = srv.replace()
-            if not r["ok"]:
-                self.problem(srv, "the replacement's command failed:\n%s" % r["output"][-1500:], broken_promise=True)
-            deadline = t0 + WINDOW_LIMIT_S
-            while not srv.gone(r):
-                if time.monotonic() > deadline:
-                    raise CouldNotRun("%s: the replaced processes %s still run %d s after the command"
-                                      % (srv.name, r["old_pids"], WINDOW_LIMIT_S))
-                time.sleep(0.01)
-            time.sleep(0.1)  # what their exit closed reaches the crowd
-            while not crowd.whole():
-                if time.monotonic() > deadline:
-                    raise CouldNotRun("%s: the crowd is not whole again %d s after the command" % (srv.name,
-                                                                                                  WINDOW_LIMIT_S))
-                time.sleep(0.01)
-            time.sleep(SETTLE_S)
-            window = time.monotonic() - t0
-            active.next_turn()
-            time.sleep(window)
-        finally:
-            rep = active.finish()
+        time.sleep(SETTLE_FIRST_S)
+        active.next_turn()
+        t0 = time.monotonic()
+        r = srv.replace()
+        if not r["ok"]:
+            self.problem(srv, "the replacement's command failed:\n%s" % r["output"][-1500:], broken_promise=True)
+        deadline = t0 + WINDOW_LIMIT_S
+        while not srv.gone(r):
+            if time.monotonic() > deadline:
+                raise CouldNotRun("%s: the replaced processes %s still run %d s after the command"
+                                  % (srv.name, r["old_pids"], WINDOW_LIMIT_S))
+            time.sleep(0.01)
+        time.sleep(0.1)  # what their exit closed reaches the crowd
+        while not crowd.whole():
+            if time.monotonic() > deadline:
+                raise CouldNotRun("%s: the crowd is not whole again %d s after the command" % (srv.name,
+                                                                                              WINDOW_LIMIT_S))
+            time.sleep(0.01)
+        time.sleep(SETTLE_S)
+        window = time.monotonic() - t0
+        active.next_turn()
+        time.sleep(window)
+        rep = active.finish()
         turns = rep.get("turns") or []
         if len(turns) != 3:
             raise CouldNotRun("%s: the active clients counted %d turns, not 3" % (srv.name, len(turns)))
@@ -353,7 +348,8 @@ class HandoverPart:
             if not kinds:
                 return "none"
             said = {"eof": "eof (no close frame)"}
-            return ", ".join("close %s" % k if k.isdigit() else said.get(k, k) for k in sorted(kinds, key=lambda k: -kinds[k]))
+            by_count = sorted(kinds, key=lambda k: -kinds[k])
+            return ", ".join("close %s" % k if k.isdigit() else said.get(k, k) for k in by_count)
 
         self.rows = [
             Row("reload: hand-over of %s idle clients, ms" % nn, R.fmt_ms, f(lambda x: x["reload"]["handover_ms"])),

@@ -112,14 +112,14 @@ class SmoothHandover(_SmoothCommands, SmoothGateway):
         gateway worker handed over, and the new master (whose pid file it is
         now: stop() stops that one)."""
         rc, out, ms = self.cli("upgrade")
-        r = {"ok": rc == 0, "command_ms": ms, "output": out}
+        r = {"ok": rc == 0, "command_ms": ms, "output": out, "old_pids": []}
         h, d = UPGRADE_HANDED.search(out), UPGRADE_DONE.search(out)
         if h:
             r.update(old_pids=[int(h.group(1))], handed_over=int(h.group(2)), links=int(h.group(3)),
                      handover_ms=int(h.group(4)))
         if d:
             r.update(old_master=int(d.group(1)), new_master=int(d.group(2)), upgrade_ms=int(d.group(3)))
-            r["old_pids"] = r.get("old_pids", []) + [int(d.group(1))]
+            r["old_pids"].append(int(d.group(1)))
         self.master = read_pid(os.path.join(self.run_dir, "smooth.pid")) or self.master
         return r
 
@@ -239,7 +239,8 @@ http {{
             if self.master is None:
                 time.sleep(0.05)
         if rc != 0 or self.master is None:
-            raise CouldNotRun("nginx (WebSocket proxy) did not start (exit %d):\n%s%s" % (rc, out, _tail(self.error_log)))
+            raise CouldNotRun("nginx (WebSocket proxy) did not start (exit %d):\n%s%s"
+                              % (rc, out, _tail(self.error_log)))
         wait_answering(self, log_tail=lambda: _tail(self.error_log))
 
     def worker_pids(self):
