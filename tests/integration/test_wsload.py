@@ -3,6 +3,7 @@
 figure is about round trips that really happened."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -66,3 +67,75 @@ def test_broadcast_reaches_every_client(smooth):
     assert [b["received"] for b in rep["broadcasts"]] == [200, 200, 200], rep
     assert all(0 <= b["to_first_ms"] <= b["to_last_ms"] for b in rep["broadcasts"]), rep
     assert str(os.getpid()) in rep["cpu_s"], rep
+
+
+# ---- through a reload: the options the hand-over rows use (tools/benchkit/handover.py) ----
+
+def plain_ws(smooth):
+    """The chat module on a plain ws:// group (no gateway): a reload drains its
+    worker, and every client gets a close with 1001 (going away)."""
+    srv = smooth.start(groups={"ws": {"listen": "ws", "count": 1, "module": str(MODULES / "chat.so")}})
+    return srv, f"ws://127.0.0.1:{srv.port('ws')}/chat"
+
+
+def connections(srv):
+    return sum(w["connections"] for w in srv.workers("ws"))
+
+
+def test_idle_reconnects_after_a_drain_and_says_when_the_crowd_is_whole_again(smooth, tmp_path):
+    srv, url = plain_ws(smooth)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    p = subprocess.Popen([str(WSLOAD), "--mode", "idle", "-c", "200", "--hello", "--reconnects", "2", "--goodbye",
+                          "--ready-file", str(ready), "--stop-file", str(stop), url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: ready.exists() or p.poll() is not None, timeout=30, what="wsload's ready file")
+        assert p.poll() is None, p.communicate()
+        before = time.monotonic()
+        r = srv.reload()
+        assert r.returncode == 0, r.stdout + r.stderr
+        # the reload returns once the old worker has drained: every client was closed
+        wait_until(ready.exists, timeout=30, what="the ready file written again")
+        wait_until(lambda: connections(srv) == 200, what="200 clients on the new worker")
+        stop.touch()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    rep = json.loads(out)
+    assert rep == {**rep, "connections": 200, "failed": 0, "closed_by_server": 200, "closes": {"1001": 200},
+                   "reconnects": 200, "open_at_end": 200, "goodbye_ok": 200, "hello_ok": 400}, rep
+    assert before < rep["first_close_at"] <= rep["all_back_at"] < time.monotonic(), rep
+
+
+def test_closed_loop_resends_what_a_close_cut_off_and_counts_each_turn(smooth, tmp_path):
+    srv, url = plain_ws(smooth)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    p = subprocess.Popen([str(WSLOAD), "--mode", "closed", "-c", "10", "--retry", "--phases", "--ready-file",
+                          str(ready), "--stop-file", str(stop), url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # written once the clients are connected and sending; its SIGUSR1 handler is in place long before
+        wait_until(lambda: ready.exists() or p.poll() is not None, timeout=30, what="wsload's ready file")
+        assert p.poll() is None and connections(srv) == 10, p.poll()
+        time.sleep(0.2)
+        p.send_signal(signal.SIGUSR1)  # turn 1: the reload
+        r = srv.reload()
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_until(lambda: connections(srv) == 10, what="the 10 clients back on the new worker")
+        p.send_signal(signal.SIGUSR1)  # turn 2: steady again
+        time.sleep(0.2)
+        stop.touch()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    rep = json.loads(out)
+    turns = rep["turns"]
+    assert len(turns) == 3 and all(t["ok"] > 0 for t in turns), rep
+    assert sum(t["ok"] for t in turns) == rep["ok"] == rep["round_trips"], rep  # nothing failed, a resend included
+    # every client was closed once: mid round trip (sent again) or between two (counted)
+    assert rep["retried"] + rep["closed_by_server"] == 10 and rep["errors"] == rep["closed_by_server"], rep
+    assert turns[1]["retried"] == rep["retried"] and rep["connections"] == 20, rep

@@ -13,8 +13,19 @@
 //   -t MS             a round trip's (or a handshake's) timeout, default 5000
 //   --window W        connections being opened at once, default 256
 //   --stop-file PATH  stop (closed / open) or let go (idle) once PATH exists
-//   --ready-file PATH idle / broadcast: written once every client is connected
+//   --ready-file PATH idle / broadcast: written once every client is connected;
+//                     closed / open: once they are and the round trips start
 //   --hello           idle: each client makes one round trip after its handshake
+//   --reconnects K    idle: a client the server closes connects again (and with
+//                     --hello makes its round trip again), at most K times
+//                     (default 0: it stays closed)
+//   --goodbye         idle: before letting go, each client makes one more round
+//                     trip (proof that the connection is still served)
+//   --retry           closed: a round trip cut off by the server's close (or an
+//                     EOF, or a reset) is sent again, once, as soon as its
+//                     client has connected again; its latency runs from the
+//                     first send, as a user waiting for the answer sees it
+//   --phases          closed / open: SIGUSR1 starts the next turn (see "Turns")
 //   --broadcasts K    broadcast: K broadcasts one after the other (default 5)
 //   --cpu-pids P,Q    broadcast: the CPU time of these processes (all their
 //                     threads, /proc/PID/task/*/schedstat) over the broadcasts alone
@@ -33,11 +44,20 @@
 //              "coordinated omission", as loadgen -R)
 //   idle       opens N connections (each, with --hello, makes one round
 //              trip), writes the ready file, holds them until the stop file
-//              appears (or SIGTERM), then closes them
+//              appears (or SIGTERM), then closes them. With --reconnects the
+//              ready file is removed when the server closes one and written
+//              again once every client is connected again, so whoever waits
+//              for it knows when the crowd is whole
 //   broadcast  opens N connections, writes the ready file; then, K times,
 //              client 0 sends "say bench: bK" and every client waits for a
 //              message that starts with "bench: bK": the time from the send
 //              until the last client has it (and the first)
+//
+// Turns (--phases). One run can compare two conditions under the same load:
+// whoever drives the run sends SIGUSR1 when the condition changes (say,
+// steady, then reloading, then steady), and each round trip is also counted
+// in the turn it started in (a retried one in its first send's turn). The
+// whole run's figures are unchanged.
 //
 // An answer matches "ping SEQ" when it starts with "pong SEQ" or "ping SEQ"
 // followed by the end or a space (smooth's chat module and GatewayWorker's
@@ -52,10 +72,20 @@
 //                  came unasked), other_error, errors (round_trips - ok +
 //                  what failed between round trips), connections, duration_s,
 //                  rate (ok a second), latency_ms {p50, p90, p99, p999, max},
-//                  and with -R late (round trips that went out over 1 ms
-//                  after they were due)
+//                  with -R late (round trips that went out over 1 ms
+//                  after they were due), with --retry retried (round trips
+//                  sent again; each counts once, by its last outcome), with
+//                  --phases turns [{ok, failed, retried, latency_ms}, ...] (at
+//                  most 256, in order)
 //   idle           connections (held), failed, hello_ok, closed_by_server
-//                  (while held), open_s
+//                  (closes while held: close frames, EOFs, resets), closes
+//                  {"1001": n, "eof": n, "reset": n} (by close code, or how
+//                  the connection ended without one), reconnects (connections
+//                  made again), open_at_end, first_close_at and all_back_at
+//                  (CLOCK_MONOTONIC seconds, as Python's time.monotonic(): the
+//                  first close, and the last time every client was connected
+//                  again after one; null if none), with --goodbye goodbye_ok,
+//                  open_s
 //   broadcast      clients, broadcasts [{to_first_ms, to_last_ms, received}],
 //                  missing (messages a client never got), cpu_s {pid: s}
 // Exit status: 0 if the load ran (even with errors), 2 on a usage error, 1 if
@@ -109,7 +139,8 @@ using Clock = std::chrono::steady_clock;
                  "wsload: %s\n"
                  "usage: wsload [--mode closed|open|idle|broadcast] [-c N] [--threads T] [-d S] [-n COUNT]\n"
                  "              [-R MSG_PER_S] [-t MS] [--window W] [--stop-file PATH] [--ready-file PATH]\n"
-                 "              [--hello] [--broadcasts K] [--cpu-pids P,Q] [-o FILE] ws://HOST:PORT/PATH\n",
+                 "              [--hello] [--reconnects K] [--goodbye] [--retry] [--phases]\n"
+                 "              [--broadcasts K] [--cpu-pids P,Q] [-o FILE] ws://HOST:PORT/PATH\n",
                  message.c_str());
     std::exit(2);
 }
@@ -129,6 +160,10 @@ struct Options {
     int window = 256;
     std::string stop_file, ready_file, output;
     bool hello = false;
+    int reconnects = 0;    // idle: times a closed client connects again
+    bool goodbye = false;  // idle: one more round trip each before letting go
+    bool retry = false;    // closed: a round trip cut off by a close goes again
+    bool phases = false;   // closed / open: SIGUSR1 starts the next turn
     int broadcasts = 5;
     std::vector<int> cpu_pids;
     sockaddr_in addr{};
@@ -175,12 +210,15 @@ void parse_url(std::string_view url, Options& opt) {
 }
 
 Options parse_options(int argc, char** argv) {
-    enum { kMode = 1000, kThreads, kWindow, kStopFile, kReadyFile, kHello, kBroadcasts, kCpuPids };
+    enum { kMode = 1000, kThreads, kWindow, kStopFile, kReadyFile, kHello, kBroadcasts, kCpuPids, kReconnects,
+           kGoodbye, kRetry, kPhases };
     static const option longs[] = {
         {"mode", required_argument, nullptr, kMode},          {"threads", required_argument, nullptr, kThreads},
         {"window", required_argument, nullptr, kWindow},      {"stop-file", required_argument, nullptr, kStopFile},
         {"ready-file", required_argument, nullptr, kReadyFile}, {"hello", no_argument, nullptr, kHello},
         {"broadcasts", required_argument, nullptr, kBroadcasts}, {"cpu-pids", required_argument, nullptr, kCpuPids},
+        {"reconnects", required_argument, nullptr, kReconnects}, {"goodbye", no_argument, nullptr, kGoodbye},
+        {"retry", no_argument, nullptr, kRetry},              {"phases", no_argument, nullptr, kPhases},
         {nullptr, 0, nullptr, 0},
     };
     Options opt;
@@ -207,6 +245,10 @@ Options parse_options(int argc, char** argv) {
         case kStopFile: opt.stop_file = optarg; break;
         case kReadyFile: opt.ready_file = optarg; break;
         case kHello: opt.hello = true; break;
+        case kReconnects: opt.reconnects = int(parse_long(optarg, 0, 1000, "--reconnects")); break;
+        case kGoodbye: opt.goodbye = true; break;
+        case kRetry: opt.retry = true; break;
+        case kPhases: opt.phases = true; break;
         case kBroadcasts: opt.broadcasts = int(parse_long(optarg, 1, 1000, "--broadcasts")); break;
         case kCpuPids: {
             std::string_view list = optarg;
@@ -227,6 +269,9 @@ Options parse_options(int argc, char** argv) {
     if (loop && opt.duration_s == 0 && opt.count == 0 && opt.stop_file.empty())
         usage_error("closed / open: give -d SECONDS, -n COUNT or --stop-file");
     if ((opt.mode == Mode::Open) != (opt.rate > 0)) usage_error("-R goes with --mode open, and only with it");
+    if ((opt.reconnects || opt.goodbye) && opt.mode != Mode::Idle) usage_error("--reconnects and --goodbye go with --mode idle");
+    if (opt.retry && opt.mode != Mode::Closed) usage_error("--retry goes with --mode closed");
+    if (opt.phases && !loop) usage_error("--phases goes with --mode closed or open");
     if (!loop) opt.threads = 1;
     return opt;
 }
@@ -237,20 +282,45 @@ enum Outcome { kOk, kClosedByServer, kRefused, kReset, kHandshakeFailed, kTimeou
 const char* const kOutcomeNames[kOutcomes] = {"ok",       "closed_by_server", "refused",    "reset",
                                               "handshake_failed", "timeout", "bad_answer", "other_error"};
 
+// --phases: the round trips that started in one turn.
+struct Turn {
+    uint64_t ok = 0, failed = 0, retried = 0;
+    Histogram latency;
+    void merge(const Turn& o) {
+        ok += o.ok;
+        failed += o.failed;
+        retried += o.retried;
+        latency.merge(o.latency);
+    }
+};
+constexpr unsigned kMaxTurns = 256;
+
 struct Stats {
     uint64_t outcome[kOutcomes] = {};
     uint64_t round_trips = 0;  // finished, whatever their outcome
-    uint64_t connections = 0, late = 0, hello_ok = 0;
+    uint64_t connections = 0, late = 0, hello_ok = 0, goodbye_ok = 0, retried = 0, reconnects = 0;
     std::map<std::string, uint64_t> errno_counts;
+    std::map<std::string, uint64_t> closes;  // idle: "1001", "eof", "reset"... -> how many
     Histogram latency;
+    std::vector<Turn> turns;  // --phases: grown as they come
+    Turn& turn(unsigned t) {
+        t = std::min(t, kMaxTurns - 1);
+        if (turns.size() <= t) turns.resize(t + 1);
+        return turns[t];
+    }
     void merge(const Stats& o) {
         for (int i = 0; i < kOutcomes; ++i) outcome[i] += o.outcome[i];
         round_trips += o.round_trips;
         connections += o.connections;
         late += o.late;
         hello_ok += o.hello_ok;
+        goodbye_ok += o.goodbye_ok;
+        retried += o.retried;
+        reconnects += o.reconnects;
         for (const auto& [k, n] : o.errno_counts) errno_counts[k] += n;
+        for (const auto& [k, n] : o.closes) closes[k] += n;
         latency.merge(o.latency);
+        for (unsigned t = 0; t < o.turns.size(); ++t) turn(t).merge(o.turns[t]);
     }
 };
 
@@ -312,11 +382,30 @@ long parse_frame(std::string& data, size_t at, uint8_t& opcode, bool& fin, std::
     return long(head + len);
 }
 
+// ------------------------------------------------------------------ the ready file
+
+void write_ready(const Options& opt) {
+    if (opt.ready_file.empty()) return;
+    FILE* f = std::fopen(opt.ready_file.c_str(), "w");
+    if (!f || std::fclose(f) != 0) die("cannot write the ready file " + opt.ready_file, errno);
+}
+
+void remove_ready(const Options& opt) {
+    if (opt.ready_file.empty()) return;
+    if (unlink(opt.ready_file.c_str()) == -1 && errno != ENOENT) die("cannot remove the ready file " + opt.ready_file, errno);
+}
+
 // ------------------------------------------------------------------ clients
 
 std::atomic<bool> g_stop{false};
 volatile sig_atomic_t g_signal = 0;
 void on_signal(int signo) { g_signal = signo; }  // only records; the loops look
+
+// --phases: SIGUSR1 adds one; a round trip belongs to the turn it started in.
+// A lock-free atomic, so the handler may write it while the threads read.
+std::atomic<unsigned> g_turn{0};
+static_assert(std::atomic<unsigned>::is_always_lock_free);
+void on_next_turn(int) { g_turn.fetch_add(1, std::memory_order_relaxed); }
 
 // closed / open: every thread connects its clients first; once all have
 // (connected == threads), main sets begin and end and then go, and the round
@@ -341,6 +430,9 @@ struct Shared {
 //
 //   Down ─> Connecting ─> Upgrading ─> Open ─(send)─> Waiting ─(answer)─> Open
 //     ^──────────────(failure, closed by the server: counted)──────────────┘
+//
+// A client is ready once it is Open and its --hello (if any) was answered;
+// the idle crowd is whole when every client is ready.
 struct Client {
     enum class State { Down, Connecting, Upgrading, Open, Waiting, Done };
     State state = State::Down;
@@ -352,7 +444,12 @@ struct Client {
     std::string in, out;         // bytes read and not yet parsed; bytes still to write
     std::string message;         // a fragmented message being assembled
     Clock::time_point started, deadline;
-    bool hello_pending = false;  // idle --hello: its one round trip
+    // idle: the round trip it waits for is outside the figures: its --hello, or its --goodbye
+    enum class Aside { None, Hello, Goodbye } aside = Aside::None;
+    bool ready = false;          // counted in Worker::ready_
+    bool resend = false;         // --retry: its round trip was cut off; sent again once Open
+    unsigned turn = 0;           // --phases: the turn its round trip started in
+    int reconnects = 0;          // idle --reconnects: connections made again so far
     int got_broadcast = -1;      // broadcast: the last broadcast it has
 };
 
@@ -373,6 +470,7 @@ public:
     void run_loop();      // closed / open
     bool connect_all();   // idle / broadcast: true once every client is Open
     void hold();          // idle: until the stop file or a signal
+    uint64_t goodbye();   // idle --goodbye: one more round trip each; how many answered
     void broadcasts();    // broadcast: opt.broadcasts of them
     Stats& stats() { return stats_; }
     Clock::time_point finished_at() const { return finished_at_; }
@@ -385,6 +483,9 @@ public:
     std::vector<Broadcast> broadcast_results;
     uint64_t broadcast_missing = 0;
     double connect_s = 0;
+    // idle: the first close by the server, and the last time every client
+    // was ready again after one (time_point{} if not).
+    Clock::time_point first_close_at, all_back_at;
 
 private:
     using State = Client::State;
@@ -392,6 +493,10 @@ private:
     void watch(Client& c, uint32_t events);
     void close_fd(Client& c) {
         if (c.fd >= 0) close(c.fd);  // also leaves the epoll set
+        if (c.ready) {
+            c.ready = false;
+            --ready_;
+        }
         c.fd = -1;
         c.watching = 0;
         c.in.clear();
@@ -407,6 +512,9 @@ private:
     void flush(Client& c);
     void send_ping(Client& c, Clock::time_point started);
     void fail(Client& c, Outcome o, int err = 0);
+    void closed_by_server(Client& c, Outcome o, const std::string& how);
+    void io_failed(Client& c, int err, Outcome otherwise);
+    void mark_ready(Client& c);
     int wait(epoll_event* ev, int max, std::chrono::nanoseconds limit);
     Clock::time_point due() const {
         return first_due_ + std::chrono::duration_cast<Clock::duration>(
@@ -427,6 +535,10 @@ private:
     size_t broadcast_received_ = 0;
     Clock::time_point broadcast_sent_, broadcast_first_, broadcast_last_;
     int connecting_ = 0;
+    size_t ready_ = 0;     // clients ready (Client::ready)
+    bool whole_ = false;   // idle: every client ready, the ready file written
+    bool holding_ = false; // idle: in hold(), where a closed client may connect again
+    std::vector<Client*> to_reconnect_;  // idle --reconnects: closed, with tries left
     char buf_[64 * 1024];
 };
 
@@ -472,12 +584,55 @@ void Worker::start_connect(Client& c) {
 
 void Worker::fail(Client& c, Outcome o, int err) {
     if (c.state == State::Connecting || c.state == State::Upgrading) --connecting_;
-    bool waiting = c.state == State::Waiting;
+    bool waiting = c.state == State::Waiting || c.resend;  // a round trip ends here
     ++stats_.outcome[o];
     if (o == kOtherError && err) ++stats_.errno_counts[strerrorname_np(err) ? strerrorname_np(err) : "?"];
-    if (waiting) ++stats_.round_trips;
+    if (waiting) {
+        ++stats_.round_trips;
+        if (shared_.opt.phases) ++stats_.turn(c.turn).failed;
+    }
+    c.resend = false;
+    c.aside = Client::Aside::None;
     close_fd(c);
     c.state = State::Down;
+    if (holding_ && c.reconnects < shared_.opt.reconnects) to_reconnect_.push_back(&c);
+}
+
+// The server ended an open connection: a close frame (how: its code), an EOF
+// or a reset. Idle: counted by how, and the crowd is no longer whole. With
+// --retry, a round trip it cut off waits for the next connection (once).
+void Worker::closed_by_server(Client& c, Outcome o, const std::string& how) {
+    if (shared_.opt.mode == Mode::Idle) {
+        ++stats_.closes[how];
+        if (first_close_at == Clock::time_point{}) first_close_at = Clock::now();
+        if (whole_) {
+            whole_ = false;
+            remove_ready(shared_.opt);  // written again once every client is back
+        }
+    }
+    if (shared_.opt.retry && c.state == State::Waiting && !c.resend) {
+        c.resend = true;
+        ++stats_.retried;
+        if (shared_.opt.phases) ++stats_.turn(c.turn).retried;
+        close_fd(c);
+        c.state = State::Down;  // run_loop connects it again, and upgraded() sends
+        return;
+    }
+    fail(c, o);
+}
+
+// A send or a receive failed. On an open connection a reset (or EPIPE) is the
+// server's doing: it closed, or its process went away.
+void Worker::io_failed(Client& c, int err, Outcome otherwise) {
+    bool open = c.state == State::Open || c.state == State::Waiting;
+    if (open && (err == ECONNRESET || err == EPIPE)) return closed_by_server(c, kReset, "reset");
+    fail(c, otherwise, err);
+}
+
+void Worker::mark_ready(Client& c) {
+    if (c.ready) return;
+    c.ready = true;
+    ++ready_;
 }
 
 void Worker::send(Client& c, uint8_t opcode, std::string_view payload) {
@@ -494,7 +649,7 @@ void Worker::flush(Client& c) {
             watch(c, EPOLLIN | EPOLLOUT);
             return;
         } else if (errno != EINTR) {
-            return fail(c, outcome_of_errno(errno), errno);
+            return io_failed(c, errno, outcome_of_errno(errno));
         }
     }
     if (c.watching & EPOLLOUT) watch(c, EPOLLIN);
@@ -507,6 +662,7 @@ void Worker::send_ping(Client& c, Clock::time_point started) {
     c.expect.assign(" ");
     c.expect.append(text, end);
     c.started = started;
+    if (!c.resend) c.turn = g_turn.load(std::memory_order_relaxed);  // a resent one keeps its first turn
     c.deadline = Clock::now() + std::chrono::milliseconds(shared_.opt.timeout_ms);
     set_state(c, State::Waiting);
     std::string msg = "ping" + c.expect;
@@ -538,12 +694,12 @@ void Worker::read_some(Client& c) {
         ssize_t n = recv(c.fd, buf_, sizeof buf_, 0);
         if (n == 0) {
             if (c.state == State::Upgrading) return fail(c, kHandshakeFailed);
-            return fail(c, kClosedByServer);
+            return closed_by_server(c, kClosedByServer, "eof");
         }
         if (n < 0) {
             if (errno == EAGAIN) break;
             if (errno == EINTR) continue;
-            return fail(c, c.state == State::Upgrading ? kHandshakeFailed : outcome_of_errno(errno), errno);
+            return io_failed(c, errno, c.state == State::Upgrading ? kHandshakeFailed : outcome_of_errno(errno));
         }
         c.in.append(buf_, size_t(n));
         if (size_t(n) < sizeof buf_) break;  // drained: level-triggered epoll calls again
@@ -568,7 +724,11 @@ void Worker::read_some(Client& c) {
         if (used == 0) break;
         if (used < 0) return fail(c, kBadAnswer);
         at += size_t(used);
-        if (opcode == 0x8) return fail(c, kClosedByServer);  // the server's close: counted, then we close
+        if (opcode == 0x8) {  // the server's close: counted by its code, then we close
+            auto* p = reinterpret_cast<const unsigned char*>(payload.data());
+            return closed_by_server(c, kClosedByServer,
+                                    payload.size() >= 2 ? std::to_string(p[0] << 8 | p[1]) : "no code");
+        }
         if (opcode == 0x9) {                                  // a ping: answer it
             send(c, 0xA, payload);
             continue;
@@ -589,10 +749,12 @@ void Worker::read_some(Client& c) {
 
 void Worker::upgraded(Client& c) {
     set_state(c, State::Open);
+    if (c.resend) return send_ping(c, c.started);  // --retry: the round trip a close cut off
     if (shared_.opt.mode == Mode::Idle && shared_.opt.hello) {
-        c.hello_pending = true;
-        send_ping(c, Clock::now());
+        c.aside = Client::Aside::Hello;
+        return send_ping(c, Clock::now());
     }
+    mark_ready(c);
 }
 
 void Worker::on_message(Client& c, std::string_view msg) {
@@ -614,12 +776,23 @@ void Worker::on_message(Client& c, std::string_view msg) {
     auto us = uint64_t(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.started).count()));
     set_state(c, State::Open);
-    if (c.hello_pending) {
-        c.hello_pending = false;
-        ++stats_.hello_ok;
+    c.resend = false;
+    if (c.aside != Client::Aside::None) {
+        if (c.aside == Client::Aside::Hello) {
+            ++stats_.hello_ok;
+            mark_ready(c);
+        } else {
+            ++stats_.goodbye_ok;
+        }
+        c.aside = Client::Aside::None;
         return;
     }
     stats_.latency.record(us);
+    if (shared_.opt.phases) {
+        Turn& t = stats_.turn(c.turn);
+        t.latency.record(us);
+        ++t.ok;
+    }
     ++stats_.outcome[kOk];
     ++stats_.round_trips;
 }
@@ -654,12 +827,15 @@ void Worker::run_loop() {
         stopping = stopping || shared_.stopping() || (shared_.opt.count && shared_.started.load() >= shared_.opt.count);
         size_t busy = 0;
         for (Client& c : clients_) {
-            if (c.state == State::Down && !stopping && connecting_ < shared_.opt.window) start_connect(c);
+            // a round trip to resend goes even after the stop: it was started before
+            if (c.state == State::Down && (!stopping || c.resend) && connecting_ < shared_.opt.window)
+                start_connect(c);
             if (c.state == State::Open && !open_loop && !stopping) {
                 if (shared_.may_start()) send_ping(c, Clock::now());
                 else stopping = true;
             }
-            if (c.state == State::Connecting || c.state == State::Upgrading || c.state == State::Waiting) ++busy;
+            if (c.state == State::Connecting || c.state == State::Upgrading || c.state == State::Waiting || c.resend)
+                ++busy;
         }
         auto limit = std::chrono::nanoseconds(std::chrono::milliseconds(10));
         if (open_loop && !stopping) {
@@ -710,7 +886,7 @@ bool Worker::connect_all() {
         while (next < clients_.size() && connecting_ < shared_.opt.window) start_connect(clients_[next++]);
         size_t ready = 0, down = 0;
         for (const Client& c : clients_) {
-            if (c.state == State::Open && !c.hello_pending) ++ready;
+            if (c.state == State::Open && c.aside == Client::Aside::None) ++ready;
             if (c.state == State::Down && &c < &clients_[next]) ++down;
         }
         if (ready + down == clients_.size() && next == clients_.size()) break;
@@ -725,9 +901,53 @@ bool Worker::connect_all() {
     return open_count() == clients_.size();
 }
 
+// idle. With --reconnects, a client the server closes connects again (at
+// most `window` at once); once every client is ready again the ready file is
+// written again. Timeouts of what is in flight are swept every 100 ms.
 void Worker::hold() {
-    while (!g_signal && (shared_.opt.stop_file.empty() || access(shared_.opt.stop_file.c_str(), F_OK) != 0))
+    holding_ = true;
+    whole_ = ready_ == clients_.size();
+    auto last_sweep = Clock::now();
+    while (!g_signal && (shared_.opt.stop_file.empty() || access(shared_.opt.stop_file.c_str(), F_OK) != 0)) {
+        size_t next = 0;
+        while (next < to_reconnect_.size() && connecting_ < shared_.opt.window) {
+            Client& c = *to_reconnect_[next++];
+            ++c.reconnects;
+            ++stats_.reconnects;
+            start_connect(c);  // a failure here queues it again, while it has tries left
+        }
+        to_reconnect_.erase(to_reconnect_.begin(), to_reconnect_.begin() + long(next));
         poll_once(std::chrono::milliseconds(10));
+        auto now = Clock::now();
+        if (!whole_ && ready_ == clients_.size()) {
+            whole_ = true;
+            all_back_at = now;
+            write_ready(shared_.opt);
+        }
+        if (!whole_ && now - last_sweep >= std::chrono::milliseconds(100)) {
+            last_sweep = now;
+            for (Client& c : clients_)
+                if (c.state != State::Down && c.state != State::Open && now >= c.deadline)
+                    fail(c, c.state == State::Waiting ? kTimeout : kHandshakeFailed);
+        }
+    }
+    holding_ = false;
+}
+
+// --goodbye: every client still open makes one more round trip, outside the
+// figures: a connection that is open but no longer served fails it.
+uint64_t Worker::goodbye() {
+    for (Client& c : clients_) {
+        if (c.state != State::Open) continue;
+        c.aside = Client::Aside::Goodbye;
+        send_ping(c, Clock::now());
+    }
+    auto deadline = Clock::now() + std::chrono::milliseconds(shared_.opt.timeout_ms);
+    auto waiting = [&] {
+        return std::any_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.state == State::Waiting; });
+    };
+    while (!g_signal && Clock::now() < deadline && waiting()) poll_once(std::chrono::milliseconds(10));
+    return stats_.goodbye_ok;
 }
 
 void Worker::broadcasts() {
@@ -766,6 +986,20 @@ std::string latency_json(const Histogram& h) {
            ", \"max\": " + fmt("%.3f", h.max_ms()) + "}";
 }
 
+// {"key": n, ...}
+std::string counts_json(const std::map<std::string, uint64_t>& counts) {
+    std::string out = "{";
+    for (const auto& [key, n] : counts) out += (out.size() > 1 ? ", \"" : "\"") + key + "\": " + std::to_string(n);
+    return out + "}";
+}
+
+// A moment as CLOCK_MONOTONIC seconds (steady_clock's epoch here, and Python's
+// time.monotonic()), or null for none.
+std::string stamp_json(Clock::time_point t) {
+    if (t == Clock::time_point{}) return "null";
+    return fmt("%.6f", std::chrono::duration<double>(t.time_since_epoch()).count());
+}
+
 // CPU time of a process, all its threads, in seconds: the first field of
 // /proc/PID/task/TID/schedstat (nanoseconds on a CPU), summed. Exact, where
 // utime+stime in /proc/PID/stat comes in ticks (10 ms): a broadcast to
@@ -789,12 +1023,6 @@ double cpu_seconds(int pid) {
     return total;
 }
 
-void write_ready(const Options& opt) {
-    if (opt.ready_file.empty()) return;
-    FILE* f = std::fopen(opt.ready_file.c_str(), "w");
-    if (!f || std::fclose(f) != 0) die("cannot write the ready file " + opt.ready_file, errno);
-}
-
 void raise_fd_limit(int clients) {
     rlimit lim{};
     if (getrlimit(RLIMIT_NOFILE, &lim) == -1) die("getrlimit(RLIMIT_NOFILE) failed", errno);
@@ -814,6 +1042,10 @@ int main(int argc, char** argv) {
     sigfillset(&sa.sa_mask);
     for (int s : {SIGINT, SIGTERM})
         if (sigaction(s, &sa, nullptr) == -1) die("sigaction() failed", errno);
+    if (opt.phases) {  // installed before any thread starts, long before a driver signals
+        sa.sa_handler = on_next_turn;
+        if (sigaction(SIGUSR1, &sa, nullptr) == -1) die("sigaction(SIGUSR1) failed", errno);
+    }
     signal(SIGPIPE, SIG_IGN);
 
     Shared shared{opt, "GET " + opt.path + " HTTP/1.1\r\nHost: " + opt.authority +
@@ -838,10 +1070,19 @@ int main(int argc, char** argv) {
         if (opt.mode == Mode::Idle) {
             size_t before = w.open_count();
             w.hold();
+            size_t open_at_end = w.open_count();
+            std::string goodbye = opt.goodbye ? ",\n  \"goodbye_ok\": " + std::to_string(w.goodbye()) : "";
+            uint64_t closes = 0;
+            for (const auto& [how, n] : s.closes) closes += n;
             json = "{\n  \"mode\": \"idle\",\n  \"connections\": " + std::to_string(before) +
                    ",\n  \"failed\": " + std::to_string(opt.clients - int(before)) +
                    ",\n  \"hello_ok\": " + std::to_string(s.hello_ok) +
-                   ",\n  \"closed_by_server\": " + std::to_string(before - w.open_count()) +
+                   ",\n  \"closed_by_server\": " + std::to_string(closes) +
+                   ",\n  \"closes\": " + counts_json(s.closes) +
+                   ",\n  \"reconnects\": " + std::to_string(s.reconnects) +
+                   ",\n  \"open_at_end\": " + std::to_string(open_at_end) +
+                   ",\n  \"first_close_at\": " + stamp_json(w.first_close_at) +
+                   ",\n  \"all_back_at\": " + stamp_json(w.all_back_at) + goodbye +
                    ",\n  \"open_s\": " + fmt("%.3f", w.connect_s) + "\n}\n";
         } else {
             std::vector<double> cpu0;
@@ -888,6 +1129,7 @@ int main(int argc, char** argv) {
         if (opt.duration_s > 0)
             shared.end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
         shared.go = true;
+        write_ready(opt);
         while (running.load() > 0) {
             if (g_signal || (!opt.stop_file.empty() && access(opt.stop_file.c_str(), F_OK) == 0)) g_stop = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -907,14 +1149,23 @@ int main(int argc, char** argv) {
         for (int i = 0; i < kOutcomes; ++i)
             json += "  \"" + std::string(kOutcomeNames[i]) + "\": " + std::to_string(total.outcome[i]) + ",\n";
         json += "  \"errors\": " + std::to_string(failed) + ",\n";
-        std::string errnos = "{";
-        for (const auto& [k, n] : total.errno_counts) errnos += (errnos.size() > 1 ? ", \"" : "\"") + k + "\": " + std::to_string(n);
-        json += "  \"errno_counts\": " + errnos + "},\n";
+        json += "  \"errno_counts\": " + counts_json(total.errno_counts) + ",\n";
         json += "  \"connections\": " + std::to_string(total.connections) + ",\n";
         json += "  \"duration_s\": " + fmt("%.3f", dur) + ",\n";
         json += "  \"rate\": " + fmt("%.1f", dur > 0 ? double(total.outcome[kOk]) / dur : 0) + ",\n";
         if (opt.mode == Mode::Open)
             json += "  \"target_rate\": " + fmt("%.1f", opt.rate) + ",\n  \"late\": " + std::to_string(total.late) + ",\n";
+        if (opt.retry) json += "  \"retried\": " + std::to_string(total.retried) + ",\n";
+        if (opt.phases) {
+            json += "  \"turns\": [";
+            for (size_t t = 0; t < total.turns.size(); ++t) {
+                const Turn& turn = total.turns[t];
+                json += std::string(t ? ",\n    " : "\n    ") + "{\"ok\": " + std::to_string(turn.ok) +
+                        ", \"failed\": " + std::to_string(turn.failed) + ", \"retried\": " +
+                        std::to_string(turn.retried) + ", \"latency_ms\": " + latency_json(turn.latency) + "}";
+            }
+            json += "],\n";
+        }
         json += "  \"latency_ms\": " + latency_json(total.latency) + "\n}\n";
     }
     FILE* out = opt.output.empty() ? stdout : std::fopen(opt.output.c_str(), "w");

@@ -121,7 +121,7 @@ def wrk(port, duration, connections, threads, pin_cpu=None):
 
 def wsload_argv(wsload_path, port, path="/", *, mode="closed", clients, duration=None, count=None, rate=None,
                 threads=None, hello=False, ready_file=None, stop_file=None, broadcasts=None, cpu_pids=None,
-                timeout_ms=None, pin_cpu=None):
+                timeout_ms=None, pin_cpu=None, reconnects=None, goodbye=False, retry=False, phases=False):
     """tests/support/wsload's command line (see its header for the modes)."""
     argv = [wsload_path, "--mode", mode, "-c", str(clients)]
     if threads is not None:
@@ -136,6 +136,14 @@ def wsload_argv(wsload_path, port, path="/", *, mode="closed", clients, duration
         argv += ["-t", str(timeout_ms)]
     if hello:
         argv.append("--hello")
+    if reconnects is not None:
+        argv += ["--reconnects", str(reconnects)]
+    if goodbye:
+        argv.append("--goodbye")
+    if retry:
+        argv.append("--retry")
+    if phases:
+        argv.append("--phases")
     if ready_file:
         argv += ["--ready-file", ready_file]
     if stop_file:

@@ -110,8 +110,9 @@ class SmoothGateway:
     name = "smooth"
     path = "/chat"
 
-    def __init__(self, server, tmp, label, module, max_connections=12000):
+    def __init__(self, server, tmp, label, module, max_connections=12000, reloadable=None):
         self.server = server
+        self.reloadable = reloadable  # the gateway group's, if given (the hand-over rows: "handover")
         self.dir = os.path.join(tmp, "smooth-gw-" + label)
         os.makedirs(self.dir)
         self.module = module
@@ -128,9 +129,11 @@ class SmoothGateway:
         with open(self.conf, "w") as f:
             f.write("[server]\nrun_dir = %s\n\n"
                     "[group gateway]\nlisten = ws://127.0.0.1:%d\nrole = gateway\nbackend = chat\nmodule = %s\n"
-                    "count = 1\nmax_connections = %d\n\n"
+                    "count = 1\nmax_connections = %d\n%s\n"
                     "[group chat]\nlisten = tcp://127.0.0.1:%d\nrole = business\nmodule = %s\ncount = 1\n"
-                    % (self.run_dir, self.port, self.module, self.max_connections, self.business_port, self.module))
+                    % (self.run_dir, self.port, self.module, self.max_connections,
+                       "reloadable = %s\n" % self.reloadable if self.reloadable else "",
+                       self.business_port, self.module))
         self.started = True
         r = run([self.server, "-c", self.conf, "start", "-d"], timeout=60)
         self.master = read_pid(os.path.join(self.run_dir, "smooth.pid"))
