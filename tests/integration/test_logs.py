@@ -1,5 +1,5 @@
 """Logs that rotate, and the access log: Debian's logrotate, run with
-examples/logrotate.conf and --force while tools/loadgen runs against a group
+examples/logrotate.conf and --force while tests/support/loadgen runs against a group
 with an access log, loses no line and splits none (each request once, across
 the rotated file and the new one); `./server reopen` with the log directory
 unwritable keeps the old files, says why and serves on; a symbolic link

@@ -1,2 +1,0 @@
-tools/wsload: tools/wsload.cpp tools/histogram.h
-tools/histogram.h:
