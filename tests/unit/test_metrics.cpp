@@ -180,8 +180,11 @@ void test_carry_round_trip() {
     web.counts[kMessages] = 15201;
     web.counts[kHttp5xx] = 3;
     web.counts[kRestarts] = 1;
+    web.counts[kHandedOver] = 1200;
+    const GroupCounts want = web.counts;  // (a second group may move the first: `web` dangles after it)
     s.group("chat").counts[kLimitQueueFull] = 9;
     s.server[kUpgradesComplete] = 4;
+    s.server[kHandoversFailed] = 2;
     histogram_observe(histogram_spec(Hist::ReloadSeconds), s.hist[0], 812000);
     CarryReader r;
     bool ended = false;
@@ -194,9 +197,10 @@ void test_carry_round_trip() {
     EXPECT_EQ(got.groups.size(), size_t(2));
     EXPECT_EQ(got.groups[0].name, std::string("web"));
     EXPECT(got.groups[0].protocol == Protocol::Ws && got.groups[0].role == Role::Gateway);
-    EXPECT(got.groups[0].counts == web.counts);
+    EXPECT(got.groups[0].counts == want);
     EXPECT_EQ(got.groups[1].counts[kLimitQueueFull], uint64_t(9));
     EXPECT_EQ(got.server[kUpgradesComplete], uint64_t(4));
+    EXPECT_EQ(got.server[kHandoversFailed], uint64_t(2));
     EXPECT(got.hist[0] == s.hist[0]);
     // Another build's fields and histograms are skipped, not misread.
     CarryReader other;
