@@ -78,6 +78,7 @@ void TimelineRecorder::on_reload(const ReloadEvent& e) {
         timeline_.lanes.push_back(l);
         // A slot an abort left untouched keeps its worker: nothing moves there.
         if (l.kind != "untouched") watched_.push_back({timeline_.lanes.size() - 1});
+        sample_lane(&timeline_.lanes.back());
         return;
     }
     ReloadTimeline::Lane* l = lane_of(e.slot);
@@ -95,25 +96,38 @@ void TimelineRecorder::on_reload(const ReloadEvent& e) {
         case K::GaveUp: l->failed_ms = t; break;
         default: break;
     }
+    sample_lane(l);
 }
 
 // After the reload has ended, the lanes of workers it left starting or
 // draining (a rollback's refill, a retired slot) are completed from here.
 void TimelineRecorder::on_worker_ready(pid_t pid) {
     if (complete_) return;
-    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0) l->ready_ms = since_start();
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0) {
+        l->ready_ms = since_start();
+        sample_lane(l);
+    }
 }
 
 void TimelineRecorder::on_worker_exited(pid_t pid) {
     if (complete_) return;
     int64_t t = since_start();
-    if (ReloadTimeline::Lane* l = timeline_.lane_of_old(pid); l && l->exit_ms < 0) l->exit_ms = t;
-    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0 && l->failed_ms < 0) l->failed_ms = t;
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_old(pid); l && l->exit_ms < 0) {
+        l->exit_ms = t;
+        sample_lane(l);
+    }
+    if (ReloadTimeline::Lane* l = timeline_.lane_of_new(pid); l && l->ready_ms < 0 && l->failed_ms < 0) {
+        l->failed_ms = t;
+        sample_lane(l);
+    }
 }
 
 void TimelineRecorder::on_handing_over(pid_t old_pid) {
     if (complete_) return;  // an upgrade's hand-over, or one long after the reload
-    if (ReloadTimeline::Lane* l = timeline_.lane_of_old(old_pid); l && l->handover_ms < 0) l->handover_ms = since_start();
+    ReloadTimeline::Lane* l = timeline_.lane_of_old(old_pid);
+    if (!l || l->handover_ms >= 0) return;
+    l->handover_ms = since_start();
+    sample_lane(l);
 }
 
 void TimelineRecorder::on_handed_over(pid_t old_pid, bool ok) {
@@ -122,6 +136,7 @@ void TimelineRecorder::on_handed_over(pid_t old_pid, bool ok) {
     if (!l || l->handover_ms < 0 || l->handover_end_ms >= 0) return;
     l->handover_end_ms = since_start();
     l->handover_ok = ok;
+    sample_lane(l);  // the word comes once every connection has moved: the counts as they end
 }
 
 ReloadTimeline::Lane* TimelineRecorder::lane_of(const std::string& slot) {
@@ -146,23 +161,43 @@ void TimelineRecorder::sample() {
     if (!complete_) sample_connections();
 }
 
+// At a tick: every watched lane whose turn it is.
+void TimelineRecorder::sample_connections() {
+    const int64_t t = since_start();
+    for (Watch& w : watched_) {
+        if (w.until_ms < 0 && settled(timeline_.lanes[w.lane])) w.until_ms = t + kSampleAfterMs;
+        if (ticks_ % w.every == 0) count_connections(w);
+    }
+}
+
+// At one of a lane's own events: the counts at the very moment it stands
+// for, which a tick every kSampleEveryMs could miss (a hand-over of 50
+// connections takes a few milliseconds).
+void TimelineRecorder::sample_lane(const ReloadTimeline::Lane* l) {
+    if (!l || complete_) return;
+    const size_t lane = size_t(l - timeline_.lanes.data());
+    for (Watch& w : watched_)
+        if (w.lane == lane) count_connections(w);
+}
+
 // The old worker's count is read before the new one's. During a hand-over
 // the old count only falls and the new one only rises (the new worker counts
 // a connection when it installs it, before the old one lets it go), so read
 // in this order a sample does not show a connection in neither process.
-void TimelineRecorder::sample_connections() {
+void TimelineRecorder::count_connections(Watch& w) {
     const int64_t t = since_start();
-    for (Watch& w : watched_) {
-        ReloadTimeline::Lane& l = timeline_.lanes[w.lane];
-        if (w.until_ms < 0 && settled(l)) w.until_ms = t + kSampleAfterMs;
-        if ((w.until_ms >= 0 && t > w.until_ms) || ticks_ % w.every != 0) continue;
-        const int64_t old_count = l.old_pid ? connections_of_(l.old_pid) : -1;
-        const int64_t new_count = l.new_pid ? connections_of_(l.new_pid) : -1;
-        l.connections.push_back({t, int32_t(old_count), int32_t(new_count)});
-        if (l.connections.size() >= kMaxLaneSamples) {
-            halve(l.connections);
-            w.every *= 2;
-        }
+    if (w.until_ms >= 0 && t > w.until_ms) return;
+    ReloadTimeline::Lane& l = timeline_.lanes[w.lane];
+    int64_t old_count = l.old_pid ? connections_of_(l.old_pid) : -1;
+    int64_t new_count = l.new_pid ? connections_of_(l.new_pid) : -1;
+    // At the moment a worker exits it holds none (the table has given its
+    // row back already): the line ends at 0, not at its last tick's count.
+    if (old_count < 0 && l.old_pid && l.exit_ms == t) old_count = 0;
+    if (new_count < 0 && l.new_pid && l.failed_ms == t) new_count = 0;
+    l.connections.push_back({t, int32_t(old_count), int32_t(new_count)});
+    if (l.connections.size() >= kMaxLaneSamples) {
+        halve(l.connections);
+        w.every *= 2;
     }
 }
 

@@ -12,11 +12,12 @@
 // and the control socket's `timeline` gets it (`./server reload --timeline`;
 // reports.h attaches a recorder to the running master).
 //
-// At the same ticks, each lane of a slot being touched (not one an abort
-// left untouched) samples its old and its new worker's open connections,
-// from its Slot event until kSampleAfterMs after it has settled (the old
-// worker gone, the new one READY or given up on), so the picture shows the
-// clients leaving one process and arriving at the other. A lane keeps at
+// At the same ticks, and at each of its own events, each lane of a slot
+// being touched (not one an abort left untouched) samples its old and its
+// new worker's open connections, from its Slot event until kSampleAfterMs
+// after it has settled (the old worker gone, the new one READY or given up
+// on), so the picture shows the clients leaving one process and arriving
+// at the other. A lane keeps at
 // most kMaxLaneSamples: one that would keep more drops every other sample
 // and is sampled half as often from then on, so a long drain still fits,
 // at a coarser step. The table's hand-over events (told_to_hand_over,
@@ -69,7 +70,6 @@ private:
     ReloadTimeline::Lane* lane_of(const std::string& slot);  // the slot's latest lane
     int64_t since_start() const { return loop_.now_ms() - start_ms_; }
     void sample();
-    void sample_connections();
     void done();  // the samples are in: the timeline is complete
 
     // A lane whose connections are sampled, and how.
@@ -78,6 +78,9 @@ private:
         int64_t until_ms = -1;   // since the reload began; -1 until the lane has settled
         uint64_t every = 1;      // sampled at every `every`th tick (doubled each time it is thinned)
     };
+    void sample_connections();                        // at a tick
+    void sample_lane(const ReloadTimeline::Lane* l);  // at one of its events
+    void count_connections(Watch& w);
 
     EventLoop& loop_;
     const Reload& reload_;

@@ -649,8 +649,9 @@ void test_the_timeline_draws_a_hand_over() {
     m.timeline.on_handed_over(101, true);
     r.on_handover(101, true, "handed over 50 connections and 2 links in 10 ms");
     m.sample_for(10);
+    m.clock.advance(5);  // between two ticks
     m.open.erase(101);
-    m.exited(r, 101);  // t = 40: the reload is complete
+    m.exited(r, 101);  // t = 45: the reload is complete
     EXPECT(!m.timeline.complete());
     m.sample_for(TimelineRecorder::kSampleAfterMs);
     EXPECT(m.timeline.complete());
@@ -663,22 +664,31 @@ void test_the_timeline_draws_a_hand_over() {
     EXPECT_EQ(l.handover_end_ms, int64_t(30));
     EXPECT(l.handover_ok);
     EXPECT(l.connections.size() > 40);
-    bool before = false, after = false;
+    bool before = false, after = false, at_word = false;
     for (const ReloadTimeline::Lane::Connections& c : l.connections) {
-        if (c.t_ms <= 30) {  // until the word: all 50 with the old worker
+        if (c.t_ms < 30) {  // until the word: all 50 with the old worker (the new one not forked at the Slot)
             EXPECT_EQ(c.old_count, 50);
-            EXPECT_EQ(c.new_count, 0);
+            EXPECT(c.new_count == 0 || (c.t_ms == 0 && c.new_count == -1));
             before = true;
-        } else {  // then all with the new one, the old one at 0 and then gone
+        } else if (c.t_ms > 30) {  // then all with the new one, the old one at 0 and then gone
             EXPECT(c.old_count == 0 || c.old_count == -1);
             EXPECT_EQ(c.new_count, 50);
             after = true;
+        } else {  // the tick before the word, then the word's own sample
+            at_word = c.old_count == 0 && c.new_count == 50;
         }
     }
-    EXPECT(before && after);
+    EXPECT(before && after && at_word);
+    // Sampled at the lane's events too: the Slot, 'H', the exit (0 then,
+    // and not there after).
+    EXPECT(l.connections.front().t_ms == 0 && l.connections.front().new_count == -1);
+    bool at_exit = false;
+    for (const ReloadTimeline::Lane::Connections& c : l.connections)
+        if (c.t_ms == 45 && c.old_count == 0) at_exit = true;
+    EXPECT(at_exit);
     EXPECT_EQ(l.connections.back().old_count, -1);
-    // Sampled until kSampleAfterMs after the lane settled (t = 40), no longer.
-    EXPECT(l.connections.back().t_ms <= 40 + TimelineRecorder::kSampleAfterMs + TimelineRecorder::kSampleEveryMs);
+    // Sampled until kSampleAfterMs after the lane settled (t = 45), no longer.
+    EXPECT(l.connections.back().t_ms <= 45 + TimelineRecorder::kSampleAfterMs + TimelineRecorder::kSampleEveryMs);
 }
 
 // A drain of a minute still fits a lane: fewer samples, the whole span.
@@ -697,7 +707,7 @@ void test_a_long_drain_keeps_its_lane_bounded() {
     const std::vector<ReloadTimeline::Lane::Connections>& c = m.timeline.timeline().lanes.at(0).connections;
     EXPECT(c.size() <= TimelineRecorder::kMaxLaneSamples);
     EXPECT(c.size() >= TimelineRecorder::kMaxLaneSamples / 2);
-    EXPECT(c.front().t_ms <= 10);
+    EXPECT_EQ(c.front().t_ms, int64_t(0));
     EXPECT(c.back().t_ms >= 60000);  // the exit, and a moment after, still in
     EXPECT_EQ(c.back().old_count, -1);
 }
