@@ -118,12 +118,23 @@ void test_picture() {
     EXPECT(svg.find("new pid 203 (rollback)") != std::string::npos);
     EXPECT(svg.find("failed: abort") != std::string::npos);
     EXPECT(svg.find("<polyline") != std::string::npos);  // the rate
+    // The hand-over's span in lane web#0, and its two workers' connections,
+    // each only while it was there; a legend for both.
+    EXPECT_EQ(count(svg, "<rect class=\"handover\" data-from=\"3\" data-to=\"7\" data-ok=\"1\""), size_t(1));
+    EXPECT_EQ(count(svg, "<g class=\"connections\" data-worker=\"old\" data-pid=\"101\" data-counts=\"-1:50 0:50"),
+              size_t(1));
+    EXPECT_EQ(count(svg, "<g class=\"connections\" data-worker=\"new\" data-pid=\"201\" data-counts=\"0:0 1:0"), size_t(1));
+    EXPECT_EQ(count(svg, "<g class=\"connections\""), size_t(2));  // web#1 and the rollback had none
+    EXPECT(svg.find("8:0\"") != std::string::npos);                  // the old worker's last: 0, then gone
+    EXPECT(svg.find("hand-over 4 ms") != std::string::npos);
+    EXPECT(svg.find("new worker's connections") != std::string::npos);
     // An empty timeline (a refused reload) still draws.
     ReloadTimeline empty;
     empty.summary = "reload refused: bad config";
     std::string blank = timeline_svg(empty);
     EXPECT_EQ(count(blank, "<g class=\"lane\""), size_t(0));
     EXPECT(blank.find("(no samples)") != std::string::npos);
+    EXPECT(blank.find("connections") == std::string::npos);  // no legend for what is not drawn
 }
 
 }  // namespace
