@@ -115,14 +115,16 @@ std::string draw_old_leaving(const ReloadTimeline::Lane& l, const Axis& ax, doub
     // Handing its connections over until its word, then draining what
     // stays (plain HTTP); or, the hand-over failed, serving on.
     const double ended = l.handover_end_ms >= 0 ? double(l.handover_end_ms) : gone;
-    std::string span = l.handover_end_ms >= 0 ? std::to_string(l.handover_end_ms - l.handover_ms) + " ms" : "unfinished";
+    std::string span =
+        l.handover_end_ms >= 0 ? std::to_string(l.handover_end_ms - l.handover_ms) + " ms" : "unfinished";
     std::string out = rect(ax.x(drain), ax.x(ended), upper, kBarHeight, kHandover,
                            who + ": handing its connections to new pid " + std::to_string(l.new_pid) + ", " + span);
     if (l.handover_end_ms >= 0 && !l.handover_ok) {
         out += rect(ax.x(ended), ax.x(gone), upper, kBarHeight, kOld, who + ": the hand-over failed: serving on");
         return out + text(ax.x(ended) + 4, upper + 10, "hand-over failed", "font-size=\"10\" fill=\"#d64545\"");
     }
-    out += rect(ax.x(ended), ax.x(gone), upper, kBarHeight, kDraining, who + ": handed over; draining what stays, exit " + took);
+    out += rect(ax.x(ended), ax.x(gone), upper, kBarHeight, kDraining,
+                who + ": handed over; draining what stays, exit " + took);
     return out + text(ax.x(gone) + 4, upper + 10, "hand-over " + span, "font-size=\"10\"");
 }
 

@@ -15,7 +15,8 @@ Reports::Reports(Master& master)
     master.table().ready.add([this](const WorkerProcess& w) { timeline_.on_worker_ready(w.pid); });
     master.table().exited.add([this](const WorkerProcess& w, const std::string&) { timeline_.on_worker_exited(w.pid); });
     master.table().told_to_hand_over.add([this](const WorkerProcess& w) { timeline_.on_handing_over(w.pid); });
-    master.table().handed_over.add([this](pid_t pid, bool ok, const std::string&) { timeline_.on_handed_over(pid, ok); });
+    master.table().handed_over.add(
+        [this](pid_t pid, bool ok, const std::string&) { timeline_.on_handed_over(pid, ok); });
     answer_timeline_commands(master);
 }
 

@@ -183,7 +183,8 @@ void TimelineRecorder::sample_lane(const ReloadTimeline::Lane* l) {
 // The old worker's count is read before the new one's. During a hand-over
 // the old count only falls and the new one only rises (the new worker counts
 // a connection when it installs it, before the old one lets it go), so read
-// in this order a sample does not show a connection in neither process.
+// in this order a sample does not show a connection in neither process (as
+// far as two relaxed loads keep their order, which x86 guarantees).
 void TimelineRecorder::count_connections(Watch& w) {
     const int64_t t = since_start();
     if (w.until_ms >= 0 && t > w.until_ms) return;

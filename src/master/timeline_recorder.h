@@ -17,11 +17,11 @@
 // new worker's open connections, from its Slot event until kSampleAfterMs
 // after it has settled (the old worker gone, the new one READY or given up
 // on), so the picture shows the clients leaving one process and arriving
-// at the other. A lane keeps at
-// most kMaxLaneSamples: one that would keep more drops every other sample
-// and is sampled half as often from then on, so a long drain still fits,
-// at a coarser step. The table's hand-over events (told_to_hand_over,
-// handed_over) mark when a hand-over began and ended.
+// at the other. A lane keeps at most kMaxLaneSamples: one that would keep
+// more drops every other sample and is sampled half as often from then on,
+// so a long drain still fits, at a coarser step. The table's hand-over
+// events (told_to_hand_over, handed_over) mark when a hand-over began and
+// ended.
 #pragma once
 
 #include <cstdint>
