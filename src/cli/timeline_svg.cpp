@@ -1,4 +1,5 @@
-// timeline_svg: see timeline_svg.h. Geometry first, then lanes, then the rate.
+// timeline_svg: see timeline_svg.h. Geometry first, then lanes (with their
+// connection counts), then the rate.
 #include "cli/timeline_svg.h"
 
 #include <algorithm>
@@ -17,8 +18,10 @@ constexpr double kTitleLine = 19;    // the summary, wrapped...
 constexpr size_t kTitleChars = 105;  // ...at "; " or a space before this many characters
 constexpr double kLaneHeight = 38;
 constexpr double kBarHeight = 12;
+constexpr double kConnsHeight = 34;  // a lane's connection counts, under its bars
 constexpr double kRateHeight = 110;
 constexpr double kBottom = 64;       // axis labels and legend
+constexpr double kLegendLine = 16;   // each further line of the legend
 constexpr int64_t kSmoothMs = 50;    // the rate is averaged over this window
 constexpr double kMinMarginMs = 150; // shown before and after the reload, at least
 
@@ -28,6 +31,9 @@ const char* const kStarting = "#b7e4c7";
 const char* const kServing = "#2d9d5a";
 const char* const kFailed = "#d64545";
 const char* const kRollback = "#4a7bd0";
+const char* const kHandover = "#8e5cc2";
+const char* const kOldConns = "#9a3412";
+const char* const kNewConns = "#0e7490";
 
 std::string escape(const std::string& s) {
     std::string out;
@@ -87,11 +93,110 @@ Axis make_axis(const ReloadTimeline& t) {
     return {t0 - pad, t1 + pad};
 }
 
-// One lane: the old worker on the upper half, the new one on the lower.
+// A lane is drawn with its connection counts when some worker of it had a
+// connection; a slot nobody was connected to keeps the short lane.
+bool has_connections(const ReloadTimeline::Lane& l) {
+    for (const ReloadTimeline::Lane::Connections& c : l.connections)
+        if (c.old_count > 0 || c.new_count > 0) return true;
+    return false;
+}
+
+double lane_height(const ReloadTimeline::Lane& l) { return kLaneHeight + (has_connections(l) ? kConnsHeight : 0); }
+
+// The old worker's bar from its drain (or hand-over) on, and its label.
+std::string draw_old_leaving(const ReloadTimeline::Lane& l, const Axis& ax, double upper, double gone,
+                             const std::string& who) {
+    const double drain = double(l.drain_ms);
+    std::string took = l.exit_ms >= 0 ? std::to_string(l.exit_ms - l.drain_ms) + " ms" : "not exited";
+    if (l.handover_ms < 0) {
+        return rect(ax.x(drain), ax.x(gone), upper, kBarHeight, kDraining, who + ": draining, " + took) +
+               text(ax.x(gone) + 4, upper + 10, "drain " + took, "font-size=\"10\"");
+    }
+    // Handing its connections over until its word, then draining what
+    // stays (plain HTTP); or, the hand-over failed, serving on.
+    const double ended = l.handover_end_ms >= 0 ? double(l.handover_end_ms) : gone;
+    std::string span =
+        l.handover_end_ms >= 0 ? std::to_string(l.handover_end_ms - l.handover_ms) + " ms" : "unfinished";
+    std::string out = rect(ax.x(drain), ax.x(ended), upper, kBarHeight, kHandover,
+                           who + ": handing its connections to new pid " + std::to_string(l.new_pid) + ", " + span);
+    if (l.handover_end_ms >= 0 && !l.handover_ok) {
+        out += rect(ax.x(ended), ax.x(gone), upper, kBarHeight, kOld, who + ": the hand-over failed: serving on");
+        return out + text(ax.x(ended) + 4, upper + 10, "hand-over failed", "font-size=\"10\" fill=\"#d64545\"");
+    }
+    out += rect(ax.x(ended), ax.x(gone), upper, kBarHeight, kDraining,
+                who + ": handed over; draining what stays, exit " + took);
+    return out + text(ax.x(gone) + 4, upper + 10, "hand-over " + span, "font-size=\"10\"");
+}
+
+// The span of a hand-over, across the whole lane: from 'H' to the old
+// worker's word (the data-* attributes are its times, for a reader of the file).
+std::string draw_handover_span(const ReloadTimeline::Lane& l, const Axis& ax, double y, double height) {
+    if (l.handover_ms < 0) return "";
+    const double from = double(l.handover_ms);
+    const double to = l.handover_end_ms >= 0 ? double(l.handover_end_ms) : ax.t1;
+    const double x0 = ax.x(from), x1 = std::max(ax.x(to), x0 + 2);  // a hand-over of 1 ms still shows
+    std::string what = "hand-over: old pid " + std::to_string(l.old_pid) + " to new pid " + std::to_string(l.new_pid) +
+                       (l.handover_end_ms < 0 ? ", unfinished"
+                                              : (l.handover_ok ? ", " : ", failed after ") +
+                                                    std::to_string(l.handover_end_ms - l.handover_ms) + " ms");
+    return "<rect class=\"handover\" data-from=\"" + std::to_string(l.handover_ms) + "\" data-to=\"" +
+           std::to_string(l.handover_end_ms) + "\" data-ok=\"" + std::to_string(l.handover_ok) + "\" x=\"" + num(x0) +
+           "\" y=\"" + num(y) + "\" width=\"" + num(x1 - x0) + "\" height=\"" + num(height) + "\" fill=\"" + kHandover +
+           "\" fill-opacity=\"0.22\"><title>" + escape(what) + "</title></rect>\n";
+}
+
+// One worker's count as a line (one polyline per stretch it was there and
+// in the picture), scaled to `peak`; every sample of it, "t:count ...", in
+// data-counts, those outside the picture too.
+std::string draw_count(const ReloadTimeline::Lane& l, const Axis& ax, double top, double height, int32_t peak,
+                       bool old) {
+    const pid_t pid = old ? l.old_pid : l.new_pid;
+    const char* color = old ? kOldConns : kNewConns;
+    std::string counts, polylines, points;
+    auto flush = [&] {
+        if (!points.empty())
+            polylines += "<polyline fill=\"none\" stroke=\"" + std::string(color) +
+                         "\" stroke-width=\"1.5\" stroke-linejoin=\"round\" points=\"" + points + "\"/>\n";
+        points.clear();
+    };
+    for (const ReloadTimeline::Lane::Connections& c : l.connections) {
+        const int32_t n = old ? c.old_count : c.new_count;
+        if (n >= 0) counts += (counts.empty() ? "" : " ") + std::to_string(c.t_ms) + ":" + std::to_string(n);
+        if (n < 0 || double(c.t_ms) < ax.t0 || double(c.t_ms) > ax.t1) {  // not there then, or out of the picture
+            flush();
+            continue;
+        }
+        points += num(ax.x(double(c.t_ms))) + "," + num(top + height - double(n) / double(peak) * height) + " ";
+    }
+    flush();
+    if (counts.empty()) return "";
+    return "<g class=\"connections\" data-worker=\"" + std::string(old ? "old" : "new") + "\" data-pid=\"" +
+           std::to_string(pid) + "\" data-counts=\"" + counts + "\"><title>" + (old ? "old" : "new") + " pid " +
+           std::to_string(pid) + ": open connections</title>\n" + polylines + "</g>\n";
+}
+
+// Under the bars: the old and the new worker's open connections, both
+// scaled to the lane's peak, so a hand-over is one line falling to 0 as
+// the other rises, and a drain one falling while the other rises only as
+// clients come back.
+std::string draw_connections(const ReloadTimeline::Lane& l, const Axis& ax, double y) {
+    const double top = y + kLaneHeight - 2, height = kConnsHeight - 8;
+    int32_t peak = 1;
+    for (const ReloadTimeline::Lane::Connections& c : l.connections) peak = std::max({peak, c.old_count, c.new_count});
+    std::string out = line(kLeft, top + height, kWidth - kRight, top + height, "#ddd");
+    out += text(8, top + height - 2, "connections", "font-size=\"10\" fill=\"#666\"");
+    out += text(kLeft - 6, top + 8, std::to_string(peak), "font-size=\"10\" text-anchor=\"end\"");
+    out += text(kLeft - 6, top + height, "0", "font-size=\"10\" text-anchor=\"end\"");
+    return out + draw_count(l, ax, top, height, peak, true) + draw_count(l, ax, top, height, peak, false);
+}
+
+// One lane: the old worker on the upper half, the new one on the lower,
+// and under them, if any were open, the two workers' connections.
 std::string draw_lane(const ReloadTimeline::Lane& l, const Axis& ax, double y) {
     std::string out = "<g class=\"lane\" data-slot=\"" + escape(l.slot) + "\" data-kind=\"" + escape(l.kind) + "\">\n";
     const double end = ax.t1;
     const double upper = y + 4, lower = y + 6 + kBarHeight;
+    out += draw_handover_span(l, ax, y, lane_height(l));
     out += text(8, y + kLaneHeight / 2, l.slot, "font-weight=\"bold\"");
     out += text(8, y + kLaneHeight / 2 + 13, l.kind, "fill=\"#666\" font-size=\"11\"");
     if (l.old_pid) {
@@ -99,11 +204,7 @@ std::string draw_lane(const ReloadTimeline::Lane& l, const Axis& ax, double y) {
         double drain = l.drain_ms >= 0 ? double(l.drain_ms) : gone;
         std::string who = "old pid " + std::to_string(l.old_pid);
         out += rect(ax.x(ax.t0), ax.x(drain), upper, kBarHeight, kOld, who + ": serving");
-        if (l.drain_ms >= 0) {
-            std::string took = l.exit_ms >= 0 ? std::to_string(l.exit_ms - l.drain_ms) + " ms" : "not exited";
-            out += rect(ax.x(drain), ax.x(gone), upper, kBarHeight, kDraining, who + ": draining, " + took);
-            out += text(ax.x(gone) + 4, upper + 10, "drain " + took, "font-size=\"10\"");
-        }
+        if (l.drain_ms >= 0) out += draw_old_leaving(l, ax, upper, gone, who);
         out += text(ax.x(ax.t0) + 4, upper + 10, who, "font-size=\"10\" fill=\"white\"");
     }
     if (l.new_pid || l.fork_ms >= 0) {
@@ -127,6 +228,7 @@ std::string draw_lane(const ReloadTimeline::Lane& l, const Axis& ax, double y) {
             }
         }
     }
+    if (has_connections(l)) out += draw_connections(l, ax, y);
     return out + "</g>\n";
 }
 
@@ -187,16 +289,50 @@ std::string draw_time_axis(const Axis& ax, double y) {
     return out;
 }
 
-std::string legend(double y) {
+// What each colour means; the hand-over and the connection lines only when
+// the picture has them. Placed in lines that fit the page, the first at y.
+struct LegendItem {
+    const char* color;
+    const char* what;
+    bool line;  // a line's colour, not a bar's
+};
+
+std::vector<LegendItem> legend_items(const ReloadTimeline& t) {
+    std::vector<LegendItem> items = {{kOld, "old worker serving", false},   {kDraining, "draining (SIGQUIT)", false},
+                                     {kStarting, "new worker starting", false}, {kServing, "READY, serving", false},
+                                     {kFailed, "never READY", false},          {kRollback, "rollback", false}};
+    if (std::any_of(t.lanes.begin(), t.lanes.end(), [](const auto& l) { return l.handover_ms >= 0; }))
+        items.push_back({kHandover, "hand-over ('H' to its word)", false});
+    if (std::any_of(t.lanes.begin(), t.lanes.end(), has_connections)) {
+        items.push_back({kOldConns, "old worker's connections", true});
+        items.push_back({kNewConns, "new worker's connections", true});
+    }
+    return items;
+}
+
+double legend_width(const LegendItem& item) { return 24 + 6.2 * double(std::string(item.what).size()); }
+
+int legend_lines(const std::vector<LegendItem>& items) {
+    int lines = 1;
+    double x = kLeft;
+    for (const LegendItem& item : items) {
+        if (x + legend_width(item) > kWidth - kRight && x > kLeft) x = kLeft, lines++;
+        x += legend_width(item);
+    }
+    return lines;
+}
+
+std::string legend(const std::vector<LegendItem>& items, double y) {
     std::string out;
     double x = kLeft;
-    const std::pair<const char*, const char*> items[] = {{kOld, "old worker serving"}, {kDraining, "draining (SIGQUIT)"},
-                                                         {kStarting, "new worker starting"}, {kServing, "READY, serving"},
-                                                         {kFailed, "never READY"}, {kRollback, "rollback"}};
-    for (auto& [color, what] : items) {
-        out += rect(x, x + 12, y - 10, 10, color, what);
-        out += text(x + 16, y, what, "font-size=\"11\"");
-        x += 24 + 6.2 * double(std::string(what).size());
+    for (const LegendItem& item : items) {
+        if (x + legend_width(item) > kWidth - kRight && x > kLeft) x = kLeft, y += kLegendLine;
+        if (item.line)
+            out += line(x, y - 5, x + 12, y - 5, item.color, "stroke-width=\"2\"");
+        else
+            out += rect(x, x + 12, y - 10, 10, item.color, item.what);
+        out += text(x + 16, y, item.what, "font-size=\"11\"");
+        x += legend_width(item);
     }
     return out;
 }
@@ -221,9 +357,13 @@ std::vector<std::string> wrap(const std::string& s) {
 std::string timeline_svg(const ReloadTimeline& t) {
     const Axis ax = make_axis(t);
     const std::vector<std::string> title = wrap(t.summary);
+    const std::vector<LegendItem> items = legend_items(t);
     const double lanes_top = 30 + kTitleLine * double(title.size()) + 22;
-    const double rate_top = lanes_top + kLaneHeight * double(t.lanes.size()) + 16;
-    const double height = rate_top + kRateHeight + kBottom;
+    double lanes_height = 0;
+    for (const ReloadTimeline::Lane& l : t.lanes) lanes_height += lane_height(l);
+    const double rate_top = lanes_top + lanes_height + 16;
+    const double legend_top = rate_top + kRateHeight + kBottom - 12;
+    const double height = legend_top + 12 + kLegendLine * double(legend_lines(items) - 1);
 
     std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" + num(height) +
@@ -246,10 +386,14 @@ std::string timeline_svg(const ReloadTimeline& t) {
     out += text(ax.x(double(t.finished_ms)) + 4, lanes_top - 10, t.ok ? "complete" : "aborted, rolled back",
                 t.ok ? "font-size=\"11\"" : "font-size=\"11\" fill=\"#d64545\"");
 
-    for (size_t i = 0; i < t.lanes.size(); i++) out += draw_lane(t.lanes[i], ax, lanes_top + kLaneHeight * double(i));
+    double y = lanes_top;
+    for (const ReloadTimeline::Lane& l : t.lanes) {
+        out += draw_lane(l, ax, y);
+        y += lane_height(l);
+    }
     out += draw_rate(t, ax, rate_top);
     out += draw_time_axis(ax, rate_top + kRateHeight);
-    out += legend(height - 12);
+    out += legend(items, legend_top);
     out += "</svg>\n";
     return out;
 }

@@ -35,6 +35,12 @@ bool number(const std::map<std::string, std::string, std::less<>>& f, std::strin
     return ec == std::errc() && end == s.data() + s.size();
 }
 
+// A key a newer master added: absent, `out` keeps its default.
+template <typename T>
+bool optional_number(const std::map<std::string, std::string, std::less<>>& f, std::string_view key, T& out) {
+    return f.find(key) == f.end() || number(f, key, out);
+}
+
 }  // namespace
 
 ReloadTimeline::Lane* ReloadTimeline::lane_of_new(pid_t pid) {
@@ -59,8 +65,13 @@ std::string ReloadTimeline::to_text() const {
                " new=" + std::to_string(l.new_pid) + " drain=" + std::to_string(l.drain_ms) +
                " exit=" + std::to_string(l.exit_ms) + " fork=" + std::to_string(l.fork_ms) +
                " ready=" + std::to_string(l.ready_ms) + " failed=" + std::to_string(l.failed_ms) +
-               " version=" + l.version + "\n";
+               " handover=" + std::to_string(l.handover_ms) + " handover_end=" + std::to_string(l.handover_end_ms) +
+               " handover_ok=" + std::to_string(l.handover_ok) + " version=" + l.version + "\n";
     for (const Sample& s : rate) out += "rate t=" + std::to_string(s.t_ms) + " requests=" + std::to_string(s.requests) + "\n";
+    for (size_t i = 0; i < lanes.size(); i++)
+        for (const Lane::Connections& c : lanes[i].connections)
+            out += "conns lane=" + std::to_string(i) + " t=" + std::to_string(c.t_ms) + " old=" +
+                   std::to_string(c.old_count) + " new=" + std::to_string(c.new_count) + "\n";
     return out;
 }
 
@@ -96,15 +107,26 @@ std::string ReloadTimeline::from_text(const std::string& text, ReloadTimeline& o
             l.slot = f["slot"];
             l.kind = f["kind"];
             l.version = f["version"];
+            int handover_ok = 0;
             ok = !l.slot.empty() && number(f, "old", l.old_pid) && number(f, "new", l.new_pid) &&
                  number(f, "drain", l.drain_ms) && number(f, "exit", l.exit_ms) && number(f, "fork", l.fork_ms) &&
-                 number(f, "ready", l.ready_ms) && number(f, "failed", l.failed_ms);
+                 number(f, "ready", l.ready_ms) && number(f, "failed", l.failed_ms) &&
+                 optional_number(f, "handover", l.handover_ms) && optional_number(f, "handover_end", l.handover_end_ms) &&
+                 optional_number(f, "handover_ok", handover_ok);
+            l.handover_ok = handover_ok != 0;
             t.lanes.push_back(std::move(l));
         } else if (kind == "rate") {
             auto f = fields(rest, "");
             Sample s{};
             ok = number(f, "t", s.t_ms) && number(f, "requests", s.requests);
             t.rate.push_back(s);
+        } else if (kind == "conns") {
+            auto f = fields(rest, "");
+            size_t lane = 0;
+            Lane::Connections c{};
+            ok = number(f, "lane", lane) && lane < t.lanes.size() && number(f, "t", c.t_ms) &&
+                 number(f, "old", c.old_count) && number(f, "new", c.new_count);
+            if (ok) t.lanes[lane].connections.push_back(c);
         } else {
             ok = false;
         }

@@ -7,11 +7,16 @@ namespace smooth {
 
 Reports::Reports(Master& master)
     : systemd_(master),
-      timeline_(master.loop(), master.reload(), [&master] { return master.table().requests_served(); }),
+      timeline_(
+          master.loop(), master.reload(), [&master] { return master.table().requests_served(); },
+          [&master](pid_t pid) { return master.table().connections_of(pid); }),
       metrics_(master, master.stats()) {
     master.reload().events.add([this](const ReloadEvent& e) { timeline_.on_reload(e); });
     master.table().ready.add([this](const WorkerProcess& w) { timeline_.on_worker_ready(w.pid); });
     master.table().exited.add([this](const WorkerProcess& w, const std::string&) { timeline_.on_worker_exited(w.pid); });
+    master.table().told_to_hand_over.add([this](const WorkerProcess& w) { timeline_.on_handing_over(w.pid); });
+    master.table().handed_over.add(
+        [this](pid_t pid, bool ok, const std::string&) { timeline_.on_handed_over(pid, ok); });
     answer_timeline_commands(master);
 }
 

@@ -314,6 +314,7 @@ bool WorkerTable::hand_over(pid_t pid, Fd end) {
     w.handing_over = true;
     int64_t deadline = w.drain_timeout_ms + drain::kKillGraceMs;
     arm_kill(w, deadline, "still handing over or draining " + std::to_string(deadline) + " ms after 'H'");
+    told_to_hand_over.fire(w);
     return true;
 }
 
@@ -531,6 +532,12 @@ uint64_t WorkerTable::requests_served() const {
     uint64_t total = requests_of_reaped_;
     for (const auto& [pid, w] : processes_) total += stats_.row(size_t(w.stats_row)).requests.load(std::memory_order_relaxed);
     return total;
+}
+
+int64_t WorkerTable::connections_of(pid_t pid) const {
+    auto it = processes_.find(pid);
+    if (it == processes_.end() || it->second.stats_row < 0) return -1;
+    return stats_.row(size_t(it->second.stats_row)).connections.load(std::memory_order_relaxed);
 }
 
 }  // namespace smooth

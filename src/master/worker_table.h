@@ -101,8 +101,10 @@ public:
     Listeners<> all_gone;                                        // stopping or retiring: no worker is left
     Listeners<pid_t, int> other_child_exited;                    // not a worker (an upgrade's new master); its status
     Listeners<const WorkerProcess&> respawning;                  // it exited on its own, and its slot is refilled
-    // An old worker told to hand over says how it went: handed over (it
-    // drains what stays and exits), or failed (it serves on: Ready again).
+    // An old worker was told to hand over ('H' sent: its connections move
+    // now); then it says how it went: handed over (it drains what stays and
+    // exits), or failed (it serves on: Ready again).
+    Listeners<const WorkerProcess&> told_to_hand_over;
     Listeners<pid_t, bool, const std::string&> handed_over;
 
     // Before the first fork: one per Config::groups entry, in the same order.
@@ -169,6 +171,9 @@ public:
     bool stopping() const { return stopping_; }
     // Requests served so far by every worker, the reaped ones included.
     uint64_t requests_served() const;
+    // A living worker's open connections, from its stats row; -1 if `pid`
+    // is not in the table (not forked yet, or reaped).
+    int64_t connections_of(pid_t pid) const;
     std::string slot_name(int group, int slot) const;  // "web#2"
 
 private:

@@ -1,9 +1,12 @@
 """`./server reload --timeline FILE.svg`: the reload that just ran, drawn.
 The picture must be well-formed XML with one lane per worker slot; a failed
-reload's picture shows the abort and the rollback."""
+reload's picture shows the abort and the rollback; a gateway's hand-over
+shows its span and the connections moving from the old worker to the new."""
 import xml.etree.ElementTree as ET
 
 from conftest import assert_no_errors, build_module, finish_loadgen, start_loadgen, wait_until
+from test_handover import gateway_pids, groups, linked, next_text
+from test_websocket import RawWs, frame
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -68,3 +71,57 @@ def test_timeline_needs_a_reload_that_waits(smooth, tmp_path):
     assert r.returncode == 2 and "--timeline" in r.stderr, r.stderr
     assert not (tmp_path / "x.svg").exists()
     assert srv.status()["reload"]["description"] == "idle", "nothing was reloaded"
+
+
+def counts_of(lane, worker):
+    """A lane's samples of one worker's open connections: [(t_ms, count)]."""
+    for g in lane.iter(SVG + "g"):
+        if g.get("class") == "connections" and g.get("data-worker") == worker:
+            return [tuple(int(v) for v in pair.split(":")) for pair in g.get("data-counts").split()]
+    raise AssertionError(f"lane {lane.get('data-slot')} has no line for the {worker} worker's connections")
+
+
+def test_timeline_of_a_hand_over_shows_the_connections_moving(smooth, tmp_path):
+    """A gateway group replaced by hand-over: its lane shows the hand-over's
+    span, and the old worker's 50 connections becoming the new one's."""
+    srv = smooth.start(groups=groups())
+    wait_until(lambda: linked(srv), what="the gateway linked")
+    clients = [RawWs(srv.port("gateway")) for _ in range(50)]  # idle: they only stay connected
+    wait_until(lambda: srv.workers("gateway")[0]["connections"] == 50, what="50 clients on the gateway worker")
+    old = gateway_pids(srv)
+
+    r = srv.reload("--timeline", str(tmp_path / "handover.svg"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "handed over 50 connections" in r.stdout, r.stdout
+    assert not set(old) & set(gateway_pids(srv)), "the gateway worker was replaced"
+
+    root = ET.parse(tmp_path / "handover.svg").getroot()
+    lane = next(g for g in root.iter(SVG + "g") if g.get("class") == "lane" and g.get("data-slot") == "gateway#0")
+    spans = [e for e in lane.iter(SVG + "rect") if e.get("class") == "handover"]
+    assert len(spans) == 1, "one hand-over in the gateway's lane"
+    began, ended = int(spans[0].get("data-from")), int(spans[0].get("data-to"))
+    assert 0 <= began <= ended and spans[0].get("data-ok") == "1", spans[0].attrib
+    assert lane.find(f"{SVG}g[@class='connections']/{SVG}polyline") is not None, "the lines are drawn"
+
+    # A sample reads two rows that two processes write, so only what holds
+    # whenever it was taken is asserted: before 'H' every client is the old
+    # worker's, after its word every one is the new worker's, and the word's
+    # own sample (the last one at its millisecond) shows both at once. A
+    # worker missing from a sample (not forked yet, or exited) holds none.
+    olds, news = counts_of(lane, "old"), counts_of(lane, "new")
+    old_at, new_at = dict(olds), dict(news)
+    times = sorted(set(old_at) | set(new_at))
+    before = [t for t in times if t < began]
+    after = [t for t in times if t > ended]
+    assert before and after, f"samples before {began} and after {ended} ms: {times}"
+    for t in before:
+        assert old_at.get(t) == 50 and new_at.get(t, 0) == 0, (t, old_at.get(t), new_at.get(t))
+    for t in after:
+        assert old_at.get(t, 0) == 0 and new_at.get(t) == 50, (t, old_at.get(t), new_at.get(t))
+    assert [n for t, n in olds if t <= ended][-1] == 0 and [n for t, n in news if t <= ended][-1] == 50, \
+        f"at the word ({ended} ms): old {olds}, new {news}"
+
+    for c in clients:  # every client still connected, and served by the new worker
+        c.send(frame(0x1, b"ping 0 0"))
+    for c in clients:
+        assert next_text(c).startswith("pong 0 0")

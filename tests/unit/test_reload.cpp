@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "master/timeline_recorder.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fcntl.h>
 #include <map>
@@ -62,6 +63,7 @@ public:
     // The calls, as "drain 101", "spawn web#0 -> 201", ...
     std::vector<std::string> calls;
     std::map<pid_t, Proc> procs;
+    std::map<pid_t, int64_t> open;  // each worker's open connections, as its stats row would say
     bool refuse = false;
     int prepared = 0;
     int finished = 0;  // Finished events heard
@@ -127,6 +129,13 @@ public:
     }
     // The start timer: how long until it fires, -1 if none is armed.
     int64_t start_timer() const { return loop.ms_until_next_timer(); }
+    // Time passes for the timeline alone: its sampling ticks run, the start timer does not.
+    void sample_for(int64_t ms) {
+        for (int64_t left = ms; left > 0; left -= TimelineRecorder::kSampleEveryMs) {
+            clock.advance(std::min(left, TimelineRecorder::kSampleEveryMs));
+            timeline_loop_.run_due_timers();
+        }
+    }
     void fire_timer() {
         clock.advance(loop.ms_until_next_timer());
         loop.run_due_timers();
@@ -150,7 +159,10 @@ private:
 public:
     Reload reload{loop, *this, *this};
     // The reload's timeline, as the running master draws it (timeline_recorder.h).
-    TimelineRecorder timeline{timeline_loop_, reload, [] { return uint64_t(0); }};
+    TimelineRecorder timeline{timeline_loop_, reload, [] { return uint64_t(0); }, [this](pid_t pid) {
+                                  auto it = open.find(pid);
+                                  return it == open.end() ? int64_t(-1) : it->second;
+                              }};
 };
 
 // What the operator's `./server reload` receives.
@@ -619,6 +631,87 @@ void test_a_handover_group_keeps_its_count() {
     EXPECT_EQ(r.total(), 2);
 }
 
+// The timeline draws a hand-over from the table's events (when 'H' went,
+// when the word came) and each worker's connections sampled meanwhile.
+void test_the_timeline_draws_a_hand_over() {
+    FakeMaster m(config(gateway(1, "handover")), config(gateway(1, "handover")));
+    Reload& r = m.reload;
+    m.open[101] = 50;
+    r.request(nullptr, "test");  // t = 0: gw#0's new worker forked
+    m.open[201] = 0;
+    m.sample_for(20);
+    r.on_ready(201);  // t = 20: READY, and the old worker told to hand over...
+    EXPECT_EQ(m.take_calls(), std::string("read again, spawn gw#0 -> 201, drain 101"));
+    m.timeline.on_handing_over(101);  // ...as the table tells it
+    m.sample_for(10);
+    m.open[101] = 0;  // t = 30: every connection moved
+    m.open[201] = 50;
+    m.timeline.on_handed_over(101, true);
+    r.on_handover(101, true, "handed over 50 connections and 2 links in 10 ms");
+    m.sample_for(10);
+    m.clock.advance(5);  // between two ticks
+    m.open.erase(101);
+    m.exited(r, 101);  // t = 45: the reload is complete
+    EXPECT(!m.timeline.complete());
+    m.sample_for(TimelineRecorder::kSampleAfterMs);
+    EXPECT(m.timeline.complete());
+
+    const ReloadTimeline& t = m.timeline.timeline();
+    EXPECT_EQ(t.lanes.size(), size_t(1));
+    if (t.lanes.size() != 1) return;
+    const ReloadTimeline::Lane& l = t.lanes[0];
+    EXPECT_EQ(l.handover_ms, int64_t(20));
+    EXPECT_EQ(l.handover_end_ms, int64_t(30));
+    EXPECT(l.handover_ok);
+    EXPECT(l.connections.size() > 40);
+    bool before = false, after = false, at_word = false;
+    for (const ReloadTimeline::Lane::Connections& c : l.connections) {
+        if (c.t_ms < 30) {  // until the word: all 50 with the old worker (the new one not forked at the Slot)
+            EXPECT_EQ(c.old_count, 50);
+            EXPECT(c.new_count == 0 || (c.t_ms == 0 && c.new_count == -1));
+            before = true;
+        } else if (c.t_ms > 30) {  // then all with the new one, the old one at 0 and then gone
+            EXPECT(c.old_count == 0 || c.old_count == -1);
+            EXPECT_EQ(c.new_count, 50);
+            after = true;
+        } else {  // the tick before the word, then the word's own sample
+            at_word = c.old_count == 0 && c.new_count == 50;
+        }
+    }
+    EXPECT(before && after && at_word);
+    // Sampled at the lane's events too: the Slot, 'H', the exit (0 then,
+    // and not there after).
+    EXPECT(l.connections.front().t_ms == 0 && l.connections.front().new_count == -1);
+    bool at_exit = false;
+    for (const ReloadTimeline::Lane::Connections& c : l.connections)
+        if (c.t_ms == 45 && c.old_count == 0) at_exit = true;
+    EXPECT(at_exit);
+    EXPECT_EQ(l.connections.back().old_count, -1);
+    // Sampled until kSampleAfterMs after the lane settled (t = 45), no longer.
+    EXPECT(l.connections.back().t_ms <= 45 + TimelineRecorder::kSampleAfterMs + TimelineRecorder::kSampleEveryMs);
+}
+
+// A drain of a minute still fits a lane: fewer samples, the whole span.
+void test_a_long_drain_keeps_its_lane_bounded() {
+    FakeMaster m(config(group("web", 1, 8080)), config(group("web", 1, 8080)));
+    Reload& r = m.reload;
+    m.open[101] = 7;
+    r.request(nullptr, "test");
+    m.open[201] = 0;
+    m.sample_for(20);
+    r.on_ready(201);  // the old worker drains, for a minute
+    m.sample_for(60000);
+    m.open.erase(101);
+    m.exited(r, 101);
+    m.sample_for(TimelineRecorder::kSampleAfterMs);
+    const std::vector<ReloadTimeline::Lane::Connections>& c = m.timeline.timeline().lanes.at(0).connections;
+    EXPECT(c.size() <= TimelineRecorder::kMaxLaneSamples);
+    EXPECT(c.size() >= TimelineRecorder::kMaxLaneSamples / 2);
+    EXPECT_EQ(c.front().t_ms, int64_t(0));
+    EXPECT(c.back().t_ms >= 60000);  // the exit, and a moment after, still in
+    EXPECT_EQ(c.back().old_count, -1);
+}
+
 }  // namespace
 
 int main() {
@@ -644,5 +737,7 @@ int main() {
     test_a_handover_group_is_replaced_new_first_slot_by_slot();
     test_a_failed_handover_aborts_and_the_old_worker_keeps_its_clients();
     test_a_handover_group_keeps_its_count();
+    test_the_timeline_draws_a_hand_over();
+    test_a_long_drain_keeps_its_lane_bounded();
     return check::summary("reload");
 }
