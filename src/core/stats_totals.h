@@ -112,6 +112,13 @@ struct SharedTotals {
     GroupName names[kTotalsGroups];
     SharedCounts own;
     SharedCounts peer;
+    // Set by the old master of an upgrade from its fork of the new one until
+    // the upgrade fails: its workers send scrapes to the new master's (503).
+    // Two masters each adding the other's last report (up to 100 ms old, more
+    // on a loaded machine) can each be a little behind the other, so scrapes
+    // answered by both in turn could see a counter go back; answered by one,
+    // they cannot.
+    std::atomic<uint32_t> scrape_elsewhere;
 };
 
 // The master's hands on a SharedTotals: every method is one write (one
@@ -161,6 +168,8 @@ public:
         out.consistent = false;
     }
     std::string name(uint32_t entry) const { return t_->names[entry].name; }
+    void set_scrape_elsewhere(bool on) { t_->scrape_elsewhere.store(on ? 1 : 0, std::memory_order_relaxed); }
+    bool scrape_elsewhere() const { return t_->scrape_elsewhere.load(std::memory_order_relaxed) != 0; }
     uint32_t size() const { return t_->groups.load(std::memory_order_acquire); }
 
     void begin_write();

@@ -34,7 +34,10 @@ MetricsRecorder::MetricsRecorder(Master& master, StatsTable& stats) : master_(ma
     master.upgrade().carry = [this] { return report(); };
     master.upgrade().carried.add([this](std::string_view m) { heard(m); });
     master.upgrade().new_master_gone.add([this] { stats_.totals().adopt_peer(); });
+    // From the new master's fork on, it answers the scrapes (stats_totals.h).
+    master.upgrade().began.add([this](const std::string&) { stats_.totals().set_scrape_elsewhere(true); });
     master.upgrade().ended.add([this](bool ok, const std::string&) {
+        if (!ok) stats_.totals().set_scrape_elsewhere(false);
         // Complete: the new master counted it when it took over.
         if (!ok) stats_.totals().add_server(kUpgradesFailed);
     });

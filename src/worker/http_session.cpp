@@ -140,7 +140,8 @@ void HttpSession::deliver(http::Request& req) {
         if (std::optional<std::string> page = metrics_page(conn_.worker().stats_table(), build_id())) {
             respond(200, prom::kContentType, page->data(), page->size());
         } else {
-            static constexpr std::string_view busy = "the counters were being written all through the read; scrape again\n";
+            static constexpr std::string_view busy = "not served here now (the counters were being written, or this "
+                                                     "master is being upgraded); scrape again\n";
             respond(503, "text/plain", busy.data(), busy.size());
         }
         return;

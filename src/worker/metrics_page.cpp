@@ -141,6 +141,7 @@ void gauges(prom::Writer& w, const TotalsSnapshot& t, const std::vector<Live>& l
 }  // namespace
 
 std::optional<std::string> metrics_page(const StatsTable& table, std::string_view build) {
+    if (table.totals().scrape_elsewhere()) return std::nullopt;  // this master is being replaced
     TotalsSnapshot totals = table.read_totals(true);
     if (!totals.consistent) return std::nullopt;
     std::vector<Live> live = read_live(table, totals.groups.size());

@@ -37,8 +37,10 @@ class StatsTable;
 
 // The page, from the table as it is now. `build` is this worker's build id.
 // nullopt when the master wrote the totals all through the read (a torn
-// read is not served: a counter in it could seem to go back): the caller
-// answers 503, and the next scrape reads again.
+// read is not served: a counter in it could seem to go back), or when this
+// master is being replaced by an upgrade (the new master's workers answer:
+// stats_totals.h, scrape_elsewhere): the caller answers 503, and the next
+// scrape reads again.
 std::optional<std::string> metrics_page(const StatsTable& table, std::string_view build);
 
 }  // namespace smooth
