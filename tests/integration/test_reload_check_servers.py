@@ -76,7 +76,9 @@ def test_an_answer_ends_at_its_length_not_at_the_close(tiny, tmp_path):
     assert code == 0 and verdicts(results) == {"short": "PASS", "keep-alive": "PASS"}, out
     for p in results["profiles"]:
         assert [r["completed"] for r in p["reloads"]] == [True], p["reloads"]
-        assert p["new_version_after_ms"]["max"] < 2000, p["reloads"]
+        # Seen soon, not at the tool's give-up: the reload command alone took
+        # 3.3 s on a loaded machine, so the bound is the "never" it stands for.
+        assert p["new_version_after_ms"]["max"] < 10000, p["reloads"]
 
 
 def test_the_next_reload_waits_until_the_last_is_complete(tiny, tmp_path):
