@@ -46,6 +46,16 @@ def say(driver, text):
     driver.find_element(By.CSS_SELECTOR, "#form button").click()
 
 
+def join(driver, wait, port, name):
+    """Opens the chat page, waits for its WebSocket, and joins as `name`."""
+    driver.get(f"http://127.0.0.1:{port}/")
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+    box = driver.find_element(By.ID, "name")
+    box.clear()
+    box.send_keys(name)
+    driver.find_element(By.ID, "join").click()
+
+
 def test_chat_in_a_browser_through_a_business_reload(smooth, tmp_path, browser):
     module = build_module("chat", tmp_path / "chat.so", "v1")
     gateway_module = build_module("chat", tmp_path / "page.so", "v1")
@@ -55,13 +65,7 @@ def test_chat_in_a_browser_through_a_business_reload(smooth, tmp_path, browser):
     })
     wait_until(lambda: srv.workers("gateway")[0]["links"] == 2, what="the gateway linked to both business workers")
     wait = WebDriverWait(browser, 15)
-
-    browser.get(f"http://127.0.0.1:{srv.port('gateway')}/")
-    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
-    name = browser.find_element(By.ID, "name")
-    name.clear()
-    name.send_keys("ann")
-    browser.find_element(By.ID, "join").click()
+    join(browser, wait, srv.port("gateway"), "ann")
     say(browser, "hello from v1 times")
     wait.until(lambda d: any("ann: hello from v1 times" in l and "chat v1]" in l for l in lines(d)))
 
@@ -96,12 +100,7 @@ def test_chat_in_a_browser_through_an_upgrade_and_a_gateway_reload(smooth, tmp_p
     linked = lambda: all(w["links"] >= 1 and w["state"] == "ready" for w in srv.workers("gateway"))
     wait_until(linked, what="the gateway linked")
     wait = WebDriverWait(browser, 15)
-    browser.get(f"http://127.0.0.1:{srv.port('gateway')}/")
-    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
-    name = browser.find_element(By.ID, "name")
-    name.clear()
-    name.send_keys("ann")
-    browser.find_element(By.ID, "join").click()
+    join(browser, wait, srv.port("gateway"), "ann")
     say(browser, "before the upgrade")
     wait.until(lambda d: any("ann: before the upgrade" in l for l in lines(d)))
 
